@@ -1,0 +1,53 @@
+"""The Backbone base class: a network that returns several feature levels and says what
+each one is, so that necks and heads can be built from that report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import paddle
+
+from ..errors import PxError
+from .features import FeatureInfo
+
+
+class Backbone(paddle.nn.Layer):
+    """Subclasses set ``self.feature_info`` (every level, shallow to deep) in ``__init__``
+    and implement ``forward_features(x)`` returning one tensor per level. ``forward``
+    returns the levels picked by ``out_indices`` (default: all), negative indices allowed.
+    """
+
+    feature_info: list[FeatureInfo]
+
+    def __init__(self, out_indices: Sequence[int] | None = None) -> None:
+        super().__init__()
+        self._requested_out_indices = None if out_indices is None else tuple(out_indices)
+
+    @property
+    def out_indices(self) -> tuple[int, ...]:
+        levels = len(self.feature_info)
+        if self._requested_out_indices is None:
+            return tuple(range(levels))
+        picked = []
+        for index in self._requested_out_indices:
+            if not isinstance(index, int) or not -levels <= index < levels:
+                names = ", ".join(f"{i}={f.name}" for i, f in enumerate(self.feature_info))
+                raise PxError(
+                    f"{type(self).__name__}: out_indices {self._requested_out_indices} asks for "
+                    f"level {index!r}; it has {levels} levels ({names}); negative indices count "
+                    "from the deepest"
+                )
+            picked.append(index % levels)
+        return tuple(picked)
+
+    @property
+    def out_features(self) -> list[FeatureInfo]:
+        """The levels ``forward`` returns: name, channels, stride."""
+        return [self.feature_info[i] for i in self.out_indices]
+
+    def forward_features(self, x):  # pragma: no cover - the subclass's job
+        raise NotImplementedError(f"{type(self).__name__} must implement forward_features(x)")
+
+    def forward(self, x):
+        levels = self.forward_features(x)
+        return [levels[i] for i in self.out_indices]

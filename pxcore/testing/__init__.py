@@ -1,0 +1,223 @@
+"""Conformance checks any pxcore plugin runs against itself, ours or a third party's.
+
+In a plugin's test suite::
+
+    import pytest
+    from pxcore.testing import check_spec, conformance_params
+
+    @pytest.mark.parametrize("spec", conformance_params("my-plugin"))
+    def test_conformance(spec):
+        check_spec(spec)
+
+Each check fails with an AssertionError that names the spec, its distribution and what
+did not hold. What is checked, by kind:
+
+- every spec: its factory imports and is callable;
+- backbone: it builds, reports ``out_features`` (FeatureInfo per level), returns one
+  tensor per reported level with the reported channels and stride, honours
+  ``out_indices``, and gives the same outputs after ``paddle.jit.to_static``;
+- head and neck: built from feature shapes, forward on features of those shapes;
+- model: ``create_model`` builds it, forward on a small input (classifiers return
+  ``[batch, num_classes]``), same outputs after ``paddle.jit.to_static``;
+- runtime: its probe imports and answers None or a reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..plugins import get_registry
+from ..specs import Spec
+
+DEFAULT_INPUT_SIZE = 64
+TEST_NUM_CLASSES = 3
+
+
+def plugin_specs(distribution: str) -> list[Spec]:
+    """Every spec the named plugin registered."""
+    return [spec for spec in get_registry().all_specs() if spec.distribution == distribution]
+
+
+def conformance_params(distribution: str) -> list:
+    """pytest params, one per spec of the plugin, with readable ids."""
+    import pytest
+
+    specs = plugin_specs(distribution)
+    if not specs:
+        from ..plugins import plugin_records
+
+        record = next((r for r in plugin_records() if r.name == distribution), None)
+        why = record.error if record and record.error else "it is not installed or registered nothing"
+        raise AssertionError(f"plugin {distribution!r} has no specs to check: {why}")
+    return [pytest.param(spec, id=f"{spec.kind}:{spec.name}") for spec in specs]
+
+
+def check_plugin(distribution: str, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> int:
+    """Run every check on every spec of a plugin; report all failures together.
+    ``overrides`` maps spec names to build arguments the checks need. Returns the count."""
+    overrides = overrides or {}
+    specs = plugin_specs(distribution)
+    assert specs, f"plugin {distribution!r} registered no specs"
+    failures = []
+    for spec in specs:
+        try:
+            check_spec(spec, **overrides.get(spec.name, {}))
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n\n".join(failures)
+    return len(specs)
+
+
+def check_spec(spec: Spec, **overrides: Any) -> None:
+    """Run the checks for this spec's kind (see the module docstring)."""
+    label = f"{spec.kind} {spec.name!r} from {spec.distribution!r}"
+    try:
+        spec.load()
+    except Exception as exc:
+        raise AssertionError(f"{label}: factory {spec.factory!r} does not load: {exc}") from exc
+    check = _CHECKS.get(spec.kind)
+    if check is not None:
+        try:
+            check(spec, label, **overrides)
+        except AssertionError:
+            raise
+        except Exception as exc:
+            raise AssertionError(f"{label}: {type(exc).__name__}: {exc}") from exc
+
+
+def _input_size(spec: Spec) -> int:
+    return int(spec.metadata.get("test_input_size", DEFAULT_INPUT_SIZE))
+
+
+def _image(spec: Spec, batch: int = 2):
+    import paddle
+
+    paddle.seed(0)
+    size = _input_size(spec)
+    return paddle.rand([batch, 3, size, size])
+
+
+def _as_list(outputs) -> list:
+    if isinstance(outputs, dict):
+        return [outputs[k] for k in sorted(outputs)]
+    if isinstance(outputs, list | tuple):
+        return [t for o in outputs for t in _as_list(o)]
+    return [outputs]
+
+
+def check_static_parity(net, inputs: list, label: str, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    """The network gives the same outputs after ``paddle.jit.to_static`` (what export uses)."""
+    import numpy as np
+    import paddle
+
+    net.eval()
+    with paddle.no_grad():
+        eager = [t.numpy() for t in _as_list(net(*inputs))]
+        static_net = paddle.jit.to_static(net, full_graph=True)
+        static = [t.numpy() for t in _as_list(static_net(*inputs))]
+    assert len(eager) == len(static), f"{label}: to_static returns {len(static)} outputs, eager {len(eager)}"
+    for i, (a, b) in enumerate(zip(eager, static, strict=True)):
+        assert a.shape == b.shape, f"{label}: output {i} is {b.shape} after to_static, {a.shape} eager"
+        assert np.allclose(a, b, rtol=rtol, atol=atol), (
+            f"{label}: output {i} differs after to_static by up to {np.abs(a - b).max():.3g}")
+
+
+def _check_backbone(spec: Spec, label: str, **overrides: Any) -> None:
+    from ..api import create_backbone
+    from ..nn.features import FeatureInfo
+
+    args = {k: v for k, v in overrides.items() if k != "out_indices"}
+    net = create_backbone(spec.name, **args)
+    net.eval()
+    reported = net.out_features
+    assert reported and all(isinstance(f, FeatureInfo) for f in reported), (
+        f"{label}: out_features must be a non-empty list of FeatureInfo, got {reported!r}")
+    x = _image(spec)
+    size = _input_size(spec)
+    outputs = net(x)
+    assert isinstance(outputs, list | tuple), f"{label}: forward must return a list of tensors"
+    assert len(outputs) == len(reported), (
+        f"{label}: reports {len(reported)} levels but returns {len(outputs)} tensors")
+    for info, out in zip(reported, outputs, strict=True):
+        shape = list(out.shape)
+        assert shape[1] == info.channels, (
+            f"{label}: level {info.name} reports {info.channels} channels, returns {shape[1]}")
+        assert shape[2] in (size // info.stride, math.ceil(size / info.stride)), (
+            f"{label}: level {info.name} reports stride {info.stride}, but a {size}px input "
+            f"gives {shape[2]}px (stride {size / shape[2]:g})")
+    deepest = create_backbone(spec.name, out_indices=(-1,), **args)
+    deepest.eval()
+    assert deepest.out_features == [reported[-1]], (
+        f"{label}: with out_indices=(-1,) it reports {deepest.out_features}, "
+        f"not only the deepest level {reported[-1]}")
+    assert len(deepest(x)) == 1, f"{label}: with out_indices=(-1,) it must return one tensor"
+    check_static_parity(net, [x], label)
+
+
+def _check_head(spec: Spec, label: str, **overrides: Any) -> None:
+    import paddle
+
+    from ..nn.features import FeatureInfo
+
+    shapes = [FeatureInfo("c4", 8, 16), FeatureInfo("c5", 16, 32)]
+    args = {"input_shapes": shapes, "num_classes": TEST_NUM_CLASSES, **overrides}
+    head = spec.build(**args)
+    head.eval()
+    features = [paddle.rand([2, f.channels, 64 // f.stride, 64 // f.stride]) for f in shapes]
+    outputs = _as_list(head(features))
+    assert outputs and all(int(o.shape[0]) == 2 for o in outputs), (
+        f"{label}: output batch size must match the input's (2)")
+
+
+def _check_neck(spec: Spec, label: str, **overrides: Any) -> None:
+    import paddle
+
+    from ..nn.features import FeatureInfo
+
+    shapes = [FeatureInfo("c3", 8, 8), FeatureInfo("c4", 16, 16), FeatureInfo("c5", 32, 32)]
+    neck = spec.build(**{"input_shapes": shapes, **overrides})
+    neck.eval()
+    features = [paddle.rand([2, f.channels, 64 // f.stride, 64 // f.stride]) for f in shapes]
+    outputs = _as_list(neck(features))
+    reported = getattr(neck, "out_features", None)
+    if reported is not None:
+        assert len(outputs) == len(reported), f"{label}: reports {len(reported)} levels, returns {len(outputs)}"
+        for info, out in zip(reported, outputs, strict=True):
+            assert int(out.shape[1]) == info.channels, (
+                f"{label}: level {info.name} reports {info.channels} channels, returns {out.shape[1]}")
+
+
+def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
+    from ..api import create_model
+
+    args = dict(overrides)
+    if spec.task == "classification":
+        args.setdefault("num_classes", TEST_NUM_CLASSES)
+    model = create_model(spec.name, **args)
+    net = model.net
+    net.eval()
+    example = getattr(net, "example_inputs", None)
+    inputs = list(example(2)) if callable(example) else [_image(spec)]
+    outputs = net(*inputs)
+    if spec.task == "classification":
+        shape = list(outputs.shape)
+        assert shape == [2, model.num_classes], (
+            f"{label}: a classifier must return [batch, num_classes] = [2, {model.num_classes}], got {shape}")
+    check_static_parity(net, inputs, label)
+
+
+def _check_runtime(spec: Spec, label: str, **overrides: Any) -> None:
+    reason = spec.unavailable_reason()
+    assert reason is None or isinstance(reason, str), (
+        f"{label}: its probe must return None or a reason string, got {reason!r}")
+
+
+_CHECKS = {
+    "backbone": _check_backbone,
+    "head": _check_head,
+    "neck": _check_neck,
+    "model": _check_model,
+    "runtime": _check_runtime,
+}
