@@ -1,0 +1,37 @@
+"""The plugin's own tests: pxcore's conformance checks, run against this plugin."""
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.testing import check_spec, conformance_params
+
+DIST = "px-tinynet"
+
+
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_found_through_its_entry_point():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.source == "entry-point" and record.ok
+    assert record.provides == {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}
+
+
+def test_classifier_learns_a_fixed_batch():
+    paddle.seed(0)
+    model = pxcore.create_model("TinyNet_x1_0", num_classes=4)
+    x = paddle.rand([8, 3, 32, 32])
+    y = paddle.to_tensor(np.arange(8) % 4)
+    opt = paddle.optimizer.Adam(1e-2, parameters=model.parameters())
+    losses = []
+    for _ in range(5):
+        loss = paddle.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]

@@ -1,0 +1,34 @@
+"""Core tests run against the builtin plugin plus what each test registers: entry-point
+autoloading is off, so installing a plugin in the environment never changes them.
+A test that wants the installed plugins marks itself ``uses_installed_plugins``."""
+
+from __future__ import annotations
+
+import pytest
+
+import pxcore.plugins
+from pxcore.plugins import ENV_DISABLE, ENV_DISABLE_AUTOLOAD, ENV_EXTRA
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "uses_installed_plugins: load entry-point plugins")
+
+
+@pytest.fixture(autouse=True)
+def isolated_plugins(request, monkeypatch):
+    for var in (ENV_DISABLE, ENV_EXTRA):
+        monkeypatch.delenv(var, raising=False)
+    if request.node.get_closest_marker("uses_installed_plugins"):
+        monkeypatch.delenv(ENV_DISABLE_AUTOLOAD, raising=False)
+    else:
+        monkeypatch.setenv(ENV_DISABLE_AUTOLOAD, "1")
+    pxcore.plugins.reset()
+    yield
+    pxcore.plugins.reset()
+
+
+@pytest.fixture
+def good_plugin():
+    import fixture_plugins
+
+    return pxcore.register_plugin(fixture_plugins.Good(), name="fixture-good")
