@@ -9,8 +9,10 @@ name of what the file asked for.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from .errors import WeightsError
+
+logger = logging.getLogger("pxcore")
 
 # (module, name) pairs a state-dict pickle may reference.
 _ALLOWED_GLOBALS = {
@@ -77,30 +81,220 @@ def read_pdparams(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return out
 
 
-def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Weights from a ``.pdparams`` file or a directory holding ``model.pdparams``."""
+# --- the legacy per-variable layout ----------------------------------------------------
+# Paddle 1.x's save_persistables wrote one file per variable, named after it. Each file
+# is a serialized DenseTensor: uint32 version, uint64 LoD level count (+ levels),
+# uint32 tensor version, int32 length of a TensorDesc protobuf (field 1: data type,
+# field 2: dims), then the raw little-endian data.
+
+_LEGACY_DTYPES = {0: np.bool_, 1: np.int16, 2: np.int32, 3: np.int64, 4: np.float16,
+                  5: np.float32, 6: np.float64, 20: np.uint8, 21: np.int8}
+_LEGACY_CODES = {np.dtype(v): k for k, v in _LEGACY_DTYPES.items()}
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def _parse_tensor_desc(desc: bytes) -> tuple[int, list[int]]:
+    dtype, dims, pos = None, [], 0
+    while pos < len(desc):
+        key, pos = _varint(desc, pos)
+        field, wire = key >> 3, key & 7
+        if field == 1 and wire == 0:
+            dtype, pos = _varint(desc, pos)
+        elif field == 2 and wire == 0:
+            dim, pos = _varint(desc, pos)
+            dims.append(dim - (1 << 64) if dim >= 1 << 63 else dim)
+        elif field == 2 and wire == 2:  # packed dims
+            length, pos = _varint(desc, pos)
+            end = pos + length
+            while pos < end:
+                dim, pos = _varint(desc, pos)
+                dims.append(dim)
+        else:
+            raise ValueError(f"unexpected field {field} (wire type {wire}) in the tensor description")
+    if dtype is None:
+        raise ValueError("the tensor description has no data type")
+    return dtype, dims
+
+
+def read_legacy_tensor(path: str | os.PathLike) -> np.ndarray:
+    """One variable file of Paddle 1.x's per-variable layout."""
+    data = Path(path).read_bytes()
+    try:
+        pos = 4  # version
+        (lod_levels,) = np.frombuffer(data[pos:pos + 8], "<u8")
+        pos += 8
+        if lod_levels > 16:
+            raise ValueError(f"{lod_levels} LoD levels")
+        for _ in range(int(lod_levels)):
+            (size,) = np.frombuffer(data[pos:pos + 8], "<u8")
+            pos += 8 + int(size)
+        pos += 4  # tensor version
+        (desc_size,) = np.frombuffer(data[pos:pos + 4], "<i4")
+        pos += 4
+        if not 0 < desc_size < 4096:
+            raise ValueError(f"tensor description of {desc_size} bytes")
+        code, dims = _parse_tensor_desc(data[pos:pos + int(desc_size)])
+        pos += int(desc_size)
+        if code not in _LEGACY_DTYPES:
+            raise ValueError(f"data type code {code} is not supported")
+        dtype = np.dtype(_LEGACY_DTYPES[code]).newbyteorder("<")
+        count = int(np.prod(dims)) if dims else 1
+        if any(d < 0 for d in dims) or len(data) - pos != count * dtype.itemsize:
+            raise ValueError(f"{len(data) - pos} bytes of data for shape {dims} of {dtype}")
+        return np.frombuffer(data, dtype, count, pos).reshape(dims).copy()
+    except ValueError as exc:
+        raise WeightsError(f"{path}: not a Paddle tensor file ({exc})") from None
+
+
+def write_legacy_tensor(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write one variable in Paddle 1.x's per-variable layout (tests build archives with it)."""
+    array = np.ascontiguousarray(array)
+    desc = bytearray([0x08, _LEGACY_CODES[array.dtype]])
+    for dim in array.shape:
+        desc.append(0x10)
+        while True:
+            byte, dim = dim & 0x7F, dim >> 7
+            desc.append(byte | (0x80 if dim else 0))
+            if not dim:
+                break
+    header = (np.array([0], "<u4").tobytes() + np.array([0], "<u8").tobytes()
+              + np.array([0], "<u4").tobytes() + np.array([len(desc)], "<i4").tobytes())
+    Path(path).write_bytes(header + bytes(desc) + array.astype(array.dtype.newbyteorder("<")).tobytes())
+
+
+def read_legacy_dir(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every variable file in a Paddle 1.x per-variable directory, by file name."""
     path = Path(path)
-    if path.is_dir():
-        candidates = [path / "model.pdparams", *sorted(path.glob("*.pdparams"))]
-        for candidate in candidates:
-            if candidate.is_file():
-                return read_pdparams(candidate)
-        raise WeightsError(f"directory {str(path)!r} holds no .pdparams file")
+    if (path / "__params__").exists():
+        raise WeightsError(
+            f"{path}: holds a combined '__params__' file, which needs its program to be read; "
+            "use the per-variable archive (the zoo's .tar files unpack to one)")
+    state = {}
+    for item in sorted(path.iterdir()):
+        if item.is_file() and not item.name.startswith((".", "__")):
+            state[item.name] = read_legacy_tensor(item)
+    if not state:
+        raise WeightsError(f"directory {str(path)!r} holds no weights (.pdparams or tensor files)")
+    return state
+
+
+# --- archives and dispatch -------------------------------------------------------------
+
+def extract_archive(path: Path, dest: Path) -> Path:
+    """Unpack a .tar/.tar.gz/.tgz safely (no absolute paths, no '..', no links, no
+    devices) and return the directory that holds the weights."""
+    import tarfile
+
+    try:
+        archive = tarfile.open(path)
+    except (tarfile.TarError, OSError) as exc:
+        raise WeightsError(f"{path}: not a readable tar archive ({exc})") from exc
+    with archive:
+        members = []
+        for member in archive.getmembers():
+            name = Path(member.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise WeightsError(f"{path}: refused: member {member.name!r} points outside the archive")
+            if not (member.isfile() or member.isdir()):
+                raise WeightsError(f"{path}: refused: member {member.name!r} is a link or device")
+            members.append(member)
+        archive.extractall(dest, members=members)
+    entries = [p for p in dest.iterdir() if not p.name.startswith(".")]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
+
+
+def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Weights from any layout pxcore reads: a ``.pdparams`` file; a directory holding
+    ``model.pdparams`` (a model saved by pxcore) or another ``.pdparams``; a Paddle 1.x
+    per-variable directory; or a ``.tar``/``.tar.gz``/``.tgz`` of either."""
+    path = Path(path)
     if not path.exists():
         raise WeightsError(f"weight file {str(path)!r} does not exist")
+    if path.is_dir():
+        for candidate in [path / "model.pdparams", *sorted(path.glob("*.pdparams"))]:
+            if candidate.is_file():
+                return read_pdparams(candidate)
+        return read_legacy_dir(path)
+    if path.name.endswith((".tar", ".tar.gz", ".tgz")):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pxcore-weights-") as tmp:
+            return read_state(extract_archive(path, Path(tmp)))
     return read_pdparams(path)
 
 
-def check_fit(net: Any, state: Mapping[str, Any], source: str) -> None:
-    """Raise naming every missing, unexpected and wrongly shaped tensor, if any."""
+# --- fitting a state to a network ------------------------------------------------------
+
+# Training bookkeeping that legacy archives sometimes carry beside the weights.
+_BOOKKEEPING = re.compile(r"(@LR_DECAY_COUNTER@|learning_rate_\d+|.*_velocity_\d+|"
+                          r".*_moment\d*_\d+|.*_beta\d_pow_acc_\d+)$")
+
+
+def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
+              reinit_head: bool = True) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Rename ``state`` to the network's keys and check that it fits.
+
+    Names the network does not use are looked up in ``net.weight_aliases()`` (a map
+    from another layout's names to the network's, e.g. Paddle 1.x variable names).
+    Tensors under ``net.head_prefixes`` whose shape differs (another class count) are
+    left out so the head keeps its fresh initialisation. Returns the state to load and
+    notes on what was done; raises naming every tensor that does not fit.
+    """
     expected = {k: tuple(int(d) for d in v.shape) for k, v in net.state_dict().items()}
+    aliases = net.weight_aliases() if hasattr(net, "weight_aliases") else {}
+    renamed: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    skipped = []
+    for key, value in state.items():
+        ours = key if key in expected else aliases.get(key)
+        if ours is None and _BOOKKEEPING.match(key):
+            skipped.append(key)
+            continue
+        ours = ours or key
+        if ours in renamed:
+            raise WeightsError(f"weights {source!r}: {key!r} and another entry both map to {ours!r}")
+        renamed[ours] = value
+    if skipped:
+        notes.append(f"ignored {len(skipped)} training bookkeeping entries ({', '.join(skipped[:3])}...)")
+    head = tuple(getattr(net, "head_prefixes", ()))
+    if reinit_head and head:
+        reset = [k for k, v in renamed.items()
+                 if k in expected and k.startswith(head) and tuple(np.shape(v)) != expected[k]]
+        if reset:
+            shapes = ", ".join(f"{k} {list(np.shape(renamed[k]))} -> {list(expected[k])}" for k in reset)
+            notes.append(f"the head's class count differs from the weights', so it was "
+                         f"re-initialised ({shapes})")
+            for key in reset:
+                del renamed[key]
+                expected.pop(key)
+    check_fit(expected, renamed, source, type(net).__name__)
+    return renamed, notes
+
+
+def check_fit(expected: Mapping[str, tuple], state: Mapping[str, Any], source: str,
+              owner: str = "the model") -> None:
+    """Raise naming every missing, unexpected and wrongly shaped tensor, if any."""
     given = {k: tuple(np.shape(v)) for k, v in state.items()}
     missing = sorted(set(expected) - set(given))
     unexpected = sorted(set(given) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+    wrong = sorted(k for k in set(expected) & set(given) if tuple(expected[k]) != given[k])
     if not (missing or unexpected or wrong):
         return
-    lines = [f"weights {source!r} do not fit {type(net).__name__}:"]
+    lines = [f"weights {source!r} do not fit {owner}:"]
     for key in wrong:
         lines.append(f"  shape of {key}: file {list(given[key])}, model {list(expected[key])}")
     for key in missing:
@@ -111,10 +305,14 @@ def check_fit(net: Any, state: Mapping[str, Any], source: str) -> None:
     raise WeightsError("\n".join(lines))
 
 
-def load_weights(net: Any, path: str | os.PathLike) -> None:
-    """Load weights into ``net``; every tensor must be placed and none left over."""
-    state = read_state(path)
-    check_fit(net, state, str(path))
+def load_weights(net: Any, path: str | os.PathLike, *, reinit_head: bool = True) -> list[str]:
+    """Load weights from any layout ``read_state`` reads into ``net``. Every tensor of the
+    file is placed and every tensor of the network is set (but a re-initialised head).
+    Returns the notes (also logged)."""
+    state, notes = fit_state(net, read_state(path), str(path), reinit_head=reinit_head)
     current = net.state_dict()
-    net.set_state_dict({k: v.astype(str(current[k].numpy().dtype), copy=False)
+    net.set_state_dict({k: np.asarray(v).astype(str(current[k].numpy().dtype), copy=False)
                         for k, v in state.items()})
+    for note in notes:
+        logger.warning("%s: %s", path, note)
+    return notes

@@ -13,6 +13,9 @@ class ImageClassifier(nn.Layer):
     """``backbone`` and ``head`` are registered names, ``{"type": ...}`` configs, or built
     layers. The head is built from the backbone's deepest reported feature."""
 
+    # Weights for another class count leave these tensors freshly initialised.
+    head_prefixes = ("head.",)
+
     def __init__(self, backbone: Any, num_classes: int = 1000, head: Any = "LinearClsHead",
                  **head_args: Any) -> None:
         super().__init__()

@@ -20,6 +20,9 @@ did not hold. What is checked, by kind:
 - model: ``create_model`` builds it, forward on a small input (classifiers return
   ``[batch, num_classes]``), same outputs after ``paddle.jit.to_static``;
 - runtime: its probe imports and answers None or a reason.
+
+``pxcore.testing.layouts.check_weight_layouts`` checks that a model takes its zoo row's
+official weight layouts (.pdparams, Paddle 1.x per-variable directories and archives).
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""Checks that a model takes the official weight layouts of its zoo row.
+
+A layout manifest (JSON, kept in the plugin's tests) records, from the reference
+implementation, every tensor of the official checkpoint:
+
+    {"model": "ResNet50", "num_classes": 1000, "source": "where the names come from",
+     "pdparams": {"stem.0.conv.weight": [32, 3, 3, 3], ...},
+     "legacy": {"conv1_weights": "stem.0.conv.weight", ...}}
+
+``pdparams`` are the Paddle suites' dygraph names with shapes; ``legacy`` maps each
+Paddle 1.x variable name (the zoo's .tar archives) to the dygraph name it is. The check
+writes random weights in each layout (a .pdparams file, a per-variable directory, a .tar
+of it), loads them with ``create_model(..., pretrained=...)``, and requires every tensor
+placed where the manifest says, none missing and none left over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _random_state(manifest: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal(shape).astype("float32")
+            for name, shape in manifest["pdparams"].items()}
+
+
+def manifest_parameter_count(manifest: Mapping[str, Any]) -> int:
+    return int(sum(np.prod(shape) for shape in manifest["pdparams"].values()))
+
+
+def _assert_placed(model, expected: Mapping[str, np.ndarray], label: str) -> None:
+    state = model.net.state_dict()
+    assert set(state) == set(expected), (
+        f"{label}: the model's tensors differ from the official layout: "
+        f"only in the model {sorted(set(state) - set(expected))[:5]}, "
+        f"only in the layout {sorted(set(expected) - set(state))[:5]}")
+    for key, value in expected.items():
+        got = state[key].numpy()
+        assert got.shape == value.shape and np.array_equal(got, value), (
+            f"{label}: {key} was not loaded from the weight file")
+
+
+def check_weight_layouts(manifest: Mapping[str, Any] | str | os.PathLike, workdir: str | os.PathLike,
+                         **create_args: Any) -> None:
+    """Load random weights in every layout the manifest names; see the module docstring."""
+    import paddle
+
+    from ..api import create_model
+    from ..weights import write_legacy_tensor
+
+    if not isinstance(manifest, Mapping):
+        manifest = load_manifest(manifest)
+    name, workdir = manifest["model"], Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = {"num_classes": manifest.get("num_classes", 1000), **create_args}
+    state = _random_state(manifest)
+
+    pdparams = workdir / f"{name}.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(pdparams))
+    _assert_placed(create_model(name, pretrained=pdparams, **args), state, f"{name} from .pdparams")
+
+    legacy = manifest.get("legacy")
+    if not legacy:
+        return
+    assert set(legacy.values()) == set(state), (
+        f"{name}: the manifest's legacy names do not cover its dygraph names one to one")
+    folder = workdir / f"{name}_pretrained"
+    folder.mkdir(exist_ok=True)
+    for legacy_name, dygraph_name in legacy.items():
+        write_legacy_tensor(folder / legacy_name, state[dygraph_name])
+    _assert_placed(create_model(name, pretrained=folder, **args), state, f"{name} from a legacy directory")
+    archive = workdir / f"{name}_pretrained.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(folder, arcname=folder.name)
+    _assert_placed(create_model(name, pretrained=archive, **args), state, f"{name} from a legacy .tar")
