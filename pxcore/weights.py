@@ -13,6 +13,7 @@ import logging
 import os
 import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -311,8 +312,10 @@ def load_weights(net: Any, path: str | os.PathLike, *, reinit_head: bool = True)
     Returns the notes (also logged)."""
     state, notes = fit_state(net, read_state(path), str(path), reinit_head=reinit_head)
     current = net.state_dict()
-    net.set_state_dict({k: np.asarray(v).astype(str(current[k].numpy().dtype), copy=False)
-                        for k, v in state.items()})
+    with warnings.catch_warnings():  # Paddle warns per re-initialised tensor; we noted them
+        warnings.filterwarnings("ignore", message="Skip loading for")
+        net.set_state_dict({k: np.asarray(v).astype(str(current[k].numpy().dtype), copy=False)
+                            for k, v in state.items()})
     for note in notes:
         logger.warning("%s: %s", path, note)
     return notes

@@ -108,10 +108,11 @@ def test_weights_round_trip_and_mismatch_names_every_tensor(good_plugin, tmp_pat
     a.net.eval(), b.net.eval()
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
     with pytest.raises(WeightsError) as info:
-        pxcore.create_model("FixtureNet_cls", num_classes=5, pretrained=str(path))
+        pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=str(path),
+                            backbone={"type": "FixtureNet", "widths": [4, 6, 16]})
     message = str(info.value)
-    assert "shape of head.fc.weight: file [16, 3], model [16, 5]" in message
-    assert "shape of head.fc.bias: file [3], model [5]" in message
+    assert "shape of backbone.convs.1.weight: file [8, 4, 3, 3], model [6, 4, 3, 3]" in message
+    assert "shape of backbone.convs.2.weight: file [16, 8, 3, 3], model [16, 6, 3, 3]" in message
     with pytest.raises(WeightsError, match="missing from the file: backbone.convs.0.weight"):
         state = {k: v for k, v in a.net.state_dict().items() if "convs.0.weight" not in k}
         paddle.save(state, str(tmp_path / "partial.pdparams"))
@@ -125,6 +126,19 @@ class _Evil:
         import os
 
         return (os.system, ("touch /tmp/pxcore-pwned",))
+
+
+def test_another_class_count_reinitialises_the_head(good_plugin, tmp_path, caplog):
+    import paddle
+
+    a = pxcore.create_model("FixtureNet_cls", num_classes=3)
+    path = tmp_path / "w.pdparams"
+    paddle.save(a.net.state_dict(), str(path))
+    b = pxcore.create_model("FixtureNet_cls", num_classes=5, pretrained=path)
+    assert "re-initialised (head.fc.weight [16, 3] -> [16, 5]" in caplog.text
+    np.testing.assert_array_equal(a.net.backbone.convs[0].weight.numpy(),
+                                  b.net.backbone.convs[0].weight.numpy())
+    assert b(paddle.rand([1, 3, 16, 16])).shape == [1, 5]
 
 
 def test_a_malicious_pickle_runs_nothing(good_plugin, tmp_path):
