@@ -1,0 +1,104 @@
+"""Pieces the three MobileNets share: conv + batch norm + activation, the width rounding
+of MobileNetV3, and the Paddle 1.x weight-name rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import paddle
+from paddle import nn
+
+from pxcore.nn.features import FeatureInfo
+
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish}
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a scaled width to a multiple of ``divisor``, never losing more than 10%."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def feature_levels(block_strides: Iterable[int], block_channels: Iterable[int],
+                   stem_stride: int = 2, min_stride: int = 4) -> tuple[tuple[int, ...], list[FeatureInfo]]:
+    """The feature levels of a chain of blocks: for each stride from ``min_stride`` on,
+    the last block that works at it (the deepest map at that resolution). Returns the
+    block indices and a FeatureInfo per level, named C<log2 stride> as in FPN."""
+    last: dict[int, tuple[int, int]] = {}
+    stride = stem_stride
+    for index, (block_stride, channels) in enumerate(zip(block_strides, block_channels, strict=True)):
+        stride *= block_stride
+        if stride >= min_stride:
+            last[stride] = (index, channels)
+    indices = tuple(index for index, _ in last.values())
+    infos = [FeatureInfo(f"C{s.bit_length() - 1}", channels, s) for s, (_, channels) in last.items()]
+    return indices, infos
+
+
+# The forwards below have no control flow that depends on tensor values, so they run the
+# same eagerly and while a static graph is built. Marking them not_to_static spares
+# dy2static's source rewrite, which it redoes for every layer instance: export and
+# to_static of a MobileNetV3 take a third of the time. (SOT mode ignores the mark.)
+static_safe = paddle.jit.not_to_static
+
+
+class Chain(nn.Sequential):
+    """A Sequential of named layers (``Chain(("conv", conv), ("bn", bn))``)."""
+
+    @static_safe
+    def forward(self, x):
+        for layer in self._sub_layers.values():
+            x = layer(x)
+        return x
+
+
+def conv_bn_act(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                groups: int = 1, act: str | None = "relu",
+                names: tuple[str, str, str] = ("conv", "bn", "act")) -> Chain:
+    """Bias-free convolution, batch norm, then an optional activation, under the given
+    sublayer names (PaddleClas's: conv/bn in MobileNetV1 and V3, _conv/_batch_norm in V2)."""
+    conv_name, bn_name, act_name = names
+    layers = [(conv_name, nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
+                                    padding=(kernel_size - 1) // 2, groups=groups,
+                                    bias_attr=False)),
+              (bn_name, nn.BatchNorm2D(out_channels))]
+    if act:
+        layers.append((act_name, ACTIVATIONS[act]()))
+    return Chain(*layers)
+
+
+# Paddle 1.x named each variable after its layer ("stem") plus a suffix set by the kind
+# of layer that owns it: conv and fc weights "_weights", biases "_offset"; batch norm
+# "_bn_scale", "_bn_offset", "_bn_mean", "_bn_variance" (the conv's stem + "_bn").
+_SUFFIXES = {
+    nn.Conv2D: {"weight": "_weights", "bias": "_offset"},
+    nn.Linear: {"weight": "_weights", "bias": "_offset"},
+    nn.BatchNorm2D: {"weight": "_bn_scale", "bias": "_bn_offset",
+                     "_mean": "_bn_mean", "_variance": "_bn_variance"},
+}
+
+
+def legacy_aliases(net: nn.Layer, stems: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``{Paddle 1.x name: state-dict key}`` from ``(sublayer path, legacy stem)`` pairs.
+    Every tensor under a named sublayer gets the stem plus its owner's suffix; a tensor
+    no rule names is an error, so a new layer cannot be forgotten silently."""
+    layers = dict(net.named_sublayers())
+    aliases: dict[str, str] = {}
+    named: set[str] = set()
+    for path, stem in stems:
+        layer = layers[path]
+        owners = [(p, sub) for p, sub in layer.named_sublayers(include_self=True)
+                  if type(sub) in _SUFFIXES]
+        for owner_path, owner in owners:
+            for leaf in owner.state_dict(include_sublayers=False):
+                key = ".".join(filter(None, (path, owner_path, leaf)))
+                legacy = stem + _SUFFIXES[type(owner)][leaf]
+                if legacy in aliases or key in named:
+                    raise ValueError(f"{type(net).__name__}: the legacy name rules give "
+                                     f"{legacy} -> {key} twice or clashing")
+                aliases[legacy] = key
+                named.add(key)
+    unnamed = set(net.state_dict()) - named
+    if unnamed:
+        raise ValueError(f"{type(net).__name__}: no legacy name rule covers {sorted(unnamed)}")
+    return aliases

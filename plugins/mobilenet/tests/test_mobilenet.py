@@ -1,0 +1,129 @@
+"""pxcore-mobilenet against pxcore's conformance checks and the zoo's weight layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+
+DIST = "pxcore-mobilenet"
+LAYOUTS = Path(__file__).parent / "layouts"
+
+# With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's counts.
+PARAMETERS = {
+    "MobileNetV1": 4_253_864,
+    "MobileNetV2": 3_540_136,
+    "MobileNetV3_large": 5_504_638,
+    "MobileNetV3_small": 2_952_102,
+}
+# Zoo model -> the architecture (and layout manifest) it shares.
+MODELS = {name: name for name in PARAMETERS} | {
+    "MobileNetV3_large_ssld": "MobileNetV3_large",
+    "MobileNetV3_small_ssld": "MobileNetV3_small",
+}
+
+
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_registers_every_zoo_row_and_architecture():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.ok and record.source == "entry-point"
+    assert record.provides == {"backbone": list(PARAMETERS), "model": list(MODELS)}
+    for name in MODELS:
+        spec = pxcore.get_registry().get("model", name)
+        assert spec.task == "classification" and spec.paddlex == {"class": name}
+        assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_parameter_count(name):
+    count = pxcore.create_model(name).num_parameters()
+    assert count == PARAMETERS[MODELS[name]]
+    assert count == manifest_parameter_count(load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_takes_the_official_weight_layouts(name, tmp_path):
+    manifest = load_manifest(LAYOUTS / f"{MODELS[name]}.json")
+    check_weight_layouts({**manifest, "model": name}, tmp_path)
+
+
+@pytest.mark.parametrize("arch", list(PARAMETERS))
+def test_legacy_names_come_from_rules_that_match_the_manifest(arch):
+    net = pxcore.create_model(arch).net
+    assert net.weight_aliases() == load_manifest(LAYOUTS / f"{arch}.json")["legacy"]
+
+
+def test_backbone_levels():
+    expected = {
+        "MobileNetV1": [(128, 4), (256, 8), (512, 16), (1024, 32)],
+        "MobileNetV2": [(24, 4), (32, 8), (96, 16), (320, 32)],
+        "MobileNetV3_large": [(24, 4), (40, 8), (112, 16), (160, 32)],
+        "MobileNetV3_small": [(16, 4), (24, 8), (48, 16), (96, 32)],
+    }
+    for name, levels in expected.items():
+        backbone = pxcore.create_backbone(name)
+        assert [(f.channels, f.stride) for f in backbone.out_features] == levels, name
+
+
+@pytest.mark.parametrize(("name", "scale", "count"), [
+    # PaddleClas 2.6's MobileNetV1_x0_25, MobileNetV2_x1_5, V3 large x0_5, V3 small x0_35
+    ("MobileNetV1", 0.25, 475_544),
+    ("MobileNetV2", 1.5, 6_903_976),
+    ("MobileNetV3_large", 0.5, 2_685_790),
+    ("MobileNetV3_small", 0.35, 1_670_226),
+])
+def test_width_is_a_parameter(name, scale, count):
+    assert pxcore.create_model(name, scale=scale).num_parameters() == count
+
+
+def test_small_inputs():
+    net = pxcore.create_model("MobileNetV3_small", num_classes=5).net
+    net.eval()
+    assert list(net(paddle.rand([1, 3, 32, 32])).shape) == [1, 5]
+
+
+def test_other_class_count_reinitialises_only_the_head(tmp_path):
+    manifest = load_manifest(LAYOUTS / "MobileNetV2.json")
+    rng = np.random.default_rng(0)
+    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
+    net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=tmp_path / "w.pdparams").net
+    loaded = net.state_dict()
+    assert list(loaded["out.weight"].shape) == [1280, 7]
+    assert np.array_equal(loaded["conv9._conv.weight"].numpy(), state["conv9._conv.weight"])
+
+
+def test_weights_of_another_model_fail_clearly(tmp_path):
+    # MobileNetV3_small's archive given to MobileNetV3_large: same naming, other shapes
+    folder = tmp_path / "MobileNetV3_small_pretrained"
+    folder.mkdir()
+    manifest = load_manifest(LAYOUTS / "MobileNetV3_small.json")
+    for legacy, key in manifest["legacy"].items():
+        write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
+    with pytest.raises(WeightsError) as failure:
+        pxcore.create_model("MobileNetV3_large", pretrained=folder)
+    message = str(failure.value)
+    assert "do not fit MobileNetV3Classifier" in message
+    assert "shape of blocks.1.expand_conv.conv.weight: file [72, 16, 1, 1], model [64, 16, 1, 1]" in message
+    assert "missing from the file: blocks.14.linear_conv.bn._variance" in message
+    with pytest.raises(WeightsError, match="not in the model: conv1._conv.weight"):
+        pxcore.create_model("MobileNetV1", pretrained=_pdparams("MobileNetV2", tmp_path))
+
+
+def _pdparams(arch: str, folder: Path) -> Path:
+    manifest = load_manifest(LAYOUTS / f"{arch}.json")
+    path = folder / f"{arch}.pdparams"
+    paddle.save({k: paddle.zeros(s) for k, s in manifest["pdparams"].items()}, str(path))
+    return path
