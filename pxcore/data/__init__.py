@@ -1,0 +1,1 @@
+"""Reading images and feeding batches to training and evaluation."""

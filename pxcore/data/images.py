@@ -1,0 +1,70 @@
+"""Reading images into RGB uint8 arrays, with errors that name the file and the fix.
+
+Whatever the file or array holds, callers get an HxWx3 uint8 RGB array: grayscale is
+repeated to three channels, an alpha channel is dropped, 16-bit images are scaled to
+8 bits, and EXIF orientation is applied.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import PxError
+
+
+class ImageError(PxError):
+    """An image that is missing, unreadable or of an unusable kind."""
+
+
+def to_rgb_uint8(image: np.ndarray, source: str = "image", bgr: bool = True) -> np.ndarray:
+    """Any decoded array (gray, BGR(A), 16-bit, float in [0, 1]) as HxWx3 uint8 RGB."""
+    import cv2
+
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image / 257.0).round().astype(np.uint8)
+    elif image.dtype.kind == "f":
+        image = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ImageError(f"{source}: pixel type {image.dtype} is not supported; use 8- or 16-bit images")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise ImageError(f"{source}: shape {image.shape} is not an image (height x width x 1, 3 or 4)")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    if image.shape[2] == 4:
+        image = image[:, :, :3]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(image)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """The image at ``path`` as HxWx3 uint8 RGB."""
+    import cv2
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image {str(path)!r} does not exist" if not path.exists()
+                         else f"{str(path)!r} is not a file")
+    data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
+    if data.size == 0:
+        raise ImageError(f"image {str(path)!r} is empty (0 bytes)")
+    # IMREAD_COLOR gives 3-channel 8-bit BGR whatever the file holds (gray, alpha,
+    # 16-bit) and applies EXIF orientation, so a phone photo is upright as viewers show it.
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"image {str(path)!r} cannot be decoded: it is corrupt, truncated, or "
+                         "not an image format OpenCV reads (JPEG, PNG, BMP, TIFF, WebP)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def load_image(image, source: str = "image") -> np.ndarray:
+    """A path, or an array the caller already has (taken as RGB), as HxWx3 uint8 RGB."""
+    if isinstance(image, str | os.PathLike):
+        return read_image(image)
+    if isinstance(image, np.ndarray):
+        return to_rgb_uint8(image, source, bgr=False)
+    raise ImageError(f"{source}: expected an image path or a numpy array, got {type(image).__name__}")

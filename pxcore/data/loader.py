@@ -1,0 +1,91 @@
+"""Batches for training and evaluation, through Paddle's multi-process DataLoader.
+
+Each sample's augmentation draws from a generator seeded by (seed, epoch, index), so a
+run with a fixed seed sees the same data whatever the number of workers, and a resumed
+run sees what the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import paddle
+
+from ..errors import PxError
+
+
+def resolve_num_workers(num_workers: Any) -> int:
+    """'auto' is half the cores (at most 8), as PaddleX did: the rest run the model."""
+    if num_workers == "auto" or num_workers is None:
+        return max(0, min((os.cpu_count() or 1) // 2, 8))
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise PxError(f"num_workers must be 'auto' or a count >= 0, got {num_workers!r}")
+    return num_workers
+
+
+class _Feed(paddle.io.Dataset):
+    """Turns a pxcore data set into (CHW float32 image, fields...) tuples."""
+
+    def __init__(self, dataset, fields: tuple[str, ...], seed: int | None) -> None:
+        super().__init__()
+        self.dataset = dataset
+        self.fields = fields
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        if self.seed is None:
+            rng = np.random.default_rng()
+        else:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+        sample = self.dataset.get(index, rng)
+        image = np.ascontiguousarray(np.asarray(sample["image"], np.float32).transpose(2, 0, 1))
+        return (image, *(np.asarray(sample[f]) for f in self.fields))
+
+
+class Loader:
+    """Iterates batches of a data set; ``set_epoch`` changes the shuffle and the
+    augmentation draws."""
+
+    def __init__(self, dataset, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
+                 fields: tuple[str, ...] = ("label",), num_workers: Any = "auto",
+                 seed: int | None = None) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise PxError(f"batch size must be a positive integer, got {batch_size!r}")
+        if drop_last and len(dataset) < batch_size:
+            raise PxError(f"the data set has {len(dataset)} samples, fewer than one batch of "
+                          f"{batch_size}; lower the batch size")
+        self.feed = _Feed(dataset, fields, seed)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.num_workers = resolve_num_workers(num_workers)
+
+    def __len__(self) -> int:
+        n = len(self.feed)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.feed.epoch = epoch
+
+    def _order(self) -> list[int]:
+        n = len(self.feed)
+        if not self.shuffle:
+            return list(range(n))
+        rng = np.random.default_rng(None if self.seed is None else [self.seed, self.feed.epoch])
+        return rng.permutation(n).tolist()
+
+    def __iter__(self):
+        order = self._order()
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        loader = paddle.io.DataLoader(self.feed, batch_sampler=batches, num_workers=self.num_workers,
+                                      return_list=True, use_shared_memory=False)
+        yield from loader

@@ -1,0 +1,5 @@
+"""Evaluation metrics; each accumulates over batches and reports a dict."""
+
+from .classification import TopKAccuracy
+
+__all__ = ["TopKAccuracy"]
