@@ -25,7 +25,7 @@ from .errors import (
     WeightsError,
 )
 from .hookspecs import hookimpl
-from .model import Model
+from .model import Model, load_model
 from .plugins import get_registry, plugin_records, register_plugin
 from .specs import (
     BackboneSpec,
@@ -45,7 +45,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 # Submodules loaded on first use: the PaddleX namespaces, the conformance checks, the
 # network building blocks (which import paddle).
-_LAZY_SUBMODULES = {"cls", "det", "seg", "testing", "nn", "zoo", "weights"}
+_LAZY_SUBMODULES = {"cls", "det", "seg", "testing", "nn", "zoo", "weights", "datasets",
+                    "transforms", "metrics", "visualize"}
 
 
 def __getattr__(name: str):
@@ -59,5 +60,5 @@ __all__ = [
     "MetricSpec", "Model", "ModelSpec", "NeckSpec", "PluginError", "PluginNotInstalledError",
     "PxError", "RuntimeSpec", "SpecError", "TransformSpec", "UnknownNameError", "WeightsError",
     "build", "create_backbone", "create_model", "get_registry", "hookimpl", "list_models",
-    "load_config", "model_info", "plugin_records", "register_plugin",
+    "load_config", "load_model", "model_info", "plugin_records", "register_plugin",
 ]

@@ -140,8 +140,10 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
         from .weights import load_weights
 
         load_weights(net, pretrained)
-    return Model(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
-                 build_args={**spec.defaults, **kwargs})
+    from .tasks import model_class
+
+    return model_class(spec.task)(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
+                                  build_args={**spec.defaults, **kwargs})
 
 
 def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, **overrides: Any):

@@ -27,3 +27,26 @@ def px_register_models(registry):
         summary="compose a classifier: ImageClassifier(backbone=<any backbone>, head=...)",
         metadata={"composer": True, "requires": ["backbone"]},
     )
+
+
+@hookimpl
+def px_register_datasets(registry):
+    registry.add(name="ImageNet", factory="pxcore.datasets.imagenet:ImageNet", task="classification",
+                 summary="file list of 'path class_id' lines plus labels.txt (PaddleX's format)")
+    registry.add(name="ImageFolder", factory="pxcore.datasets.imagenet:ImageFolder",
+                 task="classification", summary="one sub-folder per class")
+
+
+@hookimpl
+def px_register_transforms(registry):
+    for name in ("Compose", "ResizeByShort", "Resize", "RandomCrop", "CenterCrop",
+                 "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotate", "RandomDistort",
+                 "Normalize"):
+        module = "base" if name == "Compose" else "image"
+        registry.add(name=name, factory=f"pxcore.transforms.{module}:{name}")
+
+
+@hookimpl
+def px_register_metrics(registry):
+    registry.add(name="TopKAccuracy", factory="pxcore.metrics.classification:TopKAccuracy",
+                 task="classification", summary="acc1 and acc5 (k capped by the class count)")

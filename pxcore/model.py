@@ -2,13 +2,17 @@
 
 The wrapper is not a ``paddle.nn.Layer`` on purpose: PaddleX users call
 ``model.train(num_epochs=...)`` to train, which on a Layer would only switch modes.
-The network itself is ``model.net``.
+The network itself is ``model.net``. Each task has its subclass (``pxcore.tasks``) with
+train, evaluate and predict; this base knows how to describe and save any model.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+from .errors import PxError
 from .specs import ModelSpec
 from .zoo import ZooEntry
 
@@ -22,6 +26,9 @@ class Model:
         self.num_classes = num_classes
         # The arguments the network was built with: enough to build it again.
         self.build_args = dict(build_args or {})
+        self.labels: list[str] | None = None
+        self.train_transforms = None
+        self.eval_transforms = None
 
     @property
     def name(self) -> str:
@@ -52,7 +59,75 @@ class Model:
             total += size
         return total
 
+    def describe(self, **extra: Any) -> dict[str, Any]:
+        """model.yml's content: enough to rebuild the model and its pre-processing."""
+        from . import __version__
+
+        info = {
+            "pxcore_version": __version__,
+            "model": self.spec.name,
+            "zoo_id": self.entry.id if self.entry is not None else None,
+            "task": self.task,
+            "distribution": self.spec.distribution,
+            "build_args": self.build_args,
+            "num_classes": self.num_classes,
+            "labels": self.labels,
+            "transforms": {
+                "train": self.train_transforms.to_config() if self.train_transforms else None,
+                "eval": self.eval_transforms.to_config() if self.eval_transforms else None,
+            },
+        }
+        info.update(extra)
+        return info
+
+    def save(self, save_dir: str | os.PathLike, *, optimizer=None, train_state=None,
+             status: str = "Normal", **extra: Any) -> Path:
+        """Write a model directory that ``pxcore.load_model`` reads back."""
+        from .engine.checkpoint import save_dir as write
+
+        info = self.describe(status=status, **extra)
+        _check_plain(info, "model.yml")
+        return write(save_dir, info=info, net=self.net, optimizer=optimizer, train_state=train_state)
+
     def __repr__(self) -> str:
         where = f" ({self.entry.id})" if self.entry is not None else ""
-        return (f"<pxcore.Model {self.name}{where} task={self.task} "
+        return (f"<pxcore {type(self).__name__} {self.name}{where} task={self.task} "
                 f"num_classes={self.num_classes} from {self.spec.distribution}>")
+
+
+def _check_plain(value: Any, where: str) -> None:
+    """model.yml holds plain data; a model built from live objects cannot be described."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(item, f"{where}.{key}")
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]")
+        return
+    raise PxError(f"cannot save {where}: it is a {type(value).__name__}; build the model from "
+                  "names and {'type': ...} configs (not objects) so it can be saved and reloaded")
+
+
+def load_model(model_dir: str | os.PathLike) -> Model:
+    """Rebuild a model saved by ``model.save`` or by training (a ``best_model`` or
+    ``epoch_N`` directory): network, weights, labels and pre-processing."""
+    from .api import create_model
+    from .engine.checkpoint import read_info
+    from .transforms import compose
+    from .weights import load_weights
+
+    info = read_info(model_dir)
+    args = dict(info.get("build_args") or {})
+    dataset = info["zoo_id"].rsplit(".", 1)[1] if info.get("zoo_id") else None
+    model = create_model(info["model"], task=info.get("task"), dataset=dataset, **args)
+    load_weights(model.net, model_dir, reinit_head=False)
+    model.labels = info.get("labels")
+    transforms = info.get("transforms") or {}
+    if transforms.get("train"):
+        model.train_transforms = compose(transforms["train"])
+    if transforms.get("eval"):
+        model.eval_transforms = compose(transforms["eval"])
+    return model

@@ -53,21 +53,26 @@ class _StateUnpickler(pickle.Unpickler):
         )
 
 
-def read_pdparams(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """A ``.pdparams`` file as ``{name: array}``, read safely."""
+def safe_unpickle(path: str | os.PathLike):
+    """A pickle file (.pdparams, .pdopt) read with only arrays, numbers, strings and
+    containers admitted."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weight file {str(path)!r} does not exist")
-    data = path.read_bytes()
     try:
-        state = _StateUnpickler(io.BytesIO(data), str(path)).load()
+        return _StateUnpickler(io.BytesIO(path.read_bytes()), str(path)).load()
     except WeightsError:
         raise
     except Exception as exc:
         raise WeightsError(
-            f"{path}: not a readable .pdparams file ({type(exc).__name__}: {exc}); "
+            f"{path}: not a readable {path.suffix or 'pickle'} file ({type(exc).__name__}: {exc}); "
             "is it truncated, or another format?"
         ) from exc
+
+
+def read_pdparams(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """A ``.pdparams`` file as ``{name: array}``, read safely."""
+    state = safe_unpickle(path)
     if not isinstance(state, Mapping):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict of tensors")
     out = {}
@@ -252,8 +257,10 @@ def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
     Names the network does not use are looked up in ``net.weight_aliases()`` (a map
     from another layout's names to the network's, e.g. Paddle 1.x variable names).
     Tensors under ``net.head_prefixes`` whose shape differs (another class count) are
-    left out so the head keeps its fresh initialisation. Returns the state to load and
-    notes on what was done; raises naming every tensor that does not fit.
+    left out so the head keeps its fresh initialisation. Tensors under
+    ``net.unused_prefixes`` that the network lacks are dropped: a backbone declares its
+    classifier's head there, so it loads that classifier's checkpoint. Returns the state
+    to load and notes on what was done; raises naming every tensor that does not fit.
     """
     expected = {k: tuple(int(d) for d in v.shape) for k, v in net.state_dict().items()}
     aliases = net.weight_aliases() if hasattr(net, "weight_aliases") else {}
@@ -271,6 +278,13 @@ def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
         renamed[ours] = value
     if skipped:
         notes.append(f"ignored {len(skipped)} training bookkeeping entries ({', '.join(skipped[:3])}...)")
+    unused = tuple(getattr(net, "unused_prefixes", ()))
+    dropped = [k for k in renamed if k not in expected and unused and k.startswith(unused)]
+    if dropped:
+        for key in dropped:
+            del renamed[key]
+        notes.append(f"left out {len(dropped)} tensors this network does not use "
+                     f"({', '.join(sorted(dropped)[:4])}{'...' if len(dropped) > 4 else ''})")
     head = tuple(getattr(net, "head_prefixes", ()))
     if reinit_head and head:
         reset = [k for k, v in renamed.items()

@@ -1,0 +1,2 @@
+"""Training machinery every task reuses: optimizer and schedule, the training loop,
+checkpoints, progress and curves."""

@@ -1,0 +1,121 @@
+"""Model directories: a readable model.yml, the weights, and (for resuming) the
+optimizer and training state. Written to a temporary directory and renamed into place,
+so a process killed while saving leaves the previous checkpoint whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import PxError
+
+MODEL_FILE = "model.yml"
+WEIGHTS_FILE = "model.pdparams"
+OPTIMIZER_FILE = "model.pdopt"
+STATE_FILE = "train_state.json"
+
+
+def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=None,
+             train_state: dict[str, Any] | None = None) -> Path:
+    """Write a model directory atomically and return its path."""
+    import paddle
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        (tmp / MODEL_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
+                                      encoding="utf-8")
+        paddle.save(net.state_dict(), str(tmp / WEIGHTS_FILE))
+        if optimizer is not None:
+            paddle.save(optimizer_state(net, optimizer), str(tmp / OPTIMIZER_FILE))
+        if train_state is not None:
+            (tmp / STATE_FILE).write_text(json.dumps(train_state), encoding="utf-8")
+        _fsync_dir(tmp)
+        if target.exists():  # swap: the old one stays whole until the new one is in place
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+# Paddle keys optimizer state by parameter names like "conv2d_12.w_0_velocity_0", which
+# depend on how many layers the process made before; a resumed run (or another model in
+# the same process) names them differently. So the file keys them by structured name.
+_SEP = "|"
+
+
+def _param_names(net) -> list[tuple[str, str]]:
+    """(global parameter name, structured name), longest global names first."""
+    pairs = [(p.name, key) for key, p in net.named_parameters()]
+    return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+def optimizer_state(net, optimizer) -> dict:
+    out = {}
+    names = _param_names(net)
+    for key, value in optimizer.state_dict().items():
+        for global_name, structured in names:
+            if isinstance(key, str) and key.startswith(global_name + "_"):
+                key = structured + _SEP + key[len(global_name) + 1:]
+                break
+        out[key] = value
+    return out
+
+
+def load_optimizer_state(net, optimizer, state: dict) -> None:
+    by_structure = {structured: global_name for global_name, structured in _param_names(net)}
+    renamed = {}
+    for key, value in state.items():
+        if isinstance(key, str) and _SEP in key:
+            structured, rest = key.split(_SEP, 1)
+            if structured not in by_structure:
+                raise PxError(f"the optimizer state names parameter {structured!r}, which this "
+                              "model does not have; resume with the model that wrote it")
+            key = f"{by_structure[structured]}_{rest}"
+        renamed[key] = value
+    optimizer.set_state_dict(renamed)
+
+
+def _fsync_dir(path: Path) -> None:
+    for item in path.iterdir():
+        with open(item, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def read_info(model_dir: str | os.PathLike) -> dict[str, Any]:
+    model_dir = Path(model_dir)
+    path = model_dir / MODEL_FILE
+    if not path.is_file():
+        hint = ""
+        if (model_dir / "best_model" / MODEL_FILE).is_file():
+            hint = f"; the best model of that run is {model_dir / 'best_model'}"
+        raise PxError(f"{str(model_dir)!r} is not a pxcore model directory (no {MODEL_FILE}){hint}")
+    try:
+        info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PxError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(info, dict) or "model" not in info:
+        raise PxError(f"{path}: does not describe a model (no 'model' key)")
+    return info
+
+
+def read_train_state(model_dir: str | os.PathLike) -> dict[str, Any]:
+    path = Path(model_dir) / STATE_FILE
+    if not path.is_file():
+        raise PxError(f"{str(model_dir)!r} holds no training state ({STATE_FILE}); only "
+                      "checkpoints written during training can be resumed")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,151 @@
+"""The training loop every task uses.
+
+The task model supplies the loss of a batch (``training_step``) and its evaluation;
+this loop owns the rest: epochs, the schedule, progress, periodic evaluation and
+checkpoints, the best model, early stopping, resuming, VisualDL and the curves picture.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import PxError
+from .checkpoint import load_optimizer_state, read_train_state
+from .curves import plot_curves
+from .progress import Progress
+
+logger = logging.getLogger("pxcore")
+
+
+class TrainingError(PxError):
+    """Training cannot go on (a NaN loss, say); the last good checkpoint is kept."""
+
+
+class _VisualDL:
+    def __init__(self, log_dir: Path, enabled: bool) -> None:
+        self.writer = None
+        if not enabled:
+            return
+        try:
+            from visualdl import LogWriter
+        except ImportError:
+            logger.warning("use_vdl=True but VisualDL is not installed (pip install visualdl); "
+                           "training goes on without its logs")
+            return
+        self.writer = LogWriter(str(log_dir))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(tag, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
+        eval_dataset=None, eval_batch_size: int = 1, save_interval_epochs: int = 1,
+        log_interval_steps: int = 10, early_stop: bool = False, early_stop_patience: int = 5,
+        resume_checkpoint: str | None = None, use_vdl: bool = False) -> dict[str, Any]:
+    """Train ``model`` (a task model) and return the history."""
+    save_dir = Path(save_dir)
+    save_dir.mkdir(parents=True, exist_ok=True)
+    state = {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": None,
+             "bad_evals": 0, "history": {"loss": [], "metrics": {}}}
+    if resume_checkpoint:
+        state = _resume(model, optimizer, schedule, resume_checkpoint, num_epochs)
+    steps = len(loader)
+    if steps == 0:
+        raise PxError("the training data set gives no batch; add samples or lower the batch size")
+    progress = Progress(num_epochs, steps, log_interval_steps, start_epoch=state["epoch"])
+    vdl = _VisualDL(save_dir / "vdl_log", use_vdl)
+    metric_key = model.main_metric
+    last_checkpoint = resume_checkpoint
+    try:
+        for epoch in range(state["epoch"], num_epochs):
+            model.net.train()
+            loader.set_epoch(epoch)
+            progress.start_epoch(epoch)
+            for step, batch in enumerate(loader):
+                loss = model.training_step(batch)
+                value = float(loss)
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training "
+                        f"stopped. The last good checkpoint is {last_checkpoint or 'none (none saved yet)'}. "
+                        "Lower the learning rate or check the data.")
+                loss.backward()
+                optimizer.step()
+                optimizer.clear_grad()
+                lr = optimizer.get_lr()
+                if schedule is not None:
+                    schedule.step()
+                state["global_step"] += 1
+                state["history"]["loss"].append([state["global_step"], round(value, 6)])
+                progress.step(epoch, step, value, lr, int(batch[0].shape[0]))
+                vdl.scalar("train/loss", value, state["global_step"])
+                vdl.scalar("train/lr", lr, state["global_step"])
+            progress.end_epoch()
+            state["epoch"] = epoch + 1
+            if (epoch + 1) % save_interval_epochs and epoch + 1 != num_epochs:
+                continue
+            metrics = {}
+            if eval_dataset is not None:
+                metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
+                for name, value in metrics.items():
+                    state["history"]["metrics"].setdefault(name, []).append([epoch + 1, value])
+                    vdl.scalar(f"eval/{name}", value, epoch + 1)
+                logger.info("[eval] epoch %d/%d %s", epoch + 1, num_epochs,
+                            " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+            improved = _track_best(state, metrics.get(metric_key), epoch + 1)
+            last_checkpoint = str(model.save(save_dir / f"epoch_{epoch + 1}", optimizer=optimizer,
+                                             train_state=_snapshot(state, schedule), metrics=metrics,
+                                             status="Checkpoint"))
+            if improved or eval_dataset is None:
+                model.save(save_dir / "best_model", metrics=metrics)
+            plot_curves(state["history"], save_dir / "curves.png")
+            if early_stop and state["bad_evals"] >= early_stop_patience:
+                logger.info("[train] early stop: %s has not improved for %d evaluations (best %.4f "
+                            "at epoch %d)", metric_key, state["bad_evals"], state["best_metric"],
+                            state["best_epoch"])
+                break
+    finally:
+        progress.end_epoch()
+        vdl.close()
+    state["images_per_second"] = progress.images_per_second
+    return state
+
+
+def _track_best(state: dict, value: float | None, epoch: int) -> bool:
+    if value is None:
+        return False
+    if state["best_metric"] is None or value > state["best_metric"]:
+        state["best_metric"], state["best_epoch"], state["bad_evals"] = value, epoch, 0
+        return True
+    state["bad_evals"] += 1
+    return False
+
+
+def _snapshot(state: dict, schedule) -> dict:
+    return {**state, "schedule": schedule.state_dict() if schedule is not None else {}}
+
+
+def _resume(model, optimizer, schedule, checkpoint: str, num_epochs: int) -> dict:
+    from ..weights import load_weights, safe_unpickle
+
+    state = read_train_state(checkpoint)
+    load_weights(model.net, checkpoint, reinit_head=False)
+    opt_path = Path(checkpoint) / "model.pdopt"
+    if opt_path.is_file():
+        load_optimizer_state(model.net, optimizer, safe_unpickle(opt_path))
+    saved_schedule = state.pop("schedule", {})
+    if schedule is not None and saved_schedule:
+        schedule.set_state_dict(saved_schedule)
+    if state["epoch"] >= num_epochs:
+        raise PxError(f"{checkpoint} already finished epoch {state['epoch']} of {num_epochs}; "
+                      "raise num_epochs to train further")
+    logger.info("[train] resuming from %s after epoch %d", checkpoint, state["epoch"])
+    return state

@@ -1,0 +1,21 @@
+"""One Model subclass per task: training, evaluation and prediction with the task's
+losses, metrics and outputs. ``model_class(task)`` picks it for ``create_model``."""
+
+from __future__ import annotations
+
+import importlib
+
+from ..model import Model
+
+_TASK_MODELS = {
+    "classification": "pxcore.tasks.classification:ClassificationModel",
+}
+
+
+def model_class(task: str) -> type[Model]:
+    """The wrapper class for a task; the generic Model where the task has none yet."""
+    reference = _TASK_MODELS.get(task)
+    if reference is None:
+        return Model
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)

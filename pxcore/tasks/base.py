@@ -1,0 +1,85 @@
+"""What training looks like for every task: PaddleX's train() arguments turned into a
+loader, an optimizer with its schedule, and a run of the shared training loop."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+import numpy as np
+
+from ..errors import PxError
+from ..model import Model
+
+logger = logging.getLogger("pxcore")
+
+
+def seed_everything(seed: int) -> None:
+    import paddle
+
+    random.seed(seed)
+    np.random.seed(seed)
+    paddle.seed(seed)
+
+
+class TrainableModel(Model):
+    """A model with ``train``; subclasses give ``training_step``, ``evaluate``,
+    ``main_metric`` and the loader fields their batches carry."""
+
+    main_metric = "loss"
+    batch_fields: tuple[str, ...] = ()
+
+    def training_step(self, batch):  # pragma: no cover - each task's job
+        raise NotImplementedError
+
+    def _check_dataset(self, dataset, role: str) -> None:
+        if getattr(dataset, "task", self.task) != self.task:
+            raise PxError(f"{role} is a {dataset.task} data set; {self.name} is a {self.task} model")
+
+    def _fit(self, *, num_epochs: int, train_dataset, train_batch_size: int, eval_dataset,
+             save_interval_epochs: int, log_interval_steps: int, save_dir: str,
+             pretrain_weights: Any, optimizer: Any, learning_rate: float, warmup_steps: int,
+             warmup_start_lr: float, lr_decay_epochs, lr_decay_gamma: float, early_stop: bool,
+             early_stop_patience: int, resume_checkpoint: Any, use_vdl: bool, seed: int | None,
+             num_workers: Any, eval_batch_size: int | None) -> dict[str, Any]:
+        from ..data.loader import Loader
+        from ..engine.optim import build_lr_schedule, build_optimizer
+        from ..engine.trainer import fit
+        from ..weights import load_weights
+
+        self._check_dataset(train_dataset, "train_dataset")
+        if eval_dataset is not None:
+            self._check_dataset(eval_dataset, "eval_dataset")
+        if not isinstance(num_epochs, int) or num_epochs < 1:
+            raise PxError(f"num_epochs must be a positive integer, got {num_epochs!r}")
+        if seed is not None:
+            seed_everything(seed)
+        if pretrain_weights and not resume_checkpoint:
+            if pretrain_weights in ("IMAGENET", "COCO", "CITYSCAPES"):
+                url = self.entry.weights_url if self.entry is not None else "the zoo's weights URL"
+                raise PxError(f"pretrain_weights={pretrain_weights!r} would download weights, and "
+                              f"pxcore never downloads; download {url} and pass its path")
+            load_weights(self.net, pretrain_weights)
+        self.labels = list(train_dataset.labels)
+        self.train_transforms = train_dataset.transforms
+        if eval_dataset is not None:
+            self.eval_transforms = eval_dataset.transforms
+        loader = Loader(train_dataset, train_batch_size, shuffle=train_dataset.shuffle,
+                        drop_last=len(train_dataset) > train_batch_size, fields=self.batch_fields,
+                        num_workers=num_workers if num_workers != "auto" else train_dataset.num_workers,
+                        seed=seed)
+        schedule = build_lr_schedule(learning_rate, len(loader), lr_decay_epochs, lr_decay_gamma,
+                                     warmup_steps, warmup_start_lr)
+        opt = build_optimizer(optimizer, self.net.parameters(), schedule)
+        if opt is optimizer:  # the caller's own optimizer brings its own schedule, if any
+            import paddle
+
+            own = getattr(opt, "_learning_rate", None)
+            schedule = own if isinstance(own, paddle.optimizer.lr.LRScheduler) else None
+        return fit(self, loader=loader, optimizer=opt, schedule=schedule, num_epochs=num_epochs,
+                   save_dir=save_dir, eval_dataset=eval_dataset,
+                   eval_batch_size=eval_batch_size or train_batch_size,
+                   save_interval_epochs=save_interval_epochs, log_interval_steps=log_interval_steps,
+                   early_stop=early_stop, early_stop_patience=early_stop_patience,
+                   resume_checkpoint=resume_checkpoint, use_vdl=use_vdl)

@@ -1,0 +1,113 @@
+"""Image classification: PaddleX's train / evaluate / predict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import paddle
+
+from ..data.images import load_image
+from ..errors import PxError
+from ..metrics import TopKAccuracy
+from ..transforms import CenterCrop, Compose, Normalize, ResizeByShort, compose
+from .base import TrainableModel
+
+
+class ClassificationModel(TrainableModel):
+    main_metric = "acc1"
+    batch_fields = ("label",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Until trained or loaded: the ImageNet evaluation pre-processing at the
+        # model's input size (resize the short side to size/0.875, centre crop).
+        size = int(self.spec.metadata.get("input_size", 224))
+        self.eval_transforms = Compose([ResizeByShort(round(size / 0.875)), CenterCrop(size), Normalize()])
+
+    def train(self, num_epochs: int, train_dataset, train_batch_size: int = 64, eval_dataset=None,
+              save_interval_epochs: int = 1, log_interval_steps: int = 2, save_dir: str = "output",
+              pretrain_weights: Any = None, optimizer: Any = None, learning_rate: float = 0.025,
+              warmup_steps: int = 0, warmup_start_lr: float = 0.0,
+              lr_decay_epochs: Sequence[int] = (30, 60, 90), lr_decay_gamma: float = 0.1,
+              early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
+              use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
+              eval_batch_size: int | None = None) -> dict[str, Any]:
+        """Train with PaddleX's arguments; checkpoints go to ``save_dir/epoch_N`` and the best
+        (by acc1 on ``eval_dataset``) to ``save_dir/best_model``. Returns the history."""
+        if train_dataset.num_classes != self.num_classes:
+            raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
+                          f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
+        return self._fit(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
+
+    def training_step(self, batch):
+        images, labels = batch
+        logits = self.net(images)
+        return paddle.nn.functional.cross_entropy(logits, labels.reshape([-1, 1]).astype("int64"))
+
+    def evaluate(self, eval_dataset, batch_size: int = 1, return_details: bool = False,
+                 num_workers: Any = "auto"):
+        """``{"acc1": ..., "acc5": ...}`` (top-k capped by the class count); with
+        ``return_details`` also the per-image true labels and scores."""
+        from ..data.loader import Loader
+
+        self._check_dataset(eval_dataset, "eval_dataset")
+        metric = TopKAccuracy(self.num_classes)
+        loader = Loader(eval_dataset, batch_size, fields=self.batch_fields,
+                        num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
+        was_training = self.net.training
+        self.net.eval()
+        details = {"true_labels": [], "scores": []}
+        with paddle.no_grad():
+            for images, labels in loader:
+                logits = self.net(images).numpy()
+                metric.update(logits, labels.numpy())
+                if return_details:
+                    details["true_labels"].extend(labels.numpy().reshape(-1).tolist())
+                    details["scores"].extend(_softmax(logits).tolist())
+        if was_training:
+            self.net.train()
+        result = metric.result()
+        return (result, details) if return_details else result
+
+    def predict(self, img_file, topk: int = 1, transforms: Any = None, batch_size: int = 8):
+        """Top-k classes of one image (a path or an RGB array), or of a list of them:
+        ``[{"category_id", "category", "score"}, ...]`` per image."""
+        single = isinstance(img_file, str | os.PathLike | np.ndarray)
+        images = [img_file] if single else list(img_file)
+        if not images:
+            raise PxError("predict() got an empty list of images")
+        transforms = compose(transforms) if transforms is not None else self.eval_transforms
+        k = max(1, min(int(topk), self.num_classes))
+        results = []
+        self.net.eval()
+        with paddle.no_grad():
+            for start in range(0, len(images), batch_size):
+                chunk = images[start:start + batch_size]
+                batch = np.stack([self._preprocess(image, transforms, start + i)
+                                  for i, image in enumerate(chunk)])
+                probs = _softmax(self.net(paddle.to_tensor(batch)).numpy())
+                results.extend(self._postprocess(probs, k))
+        return results[0] if single else results
+
+    def _preprocess(self, image, transforms, index: int) -> np.ndarray:
+        source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+        sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
+        return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+
+    def _postprocess(self, probs: np.ndarray, k: int) -> list[list[dict[str, Any]]]:
+        out = []
+        for row in probs:
+            top = np.argsort(-row)[:k]
+            out.append([{"category_id": int(c),
+                         "category": self.labels[c] if self.labels else str(int(c)),
+                         "score": float(row[c])} for c in top])
+        return out
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
