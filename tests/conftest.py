@@ -32,3 +32,26 @@ def good_plugin():
     import fixture_plugins
 
     return pxcore.register_plugin(fixture_plugins.Good(), name="fixture-good")
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory):
+    """scikit-learn's real digits as an ImageNet-format data set of 16 px images."""
+    from pxcore.datasets.digits import write_digits
+    from pxcore.datasets.split import split_image_folders
+
+    root = tmp_path_factory.mktemp("digits")
+    write_digits(root, size=16)
+    split_image_folders(root, val=0.2, test=0.1, seed=0)
+    return root
+
+
+@pytest.fixture
+def digits(digits_dir):
+    """(train, val) data sets of the digits, normalised, no augmentation."""
+    from pxcore import datasets, transforms
+
+    t = transforms.Compose([transforms.Normalize()])
+    labels = digits_dir / "labels.txt"
+    return (datasets.ImageNet(digits_dir, digits_dir / "train_list.txt", labels, t, shuffle=True),
+            datasets.ImageNet(digits_dir, digits_dir / "val_list.txt", labels, t))

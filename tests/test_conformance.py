@@ -18,7 +18,7 @@ class _Liars:
 
 def test_core_parts_conform(good_plugin):
     tiny = {"type": "FixtureNet"}
-    assert check_plugin("pxcore", overrides={"ImageClassifier": {"backbone": tiny}}) == 2
+    assert check_plugin("pxcore", overrides={"ImageClassifier": {"backbone": tiny}}) == 15
 
 
 @pytest.mark.parametrize("name", ["FixtureNet", "FixtureNet_cls"])

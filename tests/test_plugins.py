@@ -21,7 +21,10 @@ def _record(name):
 def test_builtin_plugin_registers_through_the_hooks():
     builtin = _record("pxcore")
     assert builtin.ok and builtin.source == "builtin"
-    assert builtin.provides == {"head": ["LinearClsHead"], "model": ["ImageClassifier"]}
+    assert builtin.provides["head"] == ["LinearClsHead"]
+    assert builtin.provides["model"] == ["ImageClassifier"]
+    assert builtin.provides["dataset"] == ["ImageNet", "ImageFolder"]
+    assert "RandomCrop" in builtin.provides["transform"]
     assert get_registry().get("head", "LinearClsHead").distribution == "pxcore"
 
 

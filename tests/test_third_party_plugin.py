@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,13 @@ pytestmark = pytest.mark.slow
 
 
 def _pip_install(source: Path, target: Path) -> None:
+    # Build from a copy: setuptools leaves build/ and .egg-info/ beside the sources.
+    copy = target.with_name(target.name + "-src")
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     # Offline and without build isolation: the test environment's setuptools builds it.
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-         "--no-build-isolation", "--target", str(target), str(source)],
+         "--no-build-isolation", "--target", str(target), str(copy)],
         capture_output=True, text=True)
     assert result.returncode == 0, f"pip install {source} failed:\n{result.stderr}"
 

@@ -28,6 +28,9 @@ class MobileNetV1(Backbone):
     """``scale`` multiplies every width (PaddleClas's x0_25 ... x1_0). Levels: the last
     block at strides 4, 8, 16 and 32."""
 
+    # What its classifier adds: a classifier checkpoint loads into the backbone.
+    unused_prefixes = ("fc.",)
+
     def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None) -> None:
         super().__init__(out_indices)
         self.scale = scale

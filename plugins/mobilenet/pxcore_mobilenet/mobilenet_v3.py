@@ -104,6 +104,9 @@ class MobileNetV3(Backbone):
     multiple of 8 (PaddleClas's x0_35 ... x1_25). Levels: the last block at strides 4,
     8, 16 and 32."""
 
+    # What its classifier adds: a classifier checkpoint loads into the backbone.
+    unused_prefixes = ("last_second_conv.", "last_conv.", "fc.")
+
     def __init__(self, config: str = "large", scale: float = 1.0,
                  out_indices: Sequence[int] | None = None) -> None:
         super().__init__(out_indices)

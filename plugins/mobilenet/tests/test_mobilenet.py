@@ -127,3 +127,13 @@ def _pdparams(arch: str, folder: Path) -> Path:
     path = folder / f"{arch}.pdparams"
     paddle.save({k: paddle.zeros(s) for k, s in manifest["pdparams"].items()}, str(path))
     return path
+
+
+@pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_large"])
+def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
+    classifier = pxcore.create_model(name, num_classes=10)
+    path = tmp_path / "classifier.pdparams"
+    paddle.save(classifier.net.state_dict(), str(path))
+    backbone = pxcore.create_backbone(name, pretrained=path)
+    for key, value in backbone.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), classifier.net.state_dict()[key].numpy())

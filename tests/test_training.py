@@ -1,0 +1,110 @@
+"""The training engine on real digits with a small network: it learns, checkpoints,
+resumes where it stopped, stops on NaN, stops early, and saved models come back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+import pxcore
+from pxcore.engine.trainer import TrainingError
+from pxcore.errors import PxError
+
+FAST = {"train_batch_size": 64, "learning_rate": 0.1, "lr_decay_epochs": [], "num_workers": 0,
+        "log_interval_steps": 100}
+
+
+def _model(num_classes=10, seed=0):
+    import paddle
+
+    paddle.seed(seed)  # the same initial weights every time
+    return pxcore.create_model("FixtureNet_cls", num_classes=num_classes,
+                               backbone={"type": "FixtureNet", "widths": [8, 16, 32]})
+
+
+def test_train_learns_checkpoints_and_reloads(good_plugin, digits, tmp_path):
+    train, val = digits
+    model = _model()
+    state = model.train(3, train, eval_dataset=val, save_dir=str(tmp_path), seed=0, **FAST)
+    losses = [v for _, v in state["history"]["loss"]]
+    per_epoch = len(losses) // 3
+    assert np.mean(losses[-per_epoch:]) < 0.5 * np.mean(losses[:per_epoch])
+    assert state["best_metric"] > 0.8 and state["epoch"] == 3
+    for name in ("epoch_1", "epoch_2", "epoch_3", "best_model"):
+        assert (tmp_path / name / "model.yml").is_file() and (tmp_path / name / "model.pdparams").is_file()
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    info = yaml.safe_load((tmp_path / "best_model" / "model.yml").read_text())
+    assert info["labels"] == [str(d) for d in range(10)] and info["num_classes"] == 10
+    assert info["transforms"]["eval"]["transforms"] == [{"type": "Normalize", "mean": [0.485, 0.456, 0.406],
+                                                         "std": [0.229, 0.224, 0.225], "is_scale": True}]
+    metrics = model.evaluate(val, batch_size=50)
+    assert set(metrics) == {"acc1", "acc5"} and metrics["acc5"] >= metrics["acc1"]
+    image = str(val.samples[0][0])
+    result = model.predict(image, topk=3)
+    assert [set(r) for r in result] == [{"category_id", "category", "score"}] * 3
+    assert result[0]["score"] >= result[1]["score"] >= result[2]["score"]
+    loaded = pxcore.load_model(tmp_path / "epoch_3")  # the weights the model ended with
+    assert loaded.predict([image, image], topk=3) == [result, result]
+    assert loaded.evaluate(val, batch_size=50) == metrics
+
+
+def test_resume_continues_as_if_never_stopped(good_plugin, digits, tmp_path):
+    train, _ = digits
+    whole = _model().train(2, train, save_dir=str(tmp_path / "whole"), seed=3, **FAST)
+    _model().train(1, train, save_dir=str(tmp_path / "part"), seed=3, **FAST)
+    resumed = _model().train(2, train, save_dir=str(tmp_path / "part"), seed=3,
+                             resume_checkpoint=str(tmp_path / "part" / "epoch_1"), **FAST)
+    assert resumed["epoch"] == 2
+    np.testing.assert_allclose([v for _, v in resumed["history"]["loss"]],
+                               [v for _, v in whole["history"]["loss"]], rtol=1e-5)
+
+
+def test_nan_loss_stops_training_and_names_the_step(good_plugin, digits, tmp_path):
+    train, _ = digits
+    # A learning rate this large blows the weights up on the first step.
+    with pytest.raises(TrainingError, match=r"the loss became (nan|inf) at epoch 1, step [2-9].*none saved yet"):
+        _model().train(1, train, save_dir=str(tmp_path), **{**FAST, "learning_rate": 1e30})
+
+
+def test_early_stop(good_plugin, digits, tmp_path):
+    train, val = digits
+    state = _model().train(6, train, eval_dataset=val, save_dir=str(tmp_path),
+                           **{**FAST, "learning_rate": 1e-12}, early_stop=True, early_stop_patience=1)
+    assert state["epoch"] == 2
+
+
+def test_train_argument_errors(good_plugin, digits, tmp_path):
+    train, _ = digits
+    with pytest.raises(PxError, match="has 10 classes but the model 3"):
+        _model(num_classes=3).train(1, train, save_dir=str(tmp_path))
+    with pytest.raises(PxError, match="never downloads"):
+        _model().train(1, train, pretrain_weights="IMAGENET", save_dir=str(tmp_path))
+    with pytest.raises(PxError, match="warmup_steps .* runs past the first decay"):
+        _model().train(2, train, save_dir=str(tmp_path), warmup_steps=1000, lr_decay_epochs=[1])
+    with pytest.raises(PxError, match="not a pxcore model directory"):
+        pxcore.load_model(tmp_path)
+
+
+def test_cli_train_eval_predict(good_plugin, digits_dir, tmp_path, capsys):
+    from pxcore.cli import main
+
+    dataset = {"type": "ImageNet", "data_dir": str(digits_dir), "label_list": str(digits_dir / "labels.txt"),
+               "transforms": [{"type": "Normalize"}]}
+    config = {"model": {"type": "FixtureNet_cls", "backbone": {"type": "FixtureNet", "widths": [8, 16, 32]}},
+              "train_dataset": {**dataset, "file_list": str(digits_dir / "train_list.txt"), "shuffle": True},
+              "eval_dataset": {**dataset, "file_list": str(digits_dir / "val_list.txt")},
+              "train": {**FAST, "num_epochs": 2, "save_dir": str(tmp_path / "run")}}
+    (tmp_path / "train.yml").write_text(yaml.safe_dump(config))
+    assert main(["train", str(tmp_path / "train.yml")]) == 0
+    assert "best acc1" in capsys.readouterr().out
+    best = str(tmp_path / "run" / "best_model")
+    assert main(["eval", best, "--file-list", str(digits_dir / "test_list.txt")]) == 0
+    assert json.loads(capsys.readouterr().out)["acc1"] > 0.5
+    image = str(digits_dir / "7" / sorted(p.name for p in (digits_dir / "7").iterdir())[0])
+    assert main(["predict", best, image, "--topk", "2", "--save-dir", str(tmp_path / "pics")]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert len(line["result"]) == 2 and (tmp_path / "pics").glob("*.png")
+    assert main(["train", str(tmp_path / "missing.yml")]) == 1
