@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import warnings
 
@@ -11,8 +12,13 @@ from ..errors import PxError
 
 # subcommand -> module in this package; later issues add train, eval, predict, export...
 COMMANDS = {
+    "demo": "demo",
     "models": "models",
     "info": "info",
+    "train": "train",
+    "eval": "eval",
+    "predict": "predict",
+    "split-dataset": "split_dataset",
     "plugins": "plugins",
     "doctor": "doctor",
 }
@@ -36,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     # Paddle warns about a missing compiler cache on import; it concerns its own C++
     # extension builds, never ours.
     warnings.filterwarnings("ignore", message="No ccache found")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = make_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
