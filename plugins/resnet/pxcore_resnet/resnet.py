@@ -1,0 +1,187 @@
+"""ResNet (He et al., 2015) and its "vd" variant (He et al., 2018, "Bag of Tricks"), as
+one configurable family.
+
+Variant "b" is the usual ResNet: a 7x7 stride-2 stem, the stride in the bottleneck's
+3x3 conv, 1x1 stride-2 projection shortcuts. Variant "vd" has a stem of three 3x3 convs
+and lets a 2x2 average pool do the striding of the projection shortcuts.
+
+Module names are those of PaddleClas 2.6's ``legendary_models/resnet.py``, so its
+``.pdparams`` load without renaming (``stem.0.conv.weight``, ``blocks.3.short.bn._mean``,
+``fc.weight``); the Paddle 1.x names of the zoo's ``.tar`` archives come from
+``weight_aliases()``. The first block of every stage has a projection shortcut, even
+where the shapes would allow the identity (ResNet18/34's first block), as in the
+pretrained nets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+from pxcore.errors import PxError
+from pxcore.nn.backbone import Backbone
+from pxcore.nn.features import FeatureInfo
+
+from .legacy_names import legacy_weight_names
+
+# depth -> (block kind, blocks per stage)
+ARCHITECTURES = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    200: ("bottleneck", (3, 12, 48, 3)),
+}
+# variant -> stem convs as (out channels, kernel, stride)
+STEMS = {
+    "b": ((64, 7, 2),),
+    "vd": ((32, 3, 2), (32, 3, 1), (64, 3, 1)),
+}
+STAGE_WIDTHS = (64, 128, 256, 512)
+
+
+class ConvBN(nn.Layer):
+    """Conv without bias, BatchNorm, optional ReLU. With ``pool_stride`` a 2x2 average
+    pool does the striding and the conv runs at stride 1 (the vd shortcut)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 relu: bool = False, pool_stride: bool = False) -> None:
+        super().__init__()
+        self.pool_stride = pool_stride
+        self.relu = relu
+        if pool_stride:
+            # SAME padding with ceil_mode: odd sizes round up, padding excluded from the mean.
+            self.pool = nn.AvgPool2D(2, stride=stride, padding="SAME", ceil_mode=True)
+        self.conv = nn.Conv2D(in_channels, out_channels, kernel_size,
+                              stride=1 if pool_stride else stride,
+                              padding=(kernel_size - 1) // 2, bias_attr=False)
+        self.bn = nn.BatchNorm2D(out_channels)
+
+    def forward(self, x):
+        if self.pool_stride:
+            x = self.pool(x)
+        x = self.bn(self.conv(x))
+        return F.relu(x) if self.relu else x
+
+
+class BasicBlock(nn.Layer):
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
+                 pool_shortcut: bool) -> None:
+        super().__init__()
+        self.projection = projection
+        self.conv0 = ConvBN(in_channels, width, 3, stride, relu=True)
+        self.conv1 = ConvBN(width, width, 3)
+        if projection:
+            self.short = ConvBN(in_channels, width, 1, stride, pool_stride=pool_shortcut)
+
+    def forward(self, x):
+        shortcut = self.short(x) if self.projection else x
+        return F.relu(self.conv1(self.conv0(x)) + shortcut)
+
+
+class BottleneckBlock(nn.Layer):
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
+                 pool_shortcut: bool) -> None:
+        super().__init__()
+        self.projection = projection
+        self.conv0 = ConvBN(in_channels, width, 1, relu=True)
+        self.conv1 = ConvBN(width, width, 3, stride, relu=True)
+        self.conv2 = ConvBN(width, width * 4, 1)
+        if projection:
+            self.short = ConvBN(in_channels, width * 4, 1, stride, pool_stride=pool_shortcut)
+
+    def forward(self, x):
+        shortcut = self.short(x) if self.projection else x
+        return F.relu(self.conv2(self.conv1(self.conv0(x))) + shortcut)
+
+
+_BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
+
+
+class ResNet(Backbone):
+    """A ResNet backbone of ``depth`` (18, 34, 50, 101, 152, 200) in ``variant`` "b" or
+    "vd". It reports the four stages C2..C5 (strides 4, 8, 16, 32)."""
+
+    def __init__(self, depth: int = 50, variant: str = "b",
+                 out_indices: Sequence[int] | None = None) -> None:
+        super().__init__(out_indices)
+        if depth not in ARCHITECTURES:
+            raise PxError(f"ResNet: depth {depth!r} is not one of {sorted(ARCHITECTURES)}")
+        if variant not in STEMS:
+            raise PxError(f"ResNet: variant {variant!r} is not one of {sorted(STEMS)}")
+        self.depth = depth
+        self.variant = variant
+        block_kind, stage_depths = ARCHITECTURES[depth]
+        self._block_kind, self._stage_depths = block_kind, stage_depths
+
+        stem, channels = [], 3
+        for out_channels, kernel_size, stride in STEMS[variant]:
+            stem.append(ConvBN(channels, out_channels, kernel_size, stride, relu=True))
+            channels = out_channels
+        self.stem = nn.Sequential(*stem)
+        self.max_pool = nn.MaxPool2D(3, stride=2, padding=1)
+
+        block_type = _BLOCKS[block_kind]
+        blocks, self._stage_ends, self.feature_info = [], [], []
+        for stage, (count, width) in enumerate(zip(stage_depths, STAGE_WIDTHS, strict=True)):
+            for index in range(count):
+                first = index == 0
+                blocks.append(block_type(
+                    channels, width,
+                    stride=2 if first and stage > 0 else 1,
+                    projection=first,
+                    # vd: the stride-2 shortcuts pool; the first stage's shortcut has no stride.
+                    pool_shortcut=variant == "vd" and stage > 0))
+                channels = width * block_type.expansion
+            self._stage_ends.append(len(blocks) - 1)
+            self.feature_info.append(FeatureInfo(f"C{stage + 2}", channels, 2 ** (stage + 2)))
+        self.blocks = nn.Sequential(*blocks)
+
+    def forward_features(self, x):
+        x = self.max_pool(self.stem(x))
+        levels = []
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            if index in self._stage_ends:
+                levels.append(x)
+        return levels
+
+    # What the classifier adds: the backbone loads a classifier checkpoint without it.
+    unused_prefixes = ("fc.",)
+
+    def weight_aliases(self) -> dict[str, str]:
+        """``{Paddle 1.x variable name: our key}`` for the zoo's legacy archives (the
+        classifier's fc included, which a backbone leaves out as unused)."""
+        return legacy_weight_names(self._block_kind, self._stage_depths, self.variant,
+                                   classifier=True)
+
+
+class ResNetClassifier(ResNet):
+    """The ImageNet classifier: the backbone, global average pooling and ``fc``. Its
+    state dict is PaddleClas 2.6's legendary ResNet's, key for key."""
+
+    # Weights for another class count leave the fc freshly initialised.
+    head_prefixes = ("fc.",)
+
+    def __init__(self, depth: int = 50, variant: str = "b", num_classes: int = 1000) -> None:
+        super().__init__(depth, variant, out_indices=(-1,))
+        self.num_classes = num_classes
+        self._pooled_channels = self.feature_info[-1].channels
+        self.avg_pool = nn.AdaptiveAvgPool2D(1)
+        bound = 1.0 / math.sqrt(self._pooled_channels)
+        self.fc = nn.Linear(self._pooled_channels, num_classes, weight_attr=paddle.ParamAttr(
+            initializer=nn.initializer.Uniform(-bound, bound)))
+
+    def forward(self, x):
+        x = self.avg_pool(self.forward_features(x)[-1])
+        # reshape, not flatten: Paddle Lite has no flatten op.
+        return self.fc(paddle.reshape(x, [-1, self._pooled_channels]))

@@ -1,0 +1,212 @@
+"""pxcore-resnet's tests: pxcore's conformance checks, exact sizes, and the official
+weight layouts (PaddleClas .pdparams, the zoo's Paddle 1.x archives) recorded in
+tests/layouts/ by tools/make_layouts.py from the reference implementations."""
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError, WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+from pxcore_resnet.legacy_names import legacy_weight_names
+from pxcore_resnet.plugin import ARCHITECTURES, WEIGHT_VARIANTS, architecture_of, model_names
+from pxcore_resnet.resnet import ARCHITECTURES as DEPTHS
+
+DIST = "pxcore-resnet"
+LAYOUTS = Path(__file__).parent / "layouts"
+
+# With 1000 classes, BatchNorm running statistics included: the PaddleClas 2.6 nets' sizes.
+PARAMETER_COUNTS = {
+    "ResNet18": 11_703_464,
+    "ResNet34": 21_819_048,
+    "ResNet50": 25_610_152,
+    "ResNet101": 44_654_504,
+    "ResNet50_vd": 25_629_512,
+    "ResNet101_vd": 44_673_864,
+}
+
+
+def architecture_name(model: str) -> str:
+    return WEIGHT_VARIANTS.get(model, model)
+
+
+def _slow_marks(name: str) -> list:
+    """ResNet101-size nets take several seconds per check (building initialises ~45M
+    values; to_static converts ~500 layers): marked slow, still run by default and in CI."""
+    depth, _ = architecture_of(name)
+    return [pytest.mark.slow] if depth >= 101 else []
+
+
+def _marked_slow(params: list) -> list:
+    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *_slow_marks(p.values[0].name)])
+            for p in params]
+
+
+def by_model(names) -> list:
+    return [pytest.param(name, id=name, marks=_slow_marks(name)) for name in names]
+
+
+def manifest_for(model: str) -> dict:
+    return {**load_manifest(LAYOUTS / f"{architecture_name(model)}.json"), "model": model}
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    # weight files of the big nets run to hundreds of MB: don't keep them around
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("spec", _marked_slow(conformance_params(DIST)))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_found_through_its_entry_point():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.source == "entry-point" and record.ok, record.error
+    assert record.provides == {"backbone": list(ARCHITECTURES), "model": model_names()}
+
+
+def test_ssld_models_share_their_architecture():
+    registry = pxcore.get_registry()
+    for ssld, base in WEIGHT_VARIANTS.items():
+        assert registry.get("model", ssld).defaults == registry.get("model", base).defaults
+        assert registry.find("backbone", ssld) is None
+    spec = registry.get("model", "ResNet50_vd")
+    assert spec.factory == "pxcore_resnet.resnet:ResNetClassifier"
+    assert spec.paddlex == {"class": "ResNet50_vd"} and spec.metadata["input_size"] == 224
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_parameter_count_is_exact(name):
+    expected = PARAMETER_COUNTS[architecture_name(name)]
+    with paddle.LazyGuard():  # shapes only: skip initialising the values
+        model = pxcore.create_model(name)
+    assert model.num_parameters() == expected
+    assert manifest_parameter_count(manifest_for(name)) == expected
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_legacy_naming_rules_match_the_reference_names(name):
+    depth, variant = architecture_of(name)
+    block_kind, stage_depths = DEPTHS[depth]
+    assert legacy_weight_names(block_kind, stage_depths, variant) == manifest_for(name)["legacy"]
+
+
+@pytest.mark.parametrize("name", by_model(model_names()))
+def test_takes_the_official_weight_layouts(name, scratch):
+    check_weight_layouts(manifest_for(name), scratch)
+
+
+@pytest.mark.parametrize("size", [32, 33, 50])
+def test_backbone_levels_on_small_and_odd_inputs(size):
+    net = pxcore.create_backbone("ResNet50_vd")
+    net.eval()
+    assert [(f.name, f.channels, f.stride) for f in net.out_features] == [
+        ("C2", 256, 4), ("C3", 512, 8), ("C4", 1024, 16), ("C5", 2048, 32)]
+    outputs = net(paddle.rand([1, 3, size, size]))
+    for info, out in zip(net.out_features, outputs, strict=True):
+        side = math.ceil(size / info.stride)
+        assert list(out.shape) == [1, info.channels, side, side]
+
+
+def test_classifier_on_a_small_input():
+    model = pxcore.create_model("ResNet18", num_classes=7)
+    model.net.eval()
+    assert list(model(paddle.rand([2, 3, 32, 32])).shape) == [2, 7]
+
+
+def test_unknown_depth_or_variant_is_refused():
+    with pytest.raises(PxError, match="depth 42"):
+        pxcore.create_backbone("ResNet50", depth=42)
+    with pytest.raises(PxError, match="variant 'vc'"):
+        pxcore.create_model("ResNet50", variant="vc")
+
+
+# --- weights that do not fit --------------------------------------------------------------
+
+def _official_state(name: str) -> dict:
+    rng = np.random.default_rng(0)
+    return {k: rng.standard_normal(shape).astype("float32")
+            for k, shape in manifest_for(name)["pdparams"].items()}
+
+
+def test_weights_of_another_variant_are_refused_naming_the_tensors(scratch):
+    path = scratch / "ResNet18.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("ResNet18").items()}, str(path))
+    with pytest.raises(WeightsError) as info:
+        pxcore.create_model("ResNet34", pretrained=path)
+    message = str(info.value)
+    assert "missing from the file: blocks.15.conv0.conv.weight" in message
+    with pytest.raises(WeightsError) as info:
+        pxcore.create_model("ResNet50_vd", pretrained=path)
+    message = str(info.value)
+    assert "shape of stem.0.conv.weight: file [64, 3, 7, 7], model [32, 3, 3, 3]" in message
+    assert "missing from the file: stem.1.conv.weight" in message
+
+
+def test_a_broken_weight_file_is_refused(scratch):
+    path = scratch / "ResNet18.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("ResNet18").items()}, str(path))
+    path.write_bytes(path.read_bytes()[:100_000])
+    with pytest.raises(WeightsError, match="not a readable"):
+        pxcore.create_model("ResNet18", pretrained=path)
+
+
+def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
+    manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
+    folder = scratch / "ResNet18_pretrained"
+    folder.mkdir()
+    for legacy_name, key in manifest["legacy"].items():
+        if legacy_name != "bn3a_branch1_variance":
+            write_legacy_tensor(folder / legacy_name, state[key])
+    with pytest.raises(WeightsError, match=r"missing from the file: blocks\.2\.short\.bn\._variance"):
+        pxcore.create_model("ResNet18", pretrained=folder)
+    (folder / "bn3a_branch1_variance").write_bytes(b"\0" * 10)
+    with pytest.raises(WeightsError, match="bn3a_branch1_variance: not a Paddle tensor file"):
+        pxcore.create_model("ResNet18", pretrained=folder)
+
+
+def test_a_pdparams_keyed_by_paddle1_names_loads(scratch):
+    # PaddleX 1.x saved its models' weights as one .pdparams keyed by variable names
+    manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
+    path = scratch / "model.pdparams"
+    paddle.save({name: paddle.to_tensor(state[key]) for name, key in manifest["legacy"].items()},
+                str(path))
+    loaded = pxcore.create_model("ResNet18", pretrained=path).net.state_dict()
+    for key in ("stem.0.bn._variance", "blocks.2.short.conv.weight", "fc.bias"):
+        assert np.array_equal(loaded[key].numpy(), state[key])
+
+
+def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
+    state = _official_state("ResNet18")
+    path = scratch / "ResNet18.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
+    model = pxcore.create_model("ResNet18", num_classes=5, pretrained=path)
+    loaded = model.net.state_dict()
+    assert np.array_equal(loaded["blocks.7.conv1.bn._mean"].numpy(), state["blocks.7.conv1.bn._mean"])
+    assert list(loaded["fc.weight"].shape) == [512, 5]
+
+
+@pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
+def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
+    classifier = pxcore.create_model(name, num_classes=10)
+    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
+    path = tmp_path / "classifier.pdparams"
+    paddle.save(classifier.net.state_dict(), str(path))
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for legacy_name, key in classifier.net.weight_aliases().items():
+        write_legacy_tensor(legacy / legacy_name, state[key])
+    for source in (path, legacy):
+        backbone = pxcore.create_backbone(name, pretrained=source)
+        for key, value in backbone.state_dict().items():
+            np.testing.assert_array_equal(value.numpy(), state[key])
