@@ -124,6 +124,7 @@ def load_model(model_dir: str | os.PathLike) -> Model:
     dataset = info["zoo_id"].rsplit(".", 1)[1] if info.get("zoo_id") else None
     model = create_model(info["model"], task=info.get("task"), dataset=dataset, **args)
     load_weights(model.net, model_dir, reinit_head=False)
+    model.net.eval()  # ready for inference; train() switches back
     model.labels = info.get("labels")
     transforms = info.get("transforms") or {}
     if transforms.get("train"):
