@@ -39,7 +39,7 @@ def digit_transforms():
 
 
 def run_demo(work_dir: str | Path = "output/demo", model_name: str = DEFAULT_MODEL,
-             num_epochs: int = 8, batch_size: int = 32, learning_rate: float = 0.05,
+             num_epochs: int = 8, batch_size: int = 32, learning_rate: float = 0.02,
              seed: int = 0) -> dict[str, Any]:
     """Run every step; return what was measured and where the files are."""
     import pxcore as px

@@ -17,4 +17,4 @@ val = px.datasets.ImageNet("data/digits", "data/digits/val_list.txt", "data/digi
 
 model = px.create_model("ResNet18", num_classes=train.num_classes)
 model.train(num_epochs=8, train_dataset=train, train_batch_size=32, eval_dataset=val,
-            learning_rate=0.05, lr_decay_epochs=[6], warmup_steps=20, save_dir="output/digits")
+            learning_rate=0.02, lr_decay_epochs=[6], warmup_steps=20, save_dir="output/digits")

@@ -1,0 +1,26 @@
+"""The README's main job, end to end: `px demo` on the real digits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.uses_installed_plugins]
+
+
+def test_px_demo_reaches_95_percent_and_reloads(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PXCORE_")}
+    result = subprocess.run([sys.executable, "-m", "pxcore.cli", "demo", "--work-dir", str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads(result.stdout.split("\nsummary\n", 1)[1].split("\n\ndone in", 1)[0])
+    print(f"demo: test top-1 {summary['test']['acc1']:.4f} in {summary['seconds']} s")
+    assert summary["test"]["acc1"] >= 0.95 and summary["reload_matches"]
+    for picture in summary["pictures"]:
+        assert os.path.getsize(picture) > 1000
+    assert (tmp_path / "train" / "best_model" / "model.yml").is_file()
+    assert (tmp_path / "train" / "curves.png").is_file()
