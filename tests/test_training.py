@@ -108,3 +108,32 @@ def test_cli_train_eval_predict(good_plugin, digits_dir, tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.splitlines()[0])
     assert len(line["result"]) == 2 and (tmp_path / "pics").glob("*.png")
     assert main(["train", str(tmp_path / "missing.yml")]) == 1
+
+
+def test_visualdl_logs_when_installed_and_training_goes_on_without(good_plugin, digits, tmp_path,
+                                                                   monkeypatch, caplog):
+    import sys
+    import types
+
+    train, val = digits
+    monkeypatch.setitem(sys.modules, "visualdl", None)  # not installed
+    _model().train(1, train, eval_dataset=val, save_dir=str(tmp_path / "a"), use_vdl=True, **FAST)
+    assert "VisualDL is not installed" in caplog.text
+
+    scalars = []
+
+    class LogWriter:  # VisualDL's interface, recording what it is given
+        def __init__(self, logdir):
+            self.logdir = logdir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def close(self):
+            scalars.append(("closed", self.logdir))
+
+    monkeypatch.setitem(sys.modules, "visualdl", types.SimpleNamespace(LogWriter=LogWriter))
+    _model().train(1, train, eval_dataset=val, save_dir=str(tmp_path / "b"), use_vdl=True, **FAST)
+    tags = {tag for tag, _ in scalars}
+    assert {"train/loss", "train/lr", "eval/acc1", "eval/acc5"} <= tags
+    assert scalars[-1] == ("closed", str(tmp_path / "b" / "vdl_log"))
