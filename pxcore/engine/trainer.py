@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     vdl = _VisualDL(save_dir / "vdl_log", use_vdl)
     metric_key = model.main_metric
     last_checkpoint = resume_checkpoint
+    # Paddle's BatchNorm says on every epoch that it tracks global statistics in training.
+    warnings.filterwarnings("ignore", message="When training, we now always track global mean")
     try:
         for epoch in range(state["epoch"], num_epochs):
             model.net.train()
