@@ -45,13 +45,16 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 # Submodules loaded on first use: the PaddleX namespaces, the conformance checks, the
 # network building blocks (which import paddle).
+_LAZY_ATTRIBUTES = {"Predictor": "pxcore.deploy.predictor"}
 _LAZY_SUBMODULES = {"cls", "det", "seg", "testing", "nn", "zoo", "weights", "datasets",
-                    "transforms", "metrics", "visualize"}
+                    "transforms", "metrics", "visualize", "deploy"}
 
 
 def __getattr__(name: str):
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
     raise AttributeError(f"module 'pxcore' has no attribute {name!r}")
 
 

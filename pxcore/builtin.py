@@ -50,3 +50,14 @@ def px_register_transforms(registry):
 def px_register_metrics(registry):
     registry.add(name="TopKAccuracy", factory="pxcore.metrics.classification:TopKAccuracy",
                  task="classification", summary="acc1 and acc5 (k capped by the class count)")
+
+
+@hookimpl
+def px_register_runtimes(registry):
+    registry.add(
+        name="paddle",
+        factory="pxcore.deploy.paddle_inference:PaddleInferenceRuntime",
+        probe="pxcore.deploy.paddle_inference:probe",
+        metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 10, "gpu": 10}},
+        summary="Paddle Inference: oneDNN on CPU; CUDA and Paddle-TensorRT in paddlepaddle-gpu",
+    )

@@ -20,6 +20,7 @@ def test_px_demo_reaches_95_percent_and_reloads(tmp_path):
     summary = json.loads(result.stdout.split("\nsummary\n", 1)[1].split("\n\ndone in", 1)[0])
     print(f"demo: test top-1 {summary['test']['acc1']:.4f} in {summary['seconds']} s")
     assert summary["test"]["acc1"] >= 0.95 and summary["reload_matches"]
+    assert summary["runtime_matches"] and (tmp_path / "inference_model" / "deploy.yml").is_file()
     for picture in summary["pictures"]:
         assert os.path.getsize(picture) > 1000
     assert (tmp_path / "train" / "best_model" / "model.yml").is_file()

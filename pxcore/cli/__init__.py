@@ -18,6 +18,8 @@ COMMANDS = {
     "train": "train",
     "eval": "eval",
     "predict": "predict",
+    "export": "export",
+    "runtimes": "runtimes",
     "split-dataset": "split_dataset",
     "plugins": "plugins",
     "doctor": "doctor",

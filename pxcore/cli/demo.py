@@ -9,7 +9,7 @@ from ..errors import PxError
 
 
 def add_parser(sub, name):
-    p = sub.add_parser(name, help="prepare real data, train, evaluate, predict, save and reload",
+    p = sub.add_parser(name, help="prepare real data, train, evaluate, predict, export and deploy",
                        description="The main job: scikit-learn's real handwritten digits through "
                                    "the whole workflow, offline, in a few minutes on 2 cores.")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"any classification model ({DEFAULT_MODEL})")
@@ -28,5 +28,7 @@ def run(args) -> int:
         raise PxError(f"test top-1 {acc:.4f} is below {args.min_accuracy}")
     if not report["reload_matches"]:
         raise PxError("the reloaded model predicted differently from the trained one")
+    if not report["runtime_matches"]:
+        raise PxError(f"the exported model run by {report['runtime']} disagrees with Python")
     print(f"\ndone in {report['seconds']} s: test top-1 {acc:.4f}; files under {args.work_dir}/")
     return 0

@@ -1,4 +1,7 @@
-"""``px predict MODEL_DIR IMAGE...``: predict, print the results, save labelled pictures."""
+"""``px predict MODEL_DIR IMAGE...``: predict, print the results, save labelled pictures.
+
+MODEL_DIR is a saved model (model.yml; run by Paddle in Python) or an exported one
+(deploy.yml; run by the runtime ``--runtime`` names, "auto" by default)."""
 
 from __future__ import annotations
 
@@ -7,23 +10,37 @@ from pathlib import Path
 
 
 def add_parser(sub, name):
-    p = sub.add_parser(name, help="predict images with a saved model and draw the results")
-    p.add_argument("model_dir", help="a model directory (e.g. output/best_model)")
+    p = sub.add_parser(name, help="predict images with a saved or exported model and draw the results")
+    p.add_argument("model_dir", help="a model directory (output/best_model) or an exported one")
     p.add_argument("images", nargs="+", help="image files")
     p.add_argument("--topk", type=int, default=1)
+    p.add_argument("--runtime", help="for exported models: auto (default), paddle, onnxruntime, ...")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--save-dir", default="output/predict", help="where the labelled pictures go")
     return p
 
 
 def run(args) -> int:
+    from ..deploy.export import DEPLOY_FILE
+    from ..errors import PxError
     from ..model import load_model
     from ..visualize import visualize
 
-    model = load_model(args.model_dir)
+    if (Path(args.model_dir) / DEPLOY_FILE).is_file():
+        from ..deploy.predictor import Predictor
+
+        model = Predictor(args.model_dir, runtime=args.runtime or "auto", device=args.device)
+        where = f"runtime {model.runtime}"
+    else:
+        if args.runtime:
+            raise PxError(f"--runtime needs an exported model; export {args.model_dir} first "
+                          f"(px export {args.model_dir} --save-dir inference_model)")
+        model = load_model(args.model_dir)
+        where = "paddle (Python)"
     results = model.predict(args.images, topk=args.topk)
     save_dir = Path(args.save_dir)
     for image, result in zip(args.images, results, strict=True):
         picture = save_dir / f"{Path(image).stem}.png"
         visualize(image, result, picture)
-        print(json.dumps({"image": image, "result": result, "picture": str(picture)}))
+        print(json.dumps({"image": image, "result": result, "picture": str(picture), "by": where}))
     return 0

@@ -42,6 +42,13 @@ class ClassificationModel(TrainableModel):
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
         return self._fit(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
 
+    def export(self, save_dir, fixed_input_shape=None, batch_size=None, legacy: bool = False):
+        """Write an inference directory (static program + deploy.yml) that
+        ``pxcore.Predictor`` runs; see ``pxcore.deploy.export``."""
+        from ..deploy.export import export_model
+
+        return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
+
     def training_step(self, batch):
         images, labels = batch
         logits = self.net(images)
@@ -75,36 +82,52 @@ class ClassificationModel(TrainableModel):
     def predict(self, img_file, topk: int = 1, transforms: Any = None, batch_size: int = 8):
         """Top-k classes of one image (a path or an RGB array), or of a list of them:
         ``[{"category_id", "category", "score"}, ...]`` per image."""
-        single = isinstance(img_file, str | os.PathLike | np.ndarray)
-        images = [img_file] if single else list(img_file)
-        if not images:
-            raise PxError("predict() got an empty list of images")
         transforms = compose(transforms) if transforms is not None else self.eval_transforms
-        k = max(1, min(int(topk), self.num_classes))
-        results = []
         self.net.eval()
-        with paddle.no_grad():
-            for start in range(0, len(images), batch_size):
-                chunk = images[start:start + batch_size]
-                batch = np.stack([self._preprocess(image, transforms, start + i)
-                                  for i, image in enumerate(chunk)])
-                probs = _softmax(self.net(paddle.to_tensor(batch)).numpy())
-                results.extend(self._postprocess(probs, k))
-        return results[0] if single else results
 
-    def _preprocess(self, image, transforms, index: int) -> np.ndarray:
-        source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
-        sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
-        return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+        def run(batch: np.ndarray) -> list[np.ndarray]:
+            with paddle.no_grad():
+                return [self.net(paddle.to_tensor(batch)).numpy()]
 
-    def _postprocess(self, probs: np.ndarray, k: int) -> list[list[dict[str, Any]]]:
-        out = []
-        for row in probs:
-            top = np.argsort(-row)[:k]
-            out.append([{"category_id": int(c),
-                         "category": self.labels[c] if self.labels else str(int(c)),
-                         "score": float(row[c])} for c in top])
-        return out
+        return predict_images(img_file, transforms, run, self.labels, self.num_classes, topk, batch_size)
+
+
+# --- pre- and post-processing shared with the deployed Predictor ---------------------
+
+def predict_images(images, transforms, run, labels, num_classes: int, topk: int = 1,
+                   batch_size: int = 8):
+    """``model.predict`` and ``Predictor.predict`` both: decode and transform each image,
+    ``run`` batches (an array in, the network's outputs out), return top-k per image.
+    One image in, its list out; a list in, a list of lists out."""
+    single = isinstance(images, str | os.PathLike | np.ndarray)
+    images = [images] if single else list(images)
+    if not images:
+        raise PxError("predict() got an empty list of images")
+    k = max(1, min(int(topk), num_classes))
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        batch = np.stack([preprocess(image, transforms, start + i) for i, image in enumerate(chunk)])
+        results.extend(postprocess(run(batch)[0], labels, k))
+    return results[0] if single else results
+
+
+def preprocess(image, transforms, index: int = 0) -> np.ndarray:
+    """One image (path or RGB array) as the network's CHW float32 input."""
+    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+    sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
+    return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+
+
+def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]]:
+    """Softmax scores, top-k per row, with class names."""
+    probs = _softmax(np.asarray(logits, np.float32))
+    out = []
+    for row in probs:
+        top = np.argsort(-row, kind="stable")[:k]
+        out.append([{"category_id": int(c), "category": labels[c] if labels else str(int(c)),
+                     "score": float(row[c])} for c in top])
+    return out
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -1,0 +1,85 @@
+"""Converting an exported model to ONNX, safely and once.
+
+paddle2onnx aborts the process (SIGABRT) on an operator it cannot convert, so it runs
+in a child process; its log is searched for the operators it named. The ONNX file is
+cached beside the export (or in the user cache if that is read-only) under a key of the
+program, the weights, the converter version and the opset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pxcore.deploy.runtime import RuntimeUnavailable
+
+OPSET = 13
+
+
+def cache_key(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> str:
+    digest = hashlib.sha256()
+    for name in (info["files"]["program"], info["files"]["params"]):
+        with open(model_dir / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    digest.update(f"paddle2onnx={metadata.version('paddle2onnx')};opset={opset}".encode())
+    return digest.hexdigest()[:24]
+
+
+def _cache_dirs(model_dir: Path) -> list[Path]:
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pxcore" / "onnx"
+    return [model_dir / "onnx", user_cache]
+
+
+def onnx_model(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> Path:
+    """The ONNX file for an exported model, converting it if no cached one fits."""
+    key = cache_key(model_dir, info, opset)
+    for folder in _cache_dirs(model_dir):
+        candidate = folder / f"model-{key}.onnx"
+        if candidate.is_file():
+            return candidate
+    errors = []
+    for folder in _cache_dirs(model_dir):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"model-{key}.onnx"
+            convert(model_dir / info["files"]["program"], model_dir / info["files"]["params"],
+                    target, opset)
+            return target
+        except OSError as exc:  # a read-only export: try the user cache
+            errors.append(f"{folder}: {exc}")
+    raise RuntimeUnavailable(f"nowhere to write the ONNX model: {'; '.join(errors)}")
+
+
+_CHILD = """
+import sys, paddle2onnx
+paddle2onnx.export(sys.argv[1], sys.argv[2], sys.argv[3], opset_version=int(sys.argv[4]),
+                   enable_onnx_checker=True, optimize_tool="None")
+"""
+_UNSUPPORTED = re.compile(r"not supported yet, including ([\w, ]+)")
+
+
+def convert(program: Path, params: Path, target: Path, opset: int = OPSET) -> None:
+    """paddle2onnx in a child process; the ONNX file appears only if it succeeded."""
+    partial = target.with_suffix(".partial")
+    result = subprocess.run([sys.executable, "-c", _CHILD, str(program), str(params), str(partial),
+                             str(opset)], capture_output=True, text=True)
+    log = result.stdout + result.stderr
+    if result.returncode != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        ops = sorted({op.strip() for match in _UNSUPPORTED.findall(log)
+                      for op in match.split(",") if op.strip()})
+        how = (f"it aborted ({signal.Signals(-result.returncode).name})" if result.returncode < 0
+               else f"it exited with {result.returncode}")
+        what = f" on operators it does not support: {', '.join(ops)}" if ops else ""
+        raise RuntimeUnavailable(
+            f"paddle2onnx cannot convert {program.parent}: {how}{what}. Use another runtime "
+            f"(runtime='paddle').\nLast lines of its log:\n{log.strip()[-1500:]}")
+    os.replace(partial, target)

@@ -1,0 +1,52 @@
+"""ONNX Runtime over the converted model."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from pxcore.deploy.runtime import Runtime, RuntimeUnavailable
+
+
+def probe() -> str | None:
+    missing = []
+    for module in ("onnxruntime", "paddle2onnx"):
+        try:
+            __import__(module)
+        except Exception:  # noqa: BLE001 - any import failure means not usable
+            missing.append(module)
+    if missing:
+        return f"{' and '.join(missing)} cannot be imported; pip install pxcore-runtime-onnx"
+    return None
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+    thread_safe = True  # InferenceSession.run may be called from several threads
+
+    def __init__(self, model_dir, info, *, device="cpu", precision="fp32", threads=None) -> None:
+        super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
+        import onnxruntime as ort
+
+        from .convert import onnx_model
+
+        if precision != "fp32":
+            raise RuntimeUnavailable("the onnxruntime runtime runs fp32; for fp16 use runtime='tensorrt'")
+        if device == "gpu":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeUnavailable("this onnxruntime has no CUDA provider; pip install onnxruntime-gpu")
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        self.onnx_path = onnx_model(self.model_dir, info)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.log_severity_level = 3  # errors only: paddle2onnx leaves unused initializers
+        self.session = ort.InferenceSession(str(self.onnx_path), options, providers=providers)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        feed = {name: np.ascontiguousarray(array, np.float32)
+                for name, array in zip(self.input_names, inputs, strict=True)}
+        return self.session.run(None, feed)

@@ -1,0 +1,138 @@
+"""``model.export(save_dir)``: a directory a Predictor runs without the model's code.
+
+    save_dir/model.json, model.pdiparams   the static program (paddle.jit.save, PIR)
+    save_dir/legacy/model.pdmodel, ...     the same in the pre-PIR format (legacy=True),
+                                           which Paddle Lite's optimizer reads
+    save_dir/deploy.yml                    inputs, outputs, labels, and the pre- and
+                                           post-processing as data
+
+Batch size and image size stay dynamic unless fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ..errors import PxError
+
+DEPLOY_FILE = "deploy.yml"
+FORMAT = "pxcore-deploy/1"
+PROGRAM = "model"  # paddle.jit.save's prefix: model.json / model.pdmodel, model.pdiparams
+
+
+def nominal_input_size(transforms, probe: int = 512) -> tuple[int, int] | None:
+    """(height, width) the eval transforms give a probe image, or None if that depends
+    on the image (no crop or resize to a fixed size)."""
+    sizes = set()
+    for h, w in ((probe, probe), (probe, probe * 3 // 2)):
+        sample = transforms({"image": np.zeros((h, w, 3), np.uint8)}, np.random.default_rng(0))
+        sizes.add(tuple(int(d) for d in np.asarray(sample["image"]).shape[:2]))
+    return sizes.pop() if len(sizes) == 1 else None
+
+
+def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = None,
+                 batch_size: int | None = None, legacy: bool = False) -> Path:
+    """Write the inference directory for ``model``. ``fixed_input_shape`` is [width,
+    height] as in PaddleX; ``batch_size`` fixes the batch; ``legacy`` also writes the
+    pre-PIR program (for Paddle Lite)."""
+    import paddle
+
+    if model.task != "classification":
+        raise PxError(f"export of {model.task} models comes with their task; {model.name} cannot be exported yet")
+    if model.eval_transforms is None:
+        raise PxError(f"{model.name} has no evaluation transforms to export; set model.eval_transforms")
+    height = width = None
+    if fixed_input_shape is not None:
+        try:
+            width, height = (int(v) for v in fixed_input_shape)
+        except (TypeError, ValueError):
+            raise PxError(f"fixed_input_shape must be [width, height], got {fixed_input_shape!r}") from None
+    save_dir = Path(save_dir)
+    save_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{save_dir.name}.", dir=save_dir.parent))
+    try:
+        shape = [batch_size, 3, height, width]
+        net = model.net
+        was_training = net.training
+        net.eval()
+        spec = [paddle.static.InputSpec(shape, "float32", "image")]
+        paddle.jit.save(net, str(tmp / PROGRAM), input_spec=spec)
+        if was_training:
+            net.train()
+        files = {"program": _program_file(tmp), "params": f"{PROGRAM}.pdiparams"}
+        if legacy:
+            _export_legacy(model, tmp / "legacy", shape)
+            files["legacy_program"] = f"legacy/{PROGRAM}.pdmodel"
+            files["legacy_params"] = f"legacy/{PROGRAM}.pdiparams"
+        info = {
+            "format": FORMAT,
+            **{k: v for k, v in model.describe().items() if k in
+               ("pxcore_version", "model", "zoo_id", "task", "num_classes", "labels")},
+            "inputs": [{"name": "image", "shape": [-1 if d is None else d for d in shape],
+                        "dtype": "float32", "layout": "NCHW"}],
+            "outputs": [{"name": "logits", "shape": [-1, model.num_classes]}],
+            "input_size": list(nominal_input_size(model.eval_transforms) or []) or None,
+            "transforms": model.eval_transforms.to_config(),
+            "postprocess": {"type": model.task},
+            "files": files,
+        }
+        (tmp / DEPLOY_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
+                                       encoding="utf-8")
+        if save_dir.exists():
+            shutil.rmtree(save_dir)
+        os.replace(tmp, save_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return save_dir
+
+
+def _program_file(folder: Path) -> str:
+    for name in (f"{PROGRAM}.json", f"{PROGRAM}.pdmodel"):
+        if (folder / name).is_file():
+            return name
+    raise PxError(f"paddle.jit.save wrote no program file in {folder}")
+
+
+# Paddle writes the pre-PIR format only when FLAGS_enable_pir_api=0 is set before it
+# starts, so a child process rebuilds the model from a saved copy and writes it.
+_LEGACY_SCRIPT = """
+import sys, paddle, pxcore
+model = pxcore.load_model(sys.argv[1])
+shape = [None if d == "None" else int(d) for d in sys.argv[3].split(",")]
+spec = [paddle.static.InputSpec(shape, "float32", "image")]
+paddle.jit.save(model.net, sys.argv[2], input_spec=spec)
+"""
+
+
+def _export_legacy(model, folder: Path, shape: list) -> None:
+    with tempfile.TemporaryDirectory(prefix="pxcore-legacy-") as saved:
+        model.save(saved)
+        env = {**os.environ, "FLAGS_enable_pir_api": "0"}
+        result = subprocess.run(
+            [sys.executable, "-c", _LEGACY_SCRIPT, saved, str(folder / PROGRAM),
+             ",".join(str(d) for d in shape)], env=env, capture_output=True, text=True)
+    if result.returncode != 0 or not (folder / f"{PROGRAM}.pdmodel").is_file():
+        raise PxError(f"writing the legacy program format failed:\n{result.stderr[-2000:]}")
+
+
+def read_deploy_info(model_dir: str | os.PathLike) -> dict[str, Any]:
+    model_dir = Path(model_dir)
+    path = model_dir / DEPLOY_FILE
+    if not path.is_file():
+        hint = (" (it is a training checkpoint: export it with `px export` or model.export())"
+                if (model_dir / "model.yml").is_file() else "")
+        raise PxError(f"{str(model_dir)!r} is not an exported model: no {DEPLOY_FILE}{hint}")
+    info = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        raise PxError(f"{path}: not a {FORMAT} description (format {info.get('format') if isinstance(info, dict) else None!r})")
+    return info

@@ -1,0 +1,67 @@
+"""``Predictor(model_dir, runtime=...)``: an exported model, its pre- and
+post-processing read from deploy.yml, run by any runtime; ``predict`` returns exactly
+what ``model.predict`` does."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PxError
+from ..transforms import compose
+from .export import read_deploy_info
+from .runtime import select_runtime
+
+
+class Predictor:
+    """Thread-safe: each thread gets its own runtime session (a clone sharing the
+    weights) unless the runtime is thread-safe itself."""
+
+    def __init__(self, model_dir: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
+                 precision: str = "fp32", threads: int | None = None, batch_size: int = 8) -> None:
+        self.model_dir = Path(model_dir)
+        self.info = read_deploy_info(self.model_dir)
+        self.task = self.info["task"]
+        if self.task != "classification":
+            raise PxError(f"the Predictor runs classification models so far; {self.model_dir} is {self.task}")
+        self.transforms = compose(self.info["transforms"])
+        self.labels = self.info.get("labels")
+        self.num_classes = int(self.info["num_classes"])
+        self.batch_size = batch_size
+        self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
+                                       precision=precision, threads=threads)
+        self._owner = threading.get_ident()
+        self._local = threading.local()
+        self._clone_lock = threading.Lock()
+
+    @property
+    def runtime(self) -> str:
+        """The runtime's name (what "auto" chose)."""
+        return self._runtime.name
+
+    def _session(self):
+        if self._runtime.thread_safe or threading.get_ident() == self._owner:
+            return self._runtime
+        session = getattr(self._local, "session", None)
+        if session is None:
+            with self._clone_lock:
+                session = self._local.session = self._runtime.clone()
+        return session
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out."""
+        return self._session().run([np.asarray(batch, np.float32)])
+
+    def predict(self, images: Any, topk: int = 1):
+        """Top-k classes of one image (path or RGB array) or a list of them."""
+        from ..tasks.classification import predict_images
+
+        return predict_images(images, self.transforms, self.run, self.labels, self.num_classes,
+                              topk, self.batch_size)
+
+    def __repr__(self) -> str:
+        return f"<pxcore.Predictor {self.info.get('model')} on {self.runtime} from {self.model_dir}>"

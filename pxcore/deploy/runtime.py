@@ -1,0 +1,113 @@
+"""What an inference runtime is, and how one is chosen.
+
+A runtime is registered as a RuntimeSpec whose factory is a Runtime subclass, whose
+``probe`` says whether it can run here, and whose metadata gives the devices it serves
+and its ``priority`` per device ("auto" takes the highest that can load the model).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PxError, UnknownNameError
+
+logger = logging.getLogger("pxcore")
+
+DEVICES = ("cpu", "gpu")
+PRECISIONS = ("fp32", "fp16")
+
+
+class RuntimeUnavailable(PxError):
+    """A runtime that cannot run here, or cannot run this model; says why."""
+
+
+class Runtime:
+    """Loads an exported model directory and runs batches: arrays in, arrays out.
+
+    ``thread_safe`` runtimes share one instance between threads; the others are
+    ``clone()``d per thread by the Predictor.
+    """
+
+    name = "runtime"
+    thread_safe = False
+
+    def __init__(self, model_dir: Path, info: dict[str, Any], *, device: str = "cpu",
+                 precision: str = "fp32", threads: int | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.info = info
+        self.device = device
+        self.precision = precision
+        self.threads = threads
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def clone(self) -> Runtime:
+        """An instance for another thread (shares weights where the runtime can)."""
+        return self if self.thread_safe else type(self)(
+            self.model_dir, self.info, device=self.device, precision=self.precision, threads=self.threads)
+
+
+def _check(device: str, precision: str) -> None:
+    if device not in DEVICES:
+        raise PxError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+    if precision not in PRECISIONS:
+        raise PxError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def runtime_specs(device: str | None = None):
+    from ..plugins import get_registry
+
+    specs = get_registry().specs("runtime")
+    if device is not None:
+        specs = [s for s in specs if device in s.metadata.get("devices", DEVICES)]
+    return sorted(specs, key=lambda s: -float(s.metadata.get("priority", {}).get(device or "cpu", 0)))
+
+
+def runtime_report(device: str | None = None) -> list[dict[str, Any]]:
+    """Every registered runtime: devices, priority, usable here or why not."""
+    rows = []
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason()
+        rows.append({"name": spec.name, "distribution": spec.distribution,
+                     "devices": list(spec.metadata.get("devices", DEVICES)),
+                     "priority": dict(spec.metadata.get("priority", {})),
+                     "usable": reason is None, "reason": reason, "summary": spec.summary})
+    return rows
+
+
+def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
+                   precision: str = "fp32", threads: int | None = None) -> Runtime:
+    """Build the named runtime, or with "auto" the highest-priority one for the device
+    that is usable here and loads this model."""
+    from ..plugins import get_registry
+
+    _check(device, precision)
+    if runtime != "auto":
+        spec = get_registry().find("runtime", runtime)
+        if spec is None:
+            names = [s.name for s in runtime_specs()]
+            raise UnknownNameError(f"no runtime named {runtime!r}; registered: {', '.join(names)} "
+                                   "(`px runtimes` shows which run here)", name=runtime, kind="runtime")
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            raise RuntimeUnavailable(f"runtime {spec.name!r} cannot run here: {reason}")
+        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+                          threads=threads)
+    tried = []
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason()
+        if reason is None:
+            try:
+                return spec.build(model_dir=model_dir, info=info, device=device,
+                                  precision=precision, threads=threads)
+            except RuntimeUnavailable as exc:
+                reason = str(exc)
+        tried.append(f"{spec.name}: {reason}")
+        logger.info("runtime %s skipped: %s", spec.name, reason)
+    raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                             + "\n  ".join(tried or ["none registered for this device"]))

@@ -1,0 +1,128 @@
+"""Export and the Predictor with the core's Paddle Inference runtime."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import yaml
+
+import pxcore
+from pxcore.deploy import RuntimeUnavailable
+from pxcore.errors import PxError, UnknownNameError
+from pxcore.transforms import Compose, Normalize, Resize
+
+
+@pytest.fixture
+def exported(good_plugin, digits_dir, tmp_path):
+    import paddle
+
+    paddle.seed(0)
+    model = pxcore.create_model("FixtureNet_cls", num_classes=10)
+    model.labels = [f"digit {i}" for i in range(10)]
+    model.eval_transforms = Compose([Resize(24), Normalize()])
+    return model, model.export(tmp_path / "inference")
+
+
+def _images(digits_dir, n=5):
+    return [str(p) for p in sorted(digits_dir.rglob("*.png"))[:: 1797 // n][:n]]
+
+
+def test_export_writes_a_self_describing_directory(exported):
+    model, out = exported
+    info = yaml.safe_load((out / "deploy.yml").read_text())
+    assert info["format"] == "pxcore-deploy/1" and info["task"] == "classification"
+    assert info["inputs"] == [{"name": "image", "shape": [-1, 3, -1, -1], "dtype": "float32", "layout": "NCHW"}]
+    assert info["outputs"] == [{"name": "logits", "shape": [-1, 10]}]
+    assert info["input_size"] == [24, 24] and info["labels"][3] == "digit 3"
+    assert info["transforms"]["transforms"][0] == {"type": "Resize", "target_size": 24, "interp": "LINEAR"}
+    assert (out / info["files"]["program"]).is_file() and (out / info["files"]["params"]).is_file()
+
+
+def test_predictor_gives_what_model_predict_gives(exported, digits_dir):
+    model, out = exported
+    predictor = pxcore.Predictor(out, runtime="paddle")
+    images = _images(digits_dir)
+    ours, theirs = predictor.predict(images, topk=3), model.predict(images, topk=3)
+    for a, b in zip(ours, theirs, strict=True):
+        assert [r["category_id"] for r in a] == [r["category_id"] for r in b]
+        assert [r["category"] for r in a] == [r["category"] for r in b]
+        np.testing.assert_allclose([r["score"] for r in a], [r["score"] for r in b], rtol=1e-3, atol=1e-6)
+    single = predictor.predict(images[0], topk=1)
+    assert single == predictor.predict([images[0]], topk=1)[0]
+
+
+def test_batch_and_image_size_stay_dynamic(exported):
+    _, out = exported
+    predictor = pxcore.Predictor(out, runtime="paddle")
+    for shape in ([1, 3, 24, 24], [3, 3, 40, 56]):
+        (logits,) = predictor.run(np.random.rand(*shape).astype("float32"))
+        assert logits.shape == (shape[0], 10)
+
+
+def test_fixed_input_shape(good_plugin, tmp_path):
+    model = pxcore.create_model("FixtureNet_cls", num_classes=4)
+    out = model.export(tmp_path / "fixed", fixed_input_shape=[48, 32], batch_size=2)
+    info = pxcore.deploy.read_deploy_info(out)
+    assert info["inputs"][0]["shape"] == [2, 3, 32, 48]
+    with pytest.raises(PxError, match=r"fixed_input_shape must be \[width, height\]"):
+        model.export(tmp_path / "bad", fixed_input_shape=32)
+
+
+def test_eight_threads_get_the_serial_results(exported, digits_dir):
+    _, out = exported
+    predictor = pxcore.Predictor(out, runtime="paddle", threads=1)
+    images = _images(digits_dir, 8)
+    serial = [predictor.predict(image, topk=2) for image in images]
+    results = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(3):
+            results[i] = predictor.predict(images[i], topk=2)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == serial
+
+
+def test_predictor_errors_say_what_to_do(exported, good_plugin, tmp_path):
+    _, out = exported
+    with pytest.raises(UnknownNameError, match="no runtime named 'onnx'.*paddle"):
+        pxcore.Predictor(out, runtime="onnx")
+    with pytest.raises(RuntimeUnavailable, match="CPU build; install paddlepaddle-gpu"):
+        pxcore.Predictor(out, runtime="paddle", device="gpu")
+    with pytest.raises(RuntimeUnavailable, match="fp32 only"):
+        pxcore.Predictor(out, runtime="paddle", precision="fp16")
+    with pytest.raises(PxError, match="device 'tpu' is not one of"):
+        pxcore.Predictor(out, device="tpu")
+    trained = pxcore.create_model("FixtureNet_cls", num_classes=3).save(tmp_path / "trained")
+    with pytest.raises(PxError, match="training checkpoint: export it with `px export`"):
+        pxcore.Predictor(trained)
+
+
+def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
+    import json
+
+    from pxcore.cli import main
+
+    model = pxcore.create_model("FixtureNet_cls", num_classes=10)
+    model.eval_transforms = Compose([Normalize()])
+    saved = model.save(tmp_path / "saved")
+    assert main(["export", str(saved), "--save-dir", str(tmp_path / "inf")]) == 0
+    assert "exported FixtureNet_cls" in capsys.readouterr().out
+    image = _images(digits_dir, 1)[0]
+    assert main(["predict", str(tmp_path / "inf"), image, "--runtime", "paddle",
+                 "--save-dir", str(tmp_path / "pics")]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["by"] == "runtime paddle"
+    assert [r["category_id"] for r in line["result"]] == [r["category_id"] for r in model.predict(image)]
+    assert main(["predict", str(saved), image, "--runtime", "paddle"]) == 1
+    assert "export" in capsys.readouterr().err
+    assert main(["runtimes"]) == 0
+    assert "paddle" in capsys.readouterr().out
