@@ -1,0 +1,75 @@
+"""Building TensorRT engines from ONNX, and caching them on disk.
+
+An engine is specific to the TensorRT version, the GPU, the precision and the
+optimisation profile, so all of them are in its cache key with the ONNX file's content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pxcore.deploy.runtime import RuntimeUnavailable
+
+WORKSPACE_BYTES = 1 << 30
+
+
+def engine_cache_key(onnx_path: Path, *, trt_version: str, device: str, precision: str,
+                     profile: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    with open(onnx_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(json.dumps({"tensorrt": trt_version, "device": device, "precision": precision,
+                              "profile": {k: [list(s) for s in v] for k, v in sorted(profile.items())}},
+                             sort_keys=True).encode())
+    return digest.hexdigest()[:24]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pxcore" / "tensorrt"
+
+
+def build_engine(trt, onnx_path: Path, profile: dict[str, tuple], precision: str) -> bytes:
+    """A serialized engine for the ONNX model (TensorRT 8.6 and 10 APIs)."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flags = 0
+    if hasattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH"):  # implicit in TensorRT 10
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeUnavailable(f"TensorRT's ONNX parser rejected {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    if precision == "fp16":
+        if not builder.platform_has_fast_fp16:
+            raise RuntimeUnavailable("this GPU has no fast FP16; use precision='fp32'")
+        config.set_flag(trt.BuilderFlag.FP16)
+    trt_profile = builder.create_optimization_profile()
+    for name, (low, best, high) in profile.items():
+        trt_profile.set_shape(name, low, best, high)
+    config.add_optimization_profile(trt_profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeUnavailable(f"TensorRT could not build an engine for {onnx_path} (see its log above)")
+    return bytes(serialized)
+
+
+def cached_engine(trt, onnx_path: Path, profile: dict[str, tuple], precision: str, device: str) -> bytes:
+    key = engine_cache_key(onnx_path, trt_version=trt.__version__, device=device,
+                           precision=precision, profile=profile)
+    path = cache_dir() / f"{key}.engine"
+    if path.is_file():
+        return path.read_bytes()
+    data = build_engine(trt, onnx_path, profile, precision)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)  # another process may build the same engine: last one wins whole
+    return data
