@@ -10,7 +10,16 @@ from paddle import nn
 
 from pxcore.nn.features import FeatureInfo
 
-ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish}
+
+class ClipReLU6(nn.Layer):
+    """min(max(x, 0), 6) as a clip op: Paddle 3 writes relu6 without the "threshold"
+    attribute Paddle Lite's optimizer requires (it aborted on it), and clip means the same."""
+
+    def forward(self, x):
+        return paddle.clip(x, 0.0, 6.0)
+
+
+ACTIVATIONS = {"relu": nn.ReLU, "relu6": ClipReLU6, "hardswish": nn.Hardswish}
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
