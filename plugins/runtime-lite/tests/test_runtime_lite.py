@@ -1,0 +1,120 @@
+"""The Paddle Lite plugin. Lite runs under Python 3.10 (its wheels stop there): these
+tests run fully in that environment (`tox -e lite`, or the main suite's
+test_lite_under_python310) and check elsewhere what needs no Lite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.deploy import RuntimeUnavailable, read_deploy_info
+from pxcore.testing import check_spec, conformance_params
+from pxcore_runtime_lite import convert as conversion
+from pxcore_runtime_lite.runtime import probe
+
+LITE_REASON = probe()
+needs_lite = pytest.mark.skipif(LITE_REASON is not None, reason=f"Paddle Lite cannot run here: {LITE_REASON}")
+
+
+@pytest.mark.parametrize("spec", conformance_params("pxcore-runtime-lite"))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+@pytest.mark.skipif(LITE_REASON is None, reason="Paddle Lite is usable here")
+def test_without_lite_the_error_says_where_it_runs():
+    assert "Python 3.10" in LITE_REASON
+    report = {r["name"]: r for r in pxcore.deploy.runtime_report("cpu")}
+    assert report["lite"]["usable"] is False
+
+
+def test_an_export_without_the_legacy_program_is_refused_with_the_fix(tmp_path):
+    model = pxcore.create_model("MobileNetV3_small", num_classes=3)
+    out = model.export(tmp_path / "pir_only")
+    with pytest.raises(RuntimeUnavailable, match=r"legacy=True \(px export \.\.\. --legacy\)"):
+        conversion.lite_model(out, read_deploy_info(out))
+
+
+_FLATTEN_NET = textwrap.dedent("""
+    import sys, paddle
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = paddle.nn.Conv2D(3, 4, 3), paddle.nn.Linear(4, 2)
+        def forward(self, x):
+            return self.fc(paddle.flatten(paddle.nn.functional.adaptive_avg_pool2d(self.conv(x), 1), 1))
+    net = Net(); net.eval()
+    spec = [paddle.static.InputSpec([None, 3, None, None], "float32", "image")]
+    paddle.jit.save(net, sys.argv[1], input_spec=spec)
+""")
+
+
+@needs_lite
+def test_an_operator_that_crashes_lite_is_refused_before_converting(tmp_path):
+    env = {**os.environ, "FLAGS_enable_pir_api": "0"}
+    script = tmp_path / "flatten_net.py"  # a file: to_static reads the forward's source
+    script.write_text(_FLATTEN_NET)
+    made = subprocess.run([sys.executable, str(script), str(tmp_path / "model")], env=env,
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    with pytest.raises(RuntimeUnavailable, match="crashes on flatten_contiguous_range .*paddle.reshape"):
+        conversion.convert(tmp_path / "model.pdmodel", tmp_path / "model.pdiparams", tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    paddle.seed(0)
+    model = pxcore.create_model("ResNet18", num_classes=5)
+    return model, model.export(tmp_path_factory.mktemp("lite") / "inference", legacy=True)
+
+
+@needs_lite
+def test_a_crash_during_conversion_becomes_an_error(exported, tmp_path, monkeypatch):
+    _, out = exported
+    monkeypatch.setattr(conversion, "_CONVERT", f"import os; os.kill(os.getpid(), {int(signal.SIGSEGV)})")
+    with pytest.raises(RuntimeUnavailable, match=r"crashed \(SIGSEGV\) converting .*its operators: .*conv2d"):
+        conversion.convert(out / "legacy" / "model.pdmodel", out / "legacy" / "model.pdiparams", tmp_path / "m")
+
+
+@needs_lite
+def test_parity_across_shape_changes(exported):
+    model, out = exported
+    predictor = pxcore.Predictor(out, runtime="lite")
+    model.net.eval()
+    rng = np.random.default_rng(0)
+    # Lite corrupts its memory if one predictor's shape changes: the runtime keeps one per shape.
+    for shape in [(1, 3, 224, 224), (1, 3, 96, 128), (2, 3, 96, 128), (1, 3, 224, 224)]:
+        batch = rng.random(shape, dtype=np.float32)
+        with paddle.no_grad():
+            expected = model(paddle.to_tensor(batch)).numpy()
+        (logits,) = predictor.run(batch)
+        np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1))
+        assert np.abs(logits - expected).max() <= 1e-3 * np.abs(expected).max()
+
+
+@needs_lite
+@pytest.mark.slow
+def test_every_installed_classifier_runs_in_lite_with_parity(tmp_path):
+    from pxcore.api import resolve_model
+
+    names = [n for n in pxcore.list_models(task="classification", installed=True)
+             if not resolve_model(n)[1].metadata.get("composer")]
+    assert len(names) >= 14
+    batch = np.random.default_rng(1).random((1, 3, 96, 96), dtype=np.float32)
+    for name in names:
+        paddle.seed(0)
+        model = pxcore.create_model(name, num_classes=7)
+        model.net.eval()
+        with paddle.no_grad():
+            expected = model(paddle.to_tensor(batch)).numpy()
+        (logits,) = pxcore.Predictor(model.export(tmp_path / name, legacy=True), runtime="lite").run(batch)
+        np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1), err_msg=name)
+        assert np.abs(logits - expected).max() <= 1e-3 * np.abs(expected).max(), name
