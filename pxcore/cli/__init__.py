@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "export": "export",
     "runtimes": "runtimes",
+    "bench": "bench",
     "split-dataset": "split_dataset",
     "plugins": "plugins",
     "doctor": "doctor",

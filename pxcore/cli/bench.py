@@ -1,0 +1,75 @@
+"""``px bench MODEL... --runtime R --batch-size B --threads T``: deployed latency, size
+and peak memory beside the zoo's own figures (see pxcore.deploy.bench)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub, name):
+    p = sub.add_parser(name, help="measure deployed latency and memory beside the zoo's figures")
+    p.add_argument("models", nargs="*", help="default: every installed classification model")
+    p.add_argument("--runtime", default="all",
+                   help="a runtime name, 'auto' (the default choice) or 'all' (auto and every usable one)")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--output", help="also write the table (markdown) to this file")
+    p.add_argument("--path-overhead", metavar="MODEL", nargs="?", const="ResNet50",
+                   help="also time the whole predict() path against the bare runtime call (ResNet50)")
+    return p
+
+
+def _photo(path: Path) -> Path:
+    """A 640x480 JPEG with a photo's smooth gradients and noise, for the decode cost."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:480, 0:640]
+    image = np.stack([x / 640 * 255, y / 480 * 255, (x + y) / 1120 * 255], -1)
+    image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path
+
+
+def run(args) -> int:
+    import tempfile
+
+    from ..api import list_models, resolve_model
+    from ..deploy.bench import _child, default_vs_fastest, format_report, run_bench
+    from ..deploy.runtime import runtime_report
+
+    models = args.models or [n for n in list_models(task="classification", installed=True)
+                             if not resolve_model(n)[1].metadata.get("composer")]
+    if args.runtime == "all":
+        runtimes = ["auto", *[r["name"] for r in runtime_report("cpu") if r["usable"]]]
+    else:
+        runtimes = [args.runtime]
+    workdir = Path(tempfile.mkdtemp(prefix="pxbench-"))
+    rows = run_bench(models, runtimes, args.batch_size, args.threads, args.warmup, args.repeats, workdir)
+    table = format_report(rows, args.batch_size, args.threads)
+    print(table)
+    ratios = default_vs_fastest(rows)
+    if ratios:
+        print("\ndefault runtime against the fastest (target: within 1.1x)")
+        for name, default, fastest, ratio in ratios:
+            verdict = "ok" if ratio <= 1.1 else "OVER"
+            print(f"  {name}: {default} / {fastest} = {ratio:.2f}x {verdict}")
+    if args.path_overhead:
+        from ..deploy.bench import _export
+
+        exported = _export(args.path_overhead, workdir)
+        figures = _child(["overhead", str(exported), str(_photo(workdir / "photo.jpg")), "auto",
+                          str(args.threads or 0), str(args.warmup), str(args.repeats)])
+        if "error" in figures:
+            print(f"\npath overhead: not measured ({figures['error']})")
+        else:
+            extra = figures["whole_ms"] / figures["bare_ms"] - 1
+            print(f"\nwhole predict() path against the bare runtime call, {args.path_overhead} on "
+                  f"{figures['runtime']}, a 640x480 JPEG: {figures['whole_ms']:.2f} ms against "
+                  f"{figures['bare_ms']:.2f} ms, +{extra:.0%} (target: at most +15%)")
+    if args.output:
+        Path(args.output).write_text(table + "\n", encoding="utf-8")
+    return 0

@@ -1,0 +1,171 @@
+"""``px bench``: deployed latency measured the way the zoo's table was, beside its figures.
+
+Each (model, runtime) runs in its own process so its peak memory is its own. A model
+is exported once (ImageNet class count, untrained weights: latency does not depend on
+the values), then ``Predictor.run`` is timed on a batch at the model's input size:
+warm-up runs dropped, mean milliseconds per image over the repeated runs, copies in
+and out included (the runtime takes and returns host arrays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import zoo
+
+
+def _export(name: str, root: Path) -> Path:
+    import pxcore
+
+    out = root / name
+    if not (out / "deploy.yml").is_file():
+        pxcore.create_model(name).export(out)
+    return out
+
+
+def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None, warmup: int,
+            repeats: int) -> dict[str, Any]:
+    """One runtime on one exported model (runs in the child process)."""
+    from .predictor import Predictor
+
+    predictor = Predictor(model_dir, runtime=runtime, threads=threads)
+    height, width = predictor.info.get("input_size") or [224, 224]
+    batch = np.random.default_rng(0).random((batch_size, 3, height, width), dtype=np.float32)
+    for _ in range(warmup):
+        predictor.run(batch)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        predictor.run(batch)
+    elapsed = time.perf_counter() - start
+    params = model_dir / predictor.info["files"]["params"]
+    return {"runtime": predictor.runtime, "ms_per_image": elapsed / repeats / batch_size * 1000,
+            "size_mb": params.stat().st_size / 2**20,
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | None, warmup: int,
+                  repeats: int) -> dict[str, float]:
+    """The whole predictor path (decode, pre-process, run, post-process) against the bare
+    runtime call on the same, already pre-processed image; interleaved, best of rounds."""
+    from ..tasks.classification import preprocess
+    from .predictor import Predictor
+
+    predictor = Predictor(model_dir, runtime=runtime, threads=threads)
+    batch = preprocess(str(image), predictor.transforms)[None]
+    for _ in range(warmup):
+        predictor.predict(str(image))
+    bare, whole = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predictor.run(batch)
+        middle = time.perf_counter()
+        predictor.predict(str(image))
+        whole.append(time.perf_counter() - middle)
+        bare.append(middle - start)
+    return {"runtime": predictor.runtime, "bare_ms": float(np.median(bare)) * 1000,
+            "whole_ms": float(np.median(whole)) * 1000}
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "pxcore.deploy.bench", *args],
+                            capture_output=True, text=True)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        return {"error": (result.stderr or result.stdout).strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(lines[-1])
+
+
+def seed_row(name: str) -> zoo.ZooEntry | None:
+    rows = zoo.lookup(name)
+    return rows[0] if rows else None
+
+
+def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threads: int | None = None,
+              warmup: int = 10, repeats: int = 30, workdir: Path | None = None) -> list[dict[str, Any]]:
+    """Figures for every (model, runtime); a runtime that cannot run a model gives its reason."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="pxbench-"))
+    rows = []
+    for name in models:
+        exported = _export(name, workdir)
+        for runtime in runtimes:
+            figures = _child(["measure", str(exported), runtime, str(batch_size), str(threads or 0),
+                              str(warmup), str(repeats)])
+            rows.append({"model": name, "requested": runtime, **figures})
+            print(f"  {name} on {figures.get('runtime', runtime)}: "
+                  + (f"{figures['ms_per_image']:.2f} ms/image" if "ms_per_image" in figures
+                     else f"not run: {figures['error']}"), file=sys.stderr, flush=True)
+    return rows
+
+
+def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | None) -> str:
+    """The zoo's columns (model, size, latency, metric), ours beside the seed's."""
+    header = ["model", "runtime", "size MB", f"ms/image (CPU, bs={batch_size}, {threads or os.cpu_count()} thr)",
+              "peak MB", "zoo size", "zoo latency", "zoo metric"]
+    table = []
+    for row in rows:
+        entry = seed_row(row["model"])
+        zoo_size = ("-" if entry is None else f"{entry.params_m}M params" if entry.params_m
+                    else f"{entry.size_mb} MB")
+        zoo_latency = ("-" if entry is None or entry.latency_ms is None
+                       else f"{entry.latency_ms} ms ({entry.latency_device})")
+        zoo_metric = "-" if entry is None else ", ".join(
+            f"{k}={'-' if v is None else v}" for k, v in entry.metrics.items())
+        if "error" in row:
+            table.append([row["model"], row["requested"], "-", f"not run: {' '.join(row['error'])[:60]}",
+                          "-", zoo_size, zoo_latency, zoo_metric])
+            continue
+        runtime = f"auto ({row['runtime']})" if row["requested"] == "auto" else row["runtime"]
+        table.append([row["model"], runtime, f"{row['size_mb']:.1f}", f"{row['ms_per_image']:.2f}",
+                      f"{row['peak_mb']:.0f}", zoo_size, zoo_latency, zoo_metric])
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+             for r in [header, *table]]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def default_vs_fastest(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
+    """Per model measured with "auto" and others: (model, default runtime, fastest, ratio)."""
+    out = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        measured = [r for r in rows if r["model"] == name and "ms_per_image" in r]
+        default = next((r for r in measured if r["requested"] == "auto"), None)
+        if default is None or len(measured) < 2:
+            continue
+        fastest = min(measured, key=lambda r: r["ms_per_image"])
+        out.append((name, default["runtime"], fastest["runtime"],
+                    default["ms_per_image"] / fastest["ms_per_image"]))
+    return out
+
+
+def _main(argv: list[str]) -> int:
+    """Child-process entry: ``measure DIR RUNTIME B THREADS WARMUP REPEATS`` or
+    ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON line."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    kind, *rest = argv
+    if kind == "measure":
+        model_dir, runtime, batch, threads, warmup, repeats = rest
+        figures = measure(Path(model_dir), runtime, int(batch), int(threads) or None, int(warmup),
+                          int(repeats))
+    else:
+        model_dir, image, runtime, threads, warmup, repeats = rest
+        figures = path_overhead(Path(model_dir), Path(image), runtime, int(threads) or None,
+                                int(warmup), int(repeats))
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,32 @@
+"""px bench: figures per (model, runtime) beside the zoo's, and the default-runtime check."""
+
+from __future__ import annotations
+
+import pytest
+
+from pxcore.deploy.bench import default_vs_fastest, format_report, run_bench
+
+pytestmark = pytest.mark.uses_installed_plugins
+
+
+def test_bench_measures_every_runtime_beside_the_zoo(tmp_path):
+    rows = run_bench(["MobileNetV3_small"], ["auto", "paddle", "no-such-runtime"], warmup=1,
+                     repeats=3, workdir=tmp_path)
+    measured = [r for r in rows if "ms_per_image" in r]
+    assert {r["requested"] for r in measured} == {"auto", "paddle"}
+    for row in measured:
+        assert row["ms_per_image"] > 0 and row["peak_mb"] > 50 and 8 < row["size_mb"] < 14
+    failed = next(r for r in rows if r["requested"] == "no-such-runtime")
+    assert "no runtime named 'no-such-runtime'" in " ".join(failed["error"])
+    table = format_report(rows, batch_size=1, threads=2)
+    assert "| MobileNetV3_small" in table and "12.5 MB" in table and "9.2745 ms (SD855)" in table
+    assert "top1=68.2, top5=88.1" in table and "not run: " in table
+    (ratio_row,) = default_vs_fastest(rows)
+    assert ratio_row[0] == "MobileNetV3_small" and ratio_row[3] >= 1.0
+
+
+def test_default_vs_fastest_picks_the_auto_row():
+    rows = [{"model": "M", "requested": "auto", "runtime": "onnxruntime", "ms_per_image": 2.2},
+            {"model": "M", "requested": "onnxruntime", "runtime": "onnxruntime", "ms_per_image": 2.0},
+            {"model": "M", "requested": "paddle", "runtime": "paddle", "ms_per_image": 9.9}]
+    assert default_vs_fastest(rows) == [("M", "onnxruntime", "onnxruntime", pytest.approx(1.1))]
