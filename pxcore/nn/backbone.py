@@ -11,6 +11,17 @@ from ..errors import PxError
 from .features import FeatureInfo
 
 
+def tap_levels(x, blocks, taps) -> list:
+    """Run ``blocks`` in order on ``x`` and return the outputs of the blocks whose index
+    is in ``taps``: the feature levels of a chain of blocks."""
+    levels = []
+    for index, block in enumerate(blocks):
+        x = block(x)
+        if index in taps:
+            levels.append(x)
+    return levels
+
+
 class Backbone(paddle.nn.Layer):
     """Subclasses set ``self.feature_info`` (every level, shallow to deep) in ``__init__``
     and implement ``forward_features(x)`` returning one tensor per level. ``forward``

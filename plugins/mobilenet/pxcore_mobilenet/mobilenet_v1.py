@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import paddle
 from paddle import nn
 
-from pxcore.nn.backbone import Backbone
+from pxcore.nn.backbone import Backbone, tap_levels
 
 from ._layers import Chain, conv_bn_act, feature_levels, legacy_aliases
 
@@ -43,13 +43,7 @@ class MobileNetV1(Backbone):
             [s for _, s in BLOCKS], widths[1:])
 
     def forward_features(self, x):
-        x = self.conv(x)
-        levels = []
-        for index, block in enumerate(self.blocks):
-            x = block(x)
-            if index in self._level_blocks:
-                levels.append(x)
-        return levels
+        return tap_levels(self.conv(x), self.blocks, self._level_blocks)
 
     def _legacy_stems(self) -> Iterator[tuple[str, str]]:
         # Paddle 1.x numbered the blocks by stage, a stage ending at its stride-2 block:

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import paddle
 from paddle import nn
 
-from pxcore.nn.backbone import Backbone
+from pxcore.nn.backbone import Backbone, tap_levels
 
 from ._layers import Chain, conv_bn_act, feature_levels, legacy_aliases, static_safe
 
@@ -84,13 +84,7 @@ class MobileNetV2(Backbone):
             [s[3] for s in STAGES], [int(s[1] * scale) for s in STAGES])
 
     def forward_features(self, x):
-        x = self.conv1(x)
-        levels = []
-        for index, stage in enumerate(self._stages):
-            x = stage(x)
-            if index in self._level_stages:
-                levels.append(x)
-        return levels
+        return tap_levels(self.conv1(x), self._stages, self._level_stages)
 
     def _legacy_stems(self) -> Iterator[tuple[str, str]]:
         # Paddle 1.x: conv1_1 for the stem, conv<stage>_<j>_{expand,dwise,linear}.

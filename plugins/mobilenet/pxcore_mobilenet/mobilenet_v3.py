@@ -13,7 +13,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from pxcore.errors import PxError
-from pxcore.nn.backbone import Backbone
+from pxcore.nn.backbone import Backbone, tap_levels
 
 from ._layers import (
     ACTIVATIONS,
@@ -127,13 +127,7 @@ class MobileNetV3(Backbone):
             [b[5] for b in blocks], [make_divisible(b[2] * scale) for b in blocks])
 
     def forward_features(self, x):
-        x = self.conv(x)
-        levels = []
-        for index, block in enumerate(self.blocks):
-            x = block(x)
-            if index in self._level_blocks:
-                levels.append(x)
-        return levels
+        return tap_levels(self.conv(x), self.blocks, self._level_blocks)
 
     def _legacy_stems(self) -> Iterator[tuple[str, str]]:
         # Paddle 1.x: conv1 for the stem, block i is conv<i + 2>.

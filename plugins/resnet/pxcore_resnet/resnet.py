@@ -23,7 +23,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from pxcore.errors import PxError
-from pxcore.nn.backbone import Backbone
+from pxcore.nn.backbone import Backbone, tap_levels
 from pxcore.nn.features import FeatureInfo
 
 from .legacy_names import legacy_weight_names
@@ -147,13 +147,7 @@ class ResNet(Backbone):
         self.blocks = nn.Sequential(*blocks)
 
     def forward_features(self, x):
-        x = self.max_pool(self.stem(x))
-        levels = []
-        for index, block in enumerate(self.blocks):
-            x = block(x)
-            if index in self._stage_ends:
-                levels.append(x)
-        return levels
+        return tap_levels(self.max_pool(self.stem(x)), self.blocks, self._stage_ends)
 
     # What the classifier adds: the backbone loads a classifier checkpoint without it.
     unused_prefixes = ("fc.",)
