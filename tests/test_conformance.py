@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import pxcore
-from pxcore.testing import check_plugin, check_spec, conformance_params
+from pxcore.testing import check_plugin, check_spec, conformance_params, plugin_specs
 
 
 class _Liars:
@@ -18,7 +18,9 @@ class _Liars:
 
 def test_core_parts_conform(good_plugin):
     tiny = {"type": "FixtureNet"}
-    assert check_plugin("pxcore", overrides={"ImageClassifier": {"backbone": tiny}}) == 15
+    specs = plugin_specs("pxcore")
+    assert {s.kind for s in specs} == {"head", "model", "dataset", "transform", "metric", "runtime"}
+    assert check_plugin("pxcore", overrides={"ImageClassifier": {"backbone": tiny}}) == len(specs)
 
 
 @pytest.mark.parametrize("name", ["FixtureNet", "FixtureNet_cls"])
