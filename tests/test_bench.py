@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import pxcore
 from pxcore.deploy.bench import default_vs_fastest, format_report, run_bench
 
 pytestmark = pytest.mark.uses_installed_plugins
@@ -11,9 +12,11 @@ pytestmark = pytest.mark.uses_installed_plugins
 
 def test_bench_measures_every_runtime_beside_the_zoo(tmp_path):
     rows = run_bench(["MobileNetV3_small"], ["auto", "paddle", "no-such-runtime"], warmup=1,
-                     repeats=3, workdir=tmp_path)
+                     repeats=3, workdir=tmp_path, rounds=1)
     measured = [r for r in rows if "ms_per_image" in r]
-    assert {r["requested"] for r in measured} == {"auto", "paddle"}
+    default = next(r["runtime"] for r in rows if r.get("default"))
+    assert default == pxcore.Predictor(tmp_path / "MobileNetV3_small").runtime
+    assert {r["requested"] for r in measured} == {default, "paddle"}
     for row in measured:
         assert row["ms_per_image"] > 0 and row["peak_mb"] > 50 and 8 < row["size_mb"] < 14
     failed = next(r for r in rows if r["requested"] == "no-such-runtime")
@@ -26,7 +29,7 @@ def test_bench_measures_every_runtime_beside_the_zoo(tmp_path):
 
 
 def test_default_vs_fastest_picks_the_auto_row():
-    rows = [{"model": "M", "requested": "auto", "runtime": "onnxruntime", "ms_per_image": 2.2},
+    rows = [{"model": "M", "requested": "paddle", "runtime": "paddle", "ms_per_image": 2.2, "default": True},
             {"model": "M", "requested": "onnxruntime", "runtime": "onnxruntime", "ms_per_image": 2.0},
-            {"model": "M", "requested": "paddle", "runtime": "paddle", "ms_per_image": 9.9}]
-    assert default_vs_fastest(rows) == [("M", "onnxruntime", "onnxruntime", pytest.approx(1.1))]
+            {"model": "M", "requested": "lite", "error": ["no"]}]
+    assert default_vs_fastest(rows) == [("M", "paddle", "onnxruntime", pytest.approx(1.1))]

@@ -15,6 +15,7 @@ def add_parser(sub, name):
     p.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best is kept")
     p.add_argument("--output", help="also write the table (markdown) to this file")
     p.add_argument("--path-overhead", metavar="MODEL", nargs="?", const="ResNet50",
                    help="also time the whole predict() path against the bare runtime call (ResNet50)")
@@ -48,7 +49,8 @@ def run(args) -> int:
     else:
         runtimes = [args.runtime]
     workdir = Path(tempfile.mkdtemp(prefix="pxbench-"))
-    rows = run_bench(models, runtimes, args.batch_size, args.threads, args.warmup, args.repeats, workdir)
+    rows = run_bench(models, runtimes, args.batch_size, args.threads, args.warmup, args.repeats, workdir,
+                     args.rounds)
     table = format_report(rows, args.batch_size, args.threads)
     print(table)
     ratios = default_vs_fastest(rows)

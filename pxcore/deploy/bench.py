@@ -91,17 +91,32 @@ def seed_row(name: str) -> zoo.ZooEntry | None:
 
 
 def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threads: int | None = None,
-              warmup: int = 10, repeats: int = 30, workdir: Path | None = None) -> list[dict[str, Any]]:
-    """Figures for every (model, runtime); a runtime that cannot run a model gives its reason."""
+              warmup: int = 10, repeats: int = 30, workdir: Path | None = None,
+              rounds: int = 2) -> list[dict[str, Any]]:
+    """Figures for every (model, runtime); a runtime that cannot run a model gives its
+    reason. "auto" stands for the runtime the Predictor picks by default. Runtimes are
+    measured in interleaved rounds and the best round kept, so that a noisy machine
+    does not decide which runtime looks faster."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="pxbench-"))
     rows = []
     for name in models:
         exported = _export(name, workdir)
-        for runtime in runtimes:
-            figures = _child(["measure", str(exported), runtime, str(batch_size), str(threads or 0),
-                              str(warmup), str(repeats)])
-            rows.append({"model": name, "requested": runtime, **figures})
-            print(f"  {name} on {figures.get('runtime', runtime)}: "
+        default = _child(["default", str(exported)]).get("runtime")
+        chosen = list(dict.fromkeys(r for r in (default if r == "auto" else r for r in runtimes) if r))
+        runs: dict[str, list[dict[str, Any]]] = {runtime: [] for runtime in chosen}
+        for _ in range(rounds):
+            for runtime in chosen:
+                runs[runtime].append(_child(["measure", str(exported), runtime, str(batch_size),
+                                             str(threads or 0), str(warmup), str(repeats)]))
+        best = {}
+        for runtime, figures in runs.items():
+            good = [f for f in figures if "ms_per_image" in f]
+            best[runtime] = ({**min(good, key=lambda f: f["ms_per_image"]),
+                              "peak_mb": max(f["peak_mb"] for f in good)} if good else figures[-1])
+        for runtime in chosen:
+            figures = best[runtime]
+            rows.append({"model": name, "requested": runtime, "default": runtime == default, **figures})
+            print(f"  {name} on {runtime}{' (default)' if runtime == default else ''}: "
                   + (f"{figures['ms_per_image']:.2f} ms/image" if "ms_per_image" in figures
                      else f"not run: {figures['error']}"), file=sys.stderr, flush=True)
     return rows
@@ -124,7 +139,7 @@ def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | No
             table.append([row["model"], row["requested"], "-", f"not run: {' '.join(row['error'])[:60]}",
                           "-", zoo_size, zoo_latency, zoo_metric])
             continue
-        runtime = f"auto ({row['runtime']})" if row["requested"] == "auto" else row["runtime"]
+        runtime = f"{row['runtime']} (default)" if row.get("default") else row["runtime"]
         table.append([row["model"], runtime, f"{row['size_mb']:.1f}", f"{row['ms_per_image']:.2f}",
                       f"{row['peak_mb']:.0f}", zoo_size, zoo_latency, zoo_metric])
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
@@ -135,11 +150,11 @@ def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | No
 
 
 def default_vs_fastest(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, float]]:
-    """Per model measured with "auto" and others: (model, default runtime, fastest, ratio)."""
+    """Per model measured on several runtimes: (model, default runtime, fastest, ratio)."""
     out = []
     for name in dict.fromkeys(r["model"] for r in rows):
         measured = [r for r in rows if r["model"] == name and "ms_per_image" in r]
-        default = next((r for r in measured if r["requested"] == "auto"), None)
+        default = next((r for r in measured if r.get("default")), None)
         if default is None or len(measured) < 2:
             continue
         fastest = min(measured, key=lambda r: r["ms_per_image"])
@@ -149,13 +164,18 @@ def default_vs_fastest(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, 
 
 
 def _main(argv: list[str]) -> int:
-    """Child-process entry: ``measure DIR RUNTIME B THREADS WARMUP REPEATS`` or
-    ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON line."""
+    """Child-process entry: ``default DIR``, ``measure DIR RUNTIME B THREADS WARMUP
+    REPEATS`` or ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON
+    line."""
     import warnings
 
     warnings.filterwarnings("ignore")
     kind, *rest = argv
-    if kind == "measure":
+    if kind == "default":
+        from .predictor import Predictor
+
+        figures = {"runtime": Predictor(Path(rest[0])).runtime}
+    elif kind == "measure":
         model_dir, runtime, batch, threads, warmup, repeats = rest
         figures = measure(Path(model_dir), runtime, int(batch), int(threads) or None, int(warmup),
                           int(repeats))

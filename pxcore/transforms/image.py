@@ -254,10 +254,12 @@ class Normalize(Transform):
             raise PxError(f"Normalize: mean and std need 3 values with std > 0, got {self.mean}, {self.std}")
 
     def __call__(self, sample, rng):
-        image = sample["image"].astype(np.float32)
-        if self.is_scale:
-            image /= 255.0
-        sample["image"] = (image - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
+        # (x / 255 - mean) / std as one multiply and one subtract, in float32.
+        scale = 1.0 / (255.0 if self.is_scale else 1.0) / np.array(self.std, np.float32)
+        shift = np.array(self.mean, np.float32) / np.array(self.std, np.float32)
+        image = np.multiply(sample["image"], scale, dtype=np.float32)
+        image -= shift
+        sample["image"] = image
         return sample
 
 
