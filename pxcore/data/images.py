@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import PxError
+
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", 0)  # OpenCV 4.10+
 
 
 class ImageError(PxError):
@@ -21,8 +24,6 @@ class ImageError(PxError):
 
 def to_rgb_uint8(image: np.ndarray, source: str = "image", bgr: bool = True) -> np.ndarray:
     """Any decoded array (gray, BGR(A), 16-bit, float in [0, 1]) as HxWx3 uint8 RGB."""
-    import cv2
-
     image = np.asarray(image)
     if image.dtype == np.uint16:
         image = (image / 257.0).round().astype(np.uint8)
@@ -43,8 +44,6 @@ def to_rgb_uint8(image: np.ndarray, source: str = "image", bgr: bool = True) -> 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """The image at ``path`` as HxWx3 uint8 RGB."""
-    import cv2
-
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"image {str(path)!r} does not exist" if not path.exists()
@@ -52,13 +51,14 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
     if data.size == 0:
         raise ImageError(f"image {str(path)!r} is empty (0 bytes)")
-    # IMREAD_COLOR gives 3-channel 8-bit BGR whatever the file holds (gray, alpha,
+    # IMREAD_COLOR gives 3-channel 8-bit colour whatever the file holds (gray, alpha,
     # 16-bit) and applies EXIF orientation, so a phone photo is upright as viewers show it.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    # OpenCV 4.10+ decodes straight to RGB, saving a pass over the image.
+    image = cv2.imdecode(data, _IMREAD_RGB or cv2.IMREAD_COLOR)
     if image is None:
         raise ImageError(f"image {str(path)!r} cannot be decoded: it is corrupt, truncated, or "
                          "not an image format OpenCV reads (JPEG, PNG, BMP, TIFF, WebP)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image if _IMREAD_RGB else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def load_image(image, source: str = "image") -> np.ndarray:
