@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ def measure_model(name: str, repeats: int, train_size: int, train_batch: int, tr
     import paddle
 
     import pxcore
+    from pxcore.deploy.bench import peak_rss_mb
 
     model = pxcore.create_model(name)
     params = model.num_parameters()
@@ -63,7 +63,7 @@ def measure_model(name: str, repeats: int, train_size: int, train_batch: int, tr
     step_ms = _mean_ms(step, train_steps, warmup=1)
     return {"model": name, "params": params, "eager_ms": eager, "static_ms": static,
             "train_img_s": train_batch / step_ms * 1000,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": peak_rss_mb()}
 
 
 def engine_vs_bare(model_name: str, epochs: int, rounds: int) -> dict:

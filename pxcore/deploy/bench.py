@@ -24,12 +24,27 @@ import numpy as np
 from .. import zoo
 
 
-def _export(name: str, root: Path) -> Path:
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM belongs to the address space,
+    so it starts afresh in a child; ru_maxrss is kept across exec from the parent that
+    forked it, so it would report the parent's peak instead."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _export(name: str, root: Path, legacy: bool = False) -> Path:
+    """The model exported once (with the pre-PIR program too if Paddle Lite will run it)."""
     import pxcore
 
     out = root / name
-    if not (out / "deploy.yml").is_file():
-        pxcore.create_model(name).export(out)
+    if not (out / "deploy.yml").is_file() or (legacy and not (out / "legacy").is_dir()):
+        pxcore.create_model(name).export(out, legacy=legacy)
     return out
 
 
@@ -50,7 +65,7 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
     params = model_dir / predictor.info["files"]["params"]
     return {"runtime": predictor.runtime, "ms_per_image": elapsed / repeats / batch_size * 1000,
             "size_mb": params.stat().st_size / 2**20,
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_mb": peak_rss_mb()}
 
 
 def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | None, warmup: int,
@@ -100,7 +115,7 @@ def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threa
     workdir = Path(workdir or tempfile.mkdtemp(prefix="pxbench-"))
     rows = []
     for name in models:
-        exported = _export(name, workdir)
+        exported = _export(name, workdir, legacy="lite" in runtimes)
         default = _child(["default", str(exported)]).get("runtime")
         chosen = list(dict.fromkeys(r for r in (default if r == "auto" else r for r in runtimes) if r))
         runs: dict[str, list[dict[str, Any]]] = {runtime: [] for runtime in chosen}
