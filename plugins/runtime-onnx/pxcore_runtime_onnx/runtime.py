@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -10,14 +11,11 @@ from pxcore.deploy.runtime import Runtime, RuntimeUnavailable
 
 
 def probe() -> str | None:
-    missing = []
-    for module in ("onnxruntime", "paddle2onnx"):
-        try:
-            __import__(module)
-        except Exception:  # noqa: BLE001 - any import failure means not usable
-            missing.append(module)
+    # Found, not imported: importing paddle2onnx imports paddle (hundreds of MB), and only
+    # the conversion, in its own process, needs it.
+    missing = [module for module in ("onnxruntime", "paddle2onnx") if importlib.util.find_spec(module) is None]
     if missing:
-        return f"{' and '.join(missing)} cannot be imported; pip install pxcore-runtime-onnx"
+        return f"{' and '.join(missing)} is not installed; pip install pxcore-runtime-onnx"
     return None
 
 
