@@ -143,26 +143,28 @@ class CenterCrop(Transform):
         return sample
 
 
-@attrs.define
-class RandomHorizontalFlip(Transform):
-    prob: float = 0.5
+class _RandomFlip(Transform):
+    """Mirror along ``axis`` (1: left-right, 0: up-down) with probability ``prob``."""
+
+    axis: int
 
     def __call__(self, sample, rng):
         image = _image_only(self, sample)
         if rng.random() < self.prob:
-            sample["image"] = image[:, ::-1]
+            sample["image"] = image[:, ::-1] if self.axis == 1 else image[::-1]
         return sample
 
 
 @attrs.define
-class RandomVerticalFlip(Transform):
+class RandomHorizontalFlip(_RandomFlip):
     prob: float = 0.5
+    axis = 1
 
-    def __call__(self, sample, rng):
-        image = _image_only(self, sample)
-        if rng.random() < self.prob:
-            sample["image"] = image[::-1]
-        return sample
+
+@attrs.define
+class RandomVerticalFlip(_RandomFlip):
+    prob: float = 0.5
+    axis = 0
 
 
 @attrs.define
