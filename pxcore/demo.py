@@ -31,13 +31,16 @@ def prepare_digits(data_dir: Path) -> dict[str, Path]:
     return split_image_folders(data_dir, val=0.2, test=0.1, seed=0)
 
 
-def digit_transforms():
+def digit_transforms(size: int = IMAGE_SIZE):
+    """Train and eval transforms for the digits at ``size`` pixels (the images are 32;
+    a network that needs larger inputs gets them scaled up)."""
     from . import transforms as T
 
     # Digits are centred and upright: mild scale jitter only, no flips or rotations.
-    train = T.Compose([T.RandomCrop(IMAGE_SIZE, lower_scale=0.75, lower_ratio=0.9, upper_ratio=1.1),
+    train = T.Compose([T.RandomCrop(size, lower_scale=0.75, lower_ratio=0.9, upper_ratio=1.1),
                        T.Normalize()])
-    return train, T.Compose([T.Normalize()])
+    upscale = [T.Resize(size)] if size != IMAGE_SIZE else []
+    return train, T.Compose([*upscale, T.Normalize()])
 
 
 def run_demo(work_dir: str | Path = "output/demo", model_name: str = DEFAULT_MODEL,
@@ -52,7 +55,10 @@ def run_demo(work_dir: str | Path = "output/demo", model_name: str = DEFAULT_MOD
 
     data_dir = work_dir / "data" / "digits"
     lists = prepare_digits(data_dir)
-    train_t, eval_t = digit_transforms()
+    from .api import resolve_model
+
+    size = max(IMAGE_SIZE, int(resolve_model(model_name)[1].metadata.get("min_input_size", 0)))
+    train_t, eval_t = digit_transforms(size)
     train_set = px.datasets.ImageNet(data_dir, lists["train"], lists["labels"], train_t, shuffle=True)
     val_set = px.datasets.ImageNet(data_dir, lists["val"], lists["labels"], eval_t)
     test_set = px.datasets.ImageNet(data_dir, lists["test"], lists["labels"], eval_t)

@@ -138,6 +138,12 @@ class ModelSpec(Spec):
     ``paddlex`` describes how PaddleX 1.x spelled this model, for the generated
     ``pxcore.cls`` / ``pxcore.det`` / ``pxcore.seg`` namespaces, e.g.
     ``{"class": "FasterRCNN", "backbone": "ResNet50_vd", "with_fpn": True}``.
+
+    Metadata keys pxcore reads: ``input_size`` (the size the published weights were
+    evaluated at, 224), ``min_input_size`` (the smallest input the network takes, for a
+    network with fixed fully connected layers), ``test_input_size`` (what conformance
+    checks feed it), ``composer`` (a preset that needs parts passed in, not listed as a
+    zoo model).
     """
 
     kind: ClassVar[str] = "model"

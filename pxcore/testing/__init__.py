@@ -91,7 +91,10 @@ def check_spec(spec: Spec, **overrides: Any) -> None:
 
 
 def _input_size(spec: Spec) -> int:
-    return int(spec.metadata.get("test_input_size", DEFAULT_INPUT_SIZE))
+    """Metadata "test_input_size" if given, else the default raised to the network's
+    "min_input_size" (a classifier with fixed fully connected layers needs its size)."""
+    fallback = max(DEFAULT_INPUT_SIZE, int(spec.metadata.get("min_input_size", 0)))
+    return int(spec.metadata.get("test_input_size", fallback))
 
 
 def _image(spec: Spec, batch: int = 2):
