@@ -19,7 +19,18 @@ PUBLISHED_PARAMETERS = {
     "MobileNetV1": 4_253_864, "MobileNetV2": 3_540_136,
     "MobileNetV3_large": 5_504_638, "MobileNetV3_small": 2_952_102,
     "MobileNetV3_large_ssld": 5_504_638, "MobileNetV3_small_ssld": 2_952_102,
+    "ShuffleNetV2": 2_294_784, "DarkNet53": 41_645_640, "Xception41": 27_084_872,
+    "Xception65": 40_101_512, "DenseNet121": 8_062_504, "DenseNet161": 28_900_936,
+    "DenseNet201": 20_242_984, "HRNet_W18": 21_346_380, "AlexNet": 61_100_840,
 }
+
+
+def input_size(name: str, preferred: int = 64) -> int:
+    """A small test input, unless the network needs more (AlexNet's classifier is fixed
+    to 224 px inputs): the spec's metadata "min_input_size"."""
+    from pxcore.api import resolve_model
+
+    return max(preferred, int(resolve_model(name)[1].metadata.get("min_input_size", 0)))
 
 
 def _installed_classifiers() -> list[str]:
@@ -53,7 +64,8 @@ def test_published_parameter_count(name):
 def test_forward_learns_and_round_trips(name, tmp_path):
     paddle.seed(0)
     model = pxcore.create_model(name, num_classes=5)
-    x = paddle.rand([4, 3, 64, 64])
+    size = input_size(name)
+    x = paddle.rand([4, 3, size, size])
     y = paddle.to_tensor(np.array([[0], [1], [2], [3]], np.int64))
     opt = paddle.optimizer.Adam(1e-3, parameters=model.parameters())
     model.net.train()

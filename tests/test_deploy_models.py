@@ -37,7 +37,8 @@ def exports(tmp_path_factory):
         if name not in cache:
             paddle.seed(0)
             model = pxcore.create_model(name, num_classes=7)
-            batch = np.random.default_rng(0).random((2, 3, 96, 96), dtype=np.float32)
+            size = max(96, int(model.spec.metadata.get("min_input_size", 0)))
+            batch = np.random.default_rng(0).random((2, 3, size, size), dtype=np.float32)
             model.net.eval()
             with paddle.no_grad():
                 expected = model(paddle.to_tensor(batch)).numpy()

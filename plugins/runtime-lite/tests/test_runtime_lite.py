@@ -108,10 +108,11 @@ def test_every_installed_classifier_runs_in_lite_with_parity(tmp_path):
     names = [n for n in pxcore.list_models(task="classification", installed=True)
              if not resolve_model(n)[1].metadata.get("composer")]
     assert len(names) >= 14
-    batch = np.random.default_rng(1).random((1, 3, 96, 96), dtype=np.float32)
     for name in names:
         paddle.seed(0)
         model = pxcore.create_model(name, num_classes=7)
+        size = max(96, int(model.spec.metadata.get("min_input_size", 0)))
+        batch = np.random.default_rng(1).random((1, 3, size, size), dtype=np.float32)
         model.net.eval()
         with paddle.no_grad():
             expected = model(paddle.to_tensor(batch)).numpy()
