@@ -63,8 +63,13 @@ class MobileNetV1(Backbone):
                 yield f"blocks.{index}.pointwise_conv", name + "_sep"
 
     def weight_aliases(self) -> dict[str, str]:
-        """Paddle 1.x variable names (the zoo's .tar archives) -> our keys."""
-        return legacy_aliases(self, self._legacy_stems())
+        """Paddle 1.x variable names (the zoo's .tar archives) -> our keys. A bare backbone
+        also names its classifier's head, which a classifier's archive carries: those
+        tensors then fall under unused_prefixes and are left out."""
+        aliases = legacy_aliases(self, self._legacy_stems())
+        if type(self) is MobileNetV1:
+            aliases.update(MobileNetV1Classifier(num_classes=1, scale=self.scale).weight_aliases())
+        return aliases
 
 
 class MobileNetV1Classifier(MobileNetV1):

@@ -142,8 +142,13 @@ class MobileNetV3(Backbone):
             yield f"blocks.{index}.linear_conv", stem + "_linear"
 
     def weight_aliases(self) -> dict[str, str]:
-        """Paddle 1.x variable names (the zoo's .tar archives) -> our keys."""
-        return legacy_aliases(self, self._legacy_stems())
+        """Paddle 1.x variable names (the zoo's .tar archives) -> our keys. A bare backbone
+        also names its classifier's head, which a classifier's archive carries: those
+        tensors then fall under unused_prefixes and are left out."""
+        aliases = legacy_aliases(self, self._legacy_stems())
+        if type(self) is MobileNetV3:
+            aliases.update(MobileNetV3Classifier(config=self.config, scale=self.scale, num_classes=1).weight_aliases())
+        return aliases
 
 
 class MobileNetV3Classifier(MobileNetV3):

@@ -137,3 +137,14 @@ def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
     backbone = pxcore.create_backbone(name, pretrained=path)
     for key, value in backbone.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), classifier.net.state_dict()[key].numpy())
+
+
+@pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_small"])
+def test_backbone_takes_its_classifier_legacy_archive(name, tmp_path):
+    classifier = pxcore.create_model(name, num_classes=1000)
+    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
+    for legacy_name, key in classifier.net.weight_aliases().items():
+        write_legacy_tensor(tmp_path / legacy_name, state[key])
+    backbone = pxcore.create_backbone(name, pretrained=tmp_path)
+    for key, value in backbone.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), state[key])
