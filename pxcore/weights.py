@@ -177,22 +177,26 @@ def write_legacy_tensor(path: str | os.PathLike, array: np.ndarray) -> None:
             desc.append(byte | (0x80 if dim else 0))
             if not dim:
                 break
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # names with scopes nest folders
     header = (np.array([0], "<u4").tobytes() + np.array([0], "<u8").tobytes()
               + np.array([0], "<u4").tobytes() + np.array([len(desc)], "<i4").tobytes())
     Path(path).write_bytes(header + bytes(desc) + array.astype(array.dtype.newbyteorder("<")).tobytes())
 
 
 def read_legacy_dir(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Every variable file in a Paddle 1.x per-variable directory, by file name."""
+    """Every variable file in a Paddle 1.x per-variable directory, named by its path
+    there: a variable called ``xception_65/entry_flow/conv1/weights`` (Paddle 1.x name
+    scopes) was saved as that nested path."""
     path = Path(path)
     if (path / "__params__").exists():
         raise WeightsError(
             f"{path}: holds a combined '__params__' file, which needs its program to be read; "
             "use the per-variable archive (the zoo's .tar files unpack to one)")
     state = {}
-    for item in sorted(path.iterdir()):
-        if item.is_file() and not item.name.startswith((".", "__")):
-            state[item.name] = read_legacy_tensor(item)
+    for item in sorted(path.rglob("*")):
+        relative = item.relative_to(path)
+        if item.is_file() and not any(part.startswith((".", "__")) for part in relative.parts):
+            state[relative.as_posix()] = read_legacy_tensor(item)
     if not state:
         raise WeightsError(f"directory {str(path)!r} holds no weights (.pdparams or tensor files)")
     return state

@@ -163,3 +163,14 @@ def test_truncated_weight_file_is_a_clear_error(good_plugin, tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(WeightsError, match="not a readable .pdparams file.*truncated"):
         pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=path)
+
+
+def test_legacy_directories_with_name_scopes_nest_folders(tmp_path):
+    from pxcore.weights import read_legacy_dir, write_legacy_tensor
+
+    write_legacy_tensor(tmp_path / "xception_65" / "entry_flow" / "conv1" / "weights", np.ones(2, "float32"))
+    write_legacy_tensor(tmp_path / "fc_weights", np.zeros(3, "float32"))
+    (tmp_path / ".hidden").mkdir()
+    write_legacy_tensor(tmp_path / ".hidden" / "x", np.zeros(1, "float32"))
+    state = read_legacy_dir(tmp_path)
+    assert sorted(state) == ["fc_weights", "xception_65/entry_flow/conv1/weights"]
