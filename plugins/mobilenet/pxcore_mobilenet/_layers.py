@@ -9,6 +9,7 @@ import paddle
 from paddle import nn
 
 from pxcore.nn.features import FeatureInfo
+from pxcore.nn.legacy import aliases_by_layer, check_coverage
 
 
 class ClipReLU6(nn.Layer):
@@ -76,38 +77,8 @@ def conv_bn_act(in_channels: int, out_channels: int, kernel_size: int, stride: i
     return Chain(*layers)
 
 
-# Paddle 1.x named each variable after its layer ("stem") plus a suffix set by the kind
-# of layer that owns it: conv and fc weights "_weights", biases "_offset"; batch norm
-# "_bn_scale", "_bn_offset", "_bn_mean", "_bn_variance" (the conv's stem + "_bn").
-_SUFFIXES = {
-    nn.Conv2D: {"weight": "_weights", "bias": "_offset"},
-    nn.Linear: {"weight": "_weights", "bias": "_offset"},
-    nn.BatchNorm2D: {"weight": "_bn_scale", "bias": "_bn_offset",
-                     "_mean": "_bn_mean", "_variance": "_bn_variance"},
-}
-
-
 def legacy_aliases(net: nn.Layer, stems: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """``{Paddle 1.x name: state-dict key}`` from ``(sublayer path, legacy stem)`` pairs.
-    Every tensor under a named sublayer gets the stem plus its owner's suffix; a tensor
-    no rule names is an error, so a new layer cannot be forgotten silently."""
-    layers = dict(net.named_sublayers())
-    aliases: dict[str, str] = {}
-    named: set[str] = set()
-    for path, stem in stems:
-        layer = layers[path]
-        owners = [(p, sub) for p, sub in layer.named_sublayers(include_self=True)
-                  if type(sub) in _SUFFIXES]
-        for owner_path, owner in owners:
-            for leaf in owner.state_dict(include_sublayers=False):
-                key = ".".join(filter(None, (path, owner_path, leaf)))
-                legacy = stem + _SUFFIXES[type(owner)][leaf]
-                if legacy in aliases or key in named:
-                    raise ValueError(f"{type(net).__name__}: the legacy name rules give "
-                                     f"{legacy} -> {key} twice or clashing")
-                aliases[legacy] = key
-                named.add(key)
-    unnamed = set(net.state_dict()) - named
-    if unnamed:
-        raise ValueError(f"{type(net).__name__}: no legacy name rule covers {sorted(unnamed)}")
-    return aliases
+    """``{Paddle 1.x name: state-dict key}`` from ``(sublayer path, legacy stem)`` pairs:
+    Paddle 1.x named each variable after its layer ("stem") plus PaddleClas's suffix for
+    the kind of layer (``pxcore.nn.legacy.PADDLECLAS_SUFFIXES``); every tensor once."""
+    return check_coverage(net, aliases_by_layer(net, stems))
