@@ -1,0 +1,137 @@
+"""pxcore-alexnet against pxcore's conformance checks and the zoo's weight layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError, WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+
+DIST = "pxcore-alexnet"
+MANIFEST = Path(__file__).parent / "layouts" / "AlexNet.json"
+
+# With 1000 classes: PaddleClas 2.6's count (AlexNet has no batch norm).
+PARAMETERS = 61_100_840
+
+
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_registers_the_zoo_row_and_its_backbone():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.ok and record.source == "entry-point"
+    assert record.provides == {"backbone": ["AlexNet"], "model": ["AlexNet"]}
+    spec = pxcore.get_registry().get("model", "AlexNet")
+    assert spec.task == "classification" and spec.paddlex == {"class": "AlexNet"}
+    assert spec.defaults["num_classes"] == 1000
+    assert spec.metadata["input_size"] == spec.metadata["min_input_size"] == 224
+
+
+def test_parameter_count():
+    count = pxcore.create_model("AlexNet").num_parameters()
+    assert count == PARAMETERS == manifest_parameter_count(load_manifest(MANIFEST))
+
+
+@pytest.mark.slow  # 61 M parameters written and read three times
+def test_takes_the_official_weight_layouts(tmp_path):
+    check_weight_layouts(MANIFEST, tmp_path)
+
+
+def test_legacy_names_come_from_rules_that_match_the_manifest():
+    legacy = load_manifest(MANIFEST)["legacy"]
+    assert pxcore.create_model("AlexNet", num_classes=3).net.weight_aliases() == legacy
+    assert pxcore.create_backbone("AlexNet").weight_aliases() == legacy
+
+
+def test_backbone_levels_take_small_inputs():
+    backbone = pxcore.create_backbone("AlexNet")
+    backbone.eval()
+    assert [(f.channels, f.stride) for f in backbone.out_features] == [
+        (64, 4), (192, 8), (256, 16), (256, 32)]
+    levels = backbone(paddle.rand([1, 3, 127, 127]))
+    assert [list(t.shape) for t in levels] == [
+        [1, 64, 31, 31], [1, 192, 15, 15], [1, 256, 7, 7], [1, 256, 3, 3]]
+
+
+def test_the_classifier_names_the_input_sizes_it_takes():
+    net = pxcore.create_model("AlexNet", num_classes=3).net
+    net.eval()
+    for size in (223, 254):
+        assert list(net(paddle.rand([1, 3, size, size])).shape) == [1, 3]
+    with pytest.raises(PxError, match="inputs of 223 to 254 px .* a 64x64 input gives 1x1"):
+        net(paddle.rand([1, 3, 64, 64]))
+
+
+def test_dropout_scales_at_inference_as_the_weights_were_trained():
+    net = pxcore.create_model("AlexNet", num_classes=3).net
+    net.eval()
+    x = paddle.rand([1, 3, 224, 224])
+    pooled = paddle.reshape(net.forward_features(x)[-1], [1, -1])
+    hidden = paddle.nn.functional.relu(net._fc6(pooled * 0.5))
+    expected = net._fc8(paddle.nn.functional.relu(net._fc7(hidden * 0.5)))
+    np.testing.assert_allclose(net(x).numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_other_class_count_reinitialises_only_the_head(tmp_path):
+    # the convolutions and fc6/fc7 from an ImageNet checkpoint, fc8 fresh for 7 classes
+    reference = pxcore.create_model("AlexNet").net
+    path = tmp_path / "w.pdparams"
+    paddle.save(reference.state_dict(), str(path))
+    net = pxcore.create_model("AlexNet", num_classes=7, pretrained=path).net
+    loaded = net.state_dict()
+    assert list(loaded["_fc8.weight"].shape) == [4096, 7]
+    np.testing.assert_array_equal(loaded["_fc7.weight"].numpy(), reference.state_dict()["_fc7.weight"].numpy())
+
+
+def test_weights_of_another_model_fail_clearly(tmp_path):
+    # the archive of an AlexNet whose conv5 is missing and conv1 has other shapes
+    folder = tmp_path / "AlexNet_pretrained"
+    folder.mkdir()
+    manifest = load_manifest(MANIFEST)
+    for legacy, key in manifest["legacy"].items():
+        if legacy.startswith(("conv5", "fc")):
+            continue
+        shape = manifest["pdparams"][key]
+        write_legacy_tensor(folder / legacy, np.zeros([96] + shape[1:] if legacy.startswith("conv1")
+                                                      else shape, "float32"))
+    with pytest.raises(WeightsError) as failure:
+        pxcore.create_model("AlexNet", pretrained=folder)
+    message = str(failure.value)
+    assert "do not fit AlexNetClassifier" in message
+    assert "shape of _conv1._conv.weight: file [96, 3, 11, 11], model [64, 3, 11, 11]" in message
+    assert "missing from the file: _conv5._conv.bias" in message
+
+
+def test_backbone_takes_its_classifier_checkpoint(tmp_path):
+    classifier = pxcore.create_model("AlexNet", num_classes=10)
+    path = tmp_path / "classifier.pdparams"
+    paddle.save(classifier.net.state_dict(), str(path))
+    backbone = pxcore.create_backbone("AlexNet", pretrained=path)
+    expected = classifier.net.state_dict()
+    assert set(backbone.state_dict()) == {k for k in expected if not k.startswith("_fc")}
+    for key, value in backbone.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), expected[key].numpy())
+
+
+def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
+    # the classifier's Paddle 1.x archive: its head is named too, and left out
+    manifest = load_manifest(MANIFEST)
+    folder = tmp_path / "AlexNet_pretrained"
+    folder.mkdir()
+    for index, (legacy, key) in enumerate(manifest["legacy"].items()):
+        write_legacy_tensor(folder / legacy, np.full(manifest["pdparams"][key], index, "float32"))
+    backbone = pxcore.create_backbone("AlexNet", pretrained=folder)
+    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
+    loaded = backbone.state_dict()
+    assert set(loaded) == {k for k in value_of if not k.startswith("_fc")}
+    for key, value in loaded.items():
+        assert np.all(value.numpy() == value_of[key]), key

@@ -1,0 +1,132 @@
+"""pxcore-darknet against pxcore's conformance checks and the zoo's weight layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError, WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+
+DIST = "pxcore-darknet"
+MANIFEST = Path(__file__).parent / "layouts" / "DarkNet53.json"
+
+# With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's count.
+PARAMETERS = 41_645_640
+
+
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_registers_the_zoo_row_and_its_backbone():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.ok and record.source == "entry-point"
+    assert record.provides == {"backbone": ["DarkNet53"], "model": ["DarkNet53"]}
+    spec = pxcore.get_registry().get("model", "DarkNet53")
+    assert spec.task == "classification" and spec.paddlex == {"class": "DarkNet53"}
+    assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+
+
+def test_parameter_count():
+    count = pxcore.create_model("DarkNet53").num_parameters()
+    assert count == PARAMETERS == manifest_parameter_count(load_manifest(MANIFEST))
+
+
+@pytest.mark.slow  # 42 M values written and read three times
+def test_takes_the_official_weight_layouts(tmp_path):
+    check_weight_layouts(MANIFEST, tmp_path)
+
+
+def test_legacy_names_come_from_rules_that_match_the_manifest():
+    # the classifier's are checked by loading them (test_takes_the_official_weight_layouts)
+    assert pxcore.create_backbone("DarkNet53").weight_aliases() == load_manifest(MANIFEST)["legacy"]
+
+
+def test_backbone_reports_yolov3s_levels():
+    backbone = pxcore.create_backbone("DarkNet53", out_indices=(1, 2, 3))
+    assert [(f.name, f.channels, f.stride) for f in backbone.out_features] == [
+        ("C3", 256, 8), ("C4", 512, 16), ("C5", 1024, 32)]
+    assert [(f.channels, f.stride) for f in backbone.feature_info] == [
+        (128, 4), (256, 8), (512, 16), (1024, 32)]
+
+
+def test_leaky_relu_for_yolov3_has_the_same_tensors():
+    relu = pxcore.create_backbone("DarkNet53", out_indices=(-1,))
+    leaky = pxcore.create_backbone("DarkNet53", act="leaky_relu", out_indices=(-1,))
+    leaky.set_state_dict(relu.state_dict())
+    relu.eval(), leaky.eval()
+    x = paddle.rand([1, 3, 32, 32])
+    (a,), (b,) = relu(x), leaky(x)
+    assert a.shape == b.shape == [1, 1024, 1, 1]
+    assert not np.allclose(a.numpy(), b.numpy())
+    with pytest.raises(PxError, match="act 'mish' is not one of"):
+        pxcore.create_backbone("DarkNet53", act="mish")
+
+
+@pytest.fixture(scope="module")
+def classifier_checkpoint(tmp_path_factory):
+    """A .pdparams in PaddleClas's layout with random values (written from the manifest:
+    building a 42 M parameter classifier to save it would take longer)."""
+    rng = np.random.default_rng(0)
+    shapes = load_manifest(MANIFEST)["pdparams"]
+    state = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
+    path = tmp_path_factory.mktemp("darknet") / "DarkNet53_pretrained.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
+    return path, state
+
+
+def test_other_class_count_reinitialises_only_the_head(classifier_checkpoint):
+    path, state = classifier_checkpoint
+    net = pxcore.create_model("DarkNet53", num_classes=7, pretrained=path).net
+    loaded = net.state_dict()
+    assert list(loaded["_out.weight"].shape) == [1024, 7]
+    np.testing.assert_array_equal(loaded["_basic_block_44._conv2._bn._mean"].numpy(),
+                                  state["_basic_block_44._conv2._bn._mean"])
+
+
+def test_weights_of_another_model_fail_clearly(tmp_path):
+    # an archive without the fc and the last stage, as a cut-down backbone would be
+    folder = tmp_path / "DarkNet53_truncated"
+    folder.mkdir()
+    manifest = load_manifest(MANIFEST)
+    for legacy, key in manifest["legacy"].items():
+        if not legacy.startswith(("fc_", "stage.4.")):
+            write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
+    with pytest.raises(WeightsError) as failure:
+        pxcore.create_model("DarkNet53", pretrained=folder)
+    message = str(failure.value)
+    assert "do not fit DarkNetClassifier" in message
+    assert "missing from the file: _basic_block_41._conv1._bn._mean [512]" in message
+    assert "missing from the file: _out.weight [1024, 1000]" in message
+
+
+def test_backbone_takes_its_classifier_checkpoint(classifier_checkpoint):
+    path, state = classifier_checkpoint
+    backbone = pxcore.create_backbone("DarkNet53", pretrained=path)
+    loaded = backbone.state_dict()
+    assert set(loaded) == {k for k in state if not k.startswith("_out.")}
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(value.numpy(), state[key])
+
+
+def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
+    # the classifier's Paddle 1.x archive: its head is named too, and left out
+    manifest = load_manifest(MANIFEST)
+    folder = tmp_path / "DarkNet53_pretrained"
+    folder.mkdir()
+    for index, (legacy, key) in enumerate(manifest["legacy"].items()):
+        write_legacy_tensor(folder / legacy, np.full(manifest["pdparams"][key], index, "float32"))
+    backbone = pxcore.create_backbone("DarkNet53", pretrained=folder)
+    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
+    loaded = backbone.state_dict()
+    assert set(loaded) == {k for k in value_of if not k.startswith("_out.")}
+    for key, value in loaded.items():
+        assert np.all(value.numpy() == value_of[key]), key

@@ -1,0 +1,56 @@
+"""Write tests/layouts/<Model>.json, the weight layouts of the zoo's ShuffleNetV2, from
+the reference implementations, and verify them by running those implementations.
+
+The manifest holds (format: pxcore/testing/layouts.py)
+
+- "pdparams": the state-dict names and shapes of PaddleClas 2.6.0's model, which the
+  zoo's dygraph .pdparams files use;
+- "legacy": {Paddle 1.x variable name: dygraph name}, the zoo's .tar archives. PaddleClas
+  2.6's model still builds every tensor with ``ParamAttr(name=...)``, so each tensor's
+  ``.name`` is its Paddle 1.x name, read key by key.
+
+pxcore.testing.paddleclas then checks it by running the Paddle 1.x program itself: PaddleClas's static-graph
+code (branch release/static, the code the archives were saved from) is built in Paddle
+3's legacy static mode, through a small stand-in for the removed ``paddle.fluid`` API
+that forwards each layer call to its ``paddle.static.nn`` / ``paddle`` equivalent with
+the same ParamAttr names. Its variables must be exactly the manifest's legacy names with
+the same shapes; random weights, set by variable name into that program and through
+``weight_aliases()`` into pxcore's model, must give the same logits; and pxcore's model,
+given the same weights by 2.6 key, must give PaddleClas 2.6's logits.
+
+Needs paddlepaddle 3.3, pxcore with pxcore-shufflenet installed, and two references
+(nothing else from PaddleClas is imported):
+
+    pip install --no-deps --target /work/ref paddleclas==2.6.0     # -> /work/ref/paddleclas/ppcls
+    git clone https://github.com/PaddlePaddle/PaddleClas && \\
+      git -C PaddleClas archive fc43c9140acd9066a58671bc9f89dc97c75963ad \\
+        ppcls/modeling/architectures | tar -x -C /tmp/pcstatic      # release/static, 2022-06-21
+
+    python plugins/shufflenet/tools/make_layouts.py \\
+        --paddleclas /work/ref/paddleclas --paddleclas-static /tmp/pcstatic
+
+Each reference runs in a fresh process: dygraph Paddle refuses a second parameter with
+a ParamAttr name already in use, and the static program needs FLAGS_enable_pir_api=0
+set before Paddle starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pxcore.testing.paddleclas import Reference, main
+
+# Zoo model -> (2.6 module, 2.6 factory, static module, static factory, input size).
+# The static program ends in a 7x7 average pool, so it is compared at 224 px.
+REFERENCES = {
+    "ShuffleNetV2": Reference("model_zoo/shufflenet_v2.py", "ShuffleNetV2_x1_0",
+                     "shufflenet_v2.py", "ShuffleNetV2_x1_0", 224),
+}
+ALSO_AGREE = ("PaddleX 1.x paddlex/cv/nets/shufflenet_v2.py sets the same names (read, not run)")
+
+if __name__ == "__main__":
+    sys.exit(main(None, references=REFERENCES, also_agree=ALSO_AGREE,
+                  layouts=Path(__file__).resolve().parents[1] / "tests" / "layouts",
+                  tool="plugins/shufflenet/tools/make_layouts.py",
+                  description=__doc__.split("\n\n")[0]))
