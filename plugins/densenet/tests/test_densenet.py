@@ -1,0 +1,187 @@
+"""pxcore-densenet's tests: pxcore's conformance checks, exact sizes, and the official
+weight layouts (PaddleClas .pdparams, the zoo's Paddle 1.x archives) recorded in
+tests/layouts/ by tools/make_layouts.py from the reference implementations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError, WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+from pxcore_densenet.plugin import ARCHITECTURES
+
+DIST = "pxcore-densenet"
+LAYOUTS = Path(__file__).parent / "layouts"
+
+# With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's sizes.
+PARAMETER_COUNTS = {
+    "DenseNet121": 8_062_504,
+    "DenseNet161": 28_900_936,
+    "DenseNet201": 20_242_984,
+}
+LEVELS = {  # (channels, stride) of C2..C5
+    "DenseNet121": [(256, 4), (512, 8), (1024, 16), (1024, 32)],
+    "DenseNet161": [(384, 4), (768, 8), (2112, 16), (2208, 32)],
+    "DenseNet201": [(256, 4), (512, 8), (1792, 16), (1920, 32)],
+}
+# Building, converting or loading these takes several seconds each on two cores.
+SLOW = {"DenseNet161", "DenseNet201"}
+
+
+def by_model(names) -> list:
+    return [pytest.param(name, id=name, marks=[pytest.mark.slow] if name in SLOW else [])
+            for name in names]
+
+
+def _conformance_params() -> list:
+    return [pytest.param(*p.values, id=p.id,
+                         marks=[*p.marks, *([pytest.mark.slow] if p.values[0].name in SLOW else [])])
+            for p in conformance_params(DIST)]
+
+
+def manifest_for(name: str) -> dict:
+    return load_manifest(LAYOUTS / f"{name}.json")
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    # weight files of DenseNet161 run to over 100 MB: don't keep them around
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("spec", _conformance_params())
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_found_through_its_entry_point():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.source == "entry-point" and record.ok, record.error
+    assert record.provides == {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)}
+    for name in ARCHITECTURES:
+        spec = pxcore.get_registry().get("model", name)
+        assert spec.task == "classification" and spec.paddlex == {"class": name}
+        assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+
+
+def test_the_seed_spelling_resolves():
+    assert type(pxcore.create_model("densenet121", num_classes=3).net).__name__ == "DenseNetClassifier"
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_parameter_count_is_exact(name):
+    with paddle.LazyGuard():  # shapes only: skip initialising the values
+        model = pxcore.create_model(name)
+    assert model.num_parameters() == PARAMETER_COUNTS[name]
+    assert manifest_parameter_count(manifest_for(name)) == PARAMETER_COUNTS[name]
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_legacy_naming_rules_match_the_reference_names(name):
+    with paddle.LazyGuard():
+        net = pxcore.create_model(name).net
+    assert net.weight_aliases() == manifest_for(name)["legacy"]
+    assert list(net.state_dict()) == list(manifest_for(name)["pdparams"])
+
+
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
+def test_takes_the_official_weight_layouts(name, scratch):
+    check_weight_layouts(manifest_for(name), scratch)
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_backbone_levels(name):
+    with paddle.LazyGuard():
+        backbone = pxcore.create_backbone(name)
+    assert [(f.name, f.channels, f.stride) for f in backbone.out_features] == [
+        (f"C{i + 2}", channels, stride) for i, (channels, stride) in enumerate(LEVELS[name])]
+
+
+@pytest.mark.parametrize("size", [32, 50])
+def test_small_and_odd_inputs(size):
+    backbone = pxcore.create_backbone("DenseNet121", out_indices=(0, -1))
+    backbone.eval()
+    c2, c5 = backbone(paddle.rand([1, 3, size, size]))
+    # the stem and max pool round up, the transitions' 2x2 average pools down
+    side = -(-size // 4)
+    assert list(c2.shape) == [1, 256, side, side]
+    assert list(c5.shape) == [1, 1024, side // 8, side // 8]
+    classifier = pxcore.create_model("DenseNet121", num_classes=7).net
+    classifier.eval()
+    assert list(classifier(paddle.rand([2, 3, size, size])).shape) == [2, 7]
+
+
+def test_other_depths_and_unknown_ones():
+    # PaddleClas's DenseNet169 and DenseNet264, which the zoo does not list
+    with paddle.LazyGuard():
+        assert pxcore.create_model("DenseNet121", depth=169).num_parameters() == 14_307_880
+        assert pxcore.create_model("DenseNet121", depth=264).num_parameters() == 33_736_232
+    with pytest.raises(PxError, match="depth 120"):
+        pxcore.create_backbone("DenseNet121", depth=120)
+
+
+# --- weights ------------------------------------------------------------------------------
+
+def _official_state(name: str) -> dict:
+    rng = np.random.default_rng(0)
+    return {k: rng.standard_normal(shape).astype("float32")
+            for k, shape in manifest_for(name)["pdparams"].items()}
+
+
+def test_weights_of_another_depth_are_refused_naming_the_tensors(scratch):
+    path = scratch / "DenseNet121.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("DenseNet121").items()}, str(path))
+    with pytest.raises(WeightsError) as info:
+        pxcore.create_model("DenseNet201", pretrained=path)
+    message = str(info.value)
+    assert "do not fit DenseNetClassifier" in message
+    assert "missing from the file: db_conv_4.conv4_25.bn_ac_func1._batch_norm.weight" in message
+    assert "shape of batch_norm.weight: file [1024], model [1920]" in message
+
+
+def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
+    manifest, state = manifest_for("DenseNet121"), _official_state("DenseNet121")
+    folder = scratch / "DenseNet121_pretrained"
+    folder.mkdir()
+    for legacy_name, key in manifest["legacy"].items():
+        if legacy_name != "conv3_7_x2_bn_variance":
+            write_legacy_tensor(folder / legacy_name, state[key])
+    with pytest.raises(WeightsError, match=r"missing from the file: db_conv_3\.conv3_7\.bn_ac_func2\._batch_norm\._variance"):
+        pxcore.create_model("DenseNet121", pretrained=folder)
+    (folder / "conv3_7_x2_bn_variance").write_bytes(b"\0" * 10)
+    with pytest.raises(WeightsError, match="conv3_7_x2_bn_variance: not a Paddle tensor file"):
+        pxcore.create_model("DenseNet121", pretrained=folder)
+
+
+def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
+    state = _official_state("DenseNet121")
+    path = scratch / "DenseNet121.pdparams"
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
+    loaded = pxcore.create_model("DenseNet121", num_classes=5, pretrained=path).net.state_dict()
+    key = "db_conv_5.conv5_16.bn_ac_func2._conv.weight"
+    assert np.array_equal(loaded[key].numpy(), state[key])
+    assert list(loaded["out.weight"].shape) == [1024, 5]
+
+
+def test_backbone_takes_its_classifier_checkpoint(tmp_path):
+    classifier = pxcore.create_model("DenseNet121", num_classes=10)
+    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
+    path = tmp_path / "classifier.pdparams"
+    paddle.save(classifier.net.state_dict(), str(path))
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    for legacy_name, key in classifier.net.weight_aliases().items():
+        write_legacy_tensor(legacy / legacy_name, state[key])
+    for source in (path, legacy):
+        backbone = pxcore.create_backbone("DenseNet121", pretrained=source)
+        for key, value in backbone.state_dict().items():
+            np.testing.assert_array_equal(value.numpy(), state[key])

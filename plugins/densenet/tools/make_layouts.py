@@ -1,0 +1,319 @@
+"""Write tests/layouts/<Model>.json, the weight layouts of the zoo's DenseNets, from the
+reference implementations, and verify them by running those implementations.
+
+Each manifest holds (format: pxcore/testing/layouts.py)
+
+- "pdparams": the state-dict names and shapes of PaddleClas 2.6.0's
+  ``model_zoo/densenet.py`` model, which the zoo's dygraph .pdparams use;
+- "legacy": {Paddle 1.x variable name: state-dict name}, the zoo's .tar archives.
+
+How the Paddle 1.x names are established:
+
+1. PaddleClas 2.6's DenseNet still sets every tensor's name through
+   ``ParamAttr(name=...)`` (``conv1_weights``, ``conv2_1_x1_bn_scale``, ``fc_offset``...):
+   each state-dict tensor's ``.name`` is its legacy name, read key by key.
+2. The archives were saved by the static-graph code of PaddleClas's ``release/static``
+   branch (``ppcls/modeling/architectures/densenet.py``; that branch's README publishes
+   the .tar files), and PaddleX 1.x loads them with ``paddlex/cv/nets/densenet.py``
+   (``release/1.3``). Both run here under a stand-in for ``paddle.fluid`` that records
+   each variable a layer would create (name, shape) in creation order; both records must
+   equal step 1's names and shapes, in state-dict order.
+3. The plugin's rule-made ``weight_aliases()`` must equal the map, and pxcore's state dict
+   must equal PaddleClas's (names, order, shapes).
+4. Numerically, with random weights (BatchNorm statistics included) on a 64 px batch:
+   PaddleClas's net loaded by legacy name and pxcore's loaded through
+   ``weight_aliases()`` give the same logits, and so do both nets given the same
+   .pdparams state. A swapped pair of same-shaped tensors (a BatchNorm's mean and
+   variance, say) fails here.
+
+Needs paddlepaddle 3.x, pxcore with this plugin installed, and three references (nothing
+else from PaddleClas is imported: the package is stubbed)::
+
+    pip install --no-deps --target /work/ref paddleclas==2.6.0      # -> /work/ref/paddleclas/ppcls
+    git clone https://github.com/PaddlePaddle/PaddleClas /tmp/PaddleClas   # release/static
+    git clone https://github.com/PaddlePaddle/PaddleX /tmp/PaddleX         # release/1.3
+
+    python plugins/densenet/tools/make_layouts.py --paddleclas /work/ref/paddleclas \\
+        --paddleclas-repo /tmp/PaddleClas --paddlex-repo /tmp/PaddleX
+
+(a bare clone does as well). Manifests are written for the zoo's depths; 169 and 264,
+which every reference also has, are checked the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import logging
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+
+LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
+MANIFEST_DEPTHS = (121, 161, 201)
+CHECKED_ONLY = (169, 264)
+PADDLECLAS_FILE = "ppcls/arch/backbone/model_zoo/densenet.py"
+STATIC = ("release/static", "ppcls/modeling/architectures/densenet.py")
+PADDLEX = ("release/1.3", "paddlex/cv/nets/densenet.py")
+
+
+# --- the references ---------------------------------------------------------------------
+
+def _load_module(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def paddleclas_26(root: Path) -> types.ModuleType:
+    """PaddleClas 2.6's densenet.py without importing ppcls (whose __init__ pulls in
+    every model and its dependencies): stub the packages and the one helper it imports."""
+    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
+                    "ppcls.arch.backbone.model_zoo"):
+        module = types.ModuleType(package)
+        module.__path__ = []
+        sys.modules.setdefault(package, module)
+    save_load = types.ModuleType("ppcls.utils.save_load")
+    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
+    sys.modules["ppcls.utils.save_load"] = save_load
+    return _load_module("ppcls.arch.backbone.model_zoo.densenet", root / PADDLECLAS_FILE)
+
+
+def git_file(repo: Path, branch: str, path: str) -> tuple[str, str]:
+    """The file's text on ``branch`` and the commit that last changed it there."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                              text=True).stdout
+    return git("show", f"{branch}:{path}"), git("log", "-1", "--format=%H", branch, "--", path).strip()
+
+
+# --- running Paddle 1.x code under a recording stand-in for paddle.fluid ----------------
+
+class _Var:
+    def __init__(self, shape):
+        self.shape = list(shape)
+
+
+class _ParamAttr:
+    def __init__(self, name=None, initializer=None, learning_rate=1.0, regularizer=None, **_):
+        self.name = name
+
+
+def _attr_name(attr):
+    return attr if isinstance(attr, str) else attr.name
+
+
+class _RecordingLayers:
+    """The ``fluid.layers`` the DenseNet code calls: each records the variables it would
+    create (name, shape), in creation order, and passes shapes along."""
+
+    def __init__(self):
+        self.params: list[tuple[str, list[int]]] = []
+
+    def conv2d(self, input, num_filters, filter_size, stride=1, padding=0, dilation=1, groups=None,
+               param_attr=None, bias_attr=None, **_):
+        assert bias_attr is False, "the reference convs have no bias"
+        self.params.append((_attr_name(param_attr),
+                            [num_filters, input.shape[1] // (groups or 1), filter_size, filter_size]))
+        return _Var([input.shape[0], num_filters, -1, -1])
+
+    def batch_norm(self, input, param_attr=None, bias_attr=None, moving_mean_name=None,
+                   moving_variance_name=None, **_):
+        for name in (_attr_name(param_attr), _attr_name(bias_attr), moving_mean_name,
+                     moving_variance_name):
+            self.params.append((name, [input.shape[1]]))
+        return input
+
+    def pool2d(self, input, global_pooling=False, **_):
+        return _Var(input.shape[:2] + ([1, 1] if global_pooling else [-1, -1]))
+
+    def dropout(self, x, *_, **__):
+        return x
+
+    def concat(self, input, axis=1, **_):
+        return _Var([input[0].shape[0], sum(v.shape[1] for v in input), -1, -1])
+
+    def fc(self, input, size, param_attr=None, bias_attr=None, **_):
+        self.params.append((_attr_name(param_attr), [math.prod(input.shape[1:]), size]))
+        self.params.append((_attr_name(bias_attr), [size]))
+        return _Var([input.shape[0], size])
+
+
+@contextlib.contextmanager
+def _fake_fluid(layers: _RecordingLayers):
+    fluid = types.ModuleType("paddle.fluid")
+    fluid.layers = layers
+    fluid.ParamAttr = _ParamAttr
+    fluid.param_attr = types.SimpleNamespace(ParamAttr=_ParamAttr)
+    fluid.initializer = types.SimpleNamespace(Uniform=lambda *a, **k: None)
+    param_attr_module = types.ModuleType("paddle.fluid.param_attr")
+    param_attr_module.ParamAttr = _ParamAttr
+    fake_paddle = types.ModuleType("paddle")
+    fake_paddle.fluid = fluid
+    stand_ins = {"paddle": fake_paddle, "paddle.fluid": fluid,
+                 "paddle.fluid.param_attr": param_attr_module}
+    saved = {name: sys.modules.get(name) for name in stand_ins}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def recorded_variables(text: str, label: str, build, workdir: Path) -> list[tuple[str, list[int]]]:
+    """Run the Paddle 1.x file ``text``: ``build(module, image)`` builds the net."""
+    layers = _RecordingLayers()
+    with _fake_fluid(layers):
+        path = workdir / f"{label}.py"
+        path.write_text(text)
+        build(_load_module(label, path), _Var([-1, 3, 224, 224]))
+    return layers.params
+
+
+def _static_build(depth):
+    return lambda module, image: getattr(module, f"DenseNet{depth}")().net(image, class_dim=1000)
+
+
+def _paddlex_build(depth):
+    return lambda module, image: module.DenseNet(layers=depth, num_classes=1000)(image)
+
+
+# --- one architecture -------------------------------------------------------------------
+
+def _random_state(named_shapes, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, shape in named_shapes:
+        value = (rng.standard_normal(shape) * 0.2).astype("float32")
+        # BatchNorm variances must be positive (Paddle 1.x names end in _variance too)
+        state[name] = np.abs(value) + 0.5 if name.endswith("_variance") else value
+    return state
+
+
+def _logits(net, state, image) -> np.ndarray:
+    import paddle
+
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+    net.eval()
+    with paddle.no_grad():
+        return net(paddle.to_tensor(image)).numpy()
+
+
+def build_manifest(depth: int, reference_module, recorded: dict[str, list], provenance: dict) -> dict:
+    import paddle
+
+    import pxcore
+    from pxcore.weights import fit_state
+
+    name = f"DenseNet{depth}"
+    with paddle.utils.unique_name.guard():  # a ParamAttr name may exist once per guard
+        reference = getattr(reference_module, name)(class_num=1000)
+    reference_state = reference.state_dict()
+    pdparams = [(k, [int(d) for d in v.shape]) for k, v in reference_state.items()]
+    legacy = {v.name: k for k, v in reference_state.items()}
+    assert len(legacy) == len(reference_state), f"{name}: a legacy name is used twice"
+    named_shapes = [(v.name, [int(d) for d in v.shape]) for v in reference_state.values()]
+    for source, variables in recorded.items():
+        assert variables == named_shapes, (
+            f"{name}: {source} creates other variables than PaddleClas 2.6 names: "
+            f"{[pair for pair in zip(variables, named_shapes, strict=False) if pair[0] != pair[1]][:3]}")
+
+    if name in pxcore.list_models():
+        ours = pxcore.create_model(name, num_classes=1000).net
+    else:
+        from pxcore_densenet.densenet import DenseNetClassifier
+
+        ours = DenseNetClassifier(depth=depth, num_classes=1000)
+    assert [(k, [int(d) for d in v.shape]) for k, v in ours.state_dict().items()] == pdparams, (
+        f"{name}: pxcore's state dict differs from PaddleClas 2.6's")
+    aliases = ours.weight_aliases()
+    assert aliases == legacy, (f"{name}: weight_aliases() differs from the reference names: "
+                               f"{sorted(set(aliases.items()) ^ set(legacy.items()))[:6]}")
+
+    image = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype("float32")
+    archive = _random_state(named_shapes, seed=2)
+    expected = _logits(reference, {k: archive[v.name] for k, v in reference_state.items()}, image)
+    fitted, _ = fit_state(ours, archive, f"{name} random legacy archive")
+    legacy_diff = float(np.abs(_logits(ours, fitted, image) - expected).max())
+    assert legacy_diff < 1e-4, f"{name}: loaded through the legacy names, logits differ by {legacy_diff}"
+    state = _random_state(pdparams, seed=3)
+    pdparams_diff = float(np.abs(_logits(ours, state, image) - _logits(reference, state, image)).max())
+    assert pdparams_diff < 1e-4, f"{name}: on the same .pdparams state, logits differ by {pdparams_diff}"
+
+    source = (
+        f"pdparams: the state dict (names, shapes) of {name}(class_num=1000) in PaddleClas "
+        f"{provenance['paddleclas']} {PADDLECLAS_FILE}. legacy: the ParamAttr names the same "
+        "model sets, read tensor by tensor (tensor.name); the static-graph code of the zoo's "
+        f".tar archives (PaddleClas {STATIC[0]} {STATIC[1]}, commit {provenance['static']}) "
+        f"and PaddleX 1.x ({PADDLEX[0]} {PADDLEX[1]}, commit {provenance['paddlex']}), run "
+        "under a recording stand-in for paddle.fluid, create exactly these names and shapes in "
+        "state-dict order. Checked with random weights (BatchNorm statistics included) on a "
+        "64px batch: PaddleClas's net loaded by legacy name and pxcore's loaded through "
+        f"weight_aliases() agree to {legacy_diff:.1e}, both nets on the same .pdparams state "
+        f"to {pdparams_diff:.1e}. Written by plugins/densenet/tools/make_layouts.py."
+    )
+    return {"model": name, "num_classes": 1000, "source": source,
+            "pdparams": dict(pdparams), "legacy": legacy}
+
+
+def _dumps(manifest: dict) -> str:
+    """JSON with one tensor a line."""
+    text = json.dumps(manifest, indent=1)
+    return re.sub(r"\[\n\s*([\d,\s]*?)\n\s*\]",
+                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--paddleclas", type=Path, default=Path("/work/ref/paddleclas"),
+                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
+    parser.add_argument("--paddleclas-repo", type=Path, required=True,
+                        help=f"a git clone of PaddleClas with its {STATIC[0]} branch")
+    parser.add_argument("--paddlex-repo", type=Path, required=True,
+                        help=f"a git clone of PaddleX with its {PADDLEX[0]} branch")
+    parser.add_argument("--out", type=Path, default=LAYOUTS)
+    args = parser.parse_args(argv)
+    logging.getLogger("ppcls").setLevel(logging.ERROR)
+
+    reference_module = paddleclas_26(args.paddleclas)
+    version = args.paddleclas / "version.txt"
+    provenance = {"paddleclas": version.read_text().strip() if version.is_file() else "2.6"}
+    static_text, provenance["static"] = git_file(args.paddleclas_repo, *STATIC)
+    paddlex_text, provenance["paddlex"] = git_file(args.paddlex_repo, *PADDLEX)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="densenet-refs-") as tmp:
+        for depth in MANIFEST_DEPTHS + CHECKED_ONLY:
+            recorded = {
+                "the static code": recorded_variables(static_text, f"static_densenet_{depth}",
+                                                      _static_build(depth), Path(tmp)),
+                "PaddleX 1.x": recorded_variables(paddlex_text, f"paddlex_densenet_{depth}",
+                                                  _paddlex_build(depth), Path(tmp)),
+            }
+            manifest = build_manifest(depth, reference_module, recorded, provenance)
+            summary = (f"{len(manifest['pdparams'])} tensors, "
+                       f"{sum(math.prod(s) for s in manifest['pdparams'].values()):,} values")
+            if depth in CHECKED_ONLY:
+                print(f"DenseNet{depth}: checked, {summary}")
+                continue
+            target = args.out / f"DenseNet{depth}.json"
+            target.write_text(_dumps(manifest), encoding="utf-8")
+            print(f"{target}: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
