@@ -1,0 +1,168 @@
+"""pxcore-hrnet against pxcore's conformance checks and the zoo's weight layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError, WeightsError
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.weights import write_legacy_tensor
+from pxcore_hrnet.plugin import ARCHITECTURES
+
+DIST = "pxcore-hrnet"
+LAYOUTS = Path(__file__).parent / "layouts"
+MANIFEST = LAYOUTS / "HRNet_W18.json"
+
+# With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's count.
+PARAMETERS = 21_346_380
+
+
+@pytest.mark.slow  # to_static of ~300 layers, twice (backbone and classifier)
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_registers_the_zoo_row_and_its_backbone():
+    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
+    assert record.ok and record.source == "entry-point", record.error
+    assert record.provides == {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)}
+    spec = pxcore.get_registry().get("model", "HRNet_W18")
+    assert spec.task == "classification" and spec.paddlex == {"class": "HRNet_W18_C"}
+    assert spec.defaults == {"width": 18, "num_classes": 1000} and spec.metadata["input_size"] == 224
+
+
+def test_parameter_count():
+    count = pxcore.create_model("HRNet_W18").num_parameters()
+    assert count == PARAMETERS == manifest_parameter_count(load_manifest(MANIFEST))
+
+
+@pytest.mark.slow  # builds the net three times and writes 1,627 tensor files
+def test_takes_the_official_weight_layouts(tmp_path):
+    check_weight_layouts(MANIFEST, tmp_path)
+
+
+def test_legacy_names_come_from_rules_that_match_the_manifest():
+    net = pxcore.create_model("HRNet_W18").net
+    manifest = load_manifest(MANIFEST)
+    assert list(net.state_dict()) == list(manifest["pdparams"])  # PaddleClas's order too
+    assert net.weight_aliases() == manifest["legacy"]
+
+
+def test_backbone_reports_its_four_branches():
+    backbone = pxcore.create_backbone("HRNet_W18")
+    assert [(f.name, f.channels, f.stride) for f in backbone.out_features] == [
+        ("C2", 18, 4), ("C3", 36, 8), ("C4", 72, 16), ("C5", 144, 32)]
+    backbone.eval()
+    with paddle.no_grad():
+        levels = backbone(paddle.rand([1, 3, 64, 96]))
+    assert [list(t.shape) for t in levels] == [
+        [1, 18, 16, 24], [1, 36, 8, 12], [1, 72, 4, 6], [1, 144, 2, 3]]
+    picked = pxcore.create_backbone("HRNet_W18", out_indices=(0, -1))
+    assert [f.stride for f in picked.out_features] == [4, 32]
+
+
+@pytest.mark.parametrize(("width", "count"), [
+    # PaddleClas 2.6's HRNet_W32_C and HRNet_W48_C with 1000 classes
+    (32, 41_303_464),
+    pytest.param(48, 77_567_400, marks=pytest.mark.slow),
+])
+def test_width_is_a_parameter(width, count):
+    net = pxcore.create_model("HRNet_W18", width=width).net
+    assert sum(int(np.prod(t.shape)) for t in net.state_dict().values()) == count
+    backbone = pxcore.create_backbone("HRNet_W18", width=width)
+    assert [f.channels for f in backbone.out_features] == [width, 2 * width, 4 * width, 8 * width]
+
+
+def test_width_must_be_a_positive_integer():
+    with pytest.raises(PxError, match="width must be a positive integer"):
+        pxcore.create_backbone("HRNet_W18", width=0)
+
+
+def test_other_class_count_reinitialises_only_the_head(tmp_path):
+    manifest = load_manifest(MANIFEST)
+    rng = np.random.default_rng(0)
+    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
+    net = pxcore.create_model("HRNet_W18", num_classes=7, pretrained=tmp_path / "w.pdparams").net
+    loaded = net.state_dict()
+    assert list(loaded["fc.weight"].shape) == [2048, 7]
+    assert np.array_equal(loaded["conv_last.conv.weight"].numpy(), state["conv_last.conv.weight"])
+
+
+def test_backbone_takes_its_classifier_checkpoint(tmp_path):
+    classifier = pxcore.create_model("HRNet_W18", num_classes=10)
+    path = tmp_path / "classifier.pdparams"
+    paddle.save(classifier.net.state_dict(), str(path))
+    backbone = pxcore.create_backbone("HRNet_W18", pretrained=path)
+    expected = classifier.net.state_dict()
+    for key, value in backbone.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), expected[key].numpy())
+
+
+def test_legacy_archive_loads_into_the_backbone(tmp_path):
+    # the zoo's HRNet_W18_C archive, random values: the backbone drops the classifier's part
+    manifest = load_manifest(MANIFEST)
+    folder = tmp_path / "HRNet_W18_C_pretrained"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
+    for legacy, key in manifest["legacy"].items():
+        write_legacy_tensor(folder / legacy, state[key])
+    backbone = pxcore.create_backbone("HRNet_W18", pretrained=folder)
+    loaded = backbone.state_dict()
+    assert len(loaded) < len(state)
+    for key, value in loaded.items():
+        np.testing.assert_array_equal(value.numpy(), state[key])
+
+
+def test_weights_of_another_width_fail_clearly(tmp_path):
+    # an HRNet_W18_C archive given to a W32 net: same names, other shapes
+    folder = tmp_path / "HRNet_W18_C_pretrained"
+    folder.mkdir()
+    manifest = load_manifest(MANIFEST)
+    for legacy, key in manifest["legacy"].items():
+        write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
+    with pytest.raises(WeightsError) as failure:
+        pxcore.create_model("HRNet_W18", width=32, pretrained=folder)
+    message = str(failure.value)
+    assert "do not fit HRNetClassifier" in message
+    assert "shape of conv_tr1_1.conv.weight: file [18, 256, 3, 3], model [32, 256, 3, 3]" in message
+
+
+def test_weights_of_another_model_fail_clearly(tmp_path):
+    path = tmp_path / "other.pdparams"
+    paddle.save({"conv1._conv.weight": paddle.zeros([32, 3, 3, 3]),
+                 "out.weight": paddle.zeros([1280, 1000])}, str(path))
+    with pytest.raises(WeightsError) as failure:
+        pxcore.create_model("HRNet_W18", pretrained=path)
+    message = str(failure.value)
+    assert "not in the model: conv1._conv.weight" in message
+    assert "missing from the file: conv_layer1_1.conv.weight" in message
+
+
+def test_input_sizes():
+    net = pxcore.create_model("HRNet_W18", num_classes=5).net
+    net.eval()
+    with paddle.no_grad():
+        # the smallest, and sizes that are not multiples of 32 but still halve exactly
+        for height, width in ((32, 32), (222, 96), (64, 125)):
+            assert list(net(paddle.rand([1, 3, height, width])).shape) == [1, 5]
+        with pytest.raises(PxError, match="a 100x72 input does not fit"):
+            net(paddle.rand([1, 3, 100, 72]))
+
+
+def test_upsampling_is_the_references_nearest_interpolation():
+    from pxcore_hrnet.hrnet import upsample_nearest
+
+    x = paddle.rand([2, 3, 5, 7])
+    for factor in (2, 4, 8):
+        like = paddle.zeros([2, 3, 5 * factor, 7 * factor])
+        expected = paddle.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
+        np.testing.assert_array_equal(upsample_nearest(x, factor, like).numpy(), expected.numpy())
