@@ -35,21 +35,37 @@ def px_register_datasets(registry):
                  summary="file list of 'path class_id' lines plus labels.txt (PaddleX's format)")
     registry.add(name="ImageFolder", factory="pxcore.datasets.imagenet:ImageFolder",
                  task="classification", summary="one sub-folder per class")
+    registry.add(name="VOCDetection", factory="pxcore.datasets.detection:VOCDetection",
+                 task="detection", summary="Pascal VOC: 'image xml' file list plus labels.txt")
+    registry.add(name="CocoDetection", factory="pxcore.datasets.detection:CocoDetection",
+                 task="detection", summary="COCO: an image folder plus one annotation JSON")
+
+
+_TRANSFORMS = {
+    "base": ("Compose",),
+    "image": ("ResizeByShort", "ResizeByLong", "Resize", "RandomCrop", "CenterCrop",
+              "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotate", "RandomDistort",
+              "Normalize", "Padding"),
+    "detection": ("RandomExpand", "MixupImage", "BatchRandomResize", "PadBox"),
+    "segmentation": ("ResizeStepScaling", "RandomPaddingCrop", "RandomBlur"),
+}
 
 
 @hookimpl
 def px_register_transforms(registry):
-    for name in ("Compose", "ResizeByShort", "Resize", "RandomCrop", "CenterCrop",
-                 "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotate", "RandomDistort",
-                 "Normalize"):
-        module = "base" if name == "Compose" else "image"
-        registry.add(name=name, factory=f"pxcore.transforms.{module}:{name}")
+    for module, names in _TRANSFORMS.items():
+        for name in names:
+            registry.add(name=name, factory=f"pxcore.transforms.{module}:{name}")
 
 
 @hookimpl
 def px_register_metrics(registry):
     registry.add(name="TopKAccuracy", factory="pxcore.metrics.classification:TopKAccuracy",
                  task="classification", summary="acc1 and acc5 (k capped by the class count)")
+    registry.add(name="CocoDetectionMetric", factory="pxcore.metrics.detection:CocoDetectionMetric",
+                 task="detection", summary="COCO mAP@[.5:.95] and mAP@.5 through pycocotools")
+    registry.add(name="VOCMetric", factory="pxcore.metrics.detection:VOCMetric",
+                 task="detection", summary="Pascal VOC mAP@0.5 (area or 11-point)")
 
 
 @hookimpl

@@ -75,7 +75,7 @@ def test_transform_errors_say_what_to_do():
     with pytest.raises(PxError, match="interp 'FAST' is not one of"):
         T.Resize(10, interp="FAST")
     with pytest.raises(PxError, match="does not move gt_bbox"):
-        T.RandomHorizontalFlip()({**_sample(), "gt_bbox": np.zeros((1, 4))}, rng)
+        T.RandomRotate()({**_sample(), "gt_bbox": np.zeros((1, 4))}, rng)
     with pytest.raises(PxError, match="std > 0"):
         T.Normalize(std=[0, 1, 1])
 

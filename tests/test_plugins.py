@@ -23,7 +23,7 @@ def test_builtin_plugin_registers_through_the_hooks():
     assert builtin.ok and builtin.source == "builtin"
     assert builtin.provides["head"] == ["LinearClsHead"]
     assert builtin.provides["model"] == ["ImageClassifier"]
-    assert builtin.provides["dataset"] == ["ImageNet", "ImageFolder"]
+    assert builtin.provides["dataset"] == ["ImageNet", "ImageFolder", "VOCDetection", "CocoDetection"]
     assert "RandomCrop" in builtin.provides["transform"]
     assert get_registry().get("head", "LinearClsHead").distribution == "pxcore"
 

@@ -22,6 +22,7 @@ COMMANDS = {
     "runtimes": "runtimes",
     "bench": "bench",
     "split-dataset": "split_dataset",
+    "convert": "convert",
     "plugins": "plugins",
     "doctor": "doctor",
 }

@@ -26,12 +26,12 @@ def resolve_num_workers(num_workers: Any) -> int:
 
 
 class _Feed(paddle.io.Dataset):
-    """Turns a pxcore data set into (CHW float32 image, fields...) tuples."""
+    """A pxcore data set's samples after the per-sample transforms (a Compose leaves
+    the batch transforms out), with their index."""
 
-    def __init__(self, dataset, fields: tuple[str, ...], seed: int | None) -> None:
+    def __init__(self, dataset, seed: int | None) -> None:
         super().__init__()
         self.dataset = dataset
-        self.fields = fields
         self.seed = seed
         self.epoch = 0
 
@@ -43,9 +43,50 @@ class _Feed(paddle.io.Dataset):
             rng = np.random.default_rng()
         else:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-        sample = self.dataset.get(index, rng)
-        image = np.ascontiguousarray(np.asarray(sample["image"], np.float32).transpose(2, 0, 1))
-        return (image, *(np.asarray(sample[f]) for f in self.fields))
+        sample = self.dataset.get(index, rng, epoch=self.epoch)
+        sample["_index"] = index
+        return sample
+
+
+class _Collate:
+    """Batch transforms, then (CHW float32 images, fields...) arrays. Fields whose
+    length varies between samples (boxes) are zero-padded to the longest (at least
+    one row, so no batch has an empty array)."""
+
+    def __init__(self, feed: _Feed, fields: tuple[str, ...], defaults: dict) -> None:
+        self.transforms = feed.dataset.transforms
+        self.fields = fields
+        self.defaults = defaults
+        self.seed = feed.seed
+        self.epoch = feed.epoch
+
+    def __call__(self, samples: list[dict]):
+        if self.transforms.batch_transforms:
+            first = samples[0]["_index"]
+            rng = (np.random.default_rng() if self.seed is None
+                   else np.random.default_rng([self.seed, self.epoch, first, 1]))
+            samples = self.transforms.apply_batch(samples, rng)
+        images = [np.asarray(s["image"], np.float32) for s in samples]
+        shapes = {image.shape for image in images}
+        if len(shapes) > 1:
+            raise PxError(f"a batch has images of different sizes {sorted(shapes)}; end the "
+                          "transforms with a fixed-size Resize (or BatchRandomResize for "
+                          "multi-scale training), or train with batch size 1")
+        batch = [np.ascontiguousarray(np.stack(images).transpose(0, 3, 1, 2))]
+        for field in self.fields:
+            values = [np.asarray(s[field] if field in s else self.defaults[field](s)) for s in samples]
+            batch.append(_pad_stack(values))
+        return batch
+
+
+def _pad_stack(values: list[np.ndarray]) -> np.ndarray:
+    if all(v.shape == values[0].shape for v in values):
+        return np.stack(values)
+    longest = max(1, *(len(v) for v in values))
+    out = np.zeros((len(values), longest, *values[0].shape[1:]), values[0].dtype)
+    for i, v in enumerate(values):
+        out[i, :len(v)] = v
+    return out
 
 
 class Loader:
@@ -53,14 +94,16 @@ class Loader:
     augmentation draws."""
 
     def __init__(self, dataset, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
-                 fields: tuple[str, ...] = ("label",), num_workers: Any = "auto",
-                 seed: int | None = None) -> None:
+                 fields: tuple[str, ...] = ("label",), defaults: dict | None = None,
+                 num_workers: Any = "auto", seed: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise PxError(f"batch size must be a positive integer, got {batch_size!r}")
         if drop_last and len(dataset) < batch_size:
             raise PxError(f"the data set has {len(dataset)} samples, fewer than one batch of "
                           f"{batch_size}; lower the batch size")
-        self.feed = _Feed(dataset, fields, seed)
+        self.feed = _Feed(dataset, seed)
+        self.fields = tuple(fields)
+        self.defaults = dict(defaults or {})
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -86,6 +129,7 @@ class Loader:
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
+        collate = _Collate(self.feed, self.fields, self.defaults)
         loader = paddle.io.DataLoader(self.feed, batch_sampler=batches, num_workers=self.num_workers,
-                                      return_list=True, use_shared_memory=False)
+                                      collate_fn=collate, return_list=True, use_shared_memory=False)
         yield from loader

@@ -1,7 +1,23 @@
-"""Data sets in the formats PaddleX users have: ``pxcore.datasets.ImageNet`` (file lists
-with ``path label`` lines and a labels.txt) and ``ImageFolder`` (one folder per class)."""
+"""Data sets in the formats PaddleX users have: ``ImageNet`` (file lists with
+``path label`` lines and a labels.txt) and ``ImageFolder`` (one folder per class) for
+classification; ``VOCDetection`` and ``CocoDetection`` for detection, with converters
+between them and from LabelMe; ``make_shapes`` writes a small detection set offline."""
 
 from .base import DatasetError
+from .convert import (
+    coco_to_voc,
+    convert_labelme,
+    labelme_to_coco,
+    labelme_to_seg,
+    labelme_to_voc,
+    voc_to_coco,
+)
+from .detection import CocoDetection, DetectionDataset, VOCDetection
 from .imagenet import ImageFolder, ImageNet
+from .shapes import make_shapes
 
-__all__ = ["DatasetError", "ImageFolder", "ImageNet"]
+__all__ = [
+    "CocoDetection", "DatasetError", "DetectionDataset", "ImageFolder", "ImageNet", "VOCDetection",
+    "coco_to_voc", "convert_labelme", "labelme_to_coco", "labelme_to_seg", "labelme_to_voc",
+    "make_shapes", "voc_to_coco",
+]

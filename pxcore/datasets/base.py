@@ -69,9 +69,14 @@ class Dataset:
         """The raw sample: decoded image and annotations, before transforms."""
         raise NotImplementedError
 
-    def get(self, index: int, rng: np.random.Generator | None = None) -> dict[str, Any]:
-        """The sample after transforms."""
-        return self.transforms(self.load(index), rng if rng is not None else np.random.default_rng())
+    def get(self, index: int, rng: np.random.Generator | None = None, epoch: int = 0) -> dict[str, Any]:
+        """The sample after transforms (a MixupImage among them gets a partner sample,
+        as its ``mixup_epoch`` allows at this ``epoch``)."""
+        from ..transforms.detection import attach_mixup
+
+        rng = rng if rng is not None else np.random.default_rng()
+        sample = attach_mixup(self, index, rng, self.load(index), epoch=epoch)
+        return self.transforms(sample, rng)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.get(index)

@@ -21,16 +21,33 @@ import numpy as np
 from ..errors import ConfigError
 
 
+def optional(default: Any, **kwargs: Any) -> Any:
+    """An attrs field that ``to_config`` leaves out while it holds its default: arguments
+    added to an existing transform keep its saved configs what they were."""
+    return attrs.field(default=default, metadata={"omit_default": True}, **kwargs)
+
+
 class Transform:
-    """Base: ``__call__(sample, rng) -> sample``; ``to_config()`` gives ``{"type", **args}``."""
+    """Base: ``__call__(sample, rng) -> sample``; ``to_config()`` gives ``{"type", **args}``.
+
+    A transform with ``batch_transform = True`` works on a whole batch instead:
+    ``__call__(samples: list[dict], rng) -> list[dict]``. ``Compose`` skips it per sample;
+    the loader runs ``Compose.apply_batch`` on each batch's samples before collating.
+    """
+
+    batch_transform = False
 
     def __call__(self, sample: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         raise NotImplementedError
 
     def to_config(self) -> dict[str, Any]:
-        args = attrs.asdict(self, recurse=False) if attrs.has(type(self)) else {}
-        return {"type": type(self).__name__,
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}}
+        args = {}
+        for field in attrs.fields(type(self)) if attrs.has(type(self)) else ():
+            value = getattr(self, field.name)
+            if field.metadata.get("omit_default") and value == field.default:
+                continue
+            args[field.name] = list(value) if isinstance(value, tuple) else value
+        return {"type": type(self).__name__, **args}
 
 
 @attrs.define
@@ -45,8 +62,28 @@ class Compose(Transform):
     def __call__(self, sample, rng=None):
         rng = rng if rng is not None else np.random.default_rng()
         for transform in self.transforms:
-            sample = transform(sample, rng)
+            if not transform.batch_transform:
+                sample = transform(sample, rng)
         return sample
+
+    @property
+    def batch_transforms(self) -> list[Transform]:
+        """The batch transforms, in order (nested Composes included)."""
+        found = []
+        for transform in self.transforms:
+            if isinstance(transform, Compose):
+                found += transform.batch_transforms
+            elif transform.batch_transform:
+                found.append(transform)
+        return found
+
+    def apply_batch(self, samples: list[dict[str, Any]], rng=None) -> list[dict[str, Any]]:
+        """Run the batch transforms on one batch's transformed samples (wherever they sit
+        in the list, after every per-sample transform, as PaddleX does)."""
+        rng = rng if rng is not None else np.random.default_rng()
+        for transform in self.batch_transforms:
+            samples = transform(samples, rng)
+        return samples
 
     def to_config(self) -> dict[str, Any]:
         return {"type": "Compose", "transforms": [t.to_config() for t in self.transforms]}
