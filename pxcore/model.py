@@ -80,14 +80,15 @@ class Model:
         info.update(extra)
         return info
 
-    def save(self, save_dir: str | os.PathLike, *, optimizer=None, train_state=None,
+    def save(self, save_dir: str | os.PathLike, *, optimizer=None, train_state=None, ema=None,
              status: str = "Normal", **extra: Any) -> Path:
         """Write a model directory that ``pxcore.load_model`` reads back."""
         from .engine.checkpoint import save_dir as write
 
         info = self.describe(status=status, **extra)
         _check_plain(info, "model.yml")
-        return write(save_dir, info=info, net=self.net, optimizer=optimizer, train_state=train_state)
+        return write(save_dir, info=info, net=self.net, optimizer=optimizer, train_state=train_state,
+                     ema=ema)
 
     def __repr__(self) -> str:
         where = f" ({self.entry.id})" if self.entry is not None else ""

@@ -33,6 +33,8 @@ _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
     ("collections", "OrderedDict"),
+    # paddle.save writes a nested dict's tensors as tuple(...) calls; tuple runs no code.
+    ("builtins", "tuple"),
 }
 # Bookkeeping entries Paddle writes beside the tensors.
 _META_KEYS = ("StructuredToParameterName@@", "UnpackBigParamInfor@@")

@@ -19,10 +19,11 @@ MODEL_FILE = "model.yml"
 WEIGHTS_FILE = "model.pdparams"
 OPTIMIZER_FILE = "model.pdopt"
 STATE_FILE = "train_state.json"
+EMA_FILE = "model.pdema"  # the running weight average, to resume with use_ema
 
 
 def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=None,
-             train_state: dict[str, Any] | None = None) -> Path:
+             train_state: dict[str, Any] | None = None, ema=None) -> Path:
     """Write a model directory atomically and return its path."""
     import paddle
 
@@ -35,6 +36,10 @@ def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=
         paddle.save(net.state_dict(), str(tmp / WEIGHTS_FILE))
         if optimizer is not None:
             paddle.save(optimizer_state(net, optimizer), str(tmp / OPTIMIZER_FILE))
+        if ema is not None:  # as plain arrays: paddle.save nests tensors as tuples
+            state = ema.state_dict()
+            state["average"] = {k: v.numpy() for k, v in state["average"].items()}
+            paddle.save(state, str(tmp / EMA_FILE))
         if train_state is not None:
             (tmp / STATE_FILE).write_text(json.dumps(train_state), encoding="utf-8")
         _fsync_dir(tmp)

@@ -7,6 +7,7 @@ checkpoints, the best model, early stopping, resuming, VisualDL and the curves p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import warnings
@@ -50,14 +51,17 @@ class _VisualDL:
 def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         eval_dataset=None, eval_batch_size: int = 1, save_interval_epochs: int = 1,
         log_interval_steps: int = 10, early_stop: bool = False, early_stop_patience: int = 5,
-        resume_checkpoint: str | None = None, use_vdl: bool = False) -> dict[str, Any]:
-    """Train ``model`` (a task model) and return the history."""
+        resume_checkpoint: str | None = None, use_vdl: bool = False, ema=None) -> dict[str, Any]:
+    """Train ``model`` (a task model) and return the history. With ``ema`` (a
+    ModelEMA of the net) evaluation and the best model use the averaged weights; epoch
+    checkpoints keep the trained weights and the average, so a resume continues both;
+    the net ends with the averaged weights."""
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
     state = {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": None,
              "bad_evals": 0, "history": {"loss": [], "metrics": {}}}
     if resume_checkpoint:
-        state = _resume(model, optimizer, schedule, resume_checkpoint, num_epochs)
+        state = _resume(model, optimizer, schedule, resume_checkpoint, num_epochs, ema)
     steps = len(loader)
     if steps == 0:
         raise PxError("the training data set gives no batch; add samples or lower the batch size")
@@ -83,6 +87,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                 loss.backward()
                 optimizer.step()
                 optimizer.clear_grad()
+                if ema is not None:
+                    ema.update()
                 lr = optimizer.get_lr()
                 if schedule is not None:
                     schedule.step()
@@ -97,7 +103,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                 continue
             metrics = {}
             if eval_dataset is not None:
-                metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
+                with _averaged(ema):
+                    metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
                 for name, value in metrics.items():
                     state["history"]["metrics"].setdefault(name, []).append([epoch + 1, value])
                     vdl.scalar(f"eval/{name}", value, epoch + 1)
@@ -106,9 +113,10 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
             improved = _track_best(state, metrics.get(metric_key), epoch + 1)
             last_checkpoint = str(model.save(save_dir / f"epoch_{epoch + 1}", optimizer=optimizer,
                                              train_state=_snapshot(state, schedule), metrics=metrics,
-                                             status="Checkpoint"))
+                                             ema=ema, status="Checkpoint"))
             if improved or eval_dataset is None:
-                model.save(save_dir / "best_model", metrics=metrics)
+                with _averaged(ema):
+                    model.save(save_dir / "best_model", metrics=metrics)
             plot_curves(state["history"], save_dir / "curves.png")
             if early_stop and state["bad_evals"] >= early_stop_patience:
                 logger.info("[train] early stop: %s has not improved for %d evaluations (best %.4f "
@@ -118,8 +126,14 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     finally:
         progress.end_epoch()
         vdl.close()
+    if ema is not None and ema.step:  # the model goes on with what was evaluated and saved
+        model.net.set_state_dict(ema.averaged())
     state["images_per_second"] = progress.images_per_second
     return state
+
+
+def _averaged(ema):
+    return ema.apply() if ema is not None else contextlib.nullcontext()
 
 
 def _track_best(state: dict, value: float | None, epoch: int) -> bool:
@@ -136,14 +150,18 @@ def _snapshot(state: dict, schedule) -> dict:
     return {**state, "schedule": schedule.state_dict() if schedule is not None else {}}
 
 
-def _resume(model, optimizer, schedule, checkpoint: str, num_epochs: int) -> dict:
+def _resume(model, optimizer, schedule, checkpoint: str, num_epochs: int, ema=None) -> dict:
     from ..weights import load_weights, safe_unpickle
+    from .checkpoint import EMA_FILE
 
     state = read_train_state(checkpoint)
     load_weights(model.net, checkpoint, reinit_head=False)
     opt_path = Path(checkpoint) / "model.pdopt"
     if opt_path.is_file():
         load_optimizer_state(model.net, optimizer, safe_unpickle(opt_path))
+    ema_path = Path(checkpoint) / EMA_FILE
+    if ema is not None and ema_path.is_file():
+        ema.set_state_dict(safe_unpickle(ema_path))
     saved_schedule = state.pop("schedule", {})
     if schedule is not None and saved_schedule:
         schedule.set_state_dict(saved_schedule)

@@ -29,6 +29,8 @@ class TrainableModel(Model):
 
     main_metric = "loss"
     batch_fields: tuple[str, ...] = ()
+    # field -> function of the sample giving the value where a sample lacks the field
+    field_defaults: dict = {}
 
     def training_step(self, batch):  # pragma: no cover - each task's job
         raise NotImplementedError
@@ -42,7 +44,7 @@ class TrainableModel(Model):
              pretrain_weights: Any, optimizer: Any, learning_rate: float, warmup_steps: int,
              warmup_start_lr: float, lr_decay_epochs, lr_decay_gamma: float, early_stop: bool,
              early_stop_patience: int, resume_checkpoint: Any, use_vdl: bool, seed: int | None,
-             num_workers: Any, eval_batch_size: int | None) -> dict[str, Any]:
+             num_workers: Any, eval_batch_size: int | None, use_ema: bool = False) -> dict[str, Any]:
         from ..data.loader import Loader
         from ..engine.optim import build_lr_schedule, build_optimizer
         from ..engine.trainer import fit
@@ -67,6 +69,7 @@ class TrainableModel(Model):
             self.eval_transforms = eval_dataset.transforms
         loader = Loader(train_dataset, train_batch_size, shuffle=train_dataset.shuffle,
                         drop_last=len(train_dataset) > train_batch_size, fields=self.batch_fields,
+                        defaults=self.field_defaults,
                         num_workers=num_workers if num_workers != "auto" else train_dataset.num_workers,
                         seed=seed)
         schedule = build_lr_schedule(learning_rate, len(loader), lr_decay_epochs, lr_decay_gamma,
@@ -77,9 +80,14 @@ class TrainableModel(Model):
 
             own = getattr(opt, "_learning_rate", None)
             schedule = own if isinstance(own, paddle.optimizer.lr.LRScheduler) else None
+        ema = None
+        if use_ema:
+            from ..engine.ema import ModelEMA
+
+            ema = ModelEMA(self.net)
         return fit(self, loader=loader, optimizer=opt, schedule=schedule, num_epochs=num_epochs,
                    save_dir=save_dir, eval_dataset=eval_dataset,
                    eval_batch_size=eval_batch_size or train_batch_size,
                    save_interval_epochs=save_interval_epochs, log_interval_steps=log_interval_steps,
                    early_stop=early_stop, early_stop_patience=early_stop_patience,
-                   resume_checkpoint=resume_checkpoint, use_vdl=use_vdl)
+                   resume_checkpoint=resume_checkpoint, use_vdl=use_vdl, ema=ema)

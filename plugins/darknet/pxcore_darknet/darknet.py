@@ -22,6 +22,7 @@ import paddle.nn.functional as F
 from paddle import nn
 
 from pxcore.errors import PxError
+from pxcore.nn.activations import leaky_relu
 from pxcore.nn.backbone import Backbone, tap_levels
 from pxcore.nn.features import FeatureInfo
 from pxcore.nn.legacy import aliases_by_table
@@ -53,7 +54,7 @@ class ConvBN(nn.Layer):
     @static_safe
     def forward(self, x):
         x = self._bn(self._conv(x))
-        return F.relu(x) if self.act == "relu" else F.leaky_relu(x, LEAKY_SLOPE)
+        return F.relu(x) if self.act == "relu" else leaky_relu(x, LEAKY_SLOPE)
 
 
 class ResidualBlock(nn.Layer):

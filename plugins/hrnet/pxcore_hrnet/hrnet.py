@@ -24,6 +24,7 @@ from paddle import nn
 from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone
 from pxcore.nn.features import FeatureInfo
+from pxcore.nn.resize import upsample_nearest
 
 STEM_CHANNELS = 64
 STEM_BLOCKS = 4  # bottlenecks of width 64 (256 channels out) before the first branching
@@ -89,20 +90,6 @@ class BottleneckBlock(nn.Layer):
     def forward(self, x):
         shortcut = self.conv_down(x) if self.project else x
         return F.relu(shortcut + self.conv3(self.conv2(self.conv1(x))))
-
-
-def upsample_nearest(x, factor: int, like):
-    """Nearest-neighbour upsampling of ``x`` by an integer ``factor``, to the shape of
-    ``like`` (the same shape, reached by repeating every pixel factor x factor times):
-    exactly the reference's ``upsample(scale_factor=factor, mode="nearest")``.
-
-    Not written as an interpolation: exported, Paddle Inference with oneDNN (Paddle
-    3.3) rejects every nearest_interp op ("ConvertPirAttribute2RuntimeAttribute not
-    support pir::ArrayAttribute<pir::DoubleAttribute>"), and paddle2onnx refuses one
-    with a scale factor. Tile and reshape (to a shape read from ``like``, which Paddle
-    Lite also runs) export to every runtime."""
-    x = paddle.tile(paddle.unsqueeze(x, [3, 5]), [1, 1, 1, factor, 1, factor])
-    return paddle.reshape(x, paddle.shape(like))
 
 
 def fuse_plan(branches: int) -> list[list[tuple[int, int]]]:

@@ -159,7 +159,7 @@ def test_input_sizes():
 
 
 def test_upsampling_is_the_references_nearest_interpolation():
-    from pxcore_hrnet.hrnet import upsample_nearest
+    from pxcore.nn.resize import upsample_nearest
 
     x = paddle.rand([2, 3, 5, 7])
     for factor in (2, 4, 8):

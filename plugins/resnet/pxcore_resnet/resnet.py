@@ -11,6 +11,14 @@ Module names are those of PaddleClas 2.6's ``legendary_models/resnet.py``, so it
 ``weight_aliases()``. The first block of every stage has a projection shortcut, even
 where the shapes would allow the identity (ResNet18/34's first block), as in the
 pretrained nets.
+
+``dcn_stages`` makes the 3x3 conv of every block of those stages a modulated deformable
+conv (DCNv2, as PP-YOLO's backbone has in its last stage): the bottleneck's ``conv1``,
+the basic block's second conv ``conv1``, as in PaddleDetection 2.6's ResNet. Its kernel
+keeps the key ``<block>.conv1.conv.weight`` and its shape, so ImageNet weights seed it;
+``<block>.conv1.conv_offset.weight`` / ``.bias`` is the conv predicting offsets and mask
+(PaddleDetection's ``conv_offset``, zero-initialised as there: at first the conv samples
+the regular grid with every mask 0.5, half the plain conv).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Sequence
 import paddle
 import paddle.nn.functional as F
 from paddle import nn
+from paddle.vision.ops import DeformConv2D
 
 from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone, tap_levels
@@ -47,25 +56,43 @@ STAGE_WIDTHS = (64, 128, 256, 512)
 
 class ConvBN(nn.Layer):
     """Conv without bias, BatchNorm, optional ReLU. With ``pool_stride`` a 2x2 average
-    pool does the striding and the conv runs at stride 1 (the vd shortcut)."""
+    pool does the striding and the conv runs at stride 1 (the vd shortcut). With
+    ``deformable`` the conv is DCNv2: ``conv_offset`` predicts 2k² offsets and k² mask
+    logits (sigmoid) per position from the input."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 relu: bool = False, pool_stride: bool = False) -> None:
+                 relu: bool = False, pool_stride: bool = False, deformable: bool = False) -> None:
         super().__init__()
         self.pool_stride = pool_stride
         self.relu = relu
+        self.deformable = deformable
         if pool_stride:
-            # SAME padding with ceil_mode: odd sizes round up, padding excluded from the mean.
-            self.pool = nn.AvgPool2D(2, stride=stride, padding="SAME", ceil_mode=True)
-        self.conv = nn.Conv2D(in_channels, out_channels, kernel_size,
+            # ceil_mode: odd sizes round up, the missing row/column left out of the mean.
+            # (padding="SAME" computes the same but fails in Paddle Inference's oneDNN pool.)
+            self.pool = nn.AvgPool2D(2, stride=stride, padding=0, ceil_mode=True)
+        conv_type = DeformConv2D if deformable else nn.Conv2D
+        self.conv = conv_type(in_channels, out_channels, kernel_size,
                               stride=1 if pool_stride else stride,
                               padding=(kernel_size - 1) // 2, bias_attr=False)
+        if deformable:
+            self._offset_channels = 2 * kernel_size ** 2
+            zero = paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))
+            self.conv_offset = nn.Conv2D(in_channels, 3 * kernel_size ** 2, kernel_size,
+                                         stride=stride, padding=(kernel_size - 1) // 2,
+                                         weight_attr=zero, bias_attr=zero)
         self.bn = nn.BatchNorm2D(out_channels)
 
     def forward(self, x):
         if self.pool_stride:
             x = self.pool(x)
-        x = self.bn(self.conv(x))
+        if self.deformable:
+            offset_mask = self.conv_offset(x)
+            offset = offset_mask[:, :self._offset_channels]
+            mask = F.sigmoid(offset_mask[:, self._offset_channels:])
+            x = self.conv(x, offset, mask=mask)
+        else:
+            x = self.conv(x)
+        x = self.bn(x)
         return F.relu(x) if self.relu else x
 
 
@@ -73,11 +100,11 @@ class BasicBlock(nn.Layer):
     expansion = 1
 
     def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
-                 pool_shortcut: bool) -> None:
+                 pool_shortcut: bool, deformable: bool = False) -> None:
         super().__init__()
         self.projection = projection
         self.conv0 = ConvBN(in_channels, width, 3, stride, relu=True)
-        self.conv1 = ConvBN(width, width, 3)
+        self.conv1 = ConvBN(width, width, 3, deformable=deformable)
         if projection:
             self.short = ConvBN(in_channels, width, 1, stride, pool_stride=pool_shortcut)
 
@@ -90,11 +117,11 @@ class BottleneckBlock(nn.Layer):
     expansion = 4
 
     def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
-                 pool_shortcut: bool) -> None:
+                 pool_shortcut: bool, deformable: bool = False) -> None:
         super().__init__()
         self.projection = projection
         self.conv0 = ConvBN(in_channels, width, 1, relu=True)
-        self.conv1 = ConvBN(width, width, 3, stride, relu=True)
+        self.conv1 = ConvBN(width, width, 3, stride, relu=True, deformable=deformable)
         self.conv2 = ConvBN(width, width * 4, 1)
         if projection:
             self.short = ConvBN(in_channels, width * 4, 1, stride, pool_stride=pool_shortcut)
@@ -109,17 +136,25 @@ _BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 
 class ResNet(Backbone):
     """A ResNet backbone of ``depth`` (18, 34, 50, 101, 152, 200) in ``variant`` "b" or
-    "vd". It reports the four stages C2..C5 (strides 4, 8, 16, 32)."""
+    "vd". It reports the four stages C2..C5 (strides 4, 8, 16, 32). The blocks of the
+    stages in ``dcn_stages`` (0..3 for C2..C5) have a deformable 3x3 conv (DCNv2)."""
 
     def __init__(self, depth: int = 50, variant: str = "b",
-                 out_indices: Sequence[int] | None = None) -> None:
+                 out_indices: Sequence[int] | None = None,
+                 dcn_stages: Sequence[int] = ()) -> None:
         super().__init__(out_indices)
         if depth not in ARCHITECTURES:
             raise PxError(f"ResNet: depth {depth!r} is not one of {sorted(ARCHITECTURES)}")
         if variant not in STEMS:
             raise PxError(f"ResNet: variant {variant!r} is not one of {sorted(STEMS)}")
+        dcn_stages = (dcn_stages,) if isinstance(dcn_stages, int) else tuple(dcn_stages)
+        if any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < len(STAGE_WIDTHS)
+               for s in dcn_stages):
+            raise PxError(f"ResNet: dcn_stages {dcn_stages!r} must be stage indices 0..3 "
+                          "(C2..C5); PP-YOLO uses (3,)")
         self.depth = depth
         self.variant = variant
+        self.dcn_stages = dcn_stages
         block_kind, stage_depths = ARCHITECTURES[depth]
         self._block_kind, self._stage_depths = block_kind, stage_depths
 
@@ -140,7 +175,8 @@ class ResNet(Backbone):
                     stride=2 if first and stage > 0 else 1,
                     projection=first,
                     # vd: the stride-2 shortcuts pool; the first stage's shortcut has no stride.
-                    pool_shortcut=variant == "vd" and stage > 0))
+                    pool_shortcut=variant == "vd" and stage > 0,
+                    deformable=stage in dcn_stages))
                 channels = width * block_type.expansion
             self._stage_ends.append(len(blocks) - 1)
             self.feature_info.append(FeatureInfo(f"C{stage + 2}", channels, 2 ** (stage + 2)))
