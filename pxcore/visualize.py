@@ -13,22 +13,29 @@ from .errors import PxError
 
 
 def visualize(image, result: Any, save_path: str | os.PathLike | None = None,
-              min_size: int = 256) -> np.ndarray:
+              min_size: int = 256, threshold: float = 0.5) -> np.ndarray:
     """Draw a prediction on the image (RGB). Classification results (a list of
-    ``{"category", "score"}``) are written as text in a band above the image. Returns
-    the picture and writes it to ``save_path`` if given."""
+    ``{"category", "score"}``) are written as text in a band above the image;
+    detections (``{"bbox": [x, y, w, h], "category", "score"}``) scoring at least
+    ``threshold`` are drawn as labelled boxes. Returns the picture and writes it to
+    ``save_path`` if given."""
     import cv2
 
     picture = load_image(image)
     h, w = picture.shape[:2]
+    scale = 1.0
     if min(h, w) < min_size:  # small inputs (digits are 32 px) are scaled up to be readable
         scale = min_size / min(h, w)
         picture = cv2.resize(picture, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_NEAREST)
-    if isinstance(result, list) and all(isinstance(r, dict) and "category" in r for r in result):
-        picture = _draw_classes(picture, result)
+    items = result if isinstance(result, list) and all(isinstance(r, dict) for r in result) else None
+    if items is not None and all("bbox" in r for r in items):
+        picture = _draw_boxes(picture, [r for r in items if r["score"] >= threshold], scale)
+    elif items is not None and all("category" in r for r in items):
+        picture = _draw_classes(picture, items)
     else:
         raise PxError("visualize() draws classification results (a list of {'category', 'score'}) "
-                      f"so far; got {type(result).__name__}")
+                      "and detections (a list of {'bbox', 'category', 'score'}); "
+                      f"got {type(result).__name__}")
     if save_path is not None:
         save_path = Path(save_path)
         save_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,3 +53,29 @@ def _draw_classes(picture: np.ndarray, result: list[dict]) -> np.ndarray:
         cv2.putText(band, text, (8, 24 + i * line_height), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
                     (0, 0, 0), 2, cv2.LINE_AA)
     return np.concatenate([band, picture], axis=0)
+
+
+def _colour(class_id: int) -> tuple[int, int, int]:
+    """A stable, distinct colour per class (golden-ratio steps round the hue circle)."""
+    import colorsys
+
+    r, g, b = colorsys.hsv_to_rgb((class_id * 0.618034) % 1.0, 0.85, 0.95)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _draw_boxes(picture: np.ndarray, detections: list[dict], scale: float) -> np.ndarray:
+    import cv2
+
+    picture = np.ascontiguousarray(picture)
+    for item in sorted(detections, key=lambda d: d["score"]):  # best drawn last, on top
+        x, y, w, h = (v * scale for v in item["bbox"])
+        colour = _colour(int(item.get("category_id", 0)))
+        top_left, bottom_right = (round(x), round(y)), (round(x + w), round(y + h))
+        cv2.rectangle(picture, top_left, bottom_right, colour, 2)
+        text = f"{item.get('category', item.get('category_id'))} {item['score']:.2f}"
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        ty = max(th + 4, top_left[1])
+        cv2.rectangle(picture, (top_left[0], ty - th - 4), (top_left[0] + tw + 4, ty), colour, -1)
+        cv2.putText(picture, text, (top_left[0] + 2, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return picture

@@ -13,7 +13,9 @@ def add_parser(sub, name):
     p = sub.add_parser(name, help="predict images with a saved or exported model and draw the results")
     p.add_argument("model_dir", help="a model directory (output/best_model) or an exported one")
     p.add_argument("images", nargs="+", help="image files")
-    p.add_argument("--topk", type=int, default=1)
+    p.add_argument("--topk", type=int, default=1, help="classification: classes per image")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="detection: draw (and print) boxes scoring at least this (0.5)")
     p.add_argument("--runtime", help="for exported models: auto (default), paddle, onnxruntime, ...")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--save-dir", default="output/predict", help="where the labelled pictures go")
@@ -37,10 +39,14 @@ def run(args) -> int:
                           f"(px export {args.model_dir} --save-dir inference_model)")
         model = load_model(args.model_dir)
         where = "paddle (Python)"
-    results = model.predict(args.images, topk=args.topk)
+    task = getattr(model, "task", None)
+    results = (model.predict(args.images) if task == "detection"
+               else model.predict(args.images, topk=args.topk))
     save_dir = Path(args.save_dir)
     for image, result in zip(args.images, results, strict=True):
         picture = save_dir / f"{Path(image).stem}.png"
-        visualize(image, result, picture)
+        if task == "detection":
+            result = [r for r in result if r["score"] >= args.threshold]
+        visualize(image, result, picture, threshold=args.threshold)
         print(json.dumps({"image": image, "result": result, "picture": str(picture), "by": where}))
     return 0

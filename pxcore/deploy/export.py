@@ -34,7 +34,9 @@ def nominal_input_size(transforms, probe: int = 512) -> tuple[int, int] | None:
     on the image (no crop or resize to a fixed size)."""
     sizes = set()
     for h, w in ((probe, probe), (probe, probe * 3 // 2)):
-        sample = transforms({"image": np.zeros((h, w, 3), np.uint8)}, np.random.default_rng(0))
+        sample = {"image": np.zeros((h, w, 3), np.uint8), "im_shape": np.array([h, w], np.float32),
+                  "scale_factor": np.ones(2, np.float32)}
+        sample = transforms(sample, np.random.default_rng(0))
         sizes.add(tuple(int(d) for d in np.asarray(sample["image"]).shape[:2]))
     return sizes.pop() if len(sizes) == 1 else None
 
@@ -46,8 +48,8 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
     pre-PIR program (for Paddle Lite)."""
     import paddle
 
-    if model.task != "classification":
-        raise PxError(f"export of {model.task} models comes with their task; {model.name} cannot be exported yet")
+    if not hasattr(model, "deploy_outputs"):
+        raise PxError(f"{model.name} is a {model.task} model, and pxcore cannot export that task yet")
     if model.eval_transforms is None:
         raise PxError(f"{model.name} has no evaluation transforms to export; set model.eval_transforms")
     height = width = None
@@ -79,10 +81,10 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
                ("pxcore_version", "model", "zoo_id", "task", "num_classes", "labels")},
             "inputs": [{"name": "image", "shape": [-1 if d is None else d for d in shape],
                         "dtype": "float32", "layout": "NCHW"}],
-            "outputs": [{"name": "logits", "shape": [-1, model.num_classes]}],
+            "outputs": model.deploy_outputs(),
             "input_size": list(nominal_input_size(model.eval_transforms) or []) or None,
             "transforms": model.eval_transforms.to_config(),
-            "postprocess": {"type": model.task},
+            "postprocess": model.deploy_postprocess(),
             "files": files,
         }
         (tmp / DEPLOY_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),

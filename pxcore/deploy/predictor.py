@@ -26,9 +26,15 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.info = read_deploy_info(self.model_dir)
         self.task = self.info["task"]
-        if self.task != "classification":
-            raise PxError(f"the Predictor runs classification models so far; {self.model_dir} is {self.task}")
+        if self.task not in ("classification", "detection"):
+            raise PxError(f"the Predictor runs classification and detection models so far; "
+                          f"{self.model_dir} is {self.task}")
         self.transforms = compose(self.info["transforms"])
+        self._postprocess = None
+        if self.task == "detection":
+            from ..tasks.detection import build_postprocess
+
+            self._postprocess = build_postprocess(self.info["postprocess"])
         self.labels = self.info.get("labels")
         self.num_classes = int(self.info["num_classes"])
         self.batch_size = batch_size
@@ -57,7 +63,13 @@ class Predictor:
         return self._session().run([np.asarray(batch, np.float32)])
 
     def predict(self, images: Any, topk: int = 1):
-        """Top-k classes of one image (path or RGB array) or a list of them."""
+        """What ``model.predict`` gives for one image (path or RGB array) or a list of
+        them: top-k classes, or detections."""
+        if self.task == "detection":
+            from ..tasks.detection import predict_images as predict_detections
+
+            return predict_detections(images, self.transforms, self.run, self._postprocess,
+                                      self.labels, self.batch_size)
         from ..tasks.classification import predict_images
 
         return predict_images(images, self.transforms, self.run, self.labels, self.num_classes,

@@ -9,6 +9,7 @@ from ..model import Model
 
 _TASK_MODELS = {
     "classification": "pxcore.tasks.classification:ClassificationModel",
+    "detection": "pxcore.tasks.detection:DetectionModel",
 }
 
 

@@ -49,6 +49,12 @@ class ClassificationModel(TrainableModel):
 
         return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
 
+    def deploy_outputs(self) -> list[dict[str, Any]]:
+        return [{"name": "logits", "shape": [-1, self.num_classes]}]
+
+    def deploy_postprocess(self) -> dict[str, Any]:
+        return {"type": "classification"}
+
     def training_step(self, batch):
         images, labels = batch
         logits = self.net(images)

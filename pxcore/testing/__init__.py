@@ -199,7 +199,7 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
     from ..api import create_model
 
     args = dict(overrides)
-    if spec.task == "classification":
+    if spec.task == "classification" or "num_classes" in spec.defaults:
         args.setdefault("num_classes", TEST_NUM_CLASSES)
     model = create_model(spec.name, **args)
     net = model.net
@@ -211,6 +211,13 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
         shape = list(outputs.shape)
         assert shape == [2, model.num_classes], (
             f"{label}: a classifier must return [batch, num_classes] = [2, {model.num_classes}], got {shape}")
+    if spec.task == "detection":
+        assert isinstance(outputs, list | tuple) and all(len(o.shape) == 4 and int(o.shape[0]) == 2
+                                                          for o in outputs), (
+            f"{label}: a detector returns its raw output levels, [batch, channels, H, W] each")
+        for name in ("loss", "postprocess"):
+            assert callable(getattr(net, name, None)), (
+                f"{label}: a detector's network needs {name}() (see pxcore.tasks.detection)")
     check_static_parity(net, inputs, label)
 
 

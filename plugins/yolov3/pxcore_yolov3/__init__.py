@@ -1,0 +1,1 @@
+"""YOLOv3 and PP-YOLO for pxcore: see README.md."""

@@ -1,0 +1,232 @@
+"""Object detection: PaddleX's train / evaluate / predict for any detector whose network
+returns raw outputs and offers ``loss(outputs, gt_bbox, gt_class, gt_score)`` and a
+numpy ``postprocess(outputs, scale_factor, orig_hw)`` giving ``[K, 6]`` rows (class,
+score, x1, y1, x2, y2) per image.
+
+Evaluation goes through pycocotools whatever the data format (a VOC data set converts
+itself with ``to_coco``), so ``bbox_mmap`` means the same everywhere; VOC data also
+gets VOC's mAP@0.5 (``bbox_map``), which PaddleX picked the best VOC model by.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import paddle
+
+from ..data.images import load_image
+from ..errors import PxError
+from ..transforms import Compose, Normalize, Resize, compose
+from .base import TrainableModel
+
+METRICS = ("COCO", "VOC")
+
+
+def _default_score(sample) -> np.ndarray:
+    return np.ones(len(sample["gt_class"]), np.float32)
+
+
+class DetectionModel(TrainableModel):
+    main_metric = "bbox_mmap"
+    batch_fields = ("gt_bbox", "gt_class", "gt_score")
+    field_defaults = {"gt_score": _default_score}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        size = int(self.spec.metadata.get("input_size", 608))
+        self.eval_transforms = Compose([Resize(size, interp="CUBIC"), Normalize()])
+
+    def train(self, num_epochs: int, train_dataset, train_batch_size: int = 8, eval_dataset=None,
+              save_interval_epochs: int = 1, log_interval_steps: int = 10, save_dir: str = "output",
+              pretrain_weights: Any = None, optimizer: Any = None, learning_rate: float = 1.0 / 8000,
+              warmup_steps: int = 1000, warmup_start_lr: float = 0.0,
+              lr_decay_epochs: Sequence[int] = (213, 240), lr_decay_gamma: float = 0.1,
+              metric: str | None = None, use_ema: bool = False, early_stop: bool = False,
+              early_stop_patience: int = 5, resume_checkpoint: Any = None, use_vdl: bool = False,
+              seed: int | None = None, num_workers: Any = "auto",
+              eval_batch_size: int | None = None) -> dict[str, Any]:
+        """Train with PaddleX's arguments (its YOLOv3 defaults); the best model is picked by
+        ``bbox_mmap`` (COCO) or ``bbox_map`` (VOC's mAP@0.5, the default for VOC data)."""
+        if train_dataset.num_classes != self.num_classes:
+            raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
+                          f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
+        self.metric = self._pick_metric(metric, eval_dataset or train_dataset)
+        self.main_metric = "bbox_map" if self.metric == "VOC" else "bbox_mmap"
+        args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "metric")}
+        return self._fit(**args)
+
+    @staticmethod
+    def _pick_metric(metric: str | None, dataset) -> str:
+        if metric is None:
+            return "VOC" if type(dataset).__name__ == "VOCDetection" else "COCO"
+        if metric.upper() not in METRICS:
+            raise PxError(f"metric {metric!r} is not one of {', '.join(METRICS)}")
+        return metric.upper()
+
+    def training_step(self, batch):
+        images, gt_bbox, gt_class, gt_score = batch
+        return self.net.loss(self.net(images), gt_bbox, gt_class, gt_score)["loss"]
+
+    def evaluate(self, eval_dataset, batch_size: int = 1, metric: str | None = None,
+                 return_details: bool = False, per_class: bool = False, num_workers: Any = "auto"):
+        """``{"bbox_mmap", "bbox_map50"}`` through pycocotools, plus VOC's ``bbox_map`` for
+        VOC data (or ``metric="VOC"``); ``per_class`` adds AP per class name;
+        ``return_details`` also returns the detections in COCO's result format."""
+        from ..data.loader import Loader
+        from ..metrics.detection import CocoDetectionMetric, VOCMetric
+
+        self._check_dataset(eval_dataset, "eval_dataset")
+        metric = self._pick_metric(metric or getattr(self, "metric", None), eval_dataset)
+        coco_gt = eval_dataset.to_coco()
+        sizes = {int(im["id"]): (im["height"], im["width"]) for im in coco_gt["images"]}
+        loader = Loader(eval_dataset, batch_size, fields=("im_id", "scale_factor"),
+                        num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
+        was_training = self.net.training
+        self.net.eval()
+        results = []
+        with paddle.no_grad():
+            for images, im_ids, scale_factor in loader:
+                ids = [int(i) for i in im_ids.numpy().reshape(-1)]
+                outputs = [o.numpy() for o in self.net(images)]
+                dets = self.net.postprocess(outputs, scale_factor.numpy(), [sizes[i] for i in ids])
+                for image_id, rows in zip(ids, dets, strict=True):
+                    results.extend({"image_id": image_id, **d} for d in to_dicts(rows))
+        if was_training:
+            self.net.train()
+        labels = list(eval_dataset.labels)
+        coco = CocoDetectionMetric(coco_gt, labels)
+        coco.update(results)
+        scores = coco.result(per_class=per_class)
+        if metric == "VOC":
+            voc = _voc_metric(VOCMetric(labels), coco_gt, results)
+            voc_scores = voc.result(per_class=per_class)
+            scores["bbox_map"] = voc_scores["bbox_map"]
+            if per_class:
+                scores.setdefault("per_class", {})["voc"] = voc_scores.get("per_class")
+        return (scores, results) if return_details else scores
+
+    def predict(self, img_file, transforms: Any = None, batch_size: int = 8):
+        """Detections of one image (a path or an RGB array), or of a list of them:
+        ``[{"category_id", "category", "bbox": [x, y, w, h], "score"}, ...]`` per image,
+        best first (every box NMS keeps; filter by score as you need)."""
+        transforms = compose(transforms) if transforms is not None else self.eval_transforms
+        self.net.eval()
+
+        def run(batch: np.ndarray) -> list[np.ndarray]:
+            with paddle.no_grad():
+                return [o.numpy() for o in self.net(paddle.to_tensor(batch))]
+
+        return predict_images(img_file, transforms, run, self.net.postprocess, self.labels, batch_size)
+
+    def export(self, save_dir, fixed_input_shape=None, batch_size=None, legacy: bool = False):
+        """Write an inference directory ending at the raw outputs, with the decoding and
+        NMS described in deploy.yml (``pxcore.Predictor`` runs both)."""
+        from ..deploy.export import export_model
+
+        return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
+
+    def deploy_outputs(self) -> list[dict[str, Any]]:
+        return [{"name": f"level{i}", "shape": [-1, -1, -1, -1]}
+                for i in range(len(self.net.postprocess.strides))]
+
+    def deploy_postprocess(self) -> dict[str, Any]:
+        post = self.net.postprocess
+        return {"type": "detection",
+                "decoder": f"{type(post).__module__}:{type(post).__name__}",
+                "args": post.to_config()}
+
+
+def build_postprocess(config: dict[str, Any]):
+    """The decoder deploy.yml names (``"module:Class"`` with its arguments)."""
+    reference = config.get("decoder", "")
+    module, _, name = reference.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise PxError(f"the exported model's post-processing {reference!r} cannot be imported "
+                      f"({exc}); install the plugin that exported it") from None
+    return factory(**config.get("args", {}))
+
+
+def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """``[K, 6]`` (class, score, x1, y1, x2, y2) rows as result dicts, bbox as x, y, w, h."""
+    out = []
+    for cls, score, x1, y1, x2, y2 in np.asarray(rows, np.float64).reshape(-1, 6):
+        item = {"category_id": int(cls), "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                "score": float(score)}
+        if labels is not None:
+            item["category"] = labels[int(cls)] if labels else str(int(cls))
+        out.append(item)
+    return out
+
+
+def _voc_metric(metric, coco_gt: dict, results: list[dict]):
+    """Feed VOC's metric per image from the COCO ground truth and the results."""
+    gts: dict[int, list] = {int(im["id"]): [] for im in coco_gt["images"]}
+    for ann in coco_gt["annotations"]:
+        gts.setdefault(int(ann["image_id"]), []).append(ann)
+    preds: dict[int, list] = {}
+    for r in results:
+        preds.setdefault(int(r["image_id"]), []).append(r)
+    for image_id, anns in gts.items():
+        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                           a["bbox"][1] + a["bbox"][3]] for a in anns], np.float32).reshape(-1, 4)
+        classes = np.array([a["category_id"] - 1 for a in anns], np.int64)
+        difficult = np.array([a.get("ignore", 0) for a in anns], np.int64)
+        mine = preds.get(image_id, [])
+        pb = np.array([[p["bbox"][0], p["bbox"][1], p["bbox"][0] + p["bbox"][2],
+                        p["bbox"][1] + p["bbox"][3]] for p in mine], np.float32).reshape(-1, 4)
+        metric.update(boxes, classes, difficult, pb,
+                      np.array([p["category_id"] for p in mine], np.int64),
+                      np.array([p["score"] for p in mine], np.float32))
+    return metric
+
+
+# --- pre- and post-processing shared with the deployed Predictor ---------------------
+
+def preprocess(image, transforms, index: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """One image as the network's CHW float32 input, its scale factor (sy, sx) and its
+    original (height, width)."""
+    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+    pixels = load_image(image, source)
+    height, width = pixels.shape[:2]
+    sample = {"image": pixels, "im_shape": np.array([height, width], np.float32),
+              "scale_factor": np.ones(2, np.float32)}
+    sample = transforms(sample, np.random.default_rng(0))
+    chw = np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+    return chw, np.asarray(sample["scale_factor"], np.float32), (height, width)
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """A batch of CHW images; different sizes are padded (bottom, right) to the largest,
+    which leaves every box where it was."""
+    height = max(a.shape[1] for a in arrays)
+    width = max(a.shape[2] for a in arrays)
+    if all(a.shape[1:] == (height, width) for a in arrays):
+        return np.stack(arrays)
+    batch = np.zeros((len(arrays), arrays[0].shape[0], height, width), np.float32)
+    for i, a in enumerate(arrays):
+        batch[i, :, :a.shape[1], :a.shape[2]] = a
+    return batch
+
+
+def predict_images(images, transforms, run, postprocess, labels, batch_size: int = 8):
+    """``model.predict`` and ``Predictor.predict`` both: pre-process, ``run`` batches
+    (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
+    its list out; a list in, a list of lists out."""
+    single = isinstance(images, str | os.PathLike | np.ndarray)
+    images = [images] if single else list(images)
+    if not images:
+        raise PxError("predict() got an empty list of images")
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = [preprocess(image, transforms, start + i)
+                 for i, image in enumerate(images[start:start + batch_size])]
+        outputs = run(_stack([c[0] for c in chunk]))
+        dets = postprocess(outputs, np.stack([c[1] for c in chunk]), [c[2] for c in chunk])
+        results.extend(to_dicts(rows, labels or []) for rows in dets)
+    return results[0] if single else results
