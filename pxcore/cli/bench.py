@@ -8,7 +8,8 @@ from pathlib import Path
 
 def add_parser(sub, name):
     p = sub.add_parser(name, help="measure deployed latency and memory beside the zoo's figures")
-    p.add_argument("models", nargs="*", help="default: every installed classification model")
+    p.add_argument("models", nargs="*", help="default: every installed zoo model of an exportable task "
+                                                    "(classification, detection)")
     p.add_argument("--runtime", default="all",
                    help="a runtime name, 'auto' (the default choice) or 'all' (auto and every usable one)")
     p.add_argument("--batch-size", type=int, default=1)
@@ -48,8 +49,9 @@ def run(args) -> int:
     from ..deploy.bench import _child, default_vs_fastest, format_report, run_bench
     from ..deploy.runtime import runtime_report
 
-    models = args.models or [n for n in list_models(task="classification", installed=True)
-                             if not resolve_model(n)[1].metadata.get("composer")]
+    exportable = ("classification", "detection")  # the tasks export knows so far
+    models = args.models or [n for task in exportable for n in list_models(task=task, installed=True)
+                             if not resolve_model(n, task=task)[1].metadata.get("composer")]
     if args.runtime == "all":
         runtimes = ["auto", *[r["name"] for r in runtime_report("cpu") if r["usable"]]]
     else:
