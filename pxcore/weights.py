@@ -40,12 +40,24 @@ _ALLOWED_GLOBALS = {
 _META_KEYS = ("StructuredToParameterName@@", "UnpackBigParamInfor@@")
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What pickle protocol 2 calls to rebuild bytes under Python 3 (``_codecs.encode(text,
+    "latin1")``): Paddle 1.x's fluid.save wrote its .pdparams at protocol 2, so an array's
+    data comes back this way. Only that encoding is admitted."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 class _StateUnpickler(pickle.Unpickler):
     def __init__(self, file, source: str):
-        super().__init__(file)
+        # latin1: a Python 2 pickle's str data, as Paddle's own loaders read it
+        super().__init__(file, encoding="latin1")
         self._source = source
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
         raise WeightsError(

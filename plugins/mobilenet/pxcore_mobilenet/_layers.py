@@ -3,11 +3,12 @@ of MobileNetV3, and the Paddle 1.x weight-name rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import paddle
 from paddle import nn
 
+from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
 from pxcore.nn.legacy import aliases_by_layer, check_coverage
 
@@ -30,16 +31,30 @@ def make_divisible(value: float, divisor: int = 8) -> int:
 
 
 def feature_levels(block_strides: Iterable[int], block_channels: Iterable[int],
-                   stem_stride: int = 2, min_stride: int = 4) -> tuple[tuple[int, ...], list[FeatureInfo]]:
+                   stem_stride: int = 2, min_stride: int = 4,
+                   blocks: Sequence[int] | None = None) -> tuple[tuple[int, ...], list[FeatureInfo]]:
     """The feature levels of a chain of blocks: for each stride from ``min_stride`` on,
-    the last block that works at it (the deepest map at that resolution). Returns the
-    block indices and a FeatureInfo per level, named C<log2 stride> as in FPN."""
+    the last block that works at it (the deepest map at that resolution), or the
+    ``blocks`` given, one per stride. Returns the block indices and a FeatureInfo per
+    level, named C<log2 stride> as in FPN."""
     last: dict[int, tuple[int, int]] = {}
+    chosen: dict[int, tuple[int, int]] = {}
+    wanted = None if blocks is None else [int(b) for b in blocks]
     stride = stem_stride
     for index, (block_stride, channels) in enumerate(zip(block_strides, block_channels, strict=True)):
         stride *= block_stride
         if stride >= min_stride:
             last[stride] = (index, channels)
+        if wanted is not None and index in wanted:
+            if stride in chosen:
+                raise PxError(f"level blocks {wanted}: blocks {chosen[stride][0]} and {index} "
+                              f"both work at stride {stride}")
+            chosen[stride] = (index, channels)
+    if wanted is not None:
+        if sorted(set(wanted)) != wanted or [i for i, _ in chosen.values()] != wanted:
+            raise PxError(f"level blocks {wanted} must be increasing block indices from 0 to "
+                          f"{index}")
+        last = chosen
     indices = tuple(index for index, _ in last.values())
     infos = [FeatureInfo(f"C{s.bit_length() - 1}", channels, s) for s, (_, channels) in last.items()]
     return indices, infos

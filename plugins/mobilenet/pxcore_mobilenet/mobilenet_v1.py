@@ -26,12 +26,15 @@ def depthwise_separable(in_channels: int, out_channels: int, stride: int) -> Cha
 
 class MobileNetV1(Backbone):
     """``scale`` multiplies every width (PaddleClas's x0_25 ... x1_0). Levels: the last
-    block at strides 4, 8, 16 and 32."""
+    block at strides 4, 8, 16 and 32, or the blocks (0-12) that ``level_blocks`` names:
+    PaddleDetection's YOLOv3 taps (3, 5, 12), the first block at strides 8 and 16
+    (conv3_2, conv4_2) and the last at 32 (conv6)."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("fc.",)
 
-    def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None) -> None:
+    def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None,
+                 level_blocks: Sequence[int] | None = None) -> None:
         super().__init__(out_indices)
         self.scale = scale
         widths = [int(STEM_CHANNELS * scale)] + [int(c * scale) for c, _ in BLOCKS]
@@ -40,7 +43,7 @@ class MobileNetV1(Backbone):
             depthwise_separable(widths[i], widths[i + 1], stride)
             for i, (_, stride) in enumerate(BLOCKS)])
         self._level_blocks, self.feature_info = feature_levels(
-            [s for _, s in BLOCKS], widths[1:])
+            [s for _, s in BLOCKS], widths[1:], blocks=level_blocks)
 
     def forward_features(self, x):
         return tap_levels(self.conv(x), self.blocks, self._level_blocks)

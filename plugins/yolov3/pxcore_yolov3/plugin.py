@@ -8,10 +8,11 @@ import pxcore
 _FACTORY = "pxcore_yolov3.yolov3:YOLOv3"
 
 # zoo name -> backbone and its arguments. PaddleDetection's YOLOv3 DarkNet53 uses
-# leaky ReLU (the ImageNet classifier's weights use ReLU).
+# leaky ReLU (the ImageNet classifier's weights use ReLU); its MobileNetV1 taps the
+# first block at strides 8 and 16 (conv3_2, conv4_2), not the last.
 YOLOV3_BACKBONES = {
     "YOLOv3-DarkNet53": ("DarkNet53", {"act": "leaky_relu"}),
-    "YOLOv3-MobileNetV1": ("MobileNetV1", {}),
+    "YOLOv3-MobileNetV1": ("MobileNetV1", {"level_blocks": (3, 5, 12)}),
     "YOLOv3-MobileNetV3_large": ("MobileNetV3_large", {}),
     "YOLOv3-ResNet34": ("ResNet34", {}),
 }

@@ -26,6 +26,7 @@ from pxcore.nn.features import FeatureInfo
 from pxcore.nn.resize import upsample_nearest
 from pxcore.nn.yolo_layers import SPP, ConvBNLayer, CoordConv, DropBlock
 
+from . import legacy_names
 from .anchors import ANCHOR_MASKS, COCO_ANCHORS, yolo_targets
 from .loss import YOLOLoss
 from .postprocess import YOLOPostprocess
@@ -40,20 +41,23 @@ def _conv(ch_in: int, ch_out: int, kernel: int, coord: bool = False) -> nn.Layer
 class YOLODetBlock(nn.Layer):
     """Five convs alternating 1x1 (``channel``) and 3x3 (2x``channel``); the last 1x1
     output (``route``) feeds the next level, the ``tip`` 3x3 feeds the output conv.
-    PP-YOLO makes the 1x1 convs CoordConvs, puts SPP in the deepest block and DropBlock
-    before the route."""
+    PP-YOLO makes the 1x1 convs CoordConvs, puts SPP in the deepest block, and DropBlock
+    before the route in the deepest (``first``) block, after ``conv1`` in the others
+    (PaddleDetection's places)."""
 
     def __init__(self, ch_in: int, channel: int, coord_conv: bool = False, spp: bool = False,
-                 drop_block: bool = False) -> None:
+                 drop_block: bool = False, first: bool = True) -> None:
         super().__init__()
+        drop = [("drop_block", DropBlock(block_size=3, keep_prob=0.9))] if drop_block else []
         layers = [("conv0", _conv(ch_in, channel, 1, coord_conv)),
                   ("conv1", _conv(channel, channel * 2, 3)),
+                  *([] if first else drop),
                   ("conv2", _conv(channel * 2, channel, 1, coord_conv))]
         if spp:
             layers.append(("spp", SPP(channel, channel, 1)))
         layers.append(("conv3", _conv(channel, channel * 2, 3)))
-        if drop_block:
-            layers.append(("drop_block", DropBlock(block_size=3, keep_prob=0.9)))
+        if first:
+            layers += drop
         layers.append(("route", _conv(channel * 2, channel, 1, coord_conv)))
         self.conv_module = nn.Sequential(*layers)
         self.tip = _conv(channel, channel * 2, 3, coord_conv)
@@ -84,7 +88,7 @@ class YOLOv3FPN(nn.Layer):
         for i, info in enumerate(levels):
             channel = channels // 2 ** i
             blocks.append(YOLODetBlock(info.channels + routes, channel, coord_conv,
-                                       spp and i == 0, drop_block))
+                                       spp and i == 0, drop_block, first=i == 0))
             self.out_features.append(FeatureInfo(f"yolo{i}", channel * 2, info.stride))
             if i < len(levels) - 1:
                 transitions.append(_conv(channel, channel // 2, 1))
@@ -172,6 +176,11 @@ class YOLOv3(nn.Layer):
     # The classification head convention: a checkpoint for another class count
     # leaves these freshly initialised.
     head_prefixes = ("yolo_output.",)
+
+    def weight_aliases(self) -> dict[str, str]:
+        """PaddleDetection's names -> our keys: the static 0.x variable names (the zoo's
+        archives and static-era .pdparams) and the 2.x dygraph keys; see legacy_names."""
+        return legacy_names.weight_aliases(self)
 
     def forward(self, image):
         """The raw output of every level, deepest first: ``[B, A*(5+C), H/s, W/s]``
