@@ -32,9 +32,13 @@ from .loss import YOLOLoss
 from .postprocess import YOLOPostprocess
 
 
-def _conv(ch_in: int, ch_out: int, kernel: int, coord: bool = False) -> nn.Layer:
+def _conv(ch_in: int, ch_out: int, kernel: int, coord: Any = False) -> nn.Layer:
+    """ConvBNLayer, or a CoordConv when ``coord`` is True (coordinates from -1 to 1) or
+    a (first, last) coordinate pair: PaddleDetection 2.x's PP-YOLO runs them from -1 to
+    -0.5 (``PADDLEDETECTION_COORD_RANGE``), which its checkpoints expect."""
     if coord:
-        return CoordConv(ch_in, ch_out, kernel, padding=(kernel - 1) // 2)
+        span = tuple(coord) if isinstance(coord, list | tuple) else (-1.0, 1.0)
+        return CoordConv(ch_in, ch_out, kernel, padding=(kernel - 1) // 2, coord_range=span)
     return ConvBNLayer(ch_in, ch_out, kernel, padding=(kernel - 1) // 2)
 
 
@@ -45,7 +49,7 @@ class YOLODetBlock(nn.Layer):
     before the route in the deepest (``first``) block, after ``conv1`` in the others
     (PaddleDetection's places)."""
 
-    def __init__(self, ch_in: int, channel: int, coord_conv: bool = False, spp: bool = False,
+    def __init__(self, ch_in: int, channel: int, coord_conv: Any = False, spp: bool = False,
                  drop_block: bool = False, first: bool = True) -> None:
         super().__init__()
         drop = [("drop_block", DropBlock(block_size=3, keep_prob=0.9))] if drop_block else []
@@ -75,7 +79,7 @@ class YOLOv3FPN(nn.Layer):
     512, which at small inputs costs more than a light backbone: a narrower neck trains
     several times faster on a CPU)."""
 
-    def __init__(self, input_shapes: Sequence[FeatureInfo], coord_conv: bool = False,
+    def __init__(self, input_shapes: Sequence[FeatureInfo], coord_conv: Any = False,
                  spp: bool = False, drop_block: bool = False, channels: int = 512) -> None:
         super().__init__()
         levels = list(reversed(list(input_shapes)))
@@ -139,7 +143,7 @@ class YOLOv3(nn.Layer):
                  backbone_args: Mapping[str, Any] | None = None,
                  anchors: Sequence[Sequence[float]] = COCO_ANCHORS,
                  anchor_masks: Sequence[Sequence[int]] = ANCHOR_MASKS,
-                 coord_conv: bool = False, spp: bool = False, drop_block: bool = False,
+                 coord_conv: Any = False, spp: bool = False, drop_block: bool = False,
                  ignore_thresh: float = 0.7, label_smooth: bool = False, scale_x_y: float = 1.0,
                  iou_loss_weight: float = 0.0, iou_aware: bool = False,
                  iou_aware_factor: float = 0.4, target_iou_thresh: float = 1.0,
