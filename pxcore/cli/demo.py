@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..demo import DEFAULT_MODEL, run_demo
+from ..demo import DEFAULT_MODELS, run_demo, run_detection_demo
 from ..errors import PxError
 
 
@@ -12,23 +12,35 @@ def add_parser(sub, name):
     p = sub.add_parser(name, help="prepare real data, train, evaluate, predict, export and deploy",
                        description="The main job: scikit-learn's real handwritten digits through "
                                    "the whole workflow, offline, in a few minutes on 2 cores.")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"any classification model ({DEFAULT_MODEL})")
-    p.add_argument("--work-dir", default="output/demo")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--min-accuracy", type=float, default=0.95,
-                   help="fail if test top-1 is below this (0.95)")
+    p.add_argument("--task", default="classification", choices=sorted(DEFAULT_MODELS),
+                   help="classification (digits, the default) or detection (generated shapes)")
+    p.add_argument("--model", help="a zoo model of the task (" + ", ".join(
+        f"{task}: {name}" for task, name in DEFAULT_MODELS.items()) + ")")
+    p.add_argument("--work-dir", help="default: output/demo (output/demo_detection)")
+    p.add_argument("--epochs", type=int, help="default: 8 (the detection recipe's count)")
+    p.add_argument("--min-accuracy", type=float,
+                   help="fail if the test metric (top-1; detection: mAP@0.5) is below this "
+                        "(0.95; detection 0.5)")
     return p
 
 
 def run(args) -> int:
-    report = run_demo(args.work_dir, args.model, num_epochs=args.epochs)
+    model = args.model or DEFAULT_MODELS[args.task]
+    if args.task == "detection":
+        report = run_detection_demo(args.work_dir or "output/demo_detection", model,
+                                    num_epochs=args.epochs)
+        key, floor, what = "bbox_map", 0.5, "mAP@0.5"
+    else:
+        report = run_demo(args.work_dir or "output/demo", model, num_epochs=args.epochs or 8)
+        key, floor, what = "acc1", 0.95, "top-1"
+    floor = floor if args.min_accuracy is None else args.min_accuracy
     print("\nsummary\n" + json.dumps(report, indent=2))
-    acc = report["test"]["acc1"]
-    if acc < args.min_accuracy:
-        raise PxError(f"test top-1 {acc:.4f} is below {args.min_accuracy}")
+    acc = report["test"][key]
+    if acc < floor:
+        raise PxError(f"test {what} {acc:.4f} is below {floor}")
     if not report["reload_matches"]:
         raise PxError("the reloaded model predicted differently from the trained one")
     if not report["runtime_matches"]:
         raise PxError(f"the exported model run by {report['runtime']} disagrees with Python")
-    print(f"\ndone in {report['seconds']} s: test top-1 {acc:.4f}; files under {args.work_dir}/")
+    print(f"\ndone in {report['seconds']} s: test {what} {acc:.4f}; files under {report['work_dir']}/")
     return 0
