@@ -45,15 +45,18 @@ class DetectionModel(TrainableModel):
               pretrain_weights: Any = None, optimizer: Any = None, learning_rate: float = 1.0 / 8000,
               warmup_steps: int = 1000, warmup_start_lr: float = 0.0,
               lr_decay_epochs: Sequence[int] = (213, 240), lr_decay_gamma: float = 0.1,
-              metric: str | None = None, use_ema: bool = False, early_stop: bool = False,
+              metric: str | None = None, use_ema: bool | None = None, early_stop: bool = False,
               early_stop_patience: int = 5, resume_checkpoint: Any = None, use_vdl: bool = False,
               seed: int | None = None, num_workers: Any = "auto",
               eval_batch_size: int | None = None) -> dict[str, Any]:
         """Train with PaddleX's arguments (its YOLOv3 defaults); the best model is picked by
-        ``bbox_mmap`` (COCO) or ``bbox_map`` (VOC's mAP@0.5, the default for VOC data)."""
+        ``bbox_mmap`` (COCO) or ``bbox_map`` (VOC's mAP@0.5, the default for VOC data).
+        ``use_ema`` defaults to the preset's choice (PP-YOLO averages its weights)."""
         if train_dataset.num_classes != self.num_classes:
             raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
+        if use_ema is None:
+            use_ema = bool(self.spec.metadata.get("use_ema", False))
         self.metric = self._pick_metric(metric, eval_dataset or train_dataset)
         self.main_metric = "bbox_map" if self.metric == "VOC" else "bbox_mmap"
         args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "metric")}

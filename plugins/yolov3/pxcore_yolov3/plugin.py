@@ -51,6 +51,6 @@ def px_register_models(registry):
                      metadata=_METADATA, summary=f"YOLOv3 on {backbone}")
     registry.add(name="PPYOLO", factory=_FACTORY, defaults={"num_classes": 80, **PPYOLO},
                  task="detection", paddlex={"class": "PPYOLO", "backbone": "ResNet50_vd_ssld"},
-                 metadata=_METADATA,
+                 metadata={**_METADATA, "use_ema": True},  # PP-YOLO trains with an EMA
                  summary="PP-YOLO: YOLOv3 on ResNet50_vd-DCN with CoordConv, SPP, DropBlock, "
                          "IoU-aware branch and Matrix NMS")

@@ -91,3 +91,20 @@ def test_bad_settings_name_the_fix():
         px.create_model("YOLOv3-MobileNetV1", num_classes=2, nms={"type": "soft"})
     with pytest.raises(px.PxError, match="backbone"):
         px.create_model("YOLOv3-MobileNetV1", num_classes=2, backbone=42)
+
+
+def test_ppyolo_trains_with_a_weight_average_by_default(tmp_path):
+    from pxcore import transforms as T
+
+    root = px.datasets.make_shapes(tmp_path / "data", num_images=8, image_size=64, seed=0,
+                                   val=0.0, test=0.0)
+    train = px.datasets.VOCDetection(root, root / "train_list.txt", root / "labels.txt",
+                                     transforms=T.Compose([T.Normalize()]))
+    model = px.create_model("PPYOLO", num_classes=train.num_classes)
+    model.train(1, train, train_batch_size=4, learning_rate=1e-4, warmup_steps=0,
+                save_dir=str(tmp_path / "out"), num_workers=0)
+    assert (tmp_path / "out" / "epoch_1" / "model.pdema").is_file()
+    yolo = px.create_model("YOLOv3-MobileNetV1", num_classes=train.num_classes)
+    yolo.train(1, train, train_batch_size=4, learning_rate=1e-4, warmup_steps=0,
+               save_dir=str(tmp_path / "plain"), num_workers=0)
+    assert not (tmp_path / "plain" / "epoch_1" / "model.pdema").exists()
