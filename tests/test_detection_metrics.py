@@ -131,3 +131,88 @@ def test_voc_difficult_and_duplicates():
     assert voc_ap(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.5, 2 / 3])) == pytest.approx(2 / 3)
     with pytest.raises(PxError, match="strip PadBox padding"):
         metric.update(gt, [0], None, pred, [0, 0, 0], scores)
+
+
+def test_coco_segm_follows_the_results():
+    """Without iou_types, masks in the results add segm AP beside the box AP."""
+    perfect = CocoDetectionMetric(_coco_gt(with_masks=True), LABELS)
+    perfect.update(_results(masks=True))
+    result = perfect.result(per_class=True)
+    assert result["segm_mmap"] == pytest.approx(1.0) and result["segm_map50"] == pytest.approx(1.0)
+    assert result["bbox_mmap"] == pytest.approx(1.0)
+    assert result["per_class"]["segm"] == {"cat": pytest.approx(1.0), "dog": pytest.approx(1.0)}
+
+    # boxes stay where they are, masks move: only segm drops
+    moved = CocoDetectionMetric(_coco_gt(with_masks=True), LABELS)
+    moved.update([{**r, "segmentation": _rle(x + 6, y + 6, w, h)}
+                  for r, (x, y, w, h) in zip(_results(), _boxes(), strict=True)])
+    result = moved.result()
+    assert result["bbox_mmap"] == pytest.approx(1.0)
+    assert 0.0 < result["segm_mmap"] < 0.9 and result["segm_mmap"] < result["segm_map50"]
+
+    boxes_only = CocoDetectionMetric(_coco_gt(with_masks=True), LABELS)
+    boxes_only.update(_results())
+    assert set(boxes_only.result(per_class=True)) == {"bbox_mmap", "bbox_map50", "per_class"}
+    assert set(boxes_only.result(per_class=True)["per_class"]) == {"bbox"}
+
+
+def _boxes():
+    return [(x, y, w, h) for objects in OBJECTS.values() for _, x, y, w, h in objects]
+
+
+def test_coco_segm_on_a_data_sets_polygons(tmp_path):
+    """to_coco()'s polygon ground truth against masks drawn from the same polygons."""
+    import json
+
+    from pxcore.datasets.detection import CocoDetection
+    from pxcore.ops import mask_to_rle, rle_to_mask
+
+    polygons = {1: [[10, 10, 40, 12, 20, 45]], 2: [[50, 20, 70, 20, 70, 40, 50, 40], [72, 5, 78, 5, 78, 15]]}
+    (tmp_path / "a.jpg").write_bytes(b"")  # never decoded: the sizes are given
+    coco = {"images": [{"id": 7, "file_name": "a.jpg", "width": 80, "height": 60}],
+            "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+            "annotations": [{"id": k, "image_id": 7, "category_id": k, "bbox": [10, 5, 60, 40],
+                             "segmentation": polygons[k]} for k in (1, 2)]}
+    (tmp_path / "ann.json").write_text(json.dumps(coco))
+    dataset = CocoDetection(tmp_path, tmp_path / "ann.json")
+    results = [{"image_id": 7, "category_id": k - 1, "bbox": [10, 5, 60, 40], "score": 0.8,
+                "segmentation": mask_to_rle(rle_to_mask(polygons[k], (60, 80)))} for k in (1, 2)]
+    metric = CocoDetectionMetric(dataset.to_coco(), dataset.labels)
+    metric.update(results)
+    assert metric.result()["segm_mmap"] == pytest.approx(1.0)
+    # a binary array and bytes counts are taken too
+    metric = CocoDetectionMetric(dataset.to_coco(), dataset.labels)
+    metric.update([{**results[0], "segmentation": rle_to_mask(polygons[1], (60, 80))},
+                   {**results[1], "segmentation": {**results[1]["segmentation"],
+                                                   "counts": results[1]["segmentation"]["counts"].encode()}}])
+    assert metric.result()["segm_mmap"] == pytest.approx(1.0)
+    assert isinstance(metric.results[1]["segmentation"]["counts"], str)
+
+
+def test_coco_segm_errors():
+    metric = CocoDetectionMetric(_coco_gt(with_masks=True), LABELS)
+    with pytest.raises(PxError, match="image_id 1 is a 50x100 RLE but the image is 100x100"):
+        metric.update([{**_results()[0], "segmentation": {"size": [50, 100], "counts": "abc"}}])
+    with pytest.raises(PxError, match="image_id 1 is a 100x90 mask but the image is 100x100"):
+        metric.update([{**_results()[0], "segmentation": np.zeros((100, 90), np.uint8)}])
+    with pytest.raises(PxError, match="expected an RLE dict"):
+        metric.update([{**_results()[0], "segmentation": "abc"}])
+    metric.update(_results(masks=True)[:1] + _results()[1:])
+    with pytest.raises(PxError, match="1 of 3 results carry a segmentation"):
+        metric.result()
+    no_gt_masks = CocoDetectionMetric(_coco_gt(), LABELS)
+    no_gt_masks.update(_results(masks=True))
+    with pytest.raises(PxError, match="no ground-truth annotation has a 'segmentation'"):
+        no_gt_masks.result()
+    gt = _coco_gt(with_masks=True)
+    del gt["images"][0]["height"]
+    unsized = CocoDetectionMetric(gt, LABELS)
+    unsized.update(_results(masks=True))
+    with pytest.raises(PxError, match=r"'height' and 'width'.*images \[1\]"):
+        unsized.result()
+    # an annotation without a segmentation counts as its box (here the same as its mask)
+    gt = _coco_gt(with_masks=True)
+    del gt["annotations"][0]["segmentation"]
+    boxed = CocoDetectionMetric(gt, LABELS)
+    boxed.update(_results(masks=True))
+    assert boxed.result()["segm_mmap"] == pytest.approx(1.0)

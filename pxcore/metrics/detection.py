@@ -1,7 +1,9 @@
 """Detection metrics as PaddleX reports them: COCO mAP (through pycocotools, so numbers
-match the official ones) and Pascal VOC mAP@0.5. Both accumulate per batch and report a
-dict; ``per_class`` is ``{iou_type: {label: AP}}``, where a class with no ground
-truth has AP ``nan`` and does not count towards the mean. Boxes use the continuous-coordinate IoU of ``transforms.geometry``.
+match the official ones) for boxes and, when the results carry masks, for instance
+segmentation; and Pascal VOC mAP@0.5. Both accumulate per batch and report a dict;
+``per_class`` is ``{iou_type: {label: AP}}``, where a class with no ground truth has AP
+``nan`` and does not count towards the mean. Boxes use the continuous-coordinate IoU of
+``transforms.geometry``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +21,8 @@ import numpy as np
 from ..errors import PxError
 from ..transforms.geometry import as_boxes, box_iou
 
+logger = logging.getLogger("pxcore")
+
 
 def _quiet():
     """pycocotools prints progress and tables; keep training logs clean."""
@@ -25,25 +30,40 @@ def _quiet():
 
 
 class CocoDetectionMetric:
-    """COCO mAP@[.5:.95] and mAP@.5 per IoU type (``"bbox"``, ``"segm"``).
+    """COCO mAP@[.5:.95] and mAP@.5 per IoU type (``"bbox"``, ``"segm"``), reported as
+    ``{iou_type}_mmap`` and ``{iou_type}_map50``.
 
     ``coco_gt`` is a COCO ground-truth dict; class index ``i`` maps to the ``i``-th
     category id in sorted order (ids are index + 1 in pxcore's data sets). ``update``
-    takes COCO-style results whose ``category_id`` is the 0-based class index."""
+    takes COCO-style results whose ``category_id`` is the 0-based class index.
+
+    With ``iou_types=None`` (the default) boxes are always evaluated, and masks too
+    (``segm_mmap``, ``segm_map50``) when the results carry a ``"segmentation"``: an RLE
+    dict (``pxcore.ops.mask_to_rle``), a binary ``HxW`` array or polygons, in the
+    pixels of the image the ground truth describes. Mask AP needs the images' ``height``
+    and ``width`` and the annotations' polygon or RLE ``segmentation`` (``to_coco()``
+    has both); an annotation without one counts as its box."""
 
     def __init__(self, coco_gt: dict[str, Any], labels: Sequence[str],
-                 iou_types: Sequence[str] = ("bbox",)) -> None:
-        unknown = set(iou_types) - {"bbox", "segm"}
-        if unknown:
-            raise PxError(f"CocoDetectionMetric: iou_types {sorted(unknown)} are not 'bbox' or 'segm'")
+                 iou_types: Sequence[str] | None = None) -> None:
+        if iou_types is not None:
+            if isinstance(iou_types, str):
+                iou_types = (iou_types,)
+            unknown = set(iou_types) - {"bbox", "segm"}
+            if unknown:
+                raise PxError(f"CocoDetectionMetric: iou_types {sorted(unknown)} are not 'bbox' "
+                              "or 'segm'")
         self.labels = list(labels)
-        self.iou_types = tuple(iou_types)
+        self.iou_types = None if iou_types is None else tuple(iou_types)
         self.coco_gt = self._complete(coco_gt)
         self.cat_ids = sorted(c["id"] for c in self.coco_gt["categories"])
         if len(self.cat_ids) != len(self.labels):
             raise PxError(f"CocoDetectionMetric: the ground truth has {len(self.cat_ids)} categories "
                           f"but {len(self.labels)} labels were given; pass the data set's labels")
         self.image_ids = {image["id"] for image in self.coco_gt["images"]}
+        self.image_sizes = {image["id"]: (int(image["height"]), int(image["width"]))
+                            for image in self.coco_gt["images"]
+                            if "height" in image and "width" in image}
         self.results: list[dict[str, Any]] = []
 
     @staticmethod
@@ -57,7 +77,7 @@ class CocoDetectionMetric:
             ann.setdefault("id", i)
             ann.setdefault("iscrowd", 0)
             if "area" not in ann:
-                ann["area"] = float(ann["bbox"][2] * ann["bbox"][3])
+                ann["area"] = _segmentation_area(ann.get("segmentation"), ann["bbox"])
         return gt
 
     def update(self, results: Sequence[dict[str, Any]]) -> None:
@@ -70,10 +90,74 @@ class CocoDetectionMetric:
             converted["category_id"] = self.cat_ids[int(result["category_id"])]
             converted["bbox"] = [float(v) for v in result["bbox"]]
             converted["score"] = float(result["score"])
+            if "segmentation" in result:
+                converted["segmentation"] = self._rle(result["segmentation"], result["image_id"])
             self.results.append(converted)
+
+    def _rle(self, segmentation: Any, image_id: Any) -> dict[str, Any]:
+        """A result's mask as compressed RLE with str counts, checked against its image."""
+        from ..ops.masks import mask_to_rle, rle_to_mask
+
+        size = self.image_sizes.get(image_id)
+        where = f"CocoDetectionMetric: the segmentation of a result for image_id {image_id}"
+        if isinstance(segmentation, np.ndarray):
+            if segmentation.ndim == 2 and size is not None and segmentation.shape != size:
+                raise PxError(f"{where} is a {segmentation.shape[0]}x{segmentation.shape[1]} mask "
+                              f"but the image is {size[0]}x{size[1]} (height x width); paste the "
+                              "masks into the original image's size")
+            return mask_to_rle(segmentation)
+        if isinstance(segmentation, dict):
+            rle_size = segmentation.get("size")
+            if size is not None and rle_size is not None and list(rle_size) != list(size):
+                raise PxError(f"{where} is a {rle_size[0]}x{rle_size[1]} RLE but the image is "
+                              f"{size[0]}x{size[1]} (height x width); paste the masks into the "
+                              "original image's size")
+            counts = segmentation.get("counts")
+            if isinstance(counts, str | bytes) and rle_size is not None:
+                counts = counts.decode("ascii") if isinstance(counts, bytes) else counts
+                return {"size": [int(v) for v in rle_size], "counts": counts}
+            return mask_to_rle(rle_to_mask(segmentation))  # uncompressed, or an error
+        if isinstance(segmentation, list):
+            if size is None:
+                raise PxError(f"{where} is polygons, but the ground truth's image {image_id} "
+                              "has no height and width to draw them in")
+            return mask_to_rle(rle_to_mask(segmentation, size))
+        raise PxError(f"{where} is a {type(segmentation).__name__}; expected an RLE dict "
+                      "(pxcore.ops.mask_to_rle), a binary HxW array or polygons")
 
     def reset(self) -> None:
         self.results = []
+
+    def _evaluated_types(self) -> tuple[str, ...]:
+        if self.iou_types is not None:
+            return self.iou_types
+        if any("segmentation" in r for r in self.results):
+            return ("bbox", "segm")
+        return ("bbox",)
+
+    def _segm_ground_truth(self) -> dict[str, Any]:
+        """The ground truth for mask AP: image sizes checked, and annotations without a
+        segmentation given their box as a rectangle."""
+        unsized = [image["id"] for image in self.coco_gt["images"]
+                   if image["id"] not in self.image_sizes]
+        if unsized:
+            raise PxError(f"CocoDetectionMetric: mask AP needs each image's 'height' and 'width' "
+                          f"in the ground truth; images {unsized[:5]} lack them")
+        annotations = self.coco_gt["annotations"]
+        missing = [a for a in annotations if not a.get("segmentation")]
+        if len(missing) == len(annotations):
+            raise PxError("CocoDetectionMetric: the results have masks but no ground-truth "
+                          "annotation has a 'segmentation'; mask AP needs polygon or RLE ground "
+                          "truth (a COCO data set with segmentations)")
+        if not missing:
+            return self.coco_gt
+        logger.warning("CocoDetectionMetric: %d of %d ground-truth annotations have no "
+                       "segmentation; their boxes count as their masks", len(missing),
+                       len(annotations))
+        gt = dict(self.coco_gt)
+        gt["annotations"] = [a if a.get("segmentation") else {**a, "segmentation": _box_polygon(a)}
+                             for a in annotations]
+        return gt
 
     def result(self, per_class: bool = False) -> dict[str, Any]:
         from pycocotools.coco import COCO
@@ -81,21 +165,24 @@ class CocoDetectionMetric:
 
         out: dict[str, Any] = {}
         classes: dict[str, dict[str, float]] = {}
-        with _quiet():
-            gt = COCO()
-            gt.dataset = self.coco_gt
-            gt.createIndex()
-        for iou_type in self.iou_types:
+        for iou_type in self._evaluated_types():
             if iou_type == "segm":
                 dets = [{k: v for k, v in r.items() if k != "bbox"} for r in self.results
                         if "segmentation" in r]
+                if dets and len(dets) != len(self.results):
+                    raise PxError(f"CocoDetectionMetric: {len(dets)} of {len(self.results)} "
+                                  "results carry a segmentation; mask AP needs one on every "
+                                  "result (or on none, for box AP alone)")
             else:
                 dets = [{k: v for k, v in r.items() if k != "segmentation"} for r in self.results]
-            if not dets or not gt.getAnnIds():
+            if not dets or not self.coco_gt["annotations"]:
                 out[f"{iou_type}_mmap"] = out[f"{iou_type}_map50"] = 0.0
                 classes[iou_type] = {name: 0.0 for name in self.labels}
                 continue
             with _quiet():
+                gt = COCO()
+                gt.dataset = self._segm_ground_truth() if iou_type == "segm" else self.coco_gt
+                gt.createIndex()
                 evaluator = COCOeval(gt, gt.loadRes(dets), iou_type)
                 evaluator.evaluate()
                 evaluator.accumulate()
@@ -112,6 +199,27 @@ class CocoDetectionMetric:
         if per_class:
             out["per_class"] = classes
         return out
+
+
+def _box_polygon(ann: dict[str, Any]) -> list[list[float]]:
+    x, y, w, h = (float(v) for v in ann["bbox"])
+    return [[x, y, x + w, y, x + w, y + h, x, y + h]]
+
+
+def _segmentation_area(segmentation: Any, bbox: Sequence[float]) -> float:
+    """COCO's area: the polygons' (shoelace) or the RLE's pixel count, else the box's."""
+    if isinstance(segmentation, list) and segmentation:
+        total = 0.0
+        for polygon in segmentation:
+            xy = np.asarray(polygon, np.float64).reshape(-1, 2)
+            x, y = xy[:, 0], xy[:, 1]
+            total += abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
+        return total
+    if isinstance(segmentation, dict):
+        from ..ops.masks import rle_to_mask
+
+        return float(rle_to_mask(segmentation).sum())
+    return float(bbox[2] * bbox[3])
 
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray, use_11point: bool = False) -> float:
