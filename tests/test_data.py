@@ -154,3 +154,28 @@ def test_top_k_accuracy_caps_k():
     metric = TopKAccuracy(num_classes=3)
     metric.update(np.array([[0.1, 0.5, 0.4], [0.9, 0.05, 0.05]]), np.array([2, 0]))
     assert metric.result() == {"acc1": 0.5, "acc3": 1.0}
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_loader_raises_a_samples_error_instead_of_hanging(digits, workers):
+    """An error while loading a batch (here a field the model needs and the data set
+    lacks) reaches the caller as itself, whatever the number of workers; Paddle's own
+    loader would leave the caller waiting (no workers) or raise a bare SystemError."""
+    import signal
+
+    from pxcore.data.loader import Loader
+
+    train, _ = digits
+
+    def missing(sample):
+        raise PxError(f"sample {sample['_index']} has no gt_mask")
+
+    loader = Loader(train, 16, fields=("label", "gt_mask"), defaults={"gt_mask": missing},
+                    num_workers=workers)
+    signal.signal(signal.SIGALRM, lambda *_: pytest.fail("the loader hangs"))
+    signal.alarm(60)
+    try:
+        with pytest.raises(PxError, match="has no gt_mask"):
+            next(iter(loader))
+    finally:
+        signal.alarm(0)

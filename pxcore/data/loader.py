@@ -7,6 +7,7 @@ run sees what the uninterrupted one would have.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 import paddle
 
 from ..errors import PxError
+
+logger = logging.getLogger("pxcore")
 
 
 def resolve_num_workers(num_workers: Any) -> int:
@@ -130,6 +133,23 @@ class Loader:
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         collate = _Collate(self.feed, self.fields, self.defaults)
-        loader = paddle.io.DataLoader(self.feed, batch_sampler=batches, num_workers=self.num_workers,
-                                      collate_fn=collate, return_list=True, use_shared_memory=False)
-        yield from loader
+        done = 0
+        if self.num_workers > 0:
+            loader = paddle.io.DataLoader(self.feed, batch_sampler=batches, num_workers=self.num_workers,
+                                          collate_fn=collate, return_list=True, use_shared_memory=False)
+            try:
+                for batch in loader:
+                    yield batch
+                    done += 1
+                return
+            except SystemError as exc:
+                # A worker raised (Paddle prints its error and ends the queue with this
+                # one): the rest of the epoch loads here, which raises the real error at
+                # its batch, or goes on if the worker died of something else.
+                logger.warning("a data loader worker failed (%s); loading the rest of the "
+                               "epoch in this process", str(exc).splitlines()[0])
+        # In the caller's thread: Paddle's loader runs num_workers=0 in a thread of its
+        # own, where an exception (a corrupt image, a missing field) ends the thread
+        # and leaves the training loop waiting forever.
+        for indices in batches[done:]:
+            yield [paddle.to_tensor(a) for a in collate([self.feed[i] for i in indices])]
