@@ -49,7 +49,7 @@ def run(args) -> int:
     from ..deploy.bench import _child, default_vs_fastest, format_report, run_bench
     from ..deploy.runtime import runtime_report
 
-    exportable = ("classification", "detection")  # the tasks export knows so far
+    exportable = ("classification", "detection", "instance_segmentation")  # what export knows
     models = args.models or [n for task in exportable for n in list_models(task=task, installed=True)
                              if not resolve_model(n, task=task)[1].metadata.get("composer")]
     if args.runtime == "all":

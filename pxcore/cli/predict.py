@@ -26,6 +26,7 @@ def run(args) -> int:
     from ..deploy.export import DEPLOY_FILE
     from ..errors import PxError
     from ..model import load_model
+    from ..ops.masks import mask_to_rle
     from ..visualize import visualize
 
     if (Path(args.model_dir) / DEPLOY_FILE).is_file():
@@ -40,13 +41,16 @@ def run(args) -> int:
         model = load_model(args.model_dir)
         where = "paddle (Python)"
     task = getattr(model, "task", None)
-    results = (model.predict(args.images) if task == "detection"
+    detects = task in ("detection", "instance_segmentation")
+    results = (model.predict(args.images) if detects
                else model.predict(args.images, topk=args.topk))
     save_dir = Path(args.save_dir)
     for image, result in zip(args.images, results, strict=True):
         picture = save_dir / f"{Path(image).stem}.png"
-        if task == "detection":
+        if detects:
             result = [r for r in result if r["score"] >= args.threshold]
         visualize(image, result, picture, threshold=args.threshold)
-        print(json.dumps({"image": image, "result": result, "picture": str(picture), "by": where}))
+        # masks are drawn in the picture; the JSON line gives them as COCO RLE
+        shown = [{**r, "mask": mask_to_rle(r["mask"])} if "mask" in r else r for r in result]
+        print(json.dumps({"image": image, "result": shown, "picture": str(picture), "by": where}))
     return 0

@@ -28,4 +28,9 @@ def run(args) -> int:
           "usable" if r["usable"] else f"no: {r['reason']}"] for r in rows]))
     print("\nPredictor(runtime='auto') takes the usable runtime of highest priority for the "
           "device that can load the model.")
+    limits = [(r["name"], op, why) for r in rows for op, why in r["unsupported_ops"].items()]
+    if limits:
+        print("\nGraph ops a runtime cannot run (models using them, such as the R-CNNs, need "
+              "another runtime):")
+        print(format_table(["runtime", "op", "why"], [list(row) for row in limits]))
     return 0

@@ -16,6 +16,8 @@ from ..transforms import compose
 from .export import read_deploy_info
 from .runtime import select_runtime
 
+DETECTION_TASKS = ("detection", "instance_segmentation")
+
 
 class Predictor:
     """Thread-safe: each thread gets its own runtime session (a clone sharing the
@@ -26,18 +28,20 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.info = read_deploy_info(self.model_dir)
         self.task = self.info["task"]
-        if self.task not in ("classification", "detection"):
-            raise PxError(f"the Predictor runs classification and detection models so far; "
-                          f"{self.model_dir} is {self.task}")
+        if self.task not in ("classification", *DETECTION_TASKS):
+            raise PxError(f"the Predictor runs classification, detection and instance "
+                          f"segmentation models so far; {self.model_dir} is {self.task}")
         self.transforms = compose(self.info["transforms"])
         self._postprocess = None
-        if self.task == "detection":
+        if self.task in DETECTION_TASKS:
             from ..tasks.detection import build_postprocess
 
             self._postprocess = build_postprocess(self.info["postprocess"])
         self.labels = self.info.get("labels")
         self.num_classes = int(self.info["num_classes"])
-        self.batch_size = batch_size
+        # A graph exported for a fixed batch (R-CNN's 1) takes exactly that many.
+        fixed = self.info["inputs"][0]["shape"][0]
+        self.batch_size = fixed if isinstance(fixed, int) and fixed > 0 else batch_size
         self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
                                        precision=precision, threads=threads)
         self._owner = threading.get_ident()
@@ -62,14 +66,14 @@ class Predictor:
         """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out."""
         return self._session().run([np.asarray(batch, np.float32)])
 
-    def predict(self, images: Any, topk: int = 1):
+    def predict(self, images: Any, topk: int = 1, mask_format: str = "array"):
         """What ``model.predict`` gives for one image (path or RGB array) or a list of
-        them: top-k classes, or detections."""
-        if self.task == "detection":
+        them: top-k classes, or detections (with masks for instance segmentation)."""
+        if self.task in DETECTION_TASKS:
             from ..tasks.detection import predict_images as predict_detections
 
             return predict_detections(images, self.transforms, self.run, self._postprocess,
-                                      self.labels, self.batch_size)
+                                      self.labels, self.batch_size, mask_format)
         from ..tasks.classification import predict_images
 
         return predict_images(images, self.transforms, self.run, self.labels, self.num_classes,

@@ -76,8 +76,26 @@ def runtime_report(device: str | None = None) -> list[dict[str, Any]]:
         rows.append({"name": spec.name, "distribution": spec.distribution,
                      "devices": list(spec.metadata.get("devices", DEVICES)),
                      "priority": dict(spec.metadata.get("priority", {})),
-                     "usable": reason is None, "reason": reason, "summary": spec.summary})
+                     "usable": reason is None, "reason": reason, "summary": spec.summary,
+                     "unsupported_ops": dict(spec.metadata.get("unsupported_ops", {}))})
     return rows
+
+
+def unsupported_ops(spec, info: dict) -> dict[str, str]:
+    """The ops of an exported graph (deploy.yml's ``graph_ops``) this runtime cannot
+    run, each with why (the runtime spec's metadata ``unsupported_ops``)."""
+    known = dict(spec.metadata.get("unsupported_ops", {}))
+    used = (info.get("postprocess") or {}).get("graph_ops", [])
+    return {op: known[op] for op in used if op in known}
+
+
+def _model_refusal(spec, info: dict, model_dir: Path) -> str | None:
+    missing = unsupported_ops(spec, info)
+    if not missing:
+        return None
+    why = "; ".join(f"{op}: {reason}" for op, reason in missing.items())
+    return (f"runtime {spec.name!r} cannot run {info.get('model', model_dir)}: its graph uses "
+            f"ops it cannot convert ({why}). Use runtime='paddle' (Paddle Inference runs it whole)")
 
 
 def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
@@ -96,11 +114,14 @@ def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device
         reason = spec.unavailable_reason()
         if reason is not None:
             raise RuntimeUnavailable(f"runtime {spec.name!r} cannot run here: {reason}")
+        refusal = _model_refusal(spec, info, model_dir)
+        if refusal is not None:
+            raise RuntimeUnavailable(refusal)
         return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
                           threads=threads)
     tried = []
     for spec in runtime_specs(device):
-        reason = spec.unavailable_reason()
+        reason = spec.unavailable_reason() or _model_refusal(spec, info, model_dir)
         if reason is None:
             try:
                 return spec.build(model_dir=model_dir, info=info, device=device,

@@ -10,6 +10,8 @@ from ..model import Model
 _TASK_MODELS = {
     "classification": "pxcore.tasks.classification:ClassificationModel",
     "detection": "pxcore.tasks.detection:DetectionModel",
+    # Mask R-CNN is a detector whose detections carry masks.
+    "instance_segmentation": "pxcore.tasks.detection:DetectionModel",
 }
 
 

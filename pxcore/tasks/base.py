@@ -36,7 +36,9 @@ class TrainableModel(Model):
         raise NotImplementedError
 
     def _check_dataset(self, dataset, role: str) -> None:
-        if getattr(dataset, "task", self.task) != self.task:
+        task = getattr(dataset, "task", self.task)
+        # A detection data set with polygons serves instance segmentation too.
+        if task != self.task and not (task == "detection" and self.task == "instance_segmentation"):
             raise PxError(f"{role} is a {dataset.task} data set; {self.name} is a {self.task} model")
 
     def _fit(self, *, num_epochs: int, train_dataset, train_batch_size: int, eval_dataset,

@@ -20,7 +20,7 @@ import paddle
 
 from ..data.images import load_image
 from ..errors import PxError
-from ..transforms import Compose, Normalize, Resize, compose
+from ..transforms import Compose, Normalize, Padding, Resize, ResizeByShort, compose
 from .base import TrainableModel
 
 METRICS = ("COCO", "VOC")
@@ -30,28 +30,67 @@ def _default_score(sample) -> np.ndarray:
     return np.ones(len(sample["gt_class"]), np.float32)
 
 
+def _instance_masks(sample) -> np.ndarray:
+    """``[M, H, W]`` masks of the sample's polygons at its (transformed) image size."""
+    from ..ops.masks import polygons_to_masks
+
+    if "gt_poly" not in sample:
+        raise PxError("this model trains on instance masks, and the data set has no polygons: "
+                      "use COCO annotations whose objects have polygon segmentations")
+    height, width = np.asarray(sample["image"]).shape[:2]
+    return polygons_to_masks(sample["gt_poly"], height, width)
+
+
+def eval_transforms_for(metadata: dict) -> Compose:
+    """The preset's evaluation pre-processing: a square resize to ``input_size`` (YOLO),
+    or the short side to ``input_size`` with the long side at most ``max_input_size``,
+    padded to a multiple of ``pad_to`` (R-CNN, as PaddleX evaluated them)."""
+    size = int(metadata.get("input_size", 608))
+    if metadata.get("resize") == "short":
+        return Compose([ResizeByShort(size, int(metadata.get("max_input_size", -1)), interp="CUBIC"),
+                        Padding(int(metadata.get("pad_to", 32))), Normalize()])
+    return Compose([Resize(size, interp="CUBIC"), Normalize()])
+
+
+# PaddleX's YOLOv3.train defaults; a preset's metadata "train_defaults" overrides them.
+TRAIN_DEFAULTS = {"train_batch_size": 8, "learning_rate": 1.0 / 8000, "warmup_steps": 1000,
+                  "warmup_start_lr": 0.0, "lr_decay_epochs": (213, 240)}
+
+
 class DetectionModel(TrainableModel):
     main_metric = "bbox_mmap"
-    batch_fields = ("gt_bbox", "gt_class", "gt_score")
-    field_defaults = {"gt_score": _default_score}
+    field_defaults = {"gt_score": _default_score, "gt_mask": _instance_masks}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        size = int(self.spec.metadata.get("input_size", 608))
-        self.eval_transforms = Compose([Resize(size, interp="CUBIC"), Normalize()])
+        self.eval_transforms = eval_transforms_for(self.spec.metadata)
 
-    def train(self, num_epochs: int, train_dataset, train_batch_size: int = 8, eval_dataset=None,
-              save_interval_epochs: int = 1, log_interval_steps: int = 10, save_dir: str = "output",
-              pretrain_weights: Any = None, optimizer: Any = None, learning_rate: float = 1.0 / 8000,
-              warmup_steps: int = 1000, warmup_start_lr: float = 0.0,
-              lr_decay_epochs: Sequence[int] = (213, 240), lr_decay_gamma: float = 0.1,
-              metric: str | None = None, use_ema: bool | None = None, early_stop: bool = False,
-              early_stop_patience: int = 5, resume_checkpoint: Any = None, use_vdl: bool = False,
-              seed: int | None = None, num_workers: Any = "auto",
+    @property
+    def batch_fields(self) -> tuple[str, ...]:
+        """What ``net.loss`` takes after the outputs: boxes, classes and mixup scores,
+        and instance masks for networks that ask for them (``net.loss_fields``)."""
+        return tuple(getattr(self.net, "loss_fields", ("gt_bbox", "gt_class", "gt_score")))
+
+    def train(self, num_epochs: int, train_dataset, train_batch_size: int | None = None,
+              eval_dataset=None, save_interval_epochs: int = 1, log_interval_steps: int = 10,
+              save_dir: str = "output", pretrain_weights: Any = None, optimizer: Any = None,
+              learning_rate: float | None = None, warmup_steps: int | None = None,
+              warmup_start_lr: float | None = None, lr_decay_epochs: Sequence[int] | None = None,
+              lr_decay_gamma: float = 0.1, metric: str | None = None, use_ema: bool | None = None,
+              early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
+              use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
               eval_batch_size: int | None = None) -> dict[str, Any]:
-        """Train with PaddleX's arguments (its YOLOv3 defaults); the best model is picked by
-        ``bbox_mmap`` (COCO) or ``bbox_map`` (VOC's mAP@0.5, the default for VOC data).
-        ``use_ema`` defaults to the preset's choice (PP-YOLO averages its weights)."""
+        """Train with PaddleX's arguments; those left out take PaddleX's defaults for the
+        architecture (``TRAIN_DEFAULTS``, or the preset's ``train_defaults``: R-CNN's
+        differ from YOLO's). The best model is picked by ``bbox_mmap`` (COCO) or
+        ``bbox_map`` (VOC's mAP@0.5, the default for VOC data). ``use_ema`` defaults to
+        the preset's choice (PP-YOLO averages its weights)."""
+        defaults = {**TRAIN_DEFAULTS, **self.spec.metadata.get("train_defaults", {})}
+        train_batch_size = defaults["train_batch_size"] if train_batch_size is None else train_batch_size
+        learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
+        warmup_steps = defaults["warmup_steps"] if warmup_steps is None else warmup_steps
+        warmup_start_lr = defaults["warmup_start_lr"] if warmup_start_lr is None else warmup_start_lr
+        lr_decay_epochs = defaults["lr_decay_epochs"] if lr_decay_epochs is None else lr_decay_epochs
         if train_dataset.num_classes != self.num_classes:
             raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
@@ -59,7 +98,7 @@ class DetectionModel(TrainableModel):
             use_ema = bool(self.spec.metadata.get("use_ema", False))
         self.metric = self._pick_metric(metric, eval_dataset or train_dataset)
         self.main_metric = "bbox_map" if self.metric == "VOC" else "bbox_mmap"
-        args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "metric")}
+        args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "metric", "defaults")}
         return self._fit(**args)
 
     @staticmethod
@@ -71,8 +110,8 @@ class DetectionModel(TrainableModel):
         return metric.upper()
 
     def training_step(self, batch):
-        images, gt_bbox, gt_class, gt_score = batch
-        return self.net.loss(self.net(images), gt_bbox, gt_class, gt_score)["loss"]
+        images, *fields = batch
+        return self.net.loss(self.net(images), *fields)["loss"]
 
     def evaluate(self, eval_dataset, batch_size: int = 1, metric: str | None = None,
                  return_details: bool = False, per_class: bool = False, num_workers: Any = "auto"):
@@ -96,8 +135,10 @@ class DetectionModel(TrainableModel):
                 ids = [int(i) for i in im_ids.numpy().reshape(-1)]
                 outputs = [o.numpy() for o in self.net(images)]
                 dets = self.net.postprocess(outputs, scale_factor.numpy(), [sizes[i] for i in ids])
-                for image_id, rows in zip(ids, dets, strict=True):
-                    results.extend({"image_id": image_id, **d} for d in to_dicts(rows))
+                for image_id, found in zip(ids, dets, strict=True):
+                    rows, masks = split_masks(found)
+                    results.extend({"image_id": image_id, **d}
+                                   for d in to_dicts(rows, masks=masks, mask_format="coco"))
         if was_training:
             self.net.train()
         labels = list(eval_dataset.labels)
@@ -112,10 +153,13 @@ class DetectionModel(TrainableModel):
                 scores.setdefault("per_class", {})["voc"] = voc_scores.get("per_class")
         return (scores, results) if return_details else scores
 
-    def predict(self, img_file, transforms: Any = None, batch_size: int = 8):
+    def predict(self, img_file, transforms: Any = None, batch_size: int = 8,
+                mask_format: str = "array"):
         """Detections of one image (a path or an RGB array), or of a list of them:
         ``[{"category_id", "category", "bbox": [x, y, w, h], "score"}, ...]`` per image,
-        best first (every box NMS keeps; filter by score as you need)."""
+        best first (every box NMS keeps; filter by score as you need). Instance
+        segmentation adds ``"mask"``: an HxW uint8 array, or with ``mask_format="rle"``
+        COCO's run-length encoding."""
         transforms = compose(transforms) if transforms is not None else self.eval_transforms
         self.net.eval()
 
@@ -123,24 +167,37 @@ class DetectionModel(TrainableModel):
             with paddle.no_grad():
                 return [o.numpy() for o in self.net(paddle.to_tensor(batch))]
 
-        return predict_images(img_file, transforms, run, self.net.postprocess, self.labels, batch_size)
+        return predict_images(img_file, transforms, run, self.net.postprocess, self.labels,
+                              batch_size, mask_format)
 
     def export(self, save_dir, fixed_input_shape=None, batch_size=None, legacy: bool = False):
-        """Write an inference directory ending at the raw outputs, with the decoding and
-        NMS described in deploy.yml (``pxcore.Predictor`` runs both)."""
+        """Write an inference directory ending at the network's outputs, with the
+        post-processing described in deploy.yml (``pxcore.Predictor`` runs it). A
+        network that fixes its batch at export (R-CNN: ``export_batch_size``) gets it."""
         from ..deploy.export import export_model
 
-        return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
+        fixed = getattr(self.net, "export_batch_size", None)
+        if fixed is not None and batch_size not in (None, fixed):
+            raise PxError(f"{self.name} exports with batch size {fixed} only (its proposals "
+                          f"are merged per image in a loop the graph fixes); got {batch_size}")
+        return export_model(self, save_dir, fixed_input_shape, batch_size or fixed, legacy)
 
     def deploy_outputs(self) -> list[dict[str, Any]]:
+        names = getattr(self.net, "output_names", None)
+        if names is not None:
+            return [{"name": name} for name in names]
         return [{"name": f"level{i}", "shape": [-1, -1, -1, -1]}
                 for i in range(len(self.net.postprocess.strides))]
 
     def deploy_postprocess(self) -> dict[str, Any]:
         post = self.net.postprocess
-        return {"type": "detection",
+        info = {"type": "detection",
                 "decoder": f"{type(post).__module__}:{type(post).__name__}",
                 "args": post.to_config()}
+        ops = getattr(self.net, "deploy_ops", None)
+        if ops:
+            info["graph_ops"] = list(ops)  # runtimes that cannot convert one of these refuse
+        return info
 
 
 def build_postprocess(config: dict[str, Any]):
@@ -155,14 +212,36 @@ def build_postprocess(config: dict[str, Any]):
     return factory(**config.get("args", {}))
 
 
-def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """``[K, 6]`` (class, score, x1, y1, x2, y2) rows as result dicts, bbox as x, y, w, h."""
+MASK_FORMATS = ("array", "rle", "coco")
+
+
+def split_masks(found) -> tuple[np.ndarray, np.ndarray | None]:
+    """A decoder's result for one image: ``[K, 6]`` rows, or ``(rows, masks [K, H, W])``."""
+    if isinstance(found, tuple):
+        return found
+    return found, None
+
+
+def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None, masks: np.ndarray | None = None,
+             mask_format: str = "array") -> list[dict[str, Any]]:
+    """``[K, 6]`` (class, score, x1, y1, x2, y2) rows as result dicts, bbox as x, y, w, h;
+    with ``masks`` each gets ``"mask"`` (a uint8 array, or ``mask_format="rle"``), or
+    for pycocotools (``"coco"``) a ``"segmentation"`` RLE."""
+    from ..ops.masks import mask_to_rle
+
+    if mask_format not in MASK_FORMATS:
+        raise PxError(f"mask_format {mask_format!r} is not one of {', '.join(MASK_FORMATS)}")
     out = []
-    for cls, score, x1, y1, x2, y2 in np.asarray(rows, np.float64).reshape(-1, 6):
+    for k, (cls, score, x1, y1, x2, y2) in enumerate(np.asarray(rows, np.float64).reshape(-1, 6)):
         item = {"category_id": int(cls), "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
                 "score": float(score)}
         if labels is not None:
             item["category"] = labels[int(cls)] if labels else str(int(cls))
+        if masks is not None:
+            if mask_format == "coco":
+                item["segmentation"] = mask_to_rle(masks[k])
+            else:
+                item["mask"] = mask_to_rle(masks[k]) if mask_format == "rle" else masks[k]
         out.append(item)
     return out
 
@@ -217,7 +296,8 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
     return batch
 
 
-def predict_images(images, transforms, run, postprocess, labels, batch_size: int = 8):
+def predict_images(images, transforms, run, postprocess, labels, batch_size: int = 8,
+                   mask_format: str = "array"):
     """``model.predict`` and ``Predictor.predict`` both: pre-process, ``run`` batches
     (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
     its list out; a list in, a list of lists out."""
@@ -231,5 +311,7 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
                  for i, image in enumerate(images[start:start + batch_size])]
         outputs = run(_stack([c[0] for c in chunk]))
         dets = postprocess(outputs, np.stack([c[1] for c in chunk]), [c[2] for c in chunk])
-        results.extend(to_dicts(rows, labels or []) for rows in dets)
+        for found in dets:
+            rows, masks = split_masks(found)
+            results.append(to_dicts(rows, labels or [], masks, mask_format))
     return results[0] if single else results

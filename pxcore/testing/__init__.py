@@ -211,10 +211,17 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
         shape = list(outputs.shape)
         assert shape == [2, model.num_classes], (
             f"{label}: a classifier must return [batch, num_classes] = [2, {model.num_classes}], got {shape}")
-    if spec.task == "detection":
-        assert isinstance(outputs, list | tuple) and all(len(o.shape) == 4 and int(o.shape[0]) == 2
-                                                          for o in outputs), (
-            f"{label}: a detector returns its raw output levels, [batch, channels, H, W] each")
+    if spec.task in ("detection", "instance_segmentation"):
+        names = getattr(net, "output_names", None)
+        if names is None:
+            assert isinstance(outputs, list | tuple) and all(
+                len(o.shape) == 4 and int(o.shape[0]) == 2 for o in outputs), (
+                f"{label}: a detector returns its raw output levels, [batch, channels, H, W] "
+                "each, or names its outputs (output_names)")
+        else:
+            assert isinstance(outputs, list | tuple) and len(outputs) == len(names), (
+                f"{label}: output_names names {len(names)} outputs, forward returns "
+                f"{len(outputs) if isinstance(outputs, list | tuple) else type(outputs).__name__}")
         for name in ("loss", "postprocess"):
             assert callable(getattr(net, name, None)), (
                 f"{label}: a detector's network needs {name}() (see pxcore.tasks.detection)")

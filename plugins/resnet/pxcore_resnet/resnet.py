@@ -183,7 +183,17 @@ class ResNet(Backbone):
         self.blocks = nn.Sequential(*blocks)
 
     def forward_features(self, x):
-        return tap_levels(self.max_pool(self.stem(x)), self.blocks, self._stage_ends)
+        # Only the blocks up to the deepest requested level run: an R-CNN C4 head that
+        # takes C5's blocks for itself (``stage_blocks``) does not pay for them twice.
+        last = self._stage_ends[max(self.out_indices)]
+        return tap_levels(self.max_pool(self.stem(x)), list(self.blocks)[:last + 1],
+                          self._stage_ends)
+
+    def stage_blocks(self, stage: int) -> list[nn.Layer]:
+        """The blocks of ``stage`` (0..3 for C2..C5), for heads that run a stage on
+        their own (R-CNN's C4 head runs C5 on each region)."""
+        start = self._stage_ends[stage - 1] + 1 if stage > 0 else 0
+        return list(self.blocks)[start:self._stage_ends[stage] + 1]
 
     # What the classifier adds: the backbone loads a classifier checkpoint without it.
     unused_prefixes = ("fc.",)

@@ -1,0 +1,316 @@
+"""Faster R-CNN (Ren et al., 2015) and Mask R-CNN (He et al., 2017) on any backbone,
+C4 or FPN: one class, and the zoo's sixteen rows are presets of it.
+
+- **C4**: the RPN and RoIAlign read the backbone's stride-16 level; the backbone's
+  last stage is the box head, run on each 14x14 RoI; the mask head upsamples that
+  stage's 7x7 output once (14x14 masks).
+- **FPN**: a pyramid over every level the backbone reports, one anchor size per level,
+  RoIAlign from the level each RoI's size picks, two fully connected layers as the box
+  head, four convs and an upsampling for 28x28 masks.
+
+In training, ``forward`` stops after the RPN and ``loss`` does the rest (targets are
+labels built in numpy). In evaluation ``forward`` runs the whole detector in Paddle
+ops, proposals and NMS included, and returns ``bbox [N, 6]`` (class, score, x1, y1,
+x2, y2 in input pixels), ``bbox_num [B]`` and, with masks, ``mask [N, M, M]``
+(the probability map of each box's class); ``postprocess`` (numpy) scales them back to
+the image and pastes the masks. Paddle Inference runs that graph whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+from paddle import _C_ops, nn
+
+from pxcore.errors import PxError
+
+from .boxes import clip_to_image, decode
+from .fpn import FPN
+from .heads import BoxPredictor, MaskHead, Res5Head, TwoFCHead
+from .hrfpn import HRFPN
+from .postprocess import RCNNPostprocess
+from .roi import RoIExtractor
+from .rpn import AnchorGenerator, ProposalSettings, RPNHead, anchors_numpy, propose
+from .targets import mask_targets, rpn_targets, sample_rois, valid_gt
+
+BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
+NECKS = {"FPN": FPN, "HRFPN": HRFPN}
+FPN_ANCHOR_SIZES = ((32,), (64,), (128,), (256,), (512,))
+C4_ANCHOR_SIZES = ((32, 64, 128, 256, 512),)
+# PaddleDetection's proposal counts: (pre-NMS per level, post-NMS per image).
+FPN_PROPOSALS = {"train": (2000, 1000), "test": (1000, 1000)}
+C4_PROPOSALS = {"train": (12000, 2000), "test": (6000, 1000)}
+
+
+def _numpy(value):
+    return None if value is None else (value.numpy() if hasattr(value, "numpy") else np.asarray(value))
+
+
+def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, fpn: bool):
+    """A registered backbone by name, or a pxcore Backbone (a Layer reporting
+    ``out_features``). C4 takes the stride-16 level and needs the backbone's last stage
+    for its box head (``stage_blocks``: ResNet has it)."""
+    if isinstance(backbone, str):
+        from pxcore import create_backbone
+
+        net = create_backbone(backbone, out_indices=None if fpn else (2,), **dict(backbone_args or {}))
+    elif isinstance(backbone, nn.Layer) and hasattr(backbone, "out_features"):
+        net = backbone
+    else:
+        raise PxError(f"R-CNN: backbone must be a registered backbone name or a pxcore Backbone "
+                      f"(a Layer with out_features), got {backbone!r}")
+    if not fpn:
+        if not hasattr(net, "stage_blocks") or net.out_features[-1].stride != 16:
+            raise PxError(f"R-CNN C4 (fpn=False) runs the backbone's last stage as its box head: "
+                          f"it needs a backbone with stage_blocks() and a stride-16 output, like "
+                          f"ResNet; {type(net).__name__} has not. Use fpn=True")
+    return net
+
+
+class RCNN(nn.Layer):
+    """Faster R-CNN, or Mask R-CNN with ``with_mask``. ``fpn`` picks the pyramid layout
+    (its ``neck``: FPN, or HRFPN for HRNet) or C4; the rest are PaddleDetection's defaults, exposed for small data and CPUs
+    (``fpn_channels``, ``box_head_hidden``, proposal counts, sample sizes)."""
+
+    export_batch_size = 1  # proposals are merged per image in a loop fixed at export
+
+    def __init__(self, num_classes: int = 80, backbone: Any = "ResNet50",
+                 backbone_args: Mapping[str, Any] | None = None, fpn: bool = True,
+                 neck: str = "FPN", with_mask: bool = False, fpn_channels: int = 256,
+                 anchor_sizes: Sequence[Sequence[float]] | None = None,
+                 anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+                 train_proposals: Sequence[int] | None = None,
+                 test_proposals: Sequence[int] | None = None, rpn_nms_thresh: float = 0.7,
+                 rpn_batch_size: int = 256, roi_batch_size: int = 512,
+                 roi_fg_fraction: float = 0.25, box_head_hidden: int = 1024,
+                 mask_head_channels: int = 256, score_threshold: float = 0.05,
+                 nms_threshold: float = 0.5, keep_top_k: int = 100,
+                 mask_threshold: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(num_classes, int) or num_classes < 1:
+            raise PxError(f"R-CNN: num_classes must be a positive integer, got {num_classes!r}")
+        self.num_classes = num_classes
+        self.fpn = fpn
+        self.with_mask = with_mask
+        self.backbone = _build_backbone(backbone, backbone_args, fpn)
+        levels = self.backbone.out_features
+        if fpn:
+            if neck not in NECKS:
+                raise PxError(f"R-CNN: neck {neck!r} is not one of {', '.join(NECKS)}")
+            self.neck = NECKS[neck](levels, fpn_channels)
+            rpn_levels = self.neck.out_features
+            roi_levels = rpn_levels[:-1]  # P6 only proposes
+            counts = FPN_PROPOSALS
+        else:
+            self.neck = None
+            rpn_levels = roi_levels = levels[-1:]
+            counts = C4_PROPOSALS
+        sizes = anchor_sizes or (FPN_ANCHOR_SIZES[:len(rpn_levels)] if fpn else C4_ANCHOR_SIZES)
+        self.anchor_generator = AnchorGenerator(sizes, anchor_ratios, [f.stride for f in rpn_levels])
+        self.rpn_head = RPNHead(rpn_levels[0].channels, self.anchor_generator.num_anchors)
+        self.train_proposals = ProposalSettings(*(train_proposals or counts["train"]),
+                                                nms_thresh=rpn_nms_thresh)
+        self.test_proposals = ProposalSettings(*(test_proposals or counts["test"]),
+                                               nms_thresh=rpn_nms_thresh)
+        self.rpn_batch_size = rpn_batch_size
+        self.roi_batch_size = roi_batch_size
+        self.roi_fg_fraction = roi_fg_fraction
+        self._roi_levels = len(roi_levels)
+        if fpn:
+            self.box_roi = RoIExtractor(roi_levels, 7)
+            self.box_head = TwoFCHead(fpn_channels, 7, box_head_hidden)
+        else:
+            self.box_roi = RoIExtractor(roi_levels, 14)
+            c5 = self.backbone.stage_blocks(3)
+            self.box_head = Res5Head(c5, roi_levels[0].channels * 2)
+        self.predictor = BoxPredictor(self.box_head.out_channels, num_classes)
+        if with_mask:
+            if fpn:
+                self.mask_roi = RoIExtractor(roi_levels, 14)
+                self.mask_head = MaskHead(fpn_channels, num_classes, 4, mask_head_channels)
+                self.mask_resolution = 28
+            else:
+                self.mask_head = MaskHead(self.box_head.out_channels, num_classes, 0,
+                                          mask_head_channels)
+                self.mask_resolution = 14
+        self.score_threshold = score_threshold
+        self.nms_threshold = nms_threshold
+        self.keep_top_k = keep_top_k
+        self.postprocess = RCNNPostprocess(with_mask=with_mask, mask_threshold=mask_threshold)
+
+    # A checkpoint for another class count leaves these freshly initialised.
+    head_prefixes = ("predictor.", "mask_head.mask_logits.")
+    # deploy.yml's outputs, and the graph ops some runtimes cannot convert.
+    @property
+    def output_names(self) -> list[str]:
+        return ["bbox", "bbox_num", "mask"] if self.with_mask else ["bbox", "bbox_num"]
+
+    @property
+    def loss_fields(self) -> tuple[str, ...]:
+        masks = ("gt_mask",) if self.with_mask else ()
+        return ("gt_bbox", "gt_class", "gt_score", *masks)
+
+    @property
+    def deploy_ops(self) -> tuple[str, ...]:
+        merging = ("collect_fpn_proposals", "distribute_fpn_proposals") if self.fpn else ()
+        return ("generate_proposals", *merging, "roi_align", "multiclass_nms3")
+
+
+    # --- the network ---------------------------------------------------------------
+
+    def _features(self, image):
+        features = self.backbone(image)
+        return self.neck(features) if self.neck is not None else features
+
+    def forward(self, image):
+        features = self._features(image)
+        scores, deltas = self.rpn_head(features)
+        anchors = self.anchor_generator(features)
+        image_hw = paddle.shape(image)[2:4].astype("float32").reshape([1, 2])
+        if self.training:
+            return {"features": features, "scores": scores, "deltas": deltas,
+                    "anchors": anchors, "image_hw": image_hw}
+        batch = image.shape[0]  # static when exported (batch 1)
+        rois, rois_num = propose(scores, deltas, anchors, image_hw, self.test_proposals, batch)
+        roi_features = features[:self._roi_levels]
+        vector, _ = self.box_head(self.box_roi(roi_features, rois, rois_num))
+        logits, box_deltas = self.predictor(vector)
+        boxes = decode(box_deltas.reshape([-1, self.num_classes, 4]), rois, BOX_WEIGHTS)
+        boxes = clip_to_image(boxes, image_hw[0, 0], image_hw[0, 1])
+        probs = F.softmax(logits, axis=-1)[:, :self.num_classes]
+        bbox, _, bbox_num = _C_ops.multiclass_nms3(
+            boxes, probs, rois_num, self.score_threshold, -1, self.keep_top_k,
+            self.nms_threshold, True, 1.0, -1)
+        if not self.with_mask:
+            return [bbox, bbox_num]
+        return [bbox, bbox_num, self._masks(roi_features, bbox, bbox_num, batch)]
+
+    def _mask_logits(self, roi_features, rois, rois_num):
+        if self.fpn:
+            return self.mask_head(self.mask_roi(roi_features, rois, rois_num))
+        _, c5_map = self.box_head(self.box_roi(roi_features, rois, rois_num))
+        return self.mask_head(c5_map)
+
+    def _masks(self, roi_features, bbox, bbox_num, batch: int):
+        # One dummy box after the last image's keeps the mask branch off an empty
+        # batch (no detections anywhere); its row is cut off again below.
+        boxes = paddle.concat([bbox[:, 2:6], paddle.to_tensor([[0.0, 0.0, 1.0, 1.0]])])
+        extra = np.zeros(batch, np.int32)
+        extra[-1] = 1
+        counts = bbox_num + paddle.to_tensor(extra)
+        logits = self._mask_logits(roi_features, boxes, counts)
+        classes = paddle.concat([bbox[:, 0], paddle.zeros([1])]).astype("int64")
+        pick = F.one_hot(classes, self.num_classes).unsqueeze([2, 3])
+        return F.sigmoid((logits * pick).sum(axis=1))[:-1]
+
+    # --- training ------------------------------------------------------------------
+
+    def loss(self, outputs, gt_bbox, gt_class, gt_score=None, gt_mask=None) -> dict:
+        """Losses for a batch from ``forward``'s training outputs: ``gt_bbox [B, M, 4]``
+        (x1, y1, x2, y2 in input pixels; zero rows pad), ``gt_class [B, M]``, and for
+        Mask R-CNN ``gt_mask [B, M, H, W]`` (each instance's mask at input size)."""
+        if not isinstance(outputs, dict):
+            raise PxError("R-CNN's loss takes forward's training outputs; put the network in "
+                          "training mode (net.train()) before the forward")
+        if self.with_mask and gt_mask is None:
+            raise PxError("Mask R-CNN trains on instance masks: the data set gives none "
+                          "(use COCO annotations with polygon segmentations)")
+        boxes_all, classes_all = _numpy(gt_bbox), _numpy(gt_class).astype(np.int64)
+        masks_all = _numpy(gt_mask) if self.with_mask else None
+        batch = boxes_all.shape[0]
+        rng = np.random.default_rng(np.random.randint(0, 2 ** 31 - 1))
+        gts = []
+        for i in range(batch):
+            keep = valid_gt(boxes_all[i], classes_all[i])
+            gts.append((boxes_all[i][keep].astype(np.float32), classes_all[i][keep], keep))
+        losses = self._rpn_loss(outputs, gts, rng)
+        with paddle.no_grad():
+            rois, rois_num = propose([s.detach() for s in outputs["scores"]],
+                                     [d.detach() for d in outputs["deltas"]],
+                                     outputs["anchors"], outputs["image_hw"], self.train_proposals,
+                                     len(gts))
+        losses.update(self._head_loss(outputs["features"], rois.numpy(), rois_num.numpy(),
+                                      gts, masks_all, rng))
+        losses["loss"] = paddle.add_n([v for k, v in losses.items()])
+        return losses
+
+    def _rpn_loss(self, outputs, gts, rng) -> dict:
+        anchors = anchors_numpy(outputs["anchors"])
+        batch = outputs["scores"][0].shape[0]
+        scores = paddle.concat([s.transpose([0, 2, 3, 1]).reshape([batch, -1])
+                                for s in outputs["scores"]], axis=1)
+        deltas = paddle.concat([d.transpose([0, 2, 3, 1]).reshape([batch, -1, 4])
+                                for d in outputs["deltas"]], axis=1)
+        picked_scores, labels, picked_deltas, targets = [], [], [], []
+        for i, (boxes, _, _) in enumerate(gts):
+            index, label, target = rpn_targets(anchors, boxes, rng, self.rpn_batch_size)
+            picked_scores.append(paddle.gather(scores[i], paddle.to_tensor(index)))
+            labels.append(label)
+            positives = index[:len(target)]
+            if len(positives):
+                picked_deltas.append(paddle.gather(deltas[i], paddle.to_tensor(positives)))
+                targets.append(target)
+        sampled = sum(len(label) for label in labels)
+        cls_loss = F.binary_cross_entropy_with_logits(
+            paddle.concat(picked_scores), paddle.to_tensor(np.concatenate(labels)), reduction="sum")
+        if picked_deltas:
+            reg = paddle.abs(paddle.concat(picked_deltas) - paddle.to_tensor(np.concatenate(targets))).sum()
+        else:
+            reg = deltas.sum() * 0.0
+        return {"loss_rpn_cls": cls_loss / max(sampled, 1), "loss_rpn_reg": reg / max(sampled, 1)}
+
+    def _head_loss(self, features, rois, rois_num, gts, masks_all, rng) -> dict:
+        sampled, starts = [], np.concatenate([[0], np.cumsum(rois_num)])
+        for i, (boxes, classes, _) in enumerate(gts):
+            sampled.append(sample_rois(rois[starts[i]:starts[i + 1]], boxes, classes,
+                                       self.num_classes, rng, self.roi_batch_size,
+                                       self.roi_fg_fraction, weights=BOX_WEIGHTS))
+        roi_boxes = np.concatenate([s[0] for s in sampled])
+        labels = np.concatenate([s[1] for s in sampled])
+        targets = np.concatenate([s[2] for s in sampled])
+        counts = paddle.to_tensor(np.array([len(s[0]) for s in sampled], np.int32))
+        roi_features = features[:self._roi_levels]
+        roi_tensor = paddle.to_tensor(roi_boxes)
+        vector, c5_map = self.box_head(self.box_roi(roi_features, roi_tensor, counts))
+        logits, deltas = self.predictor(vector)
+        losses = {"loss_bbox_cls": F.cross_entropy(logits, paddle.to_tensor(labels))}
+        fg = np.flatnonzero(labels < self.num_classes)
+        if len(fg):
+            columns = (labels[fg, None] * 4 + np.arange(4)[None]).reshape(-1)
+            rows = np.repeat(fg, 4)
+            picked = paddle.gather_nd(deltas, paddle.to_tensor(np.stack([rows, columns], 1)))
+            reg = paddle.abs(picked - paddle.to_tensor(targets[fg].reshape(-1))).sum()
+        else:
+            reg = deltas.sum() * 0.0
+        losses["loss_bbox_reg"] = reg / len(labels)
+        if self.with_mask:
+            losses["loss_mask"] = self._mask_loss(roi_features, sampled, gts, masks_all, c5_map, fg)
+        return losses
+
+    def _mask_loss(self, roi_features, sampled, gts, masks_all, c5_map, fg):
+        fg_rois, fg_targets, fg_labels, counts = [], [], [], []
+        for i, (rois, labels, _, gt_index) in enumerate(sampled):
+            mine = np.flatnonzero(labels < self.num_classes)
+            counts.append(len(mine))
+            if len(mine) == 0:
+                continue
+            instance_masks = masks_all[i][gts[i][2]]
+            fg_rois.append(rois[mine])
+            fg_labels.append(labels[mine])
+            fg_targets.append(mask_targets(instance_masks, rois[mine], gt_index[mine],
+                                           self.mask_resolution))
+        if not fg_rois:
+            return sum(p.sum() for p in self.mask_head.parameters()) * 0.0
+        labels = paddle.to_tensor(np.concatenate(fg_labels))
+        if self.fpn:
+            logits = self.mask_head(self.mask_roi(roi_features, paddle.to_tensor(np.concatenate(fg_rois)),
+                                                  paddle.to_tensor(np.array(counts, np.int32))))
+        else:
+            logits = self.mask_head(paddle.gather(c5_map, paddle.to_tensor(fg)))
+        pick = F.one_hot(labels, self.num_classes).unsqueeze([2, 3])
+        return F.binary_cross_entropy_with_logits(
+            (logits * pick).sum(axis=1), paddle.to_tensor(np.concatenate(fg_targets)))

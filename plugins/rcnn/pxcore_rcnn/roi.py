@@ -1,0 +1,39 @@
+"""RoIAlign (He et al., 2017) over one feature map (C4) or a pyramid (FPN), where each
+RoI reads the level its size calls for: level = 4 + log2(sqrt(area) / 224), clamped
+to the levels there are (Lin et al., 2017)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import paddle
+from paddle.vision import ops
+
+from pxcore.nn.features import FeatureInfo
+
+
+class RoIExtractor:
+    """``resolution`` x ``resolution`` features per RoI from the ``levels`` given
+    (their strides from ``feature_info``); ``sampling_ratio`` 0 samples adaptively."""
+
+    def __init__(self, feature_info: Sequence[FeatureInfo], resolution: int,
+                 sampling_ratio: int = 0, aligned: bool = True) -> None:
+        self.strides = [f.stride for f in feature_info]
+        self.levels = [int(round(math.log2(s))) for s in self.strides]
+        self.resolution = resolution
+        self.sampling_ratio = sampling_ratio
+        self.aligned = aligned
+
+    def _align(self, feature, rois, rois_num, stride):
+        return ops.roi_align(feature, rois, rois_num, self.resolution, 1.0 / stride,
+                             self.sampling_ratio, self.aligned)
+
+    def __call__(self, features, rois, rois_num):
+        if len(features) == 1:
+            return self._align(features[0], rois, rois_num, self.strides[0])
+        level_rois, restore, level_nums = ops.distribute_fpn_proposals(
+            rois, self.levels[0], self.levels[-1], 4, 224, pixel_offset=False, rois_num=rois_num)
+        pooled = [self._align(f, r, n, s) for f, r, n, s in
+                  zip(features, level_rois, level_nums, self.strides)]  # noqa: B905
+        return paddle.gather(paddle.concat(pooled), restore.reshape([-1]))

@@ -1,0 +1,153 @@
+"""Faster / Mask R-CNN: every zoo row is registered under its zoo spelling, the parts
+conform, the targets and box coder do what Faster R-CNN says, the heads sit on any
+pyramid, and bad settings or data name the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore as px
+from pxcore.deploy.runtime import RuntimeUnavailable
+from pxcore.errors import PxError
+from pxcore.nn.features import FeatureInfo
+from pxcore.testing import check_spec, conformance_params
+from pxcore_rcnn.boxes import cell_anchors, decode, encode
+from pxcore_rcnn.fpn import FPN
+from pxcore_rcnn.hrfpn import HRFPN
+from pxcore_rcnn.plugin import presets
+from pxcore_rcnn.targets import mask_targets, rpn_targets, sample_rois
+
+ROWS = {name: (args, task) for name, args, task, _ in presets()}
+# One model per graph the plugin builds (C4, FPN, HRFPN; boxes or masks): conformance
+# runs each through to_static; every row runs the whole workflow in test_zoo_rows.
+CONFORMANCE_MODELS = {"FasterRCNN-ResNet50", "MaskRCNN-ResNet50", "FasterRCNN-ResNet18-FPN",
+                      "MaskRCNN-ResNet18-FPN", "MaskRCNN-HRNet_W18-FPN"}
+
+
+def test_every_zoo_row_of_the_family_is_installed_under_its_zoo_name():
+    zoo = {e.model for e in px.zoo.entries() if e.model.startswith(("FasterRCNN", "MaskRCNN"))}
+    assert zoo == set(ROWS) and len(ROWS) == 16
+    installed = set(px.list_models(installed=True))
+    assert set(ROWS) <= installed
+    # the seed's spelling with spaces resolves too
+    model = px.create_model("MaskRCNN - HRNet_W18-FPN", num_classes=2)
+    assert model.name == "MaskRCNN-HRNet_W18-FPN" and model.task == "instance_segmentation"
+    assert isinstance(model.net.neck, HRFPN)
+
+
+@pytest.mark.parametrize("spec", [p for p in conformance_params("pxcore-rcnn")
+                                  if p.values[0].kind != "model"
+                                  or p.values[0].name in CONFORMANCE_MODELS])
+def test_conformance(spec):
+    check_spec(spec)
+
+
+def test_paddlex_spellings_build_the_zoo_rows():
+    faster = px.det.FasterRCNN(num_classes=3, backbone="ResNet50_vd", with_fpn=True)
+    assert faster.name == "FasterRCNN-ResNet50_vd-FPN" and not faster.net.with_mask
+    mask = px.det.MaskRCNN(num_classes=3, backbone="ResNet50", with_fpn=False)
+    assert mask.name == "MaskRCNN-ResNet50" and mask.net.with_mask and not mask.net.fpn
+
+
+def test_anchors_follow_paddledetection_order_and_shape():
+    cells = cell_anchors([32, 64], [0.5, 1.0, 2.0])
+    widths, heights = cells[:, 2] - cells[:, 0], cells[:, 3] - cells[:, 1]
+    np.testing.assert_allclose(widths * heights, [32 ** 2] * 3 + [64 ** 2] * 3, rtol=1e-5)
+    np.testing.assert_allclose(heights / widths, [0.5, 1, 2, 0.5, 1, 2], rtol=1e-5)
+
+
+def test_decoding_inverts_encoding():
+    rng = np.random.default_rng(0)
+    rois = np.sort(rng.uniform(0, 100, (20, 2, 2)), axis=1).transpose(0, 2, 1).reshape(20, 4)
+    rois = rois[:, [0, 2, 1, 3]]
+    boxes = rois + rng.uniform(-5, 5, (20, 4))
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+    weights = (10.0, 10.0, 5.0, 5.0)
+    deltas = encode(boxes.astype(np.float32), rois.astype(np.float32), weights)
+    decoded = decode(paddle.to_tensor(deltas[:, None]), paddle.to_tensor(rois.astype(np.float32)),
+                     weights).numpy()[:, 0]
+    np.testing.assert_allclose(decoded, boxes, atol=1e-3)
+
+
+def test_rpn_targets_label_by_overlap_and_sample():
+    anchors = np.array([[0, 0, 10, 10], [0, 0, 9, 10], [50, 50, 60, 60], [100, 100, 140, 140]],
+                       np.float32)
+    gt = np.array([[0, 0, 10, 10], [102, 102, 130, 130]], np.float32)
+    index, labels, deltas = rpn_targets(anchors, gt, np.random.default_rng(0), batch_size=256)
+    by_anchor = dict(zip(index.tolist(), labels.tolist(), strict=True))
+    # IoU >= 0.7 positive; each box's best anchor positive even at IoU 0.49; far negative
+    assert by_anchor[0] == 1 and by_anchor[1] == 1 and by_anchor[3] == 1 and by_anchor[2] == 0
+    assert len(deltas) == int(labels.sum()) == 3
+    np.testing.assert_allclose(deltas[list(index).index(0)], 0, atol=1e-6)
+
+
+def test_roi_sampling_adds_the_boxes_and_caps_the_foreground():
+    proposals = np.array([[0, 0, 10, 10]] * 50 + [[60, 60, 70, 70]] * 50, np.float32)
+    gt = np.array([[0, 0, 10, 11]], np.float32)
+    rois, classes, deltas, gt_index = sample_rois(proposals, gt, np.array([2]), 3,
+                                                  np.random.default_rng(0), batch_size=40)
+    assert len(rois) == 40 and (classes == 2).sum() == 10 and (classes == 3).sum() == 30
+    assert (gt_index[classes == 2] == 0).all() and (gt_index[classes == 3] == -1).all()
+    assert not deltas[classes == 3].any()
+
+
+def test_mask_targets_cut_the_instance_out_of_its_box():
+    mask = np.zeros((1, 40, 40), np.uint8)
+    mask[0, 10:30, 10:20] = 1  # left half of the box (10, 10, 30, 30) is the object
+    target = mask_targets(mask, np.array([[10, 10, 30, 30]], np.float32), np.array([0]), 14)
+    assert target.shape == (1, 14, 14)
+    assert target[0, :, :7].all() and not target[0, :, 7:].any()
+
+
+@pytest.mark.parametrize("neck", [FPN, HRFPN])
+def test_pyramids_report_what_they_return_at_odd_sizes(neck):
+    shapes = [FeatureInfo(f"C{i + 2}", 8 * 2 ** i, 4 * 2 ** i) for i in range(4)]
+    net = neck(shapes, 16)
+    sizes = [(25, 19), (13, 10), (7, 5), (4, 3)]  # a 100x75 input, ceil at each stride
+    out = net([paddle.rand([1, f.channels, h, w]) for f, (h, w) in zip(shapes, sizes, strict=True)])
+    assert [int(o.shape[1]) for o in out] == [f.channels for f in net.out_features]
+    assert [f.stride for f in net.out_features] == [4, 8, 16, 32, 64]
+    assert tuple(out[0].shape[2:]) == (25, 19)
+
+
+def test_the_head_sits_on_a_third_party_backbone():
+    backbone = px.create_backbone("MobileNetV3_small")
+    model = px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, backbone=backbone,
+                            test_proposals=(50, 10))
+    model.net.eval()
+    bbox, count = model.net(paddle.rand([1, 3, 64, 64]))
+    assert bbox.shape[1] == 6 and int(count.sum()) == bbox.shape[0]
+
+
+def test_bad_settings_and_data_name_the_fix(tmp_path):
+    with pytest.raises(PxError, match="stage_blocks"):
+        px.create_model("FasterRCNN-ResNet50", num_classes=2, backbone="HRNet_W18")
+    with pytest.raises(PxError, match="neck"):
+        px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, neck="BiFPN")
+    with pytest.raises(PxError, match="num_classes"):
+        px.create_model("MaskRCNN-ResNet18-FPN", num_classes=0)
+    model = px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2)
+    with pytest.raises(PxError, match="batch size 1"):
+        model.export(tmp_path / "x", batch_size=2)
+    with pytest.raises(PxError, match="training mode"):
+        model.net.eval()
+        model.net.loss(model.net(paddle.rand([1, 3, 64, 64])), np.zeros((1, 1, 4)), np.zeros((1, 1)))
+    # Mask R-CNN on a data set without polygons (VOC) says what it needs.
+    root = px.datasets.make_shapes(tmp_path / "shapes", num_images=4, image_size=64)
+    voc = px.datasets.VOCDetection(root, root / "train_list.txt", root / "labels.txt",
+                                   transforms=px.transforms.Compose([px.transforms.Normalize()]))
+    masked = px.create_model("MaskRCNN-ResNet18-FPN", num_classes=voc.num_classes)
+    with pytest.raises(PxError, match="polygon"):
+        masked.train(1, voc, train_batch_size=2, warmup_steps=0, save_dir=str(tmp_path / "out"),
+                     num_workers=0)
+
+
+def test_onnx_runtime_refuses_rcnn_and_says_why(tmp_path):
+    model = px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, fpn_channels=16,
+                            box_head_hidden=32, test_proposals=(50, 10))
+    exported = model.export(tmp_path / "inference")
+    with pytest.raises(RuntimeUnavailable, match="generate_proposals"):
+        px.Predictor(exported, runtime="onnxruntime")
+    assert px.Predictor(exported).runtime == "paddle"  # "auto" skips what cannot run it

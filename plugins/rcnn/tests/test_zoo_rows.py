@@ -1,0 +1,108 @@
+"""Every Faster / Mask R-CNN zoo row through the workflow on the generated shapes: its
+loss falls, it evaluates (segm mAP too for Mask R-CNN) and predicts (with masks), and
+its export gives the same boxes and masks in Paddle Inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore as px
+from pxcore import transforms as T
+from pxcore.data.loader import Loader
+from pxcore.transforms.geometry import box_iou
+from pxcore_rcnn.plugin import presets
+
+SIZE = 64
+ROWS = [name for name, *_ in presets()]
+# Small proposal and sample counts: the rows' architectures at a test's cost (a C4
+# head runs the backbone's last stage on every sampled RoI); every box kept, since
+# eight steps leave the classes' scores low.
+LIGHT = {"train_proposals": (200, 50), "test_proposals": (100, 20), "roi_batch_size": 16,
+         "rpn_batch_size": 64, "score_threshold": 0.0, "keep_top_k": 20}
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = px.datasets.make_shapes(tmp_path_factory.mktemp("shapes"), num_images=12,
+                                   image_size=SIZE, seed=2)
+    coco = root / "annotations"
+    train = px.datasets.CocoDetection(root, coco / "train.json", transforms=T.Compose([T.Normalize()]))
+    val = px.datasets.CocoDetection(root, coco / "val.json",
+                                    transforms=T.Compose([T.Resize(SIZE), T.Normalize()]))
+    return root, train, val
+
+
+def matched(a: list[dict], b: list[dict]) -> list[tuple[int, int]]:
+    """Pairs (i, j) of the same class, IoU > 0.99 and scores within 1e-4, one for each
+    of ``a``'s detections but those whose score is within 1e-3 of the lowest kept
+    (which of several near-equal boxes the top-k cut keeps is a rounding matter).
+    Fails the test if one has no partner."""
+    assert a and b and abs(len(a) - len(b)) <= 1, (len(a), len(b))
+    cut = min(r["score"] for r in a) + 1e-3
+    xyxy = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
+                      r["bbox"][1] + r["bbox"][3]] for r in a + b])
+    iou = box_iou(xyxy[:len(a)], xyxy[len(a):])
+    iou[np.not_equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])] = -1
+    scores = np.subtract.outer([r["score"] for r in a], [r["score"] for r in b])
+    iou[np.abs(scores) > 1e-4] = -1
+    pairs = []
+    for i, row in enumerate(a):
+        if row["score"] <= cut:
+            continue
+        j = int(iou[i].argmax())
+        assert iou[i, j] > 0.99, f"detection {i} {row} has no partner (best IoU {iou[i, j]:.3f})"
+        pairs.append((i, j))
+    return pairs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ROWS)
+def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
+    root, train, val = shapes
+    paddle.seed(0)
+    np.random.seed(0)
+    model = px.create_model(name, num_classes=train.num_classes, **LIGHT)
+    model.labels = list(train.labels)
+    model.eval_transforms = val.transforms
+    batch = next(iter(Loader(train, 2, fields=model.batch_fields, defaults=model.field_defaults,
+                             num_workers=0)))
+    images = [str(root / "JPEGImages" / f"{i:04d}.jpg") for i in range(2)]
+
+    # The export runs the same network: checked first, on the fresh weights with BatchNorm
+    # statistics settled by whole training forwards (a C4 head's blocks only see RoIs;
+    # eval-mode outputs of a deep net with initial statistics blow up).
+    model.net.train()
+    with paddle.no_grad():
+        for _ in range(4):
+            model.training_step(batch)
+    predictions = model.predict(images)
+    assert all(predictions), "every image gets detections"
+    exported = model.export(tmp_path / "inference")
+    deployed = px.Predictor(exported, runtime="paddle").predict(images)
+    for a, b in zip(predictions, deployed, strict=True):
+        pairs = matched(a, b)
+        if model.net.with_mask:
+            agree = np.mean([(a[i]["mask"] == b[j]["mask"]).mean() for i, j in pairs])
+            assert agree > 0.995, agree
+
+    # The loss falls: a few optimizer steps on one batch.
+    optimizer = paddle.optimizer.Adam(1e-3, parameters=model.net.parameters())
+    model.net.train()
+    losses = []
+    for _ in range(8):
+        loss = model.training_step(batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        losses.append(float(loss))
+    assert np.isfinite(losses).all() and np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+
+    metrics = model.evaluate(val)
+    expected = {"bbox_mmap", "bbox_map50"} | ({"segm_mmap", "segm_map50"} if model.net.with_mask else set())
+    assert expected <= set(metrics), metrics
+    found = model.predict(images[0])
+    assert found and {"category_id", "category", "bbox", "score"} <= set(found[0])
+    if model.net.with_mask:
+        assert all(d["mask"].shape == (SIZE, SIZE) and d["mask"].dtype == np.uint8 for d in found)
