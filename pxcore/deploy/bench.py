@@ -44,7 +44,10 @@ def _export(name: str, root: Path, legacy: bool = False) -> Path:
 
     out = root / name
     if not (out / "deploy.yml").is_file() or (legacy and not (out / "legacy").is_dir()):
-        pxcore.create_model(name).export(out, legacy=legacy)
+        model = pxcore.create_model(name)
+        # a model whose graph has no pre-PIR form is measured without Lite (which says why)
+        legacy = legacy and not getattr(model.net, "legacy_export_refusal", None)
+        model.export(out, legacy=legacy)
     return out
 
 
@@ -54,7 +57,7 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
     from .predictor import Predictor
 
     predictor = Predictor(model_dir, runtime=runtime, threads=threads)
-    height, width = predictor.info.get("input_size") or [224, 224]
+    height, width = predictor.info.get("input_size") or typical_input_size(predictor.transforms)
     batch = np.random.default_rng(0).random((batch_size, 3, height, width), dtype=np.float32)
     for _ in range(warmup):
         predictor.run(batch)
@@ -66,6 +69,15 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
     return {"runtime": predictor.runtime, "ms_per_image": elapsed / repeats / batch_size * 1000,
             "size_mb": params.stat().st_size / 2**20,
             "peak_mb": peak_rss_mb()}
+
+
+def typical_input_size(transforms) -> tuple[int, int]:
+    """The network input a 640x480 photo becomes, for models whose input size follows
+    the image (R-CNN's short side 800, padded: 800x1088)."""
+    sample = {"image": np.zeros((480, 640, 3), np.uint8), "im_shape": np.array([480, 640], np.float32),
+              "scale_factor": np.ones(2, np.float32)}
+    height, width = np.asarray(transforms(sample, np.random.default_rng(0))["image"]).shape[:2]
+    return int(height), int(width)
 
 
 def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | None, warmup: int,

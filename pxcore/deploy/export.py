@@ -52,6 +52,11 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         raise PxError(f"{model.name} is a {model.task} model, and pxcore cannot export that task yet")
     if model.eval_transforms is None:
         raise PxError(f"{model.name} has no evaluation transforms to export; set model.eval_transforms")
+    refusal = getattr(model.net, "legacy_export_refusal", None)
+    if legacy and refusal:
+        raise PxError(f"{model.name} cannot be written in the pre-PIR program format Paddle "
+                      f"Lite reads: {refusal}. Export without legacy=True and run it with "
+                      "Paddle Inference (runtime='paddle')")
     height = width = None
     if fixed_input_shape is not None:
         try:

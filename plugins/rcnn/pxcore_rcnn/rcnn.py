@@ -144,6 +144,14 @@ class RCNN(nn.Layer):
 
     # A checkpoint for another class count leaves these freshly initialised.
     head_prefixes = ("predictor.", "mask_head.mask_logits.")
+
+    def weight_aliases(self) -> dict[str, str]:
+        """PaddleDetection's names -> our keys: 2.x checkpoints' keys, and the 0.x / PaddleX
+        1.x archives' variable names that are plain renames (``legacy_names``; the
+        class-score, box-delta and mask-logit tensors of 0.x need ``from_static``)."""
+        from .legacy_names import weight_aliases
+
+        return weight_aliases(self)
     # deploy.yml's outputs, and the graph ops some runtimes cannot convert.
     @property
     def output_names(self) -> list[str]:
@@ -153,6 +161,11 @@ class RCNN(nn.Layer):
     def loss_fields(self) -> tuple[str, ...]:
         masks = ("gt_mask",) if self.with_mask else ()
         return ("gt_bbox", "gt_class", "gt_score", *masks)
+
+    # Measured: Paddle 3.3's pre-PIR static mode (FLAGS_enable_pir_api=0), the only one
+    # that writes what Paddle Lite reads, fails on this graph's ops.
+    legacy_export_refusal = ("Paddle 3.3's pre-PIR static mode fails on R-CNN's graph at the "
+                             "RPN's proposal step (measured)")
 
     @property
     def deploy_ops(self) -> tuple[str, ...]:

@@ -131,6 +131,8 @@ def test_bad_settings_and_data_name_the_fix(tmp_path):
     model = px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2)
     with pytest.raises(PxError, match="batch size 1"):
         model.export(tmp_path / "x", batch_size=2)
+    with pytest.raises(PxError, match="pre-PIR"):
+        model.export(tmp_path / "x", legacy=True)
     with pytest.raises(PxError, match="training mode"):
         model.net.eval()
         model.net.loss(model.net(paddle.rand([1, 3, 64, 64])), np.zeros((1, 1, 4)), np.zeros((1, 1)))
