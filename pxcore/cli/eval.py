@@ -1,29 +1,49 @@
-"""``px eval MODEL_DIR --file-list LIST``: evaluate a saved model on a data set."""
+"""``px eval MODEL_DIR --file-list LIST`` (classification, VOC) or ``--ann-file JSON``
+(COCO): evaluate a saved model on a data set."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+DETECTION_TASKS = ("detection", "instance_segmentation")
+
 
 def add_parser(sub, name):
-    p = sub.add_parser(name, help="evaluate a saved model on a file list")
+    p = sub.add_parser(name, help="evaluate a saved model on a file list or COCO annotations")
     p.add_argument("model_dir", help="a model directory (e.g. output/best_model)")
-    p.add_argument("--file-list", required=True, help="e.g. data/val_list.txt")
-    p.add_argument("--data-dir", help="image root (default: the file list's folder)")
+    p.add_argument("--file-list", help="ImageNet or VOC file list, e.g. data/val_list.txt")
+    p.add_argument("--ann-file", help="COCO annotation JSON (detection, instance segmentation)")
+    p.add_argument("--data-dir", help="image root (default: the file list's folder, or the "
+                                      "annotation file's parent's parent for COCO)")
     p.add_argument("--label-list", help="labels.txt (default: beside the file list)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int,
+                   help="default 32 (classification), 1 (detectors: images differ in size)")
     return p
 
 
 def run(args) -> int:
-    from ..datasets import ImageNet
+    from ..datasets import CocoDetection, ImageNet, VOCDetection
+    from ..errors import PxError
     from ..model import load_model
 
     model = load_model(args.model_dir)
-    file_list = Path(args.file_list)
-    data_dir = Path(args.data_dir) if args.data_dir else file_list.parent
-    label_list = Path(args.label_list) if args.label_list else data_dir / "labels.txt"
-    dataset = ImageNet(data_dir, file_list, label_list, transforms=model.eval_transforms)
-    print(json.dumps(model.evaluate(dataset, batch_size=args.batch_size), indent=2))
+    detector = model.task in DETECTION_TASKS
+    if args.ann_file:
+        if not detector:
+            raise PxError(f"--ann-file is COCO detection data; {model.name} is a {model.task} model")
+        ann_file = Path(args.ann_file)
+        data_dir = Path(args.data_dir) if args.data_dir else ann_file.parent.parent
+        dataset = CocoDetection(data_dir, ann_file, transforms=model.eval_transforms)
+    elif args.file_list:
+        file_list = Path(args.file_list)
+        data_dir = Path(args.data_dir) if args.data_dir else file_list.parent
+        label_list = Path(args.label_list) if args.label_list else data_dir / "labels.txt"
+        kind = VOCDetection if detector else ImageNet
+        dataset = kind(data_dir, file_list, label_list, transforms=model.eval_transforms)
+    else:
+        raise PxError("px eval needs the data: --file-list LIST (ImageNet or VOC) or "
+                      "--ann-file JSON (COCO)")
+    batch_size = args.batch_size or (1 if detector else 32)
+    print(json.dumps(model.evaluate(dataset, batch_size=batch_size), indent=2))
     return 0

@@ -153,3 +153,35 @@ def test_onnx_runtime_refuses_rcnn_and_says_why(tmp_path):
     with pytest.raises(RuntimeUnavailable, match="generate_proposals"):
         px.Predictor(exported, runtime="onnxruntime")
     assert px.Predictor(exported).runtime == "paddle"  # "auto" skips what cannot run it
+
+
+def test_train_save_and_the_cli_evaluate_and_predict_with_masks(tmp_path, capsys):
+    """model.train on COCO polygons, then px eval --ann-file and px predict on the saved
+    checkpoint: segm metrics, and masks drawn and given as RLE."""
+    import json
+
+    from pxcore.cli import main
+
+    root = px.datasets.make_shapes(tmp_path / "shapes", num_images=10, image_size=64, seed=1)
+    transforms = px.transforms.Compose([px.transforms.Normalize()])
+    train = px.datasets.CocoDetection(root, root / "annotations/train.json", transforms=transforms)
+    paddle.seed(0)
+    model = px.create_model("MaskRCNN-ResNet18-FPN", num_classes=train.num_classes,
+                            fpn_channels=16, box_head_hidden=32, mask_head_channels=16,
+                            train_proposals=(100, 20), test_proposals=(50, 10),
+                            roi_batch_size=16, rpn_batch_size=32, score_threshold=0.0)
+    model.eval_transforms = px.transforms.Compose([px.transforms.Resize(64), px.transforms.Normalize()])
+    state = model.train(2, train, train_batch_size=2, eval_dataset=train, warmup_steps=0,
+                        learning_rate=1e-3, optimizer="Adam", save_dir=str(tmp_path / "out"),
+                        num_workers=0)
+    assert {"segm_mmap", "segm_map50"} <= set(state["history"]["metrics"])
+    best = str(tmp_path / "out" / "best_model")
+    capsys.readouterr()
+    assert main(["eval", best, "--ann-file", str(root / "annotations/train.json")]) == 0
+    assert {"bbox_mmap", "segm_mmap"} <= set(json.loads(capsys.readouterr().out))
+    image = str(root / "JPEGImages" / "0000.jpg")
+    assert main(["predict", best, image, "--save-dir", str(tmp_path / "pictures"),
+                 "--threshold", "0.0"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["result"] and all(set(r["mask"]) == {"size", "counts"} for r in line["result"])
+    assert (tmp_path / "pictures" / "0000.png").is_file()
