@@ -272,14 +272,21 @@ def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
               reinit_head: bool = True) -> tuple[dict[str, np.ndarray], list[str]]:
     """Rename ``state`` to the network's keys and check that it fits.
 
-    Names the network does not use are looked up in ``net.weight_aliases()`` (a map
-    from another layout's names to the network's, e.g. Paddle 1.x variable names).
+    A network with ``convert_weights(state)`` converts the state first (tensors another
+    layout stores differently, not only under other names). Names the network does not
+    use are then looked up in ``net.weight_aliases()`` (a map from another layout's
+    names to the network's, e.g. Paddle 1.x variable names).
     Tensors under ``net.head_prefixes`` whose shape differs (another class count) are
     left out so the head keeps its fresh initialisation. Tensors under
     ``net.unused_prefixes`` that the network lacks are dropped: a backbone declares its
     classifier's head there, so it loads that classifier's checkpoint. Returns the state
     to load and notes on what was done; raises naming every tensor that does not fit.
     """
+    # A layout that differs by more than names (PaddleDetection 0.x puts R-CNN's
+    # background class first) is converted by the network first; it passes the others.
+    convert = getattr(net, "convert_weights", None)
+    if convert is not None:
+        state = convert(state)
     expected = {k: tuple(int(d) for d in v.shape) for k, v in net.state_dict().items()}
     aliases = net.weight_aliases() if hasattr(net, "weight_aliases") else {}
     renamed: dict[str, np.ndarray] = {}

@@ -75,6 +75,8 @@ _CONV = {"_w": "weight", "_b": "bias"}
 def _backbone_static(backbone: nn.Layer) -> dict[str, str]:
     """The backbone's static names (keys without the ``backbone.`` prefix), its
     classifier's left out."""
+    if not hasattr(backbone, "weight_aliases"):
+        return {}  # a backbone of another family: its own names, if any, are its business
     ours = backbone.state_dict()
     return {legacy: key for legacy, key in backbone.weight_aliases().items() if key in ours}
 
@@ -138,12 +140,7 @@ def static_names(net: nn.Layer, affine_channel: bool = False) -> dict[str, str]:
 def static_converted(net: nn.Layer) -> set[str]:
     """The static names ``from_static`` converts rather than renames (left out of
     ``weight_aliases()``)."""
-    names = {"cls_score_w", "cls_score_b", "bbox_pred_w", "bbox_pred_b"}
-    if net.with_mask:
-        names |= {"mask_fcn_logits_w", "mask_fcn_logits_b"}
-    if _anchor_permutation(net) is not None:
-        names |= {"rpn_cls_logits_w", "rpn_cls_logits_b", "rpn_bbox_pred_w", "rpn_bbox_pred_b"}
-    return names
+    return set(_converters(net))
 
 
 def _anchor_permutation(net: nn.Layer) -> list[int] | None:
@@ -171,6 +168,7 @@ def _converters(net: nn.Layer) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     if net.with_mask:
         converters["mask_fcn_logits_w"] = converters["mask_fcn_logits_b"] = lambda v: v[1:]
     order = _anchor_permutation(net)
+    level = "_fpn2" if net.fpn else ""
     if order is not None:
         def per_anchor(value: np.ndarray) -> np.ndarray:
             return value[order]
@@ -179,8 +177,9 @@ def _converters(net: nn.Layer) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
             grouped = value.reshape(len(order), 4, *value.shape[1:])
             return grouped[order].reshape(value.shape)
 
-        converters.update(rpn_cls_logits_w=per_anchor, rpn_cls_logits_b=per_anchor,
-                          rpn_bbox_pred_w=per_anchor_box, rpn_bbox_pred_b=per_anchor_box)
+        for suffix in ("_w", "_b"):
+            converters[f"rpn_cls_logits{level}{suffix}"] = per_anchor
+            converters[f"rpn_bbox_pred{level}{suffix}"] = per_anchor_box
     return converters
 
 
@@ -188,10 +187,11 @@ def from_static(net: nn.Layer, state: Mapping[str, np.ndarray]) -> dict[str, np.
     """A PaddleDetection 0.x / PaddleX 1.x archive's ``{variable name: array}`` as
     pxcore's ``{key: array}``, converted where a rename is not enough (see the module
     docstring): the background's class score moved last, its box deltas and mask map
-    dropped, the C4 RPN's anchors reordered, and for an affine-channel backbone (no
-    ``_mean`` of any backbone batch norm in the archive) the batch norms given mean 0
-    and variance 1 - eps. Names it does not know are passed through unchanged, for
-    ``pxcore.weights.fit_state`` to name."""
+    dropped, the C4 RPN's anchors reordered, and for an affine-channel backbone (its
+    batch norms' ``_scale`` in the archive, none of their ``_mean`` / ``_variance``) the
+    batch norms given mean 0 and variance 1 - eps. Names it does not know are passed
+    through unchanged, for ``pxcore.weights.fit_state`` to name (or take: pxcore's and
+    2.x's keys pass as they are, so this can run on any file loaded)."""
     names = static_names(net)
     converters = _converters(net)
     out: dict[str, np.ndarray] = {}
@@ -202,18 +202,21 @@ def from_static(net: nn.Layer, state: Mapping[str, np.ndarray]) -> dict[str, np.
         else:
             convert = converters.get(name)
             out[key] = convert(np.asarray(value)) if convert else value
-    statistics = {name: key for name, key in names.items()
-                  if key.startswith("backbone.") and key.endswith(("._mean", "._variance"))}
-    if statistics and not any(name in state for name in statistics):
+    # affine channels: the archive has the backbone's batch-norm scales by their static
+    # names but none of their statistics
+    by_key = {key: name for name, key in names.items() if key.startswith("backbone.")}
+    norms = [path for path, layer in net.named_sublayers()
+             if path.startswith("backbone.") and isinstance(layer, nn.layer.norm._BatchNormBase)]
+    scales = [by_key.get(f"{path}.weight") for path in norms]
+    statistics = [by_key.get(f"{path}.{leaf}") for path in norms for leaf in ("_mean", "_variance")]
+    if any(name in state for name in scales) and not any(name in state for name in statistics):
         layers = dict(net.named_sublayers())
-        for key in statistics.values():
-            path, leaf = key.rsplit(".", 1)
-            norm = layers[path]
-            if f"{path}.weight" not in out:
-                continue  # the archive lacks the layer altogether: fit_state names it
-            channels = norm._mean.shape[0]
-            out[key] = (np.zeros(channels, np.float32) if leaf == "_mean"
-                        else np.full(channels, 1.0 - norm._epsilon, np.float32))
+        for path, scale in zip(norms, scales, strict=True):
+            if scale in state:  # a layer the archive lacks altogether: fit_state names it
+                norm = layers[path]
+                channels = norm._mean.shape[0]
+                out[f"{path}._mean"] = np.zeros(channels, np.float32)
+                out[f"{path}._variance"] = np.full(channels, 1.0 - norm._epsilon, np.float32)
     return out
 
 

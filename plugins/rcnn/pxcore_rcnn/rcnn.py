@@ -152,6 +152,15 @@ class RCNN(nn.Layer):
         from .legacy_names import weight_aliases
 
         return weight_aliases(self)
+
+    def convert_weights(self, state):
+        """Before the renames: a PaddleDetection 0.x / PaddleX 1.x archive's tensors
+        that differ by more than names (background class first, C4 anchors ratio-major,
+        affine-channel backbones) in our layout; other layouts pass unchanged."""
+        from .legacy_names import from_static
+
+        return from_static(self, state)
+
     # deploy.yml's outputs, and the graph ops some runtimes cannot convert.
     @property
     def output_names(self) -> list[str]:

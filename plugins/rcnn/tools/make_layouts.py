@@ -676,7 +676,7 @@ def build(arch: str, row: Row, ppdet: str) -> dict:
                      f"backbone's: res5a's shortcut is a stride-2 1x1 conv where pxcore (and 0.x) "
                      f"average-pool before a stride-1 one; a 2.x checkpoint of this row places "
                      f"every tensor but computes differently (here up to {gap:.3g} in the box "
-                     f"head's outputs); the check below made that shortcut alike")
+                     f"head's outputs); the 2.6 equality checks ran with that shortcut made alike")
         _set_res5_shortcut_strided(model, True)
     ours_26 = _pxcore_outputs(model, state, inputs)
     fitted, _ = fit_state(model, state_26, f"{arch} 2.x checkpoint")
@@ -695,6 +695,7 @@ def build(arch: str, row: Row, ppdet: str) -> dict:
                 "paddledet_2x": dygraph}
     return {"manifest": manifest, "net": net, "archive": archive, "inputs": inputs, "order": order,
             "cells": [np.asarray(c) for c in model.anchor_generator.cells],
+            "strides": list(model.anchor_generator.strides),
             "ours_static": ours_static, "ours_26": ours_26, "expected_26": expected_26,
             "by_26_alias": by_26_alias, "notes": notes}
 
@@ -714,10 +715,16 @@ def load_static(arch: str, archive: dict[str, np.ndarray], inputs: dict) -> dict
 
 # --- checking and writing ----------------------------------------------------------------
 
-def _close(outputs: dict, expected: dict) -> bool:
+def _close(outputs: dict, expected: dict, tolerance: float = 1e-4) -> bool:
+    """Equal up to float32 rounding, relative to each output's largest value. The static
+    program (other kernels, affine_channel for batch norm) gets 1e-2: these random deep
+    nets amplify rounding (pxcore against itself with its batch norms folded into affine
+    channels, the same function, differs by up to 2e-3 on ResNet101_vd-FPN), while a
+    misplaced tensor differs by the order of the values."""
     return outputs.keys() == expected.keys() and all(
         outputs[k].shape == expected[k].shape
-        and np.allclose(outputs[k], expected[k], rtol=1e-4, atol=1e-4 * max(np.abs(expected[k]).max(), 1e-6))
+        and np.allclose(outputs[k], expected[k], rtol=tolerance,
+                        atol=tolerance * max(np.abs(expected[k]).max(), 1e-6))
         for k in expected)
 
 
@@ -742,12 +749,14 @@ def _run(context, function, *args):
         pool.join()
 
 
-def _check_anchors(arch: str, static_anchors: dict, model_cells: list, order: list[int] | None) -> float:
+def _check_anchors(arch: str, static_anchors: dict, model_cells: list, strides: list[int],
+                   order: list[int] | None) -> tuple[float, float]:
     """The static program's anchors at the first cell of each level are ours under the
     permutation ``from_static`` assumes: each of ours is nearest (in log width and
-    height) to the one it names. Returns the largest relative size difference."""
-    worst = 0.0
-    for level, cells in enumerate(model_cells):
+    height) to the one it names. Returns the largest relative size difference and the
+    largest centre shift in strides."""
+    worst = shift = 0.0
+    for level, (cells, stride) in enumerate(zip(model_cells, strides, strict=True)):
         theirs = static_anchors[f"anchors.{level}"]
         tw, th = theirs[:, 2] - theirs[:, 0] + 1, theirs[:, 3] - theirs[:, 1] + 1  # Paddle 1.x's +1
         ow, oh = cells[:, 2] - cells[:, 0], cells[:, 3] - cells[:, 1]
@@ -757,7 +766,9 @@ def _check_anchors(arch: str, static_anchors: dict, model_cells: list, order: li
             f"{arch}: level {level}: the static anchors are not in the order from_static assumes: "
             f"{nearest} != {order}")
         worst = max(worst, float(np.max(np.abs(np.stack([tw[nearest] / ow, th[nearest] / oh]) - 1))))
-    return worst
+        centres = (theirs[:, :2] + theirs[:, 2:]) / 2 - (cells[:, :2] + cells[:, 2:]) / 2
+        shift = max(shift, float(np.abs(centres).max()) / stride)
+    return worst, shift
 
 
 def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: str) -> dict:
@@ -791,13 +802,14 @@ def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: 
         f"{sorted(set(shapes) - set(static['variables']))[:5]}, shapes differ "
         f"{[k for k in shapes if static['variables'].get(k, shapes[k]) != shapes[k]][:5]}")
     as_ours = _static_as_ours(static["outputs"], built["order"])
-    assert _close(as_ours, built["ours_static"]), (
+    assert _close(as_ours, built["ours_static"], 1e-2), (
         f"{arch}: the static program, given the archive by name, differs from pxcore: "
         f"{_worst(as_ours, built['ours_static'])}")
-    size_gap = _check_anchors(arch, static["anchors"], built["cells"], built["order"])
-    notes.append(f"Paddle 1.x's anchor_generator (offset 0.5, sizes rounded) centres anchors half "
-                 f"a stride further and sizes them up to {size_gap:.1%} apart from pxcore's (and "
-                 f"2.x's) at the first cell; the static archive's RPN was trained on those")
+    size_gap, shift = _check_anchors(arch, static["anchors"], built["cells"], built["strides"],
+                                     built["order"])
+    notes.append(f"the static RPN was trained on Paddle 1.x's anchor_generator's anchors: centred "
+                 f"(stride - 1) / 2 px off a cell's corner (up to {shift:.3g} strides from pxcore's "
+                 f"and 2.x's) and with rounded sizes (up to {size_gap:.1%} apart)")
     if hrnet:
         gap = _gap(_static_as_ours(published["outputs"], built["order"]), built["ours_static"])
         where = ("HRFPN's resize_bilinear (align_corners=True)" if row.static == "paddlex" else
@@ -827,8 +839,10 @@ def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: 
              "legacy_converted", "paddledet_2x")
     report = [f"{arch}: {len(manifest['pdparams'])} tensors, "
               f"{sum(int(np.prod(s)) for s in manifest['pdparams'].values()):,} values",
-              f"  static program ({row.static}) by variable name == pxcore through from_static",
-              "  PaddleDetection 2.6 by key == pxcore by key == pxcore through the 2.x names",
+              f"  static program ({row.static}) by variable name == pxcore through from_static "
+              f"(largest relative gap {_gap(as_ours, built['ours_static']):.2g})",
+              "  PaddleDetection 2.6 by key == pxcore by key == pxcore through the 2.x names "
+              f"(largest relative gap {_gap(built['expected_26'], built['by_26_alias']):.2g})",
               *(f"  note: {n}" for n in notes)]
     return {"manifest": {k: manifest[k] for k in order}, "report": report}
 
