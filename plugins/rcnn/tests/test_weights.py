@@ -28,6 +28,11 @@ from pxcore_rcnn.plugin import presets
 
 LAYOUTS = Path(__file__).parent / "layouts"
 ROWS = [name for name, *_ in presets()]
+# The file round trips for one row of each kind of layout (C4 with affine channels,
+# PaddleX's R18-FPN, FPN with batch norm, HRNet with HRFPN); every row's names are
+# checked against its manifest above.
+ROUND_TRIP_ROWS = ["FasterRCNN-ResNet50", "MaskRCNN-ResNet50", "FasterRCNN-ResNet18-FPN",
+                   "MaskRCNN-ResNet101_vd-FPN", "MaskRCNN-HRNet_W18-FPN"]
 
 
 def _random(shapes: dict, seed: int) -> dict[str, np.ndarray]:
@@ -110,7 +115,7 @@ class _RenamesOnly:
 
 
 @pytest.mark.slow  # up to 64 M values written and read in four layouts (10-17 s each)
-@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize("row", ROUND_TRIP_ROWS)
 def test_takes_the_official_weight_layouts(row, tmp_path):
     manifest = load_manifest(LAYOUTS / f"{row}.json")
     net = pxcore.create_model(row).net

@@ -35,18 +35,25 @@ def shapes(tmp_path_factory):
 
 
 def matched(a: list[dict], b: list[dict]) -> list[tuple[int, int]]:
-    """Pairs (i, j) of the same class, IoU > 0.99 and scores within 1e-4, one for each
-    of ``a``'s detections but those whose score is within 1e-3 of the lowest kept
-    (which of several near-equal boxes the top-k cut keeps is a rounding matter).
-    Fails the test if one has no partner."""
+    """Pairs (i, j) of the same class, scores within 5e-3 and boxes at IoU > 0.99, or
+    corners within 0.1 px for boxes too thin for IoU to say it (random weights give
+    boxes of zero height at the image's edge). One for each of ``a``'s detections but
+    those within 5e-3 of the lowest score kept (which of several near-equal boxes the
+    top-k cut keeps is a rounding matter). Fails the test if one has no partner.
+
+    Why 5e-3: through ResNet101_vd's hundred random layers float32 rounding alone moves
+    scores by that much; Paddle Inference with and without oneDNN differ by 2.5e-3
+    (measured), as much as either differs from eager Paddle."""
     assert a and b and abs(len(a) - len(b)) <= 1, (len(a), len(b))
-    cut = min(r["score"] for r in a) + 1e-3
+    cut = min(r["score"] for r in a) + 5e-3
     xyxy = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
                       r["bbox"][1] + r["bbox"][3]] for r in a + b])
-    iou = box_iou(xyxy[:len(a)], xyxy[len(a):])
+    mine, theirs = xyxy[:len(a)], xyxy[len(a):]
+    close = np.abs(mine[:, None] - theirs[None]).max(-1) < 0.1
+    iou = np.where(close, 1.0, box_iou(mine, theirs))
     iou[np.not_equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])] = -1
     scores = np.subtract.outer([r["score"] for r in a], [r["score"] for r in b])
-    iou[np.abs(scores) > 1e-4] = -1
+    iou[np.abs(scores) > 5e-3] = -1
     pairs = []
     for i, row in enumerate(a):
         if row["score"] <= cut:
@@ -55,6 +62,23 @@ def matched(a: list[dict], b: list[dict]) -> list[tuple[int, int]]:
         assert iou[i, j] > 0.99, f"detection {i} {row} has no partner (best IoU {iou[i, j]:.3f})"
         pairs.append((i, j))
     return pairs
+
+
+def settle_batchnorm(model, batch) -> None:
+    """One training forward with every BatchNorm's momentum at 0: the running
+    statistics become the batch's, through the whole network (a C4 head's blocks only
+    see RoIs, so the backbone alone is not enough)."""
+    layers = [m for m in model.net.sublayers() if isinstance(m, paddle.nn.BatchNorm2D | paddle.nn.BatchNorm)]
+    saved = [m._momentum for m in layers]
+    model.net.train()
+    try:
+        for m in layers:
+            m._momentum = 0.0
+        with paddle.no_grad():
+            model.training_step(batch)
+    finally:
+        for m, momentum in zip(layers, saved, strict=True):
+            m._momentum = momentum
 
 
 @pytest.mark.slow
@@ -70,13 +94,15 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
                              num_workers=0)))
     images = [str(root / "JPEGImages" / f"{i:04d}.jpg") for i in range(2)]
 
-    # The export runs the same network: checked first, on the fresh weights with BatchNorm
-    # statistics settled by whole training forwards (a C4 head's blocks only see RoIs;
-    # eval-mode outputs of a deep net with initial statistics blow up).
-    model.net.train()
-    with paddle.no_grad():
-        for _ in range(4):
-            model.training_step(batch)
+    # The export runs the same network: checked first, on the fresh weights with
+    # BatchNorm's statistics set to the batch's (eval-mode outputs of a deep net with its
+    # initial statistics blow up, and saturated scores tie).
+    settle_batchnorm(model, batch)
+    if model.net.with_mask:
+        # Fresh mask logits sit near 0, where float noise flips pixels across the 0.5
+        # threshold; scaled up, each pixel's decision is clear, as a trained head's is.
+        logits = model.net.mask_head.mask_logits
+        logits.weight.set_value(logits.weight * 50.0)
     predictions = model.predict(images)
     assert all(predictions), "every image gets detections"
     exported = model.export(tmp_path / "inference")
@@ -88,7 +114,7 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
             assert agree > 0.995, agree
 
     # The loss falls: a few optimizer steps on one batch.
-    optimizer = paddle.optimizer.Adam(1e-3, parameters=model.net.parameters())
+    optimizer = paddle.optimizer.Adam(2e-4, parameters=model.net.parameters())
     model.net.train()
     losses = []
     for _ in range(8):
