@@ -21,7 +21,7 @@ from pxcore_rcnn.targets import mask_targets, rpn_targets, sample_rois
 
 ROWS = {name: (args, task) for name, args, task, _ in presets()}
 # One model per graph the plugin builds (C4, FPN, HRFPN): conformance runs each through
-# to_static; every row runs the whole workflow, export included, in test_zoo_rows.
+# to_static; every row runs the whole workflow, export included, in test_rcnn_zoo_rows.
 CONFORMANCE_MODELS = {"FasterRCNN-ResNet50", "MaskRCNN-ResNet18-FPN", "MaskRCNN-HRNet_W18-FPN"}
 
 
