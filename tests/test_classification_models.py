@@ -57,7 +57,9 @@ def test_every_zoo_classifier_with_a_count_is_installed():
 def test_published_parameter_count(name):
     if name not in PUBLISHED_PARAMETERS:
         pytest.skip(f"no published count for {name}")
-    assert pxcore.create_model(name).num_parameters() == PUBLISHED_PARAMETERS[name]
+    with paddle.LazyGuard():  # shapes only: skip initialising the values
+        model = pxcore.create_model(name)
+    assert model.num_parameters() == PUBLISHED_PARAMETERS[name]
 
 
 @pytest.mark.parametrize("name", MODELS)

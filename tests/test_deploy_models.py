@@ -1,11 +1,16 @@
-"""Every installed classifier exports and every usable runtime agrees with Python:
-the same top-1 and logits within a relative 1e-3 (the parity PaddleX users ask for)."""
+"""Every installed classifier's network exports and every usable runtime agrees with
+Python: the same top-1 and logits within a relative 1e-3 (the parity PaddleX users ask
+for). A zoo row that is another row's network at another depth or width (ResNet101 is
+ResNet50's blocks, more of them; an _ssld row is its base network) has no operator the
+other lacks: the check runs on one net per distinct set of layer configurations
+(classifier_families.py), which stands for the rest."""
 
 from __future__ import annotations
 
 import numpy as np
 import paddle
 import pytest
+from classifier_families import installed_classifiers, network_class, representatives
 
 import pxcore
 from pxcore.deploy import runtime_report
@@ -14,17 +19,26 @@ pytestmark = [pytest.mark.uses_installed_plugins, pytest.mark.slow]
 
 
 def _setup():
-    from pxcore.api import resolve_model
-
     pxcore.plugins.reset()
-    models = [n for n in pxcore.list_models(task="classification", installed=True)
-              if not resolve_model(n)[1].metadata.get("composer")]
     runtimes = [r["name"] for r in runtime_report("cpu") if r["usable"]]
     pxcore.plugins.reset()
-    return models, runtimes
+    return representatives(), runtimes
 
 
-MODELS, RUNTIMES = _setup()
+REPRESENTATIVES, RUNTIMES = _setup()
+MODELS = list(REPRESENTATIVES)
+
+
+def test_every_installed_classifier_is_represented():
+    stood_for = {name: rep for rep, names in REPRESENTATIVES.items() for name in names}
+    assert set(MODELS) | set(stood_for) == set(installed_classifiers())
+    assert not set(MODELS) & set(stood_for)
+    for name, rep in stood_for.items():
+        # a representative is the same network class, only deeper, shallower or wider
+        assert network_class(name) is network_class(rep), f"{name} stands behind {rep}"
+    assert {"ResNet18", "ResNet50", "ResNet50_vd"} <= set(MODELS)
+    assert stood_for["ResNet101_vd_ssld"] == "ResNet50_vd" and stood_for["DenseNet201"] == "DenseNet121"
+    assert stood_for["Xception65"] == "Xception41" and "MobileNetV3_large" in MODELS
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +71,8 @@ def test_runtime_parity(name, runtime, exports):
     np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1))
     scale = np.abs(expected).max()
     assert np.abs(logits - expected).max() <= 1e-3 * scale, (
-        f"{name} on {runtime}: logits differ by {np.abs(logits - expected).max():.3g} (scale {scale:.3g})")
+        f"{name} (for {', '.join([name, *REPRESENTATIVES[name]])}) on {runtime}: logits differ "
+        f"by {np.abs(logits - expected).max():.3g} (scale {scale:.3g})")
 
 
 def test_auto_takes_the_highest_priority_usable_runtime(exports):

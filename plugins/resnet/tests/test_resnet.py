@@ -64,7 +64,14 @@ def scratch(tmp_path):
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-@pytest.mark.parametrize("spec", _marked_slow(conformance_params(DIST)))
+def _architecture_specs(params: list) -> list:
+    """The conformance params less the weight variants (_ssld): each builds exactly its
+    base architecture's spec (test_weight_variants_build_their_architectures_spec), so
+    the checks on the base are the checks on it."""
+    return [p for p in params if p.values[0].name not in WEIGHT_VARIANTS]
+
+
+@pytest.mark.parametrize("spec", _marked_slow(_architecture_specs(conformance_params(DIST))))
 def test_conformance(spec):
     check_spec(spec)
 
@@ -85,6 +92,23 @@ def test_ssld_models_share_their_architecture():
     assert spec.paddlex == {"class": "ResNet50_vd"} and spec.metadata["input_size"] == 224
 
 
+def test_weight_variants_build_their_architectures_spec():
+    """An _ssld row differs from its base only in name, zoo row and weights: everything
+    that building it, the conformance checks and loading weights read is the base's
+    (so those run on the base only)."""
+    registry = pxcore.get_registry()
+    for ssld, base in WEIGHT_VARIANTS.items():
+        variant, architecture = registry.get("model", ssld), registry.get("model", base)
+        for field in ("kind", "factory", "defaults", "metadata", "task", "distribution"):
+            assert getattr(variant, field) == getattr(architecture, field), f"{ssld}: {field}"
+        with paddle.LazyGuard():
+            nets = [pxcore.create_model(name, num_classes=3).net for name in (ssld, base)]
+        assert type(nets[0]) is type(nets[1])
+        assert {k: v.shape for k, v in nets[0].state_dict().items()} == {
+            k: v.shape for k, v in nets[1].state_dict().items()}
+        assert nets[0].weight_aliases() == nets[1].weight_aliases()
+
+
 @pytest.mark.parametrize("name", model_names())
 def test_parameter_count_is_exact(name):
     expected = PARAMETER_COUNTS[architecture_name(name)]
@@ -101,7 +125,8 @@ def test_legacy_naming_rules_match_the_reference_names(name):
     assert legacy_weight_names(block_kind, stage_depths, variant) == manifest_for(name)["legacy"]
 
 
-@pytest.mark.parametrize("name", by_model(model_names()))
+# the _ssld rows share their base's manifest and build (see above)
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
 def test_takes_the_official_weight_layouts(name, scratch):
     check_weight_layouts(manifest_for(name), scratch)
 

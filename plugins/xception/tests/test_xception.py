@@ -88,11 +88,6 @@ def test_legacy_naming_rules_match_the_reference_names(name):
 
 
 @pytest.mark.parametrize("name", by_model(ARCHITECTURES))
-def test_takes_the_pdparams_layout(name, scratch):
-    check_weight_layouts({**manifest_for(name), "legacy": {}}, scratch)
-
-
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
 def test_legacy_names_place_every_tensor(name):
     # what reading the archive gives, keyed by Paddle 1.x name, fitted to the net
     manifest = manifest_for(name)
@@ -110,6 +105,8 @@ def test_legacy_names_place_every_tensor(name):
 
 @pytest.mark.parametrize("name", by_model(ARCHITECTURES))
 def test_takes_the_zoo_archive_layout(name, scratch):
+    # PaddleClas's .pdparams first (check_weight_layouts' first step), then the archive's
+    # per-variable directory and .tar
     check_weight_layouts(manifest_for(name), scratch)
 
 
