@@ -59,6 +59,17 @@ def _rasterize(polygons: list[np.ndarray], height: int, width: int) -> np.ndarra
     return np.ascontiguousarray(mask_util.decode(rle), dtype=np.uint8)
 
 
+def _box_array(boxes: Any, what: str, count: str) -> np.ndarray:
+    """``boxes`` as float64 ``[count, 4]`` (an empty input as ``[0, 4]``), or an error
+    naming ``what`` and its shape."""
+    boxes = np.asarray(boxes, np.float64)
+    if boxes.size == 0:
+        boxes = boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise PxError(f"{what} have shape {boxes.shape}; expected [{count}, 4] (x1, y1, x2, y2)")
+    return boxes
+
+
 def polygons_to_masks(polygons: Sequence[Any], height: int, width: int) -> np.ndarray:
     """``[M, H, W]`` uint8 masks, one per instance's list of flat polygons in pixels
     (an instance without polygons, a crowd region given as RLE, is left empty)."""
@@ -101,12 +112,7 @@ def polygons_to_roi_masks(polygons: Sequence[Any], rois, resolution: int) -> np.
     resolution = int(resolution)
     if resolution <= 0:
         raise PxError(f"polygons_to_roi_masks: resolution {resolution} must be positive")
-    rois = np.asarray(rois, np.float64)
-    if rois.size == 0:
-        rois = rois.reshape(0, 4)
-    if rois.ndim != 2 or rois.shape[1] != 4:
-        raise PxError(f"polygons_to_roi_masks: rois have shape {rois.shape}; expected [R, 4] "
-                      "(x1, y1, x2, y2)")
+    rois = _box_array(rois, "polygons_to_roi_masks: rois", "R")
     if len(polygons) != len(rois):
         raise PxError(f"polygons_to_roi_masks: {len(polygons)} instances' polygons but "
                       f"{len(rois)} rois; give the polygons of each roi's matched instance")
@@ -191,12 +197,7 @@ def paste_masks(masks, boxes, height: int, width: int, threshold: float = 0.5) -
     if masks.ndim != 3:
         raise PxError(f"paste_masks: masks have shape {masks.shape}; expected [N, M, M] "
                       "(one channel per box: pick each box's class channel first)")
-    boxes = np.asarray(boxes, np.float64)
-    if boxes.size == 0:
-        boxes = boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise PxError(f"paste_masks: boxes have shape {boxes.shape}; expected [N, 4] "
-                      "(x1, y1, x2, y2)")
+    boxes = _box_array(boxes, "paste_masks: boxes", "N")
     if len(masks) != len(boxes):
         raise PxError(f"paste_masks: {len(masks)} masks but {len(boxes)} boxes; give one box "
                       "per mask")
