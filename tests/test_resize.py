@@ -7,7 +7,7 @@ import paddle
 import paddle.nn.functional as F
 import pytest
 
-from pxcore.nn.resize import upsample_bilinear, upsample_nearest
+from pxcore.nn.resize import resize_bilinear, upsample_bilinear, upsample_nearest
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
@@ -29,3 +29,50 @@ def test_upsample_nearest_is_paddles_nearest_interpolation():
 def test_upsample_bilinear_takes_powers_of_two(factor):
     with pytest.raises(ValueError, match="power of two"):
         upsample_bilinear(paddle.rand([1, 1, 2, 2]), factor)
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("size", [(5, 7), (1, 1), (16, 4)])
+@pytest.mark.parametrize("out", [(1, 1), (20, 9), (3, 2), (64, 64)])
+def test_resize_bilinear_is_paddles_bilinear_interpolation(size, out, align_corners):
+    x = paddle.rand([2, 3, *size])
+    expected = F.interpolate(x, size=list(out), mode="bilinear", align_corners=align_corners)
+    got = resize_bilinear(x, out, align_corners)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
+    # the size may come from a tensor to match, as inside a network
+    like = resize_bilinear(x, paddle.zeros([1, 1, *out]), align_corners)
+    np.testing.assert_allclose(like.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_resize_bilinear_runs_exported_under_onednn(tmp_path):
+    """Exported with dynamic sizes, Paddle Inference (oneDNN) runs it: no interp op."""
+    from paddle import inference
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(3, 4, 3, stride=4, padding=1)
+
+        def forward(self, x):
+            return resize_bilinear(self.conv(x), x, align_corners=True)
+
+    net = Net()
+    net.eval()
+    static = paddle.jit.to_static(net, input_spec=[paddle.static.InputSpec([None, 3, None, None])],
+                                  full_graph=True)
+    paddle.jit.save(static, str(tmp_path / "net"))
+    config = inference.Config(str(tmp_path / "net.json"), str(tmp_path / "net.pdiparams"))
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.disable_glog_info()
+    predictor = inference.create_predictor(config)
+    for shape in [(1, 3, 64, 96), (2, 3, 37, 50)]:
+        x = np.random.default_rng(0).random(shape).astype("float32")
+        handle = predictor.get_input_handle(predictor.get_input_names()[0])
+        handle.reshape(x.shape)
+        handle.copy_from_cpu(x)
+        predictor.run()
+        got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+        expected = F.interpolate(net.conv(paddle.to_tensor(x)), size=list(shape[2:]), mode="bilinear",
+                                 align_corners=True)
+        np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)

@@ -43,3 +43,57 @@ def upsample_bilinear(x, factor: int):
     padded = F.pad(x, [1, 1, 1, 1], mode="replicate")
     return F.conv2d_transpose(padded, paddle.to_tensor(weight.astype(np.float32)), stride=factor,
                               padding=3 * factor // 2, groups=channels)
+
+
+def _dim(shape, axis: int):
+    # A one-element slice, not shape[axis]: oneDNN's slice kernel fails on the
+    # dimension-dropping form in exported graphs.
+    return paddle.slice(shape, axes=[0], starts=[axis], ends=[axis + 1])
+
+
+def _as_tensor(value):
+    return paddle.full([1], int(value), "int64") if isinstance(value, int | np.integer) else value
+
+
+def _taps(in_size, out_size, align_corners: bool):
+    """Source rows of bilinear resizing along one axis: (lower index, upper index,
+    weight of the upper), as Paddle's bilinear_interp computes them."""
+    in_size, out_size = _as_tensor(in_size), _as_tensor(out_size)
+    dst = paddle.arange(out_size, dtype="float32")
+    n_in = paddle.cast(in_size, "float32")
+    n_out = paddle.cast(out_size, "float32")
+    if align_corners:
+        src = dst * (n_in - 1) / paddle.maximum(n_out - 1, paddle.ones_like(n_out))
+    else:  # half-pixel centres, clamped at the first pixel (align_mode 0); one output
+        # pixel reads the first input pixel, as Paddle's kernel has it
+        ratio = paddle.where(n_out > 1, n_in / n_out, paddle.zeros_like(n_in))
+        src = paddle.clip((dst + 0.5) * ratio - 0.5, min=0.0)
+    last = paddle.cast(in_size, "int64") - 1
+    lower = paddle.minimum(paddle.cast(paddle.floor(src), "int64"), last)
+    upper = paddle.minimum(lower + 1, last)
+    return lower, upper, src - paddle.cast(lower, "float32")
+
+
+def resize_bilinear(x, size, align_corners: bool = False):
+    """Bilinear resizing of ``x`` [N, C, H, W] to ``size``: (height, width) as ints or
+    tensors, or a tensor whose last two dimensions give them. Exactly
+    ``F.interpolate(x, size, mode="bilinear", align_corners=...)`` (``align_corners``
+    True is Paddle 1.x's ``resize_bilinear`` default, False PaddleSeg 2.x's).
+
+    Written as gathers and a weighted sum, for any size and factor, because Paddle
+    Inference's oneDNN rejects every interpolation op Paddle 3.3 exports (see
+    ``upsample_nearest``); gathers run on every runtime."""
+    if isinstance(size, list | tuple):
+        height, width = size
+    elif len(size.shape) == 4:  # a tensor (eager) or value (static graph) to match
+        shape = paddle.shape(size)
+        height, width = _dim(shape, 2), _dim(shape, 3)
+    else:
+        height, width = _dim(size, 0), _dim(size, 1)
+    shape = paddle.shape(x)
+    top, bottom, wy = _taps(_dim(shape, 2), height, align_corners)
+    left, right, wx = _taps(_dim(shape, 3), width, align_corners)
+    wy = paddle.reshape(wy, [1, 1, -1, 1])
+    rows = paddle.gather(x, top, axis=2) * (1 - wy) + paddle.gather(x, bottom, axis=2) * wy
+    wx = paddle.reshape(wx, [1, 1, 1, -1])
+    return paddle.gather(rows, left, axis=3) * (1 - wx) + paddle.gather(rows, right, axis=3) * wx
