@@ -135,15 +135,19 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
             + (f"Download {url} yourself and pass its path: pretrained='path/to/weights'."
                if url else "Pass the path of a weight file: pretrained='path/to/weights'.")
         )
+    from .tasks import model_class
+
+    cls = model_class(spec.task)
+    # Options of the task (a segmenter's loss), not of the network.
+    options = {k: kwargs.pop(k) for k in getattr(cls, "task_options", ()) if k in kwargs}
     net = spec.build(**kwargs)
     if pretrained:
         from .weights import load_weights
 
         load_weights(net, pretrained)
-    from .tasks import model_class
-
-    return model_class(spec.task)(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
-                                  build_args={**spec.defaults, **kwargs})
+    extra = {"options": options} if getattr(cls, "task_options", ()) else {}
+    return cls(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
+               build_args={**spec.defaults, **kwargs, **options}, **extra)
 
 
 def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, **overrides: Any):

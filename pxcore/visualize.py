@@ -13,14 +13,16 @@ from .errors import PxError
 
 
 def visualize(image, result: Any, save_path: str | os.PathLike | None = None,
-              min_size: int = 256, threshold: float = 0.5) -> np.ndarray:
+              min_size: int = 256, threshold: float = 0.5, labels=None, weight: float = 0.6) -> np.ndarray:
     """Draw a prediction on the image (RGB). Classification results (a list of
     ``{"category", "score"}``) are written as text in a band above the image;
     detections (``{"bbox": [x, y, w, h], "category", "score"}``) scoring at least
     ``threshold`` are drawn as labelled boxes, and a detection's ``"mask"`` (a binary
     ``HxW`` array of the image's size, or a COCO RLE dict; ``"segmentation"`` is read
-    too) as a translucent overlay in its class's colour. Returns the picture and writes
-    it to ``save_path`` if given."""
+    too) as a translucent overlay in its class's colour. A segmentation result
+    (``{"label_map": HxW}``) is blended over the image (``weight``: how much of the class
+    colours shows) with a legend of the classes present, named from ``labels``. Returns
+    the picture and writes it to ``save_path`` if given."""
     import cv2
 
     picture = load_image(image)
@@ -30,16 +32,18 @@ def visualize(image, result: Any, save_path: str | os.PathLike | None = None,
         scale = min_size / min(h, w)
         picture = cv2.resize(picture, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_NEAREST)
     items = result if isinstance(result, list) and all(isinstance(r, dict) for r in result) else None
-    if items is not None and all("bbox" in r for r in items):
+    if isinstance(result, dict) and "label_map" in result:
+        picture = _draw_label_map(picture, result["label_map"], (h, w), labels, weight)
+    elif items is not None and all("bbox" in r for r in items):
         shown = [r for r in items if r["score"] >= threshold]
         picture = _draw_masks(picture, shown, (h, w))
         picture = _draw_boxes(picture, shown, scale)
     elif items is not None and all("category" in r for r in items):
         picture = _draw_classes(picture, items)
     else:
-        raise PxError("visualize() draws classification results (a list of {'category', 'score'}) "
-                      "and detections (a list of {'bbox', 'category', 'score'}); "
-                      f"got {type(result).__name__}")
+        raise PxError("visualize() draws classification results (a list of {'category', 'score'}), "
+                      "detections (a list of {'bbox', 'category', 'score'}) and segmentation "
+                      f"results ({{'label_map': ...}}); got {type(result).__name__}")
     if save_path is not None:
         save_path = Path(save_path)
         save_path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,3 +132,52 @@ def _draw_boxes(picture: np.ndarray, detections: list[dict], scale: float) -> np
         cv2.putText(picture, text, (top_left[0] + 2, ty - 3), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                     (0, 0, 0), 1, cv2.LINE_AA)
     return picture
+
+
+def _draw_label_map(picture: np.ndarray, label_map, size: tuple[int, int], labels, weight: float) -> np.ndarray:
+    """Class colours blended over the image (background, class 0, left as it is when
+    named "background"), then a legend band below: a swatch and name per class present."""
+    import cv2
+
+    label_map = np.asarray(label_map)
+    if label_map.shape != tuple(size):
+        raise PxError(f"visualize: the label map is {label_map.shape[1]}x{label_map.shape[0]} but "
+                      f"the image is {size[1]}x{size[0]} (width x height); predict gives maps at "
+                      "the image's size")
+    if not 0 <= weight <= 1:
+        raise PxError(f"visualize: weight {weight!r} must be between 0 and 1")
+    if label_map.shape != picture.shape[:2]:  # the picture was scaled up to be readable
+        label_map = cv2.resize(label_map.astype(np.int32), (picture.shape[1], picture.shape[0]),
+                               interpolation=cv2.INTER_NEAREST)
+    present = [int(c) for c in np.unique(label_map)]
+    names = {c: (labels[c] if labels and c < len(labels) else str(c)) for c in present}
+    shown = [c for c in present if not (c == 0 and names[c].lower() == "background")]
+    palette = np.array([_colour(c) for c in range(max(present) + 1)], np.float32)
+    picture = np.array(picture, np.float32)
+    painted = np.isin(label_map, shown)
+    picture[painted] = picture[painted] * (1 - weight) + palette[label_map[painted]] * weight
+    picture = np.round(picture).astype(np.uint8)
+    return _legend(picture, [(names[c], _colour(c)) for c in shown])
+
+
+def _legend(picture: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]) -> np.ndarray:
+    import cv2
+
+    if not entries:
+        return picture
+    row, width = 24, picture.shape[1]
+    cells = []  # (x, y) of each entry, wrapping to the picture's width
+    x = y = 0
+    for name, _ in entries:
+        (tw, _), _ = cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cell = 28 + tw + 12
+        if x and x + cell > width:
+            x, y = 0, y + row
+        cells.append((x, y))
+        x += cell
+    band = np.full((y + row + 6, width, 3), 255, np.uint8)
+    for (name, colour), (cx, cy) in zip(entries, cells, strict=True):
+        cv2.rectangle(band, (cx + 6, cy + 6), (cx + 22, cy + 20), colour, -1)
+        cv2.putText(band, name, (cx + 28, cy + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return np.concatenate([picture, band], axis=0)

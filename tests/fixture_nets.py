@@ -50,3 +50,28 @@ class Passthrough(nn.Layer):
 
     def forward(self, x):
         return x
+
+
+class TinySegmenter(nn.Layer):
+    """Two stride-2 convolutions and a 1x1 classifier, resized back to the input; in
+    training also an auxiliary head, weighted 0.4, as Fast-SCNN has."""
+
+    loss_weights = (1.0, 0.4)
+
+    def __init__(self, num_classes=3, width=16):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2D(3, width, 3, stride=2, padding=1), nn.BatchNorm2D(width),
+                                  nn.ReLU(), nn.Conv2D(width, width, 3, stride=2, padding=1),
+                                  nn.BatchNorm2D(width), nn.ReLU(), nn.Conv2D(width, width, 3, padding=1),
+                                  nn.ReLU())
+        self.classifier = nn.Conv2D(width, num_classes, 1)
+        self.aux = nn.Conv2D(width, num_classes, 1)
+
+    def forward(self, x):
+        from pxcore.nn.resize import resize_bilinear
+
+        features = self.body(x)
+        logits = resize_bilinear(self.classifier(features), x)
+        if self.training:
+            return [logits, resize_bilinear(self.aux(features), x)]
+        return logits

@@ -66,3 +66,13 @@ class FactoryRaises:
 
 def explode(**kwargs):
     raise RuntimeError("boom while building")
+
+
+class Segmenter:
+    """A small semantic segmentation preset (fixture_nets.TinySegmenter)."""
+
+    @pxcore.hookimpl
+    def px_register_models(self, registry):
+        registry.add(name="TinySeg", factory="fixture_nets:TinySegmenter", task="semantic_segmentation",
+                     defaults={"num_classes": 3},
+                     metadata={"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "test_input_size": 64})

@@ -1,7 +1,8 @@
 """Data sets in the formats PaddleX users have: ``ImageNet`` (file lists with
 ``path label`` lines and a labels.txt) and ``ImageFolder`` (one folder per class) for
 classification; ``VOCDetection`` and ``CocoDetection`` for detection, with converters
-between them and from LabelMe; ``make_shapes`` writes a small detection set offline."""
+between them and from LabelMe; ``SegDataset`` and ``Cityscapes`` for semantic
+segmentation; ``make_shapes`` writes a small detection set offline."""
 
 from .base import DatasetError
 from .convert import (
@@ -14,10 +15,11 @@ from .convert import (
 )
 from .detection import CocoDetection, DetectionDataset, VOCDetection
 from .imagenet import ImageFolder, ImageNet
+from .segmentation import Cityscapes, SegDataset
 from .shapes import make_shapes
 
 __all__ = [
-    "CocoDetection", "DatasetError", "DetectionDataset", "ImageFolder", "ImageNet", "VOCDetection",
+    "Cityscapes", "CocoDetection", "DatasetError", "DetectionDataset", "ImageFolder", "ImageNet", "VOCDetection",
     "coco_to_voc", "convert_labelme", "labelme_to_coco", "labelme_to_seg", "labelme_to_voc",
-    "make_shapes", "voc_to_coco",
+    "make_shapes", "SegDataset", "voc_to_coco",
 ]

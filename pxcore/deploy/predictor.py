@@ -28,9 +28,9 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.info = read_deploy_info(self.model_dir)
         self.task = self.info["task"]
-        if self.task not in ("classification", *DETECTION_TASKS):
-            raise PxError(f"the Predictor runs classification, detection and instance "
-                          f"segmentation models so far; {self.model_dir} is {self.task}")
+        if self.task not in ("classification", *DETECTION_TASKS, "semantic_segmentation"):
+            raise PxError(f"the Predictor runs classification, detection and segmentation "
+                          f"models; {self.model_dir} is {self.task}")
         self.transforms = compose(self.info["transforms"])
         self._postprocess = None
         if self.task in DETECTION_TASKS:
@@ -66,9 +66,17 @@ class Predictor:
         """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out."""
         return self._session().run([np.asarray(batch, np.float32)])
 
-    def predict(self, images: Any, topk: int = 1, mask_format: str = "array"):
+    def predict(self, images: Any, topk: int = 1, mask_format: str = "array", tile_size: Any = None,
+                overlap: Any = (64, 64)):
         """What ``model.predict`` gives for one image (path or RGB array) or a list of
-        them: top-k classes, or detections (with masks for instance segmentation)."""
+        them: top-k classes, detections (with masks for instance segmentation), or
+        label and score maps (``tile_size``/``overlap``: sliding windows)."""
+        if self.task == "semantic_segmentation":
+            from ..tasks.segmentation import predict_images as predict_segmentation
+
+            divisor = int(self.info["postprocess"].get("size_divisor", 32))
+            return predict_segmentation(images, self.transforms, self.run, self.batch_size, divisor,
+                                        tile_size, overlap)
         if self.task in DETECTION_TASKS:
             from ..tasks.detection import predict_images as predict_detections
 

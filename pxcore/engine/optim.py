@@ -1,5 +1,6 @@
 """Optimizer and learning-rate schedule with PaddleX's meaning of the train() arguments:
-piecewise decay by ``lr_decay_gamma`` at ``lr_decay_epochs``, after a linear warm-up of
+piecewise decay by ``lr_decay_gamma`` at ``lr_decay_epochs`` (or, for segmenters,
+polynomial decay to 0 with ``lr_decay_power``), after a linear warm-up of
 ``warmup_steps`` from ``warmup_start_lr``; Momentum 0.9 with L2 decay 1e-4 by default."""
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class ConstantLR(paddle.optimizer.lr.LRScheduler):
 
 def build_lr_schedule(learning_rate: float, steps_per_epoch: int, lr_decay_epochs: Sequence[int] = (),
                       lr_decay_gamma: float = 0.1, warmup_steps: int = 0,
-                      warmup_start_lr: float = 0.0):
+                      warmup_start_lr: float = 0.0, lr_decay_power: float | None = None,
+                      total_steps: int | None = None):
     if not learning_rate > 0:
         raise PxError(f"learning_rate must be positive, got {learning_rate!r}")
     epochs = sorted(int(e) for e in lr_decay_epochs or ())
@@ -33,7 +35,12 @@ def build_lr_schedule(learning_rate: float, steps_per_epoch: int, lr_decay_epoch
             f"warmup_steps ({warmup_steps}) runs past the first decay at epoch {epochs[0]} "
             f"(step {boundaries[0]}, {steps_per_epoch} steps an epoch); lower warmup_steps or "
             "move lr_decay_epochs later")
-    if boundaries:
+    if lr_decay_power is not None:
+        if not total_steps:
+            raise PxError("polynomial decay (lr_decay_power) needs the run's total steps")
+        decay_steps = max(1, total_steps - warmup_steps)
+        schedule = paddle.optimizer.lr.PolynomialDecay(learning_rate, decay_steps, 0.0, lr_decay_power)
+    elif boundaries:
         schedule = paddle.optimizer.lr.PiecewiseDecay(
             boundaries, [learning_rate * lr_decay_gamma ** i for i in range(len(boundaries) + 1)])
     else:

@@ -105,11 +105,13 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
             if eval_dataset is not None:
                 with _averaged(ema):
                     metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
-                for name, value in metrics.items():
+                # Per-class lists (a segmenter's category_iou) go to model.yml, not the curves.
+                scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+                for name, value in scalars.items():
                     state["history"]["metrics"].setdefault(name, []).append([epoch + 1, value])
                     vdl.scalar(f"eval/{name}", value, epoch + 1)
                 logger.info("[eval] epoch %d/%d %s", epoch + 1, num_epochs,
-                            " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
+                            " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
             improved = _track_best(state, metrics.get(metric_key), epoch + 1)
             last_checkpoint = str(model.save(save_dir / f"epoch_{epoch + 1}", optimizer=optimizer,
                                              train_state=_snapshot(state, schedule), metrics=metrics,

@@ -2,5 +2,6 @@
 
 from .classification import TopKAccuracy
 from .detection import CocoDetectionMetric, VOCMetric, voc_ap
+from .segmentation import ConfusionMatrix
 
-__all__ = ["CocoDetectionMetric", "TopKAccuracy", "VOCMetric", "voc_ap"]
+__all__ = ["CocoDetectionMetric", "ConfusionMatrix", "TopKAccuracy", "VOCMetric", "voc_ap"]

@@ -12,6 +12,7 @@ _TASK_MODELS = {
     "detection": "pxcore.tasks.detection:DetectionModel",
     # Mask R-CNN is a detector whose detections carry masks.
     "instance_segmentation": "pxcore.tasks.detection:DetectionModel",
+    "semantic_segmentation": "pxcore.tasks.segmentation:SegmentationModel",
 }
 
 

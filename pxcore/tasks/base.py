@@ -46,7 +46,8 @@ class TrainableModel(Model):
              pretrain_weights: Any, optimizer: Any, learning_rate: float, warmup_steps: int,
              warmup_start_lr: float, lr_decay_epochs, lr_decay_gamma: float, early_stop: bool,
              early_stop_patience: int, resume_checkpoint: Any, use_vdl: bool, seed: int | None,
-             num_workers: Any, eval_batch_size: int | None, use_ema: bool = False) -> dict[str, Any]:
+             num_workers: Any, eval_batch_size: int | None, use_ema: bool = False,
+             lr_decay_power: float | None = None) -> dict[str, Any]:
         from ..data.loader import Loader
         from ..engine.optim import build_lr_schedule, build_optimizer
         from ..engine.trainer import fit
@@ -75,7 +76,8 @@ class TrainableModel(Model):
                         num_workers=num_workers if num_workers != "auto" else train_dataset.num_workers,
                         seed=seed)
         schedule = build_lr_schedule(learning_rate, len(loader), lr_decay_epochs, lr_decay_gamma,
-                                     warmup_steps, warmup_start_lr)
+                                     warmup_steps, warmup_start_lr, lr_decay_power,
+                                     total_steps=num_epochs * len(loader))
         opt = build_optimizer(optimizer, self.net.parameters(), schedule)
         if opt is optimizer:  # the caller's own optimizer brings its own schedule, if any
             import paddle

@@ -18,7 +18,9 @@ did not hold. What is checked, by kind:
   ``out_indices``, and gives the same outputs after ``paddle.jit.to_static``;
 - head and neck: built from feature shapes, forward on features of those shapes;
 - model: ``create_model`` builds it, forward on a small input (classifiers return
-  ``[batch, num_classes]``), same outputs after ``paddle.jit.to_static``;
+  ``[batch, num_classes]``, segmenters logits ``[batch, num_classes, H, W]`` at the
+  input's size, also non-square, and in training those or a list weighted by
+  ``loss_weights``), same outputs after ``paddle.jit.to_static``;
 - runtime: its probe imports and answers None or a reason.
 
 ``pxcore.testing.layouts.check_weight_layouts`` checks that a model takes its zoo row's
@@ -225,7 +227,35 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
         for name in ("loss", "postprocess"):
             assert callable(getattr(net, name, None)), (
                 f"{label}: a detector's network needs {name}() (see pxcore.tasks.detection)")
+    if spec.task == "semantic_segmentation":
+        _check_segmenter(spec, label, net, inputs, outputs, model.num_classes)
     check_static_parity(net, inputs, label)
+
+
+def _check_segmenter(spec: Spec, label: str, net, inputs: list, outputs, num_classes: int) -> None:
+    """Logits [N, num_classes, H, W] at the input's size, also for a non-square input,
+    and in training either those or a list of them weighted by ``loss_weights``."""
+    import paddle
+
+    size = _input_size(spec)
+    expected = [2, num_classes, size, size]
+    assert isinstance(outputs, paddle.Tensor) and list(outputs.shape) == expected, (
+        f"{label}: a segmenter returns logits {expected} (batch, classes, input size) in eval "
+        f"mode, got {list(outputs.shape) if hasattr(outputs, 'shape') else type(outputs).__name__}")
+    divisor = int(spec.metadata.get("size_divisor", 32))
+    wide = paddle.rand([1, 3, size, size + divisor])
+    assert list(net(wide).shape) == [1, num_classes, size, size + divisor], (
+        f"{label}: a {size}x{size + divisor} (HxW) input must give logits of that size")
+    net.train()
+    trained = net(*inputs)
+    net.eval()
+    trained = trained if isinstance(trained, list | tuple) else [trained]
+    weights = getattr(net, "loss_weights", None) or (1.0,)
+    assert len(weights) == len(trained), (
+        f"{label}: training returns {len(trained)} outputs but loss_weights has {len(weights)}")
+    for out in trained:
+        assert list(out.shape) == expected, (
+            f"{label}: a training output is {list(out.shape)}, not logits {expected}")
 
 
 def _check_runtime(spec: Spec, label: str, **overrides: Any) -> None:

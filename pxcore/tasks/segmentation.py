@@ -1,0 +1,284 @@
+"""Semantic segmentation: PaddleX's train / evaluate / predict for any network whose
+``forward(images)`` returns logits [N, C, H, W] at the input's size (a list of them in
+training when it has auxiliary heads, weighted by ``net.loss_weights``).
+
+Inputs are padded (right and bottom) to a multiple of the preset's ``size_divisor`` and
+the logits cropped back, so a network sees sizes its strides divide. Predictions come
+back at the original image's size: the scores of the transformed image's content are
+resized to it, and evaluation scores them against the original label image (as
+PaddleSeg does), whatever the evaluation transforms resized.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import paddle
+
+from ..data.images import load_image
+from ..errors import PxError
+from ..transforms import Compose, Normalize, compose
+from ..transforms.geometry import IGNORE_INDEX
+from .base import TrainableModel
+
+# create_model options that configure the loss, not the network (PaddleX 1.x and 2.x).
+LOSS_OPTIONS = ("use_mixed_loss", "use_bce_loss", "use_dice_loss", "class_weight", "ignore_index")
+
+
+def eval_transforms_for(metadata: dict) -> Compose:
+    """Normalisation with the preset's mean and std (the whole image, no resize)."""
+    return Compose([Normalize(metadata.get("mean", (0.5, 0.5, 0.5)), metadata.get("std", (0.5, 0.5, 0.5)))])
+
+
+class SegmentationModel(TrainableModel):
+    main_metric = "miou"
+    batch_fields = ("label_map",)
+    task_options = LOSS_OPTIONS
+
+    def __init__(self, *args: Any, options: dict | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from ..nn.seg_losses import build_seg_loss
+
+        self.options = dict(options or {})
+        self.ignore_index = int(self.options.get("ignore_index", IGNORE_INDEX))
+        self.loss = build_seg_loss(self.num_classes, **self.options)
+        self.size_divisor = int(self.spec.metadata.get("size_divisor", 32))
+        self.eval_transforms = eval_transforms_for(self.spec.metadata)
+
+    def train(self, num_epochs: int, train_dataset, train_batch_size: int = 2, eval_dataset=None,
+              save_interval_epochs: int = 1, log_interval_steps: int = 2, save_dir: str = "output",
+              pretrain_weights: Any = None, optimizer: Any = None, learning_rate: float = 0.01,
+              lr_decay_power: float = 0.9, warmup_steps: int = 0, warmup_start_lr: float = 0.0,
+              early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
+              use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
+              eval_batch_size: int | None = None, use_ema: bool = False) -> dict[str, Any]:
+        """Train with PaddleX's arguments (learning rate decayed polynomially to 0 with
+        ``lr_decay_power``, as PaddleX's segmenters do); the best model by ``miou`` on
+        ``eval_dataset`` goes to ``save_dir/best_model``. Batches need images of one
+        size: end the training transforms with a fixed-size crop or resize."""
+        if train_dataset.num_classes != self.num_classes:
+            raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
+                          f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
+        if not lr_decay_power >= 0:
+            raise PxError(f"lr_decay_power must be >= 0, got {lr_decay_power!r}")
+        args = {k: v for k, v in locals().items() if k not in ("self", "__class__", "lr_decay_power")}
+        args.update(lr_decay_epochs=(), lr_decay_gamma=0.1, lr_decay_power=lr_decay_power)
+        return self._fit(**args)
+
+    def training_step(self, batch):
+        images, labels = batch
+        images, labels = pad_to_multiple(images, labels, self.size_divisor, self.ignore_index)
+        outputs = self.net(images)
+        outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+        weights = getattr(self.net, "loss_weights", None) or (1.0,) * len(outputs)
+        labels = paddle.cast(labels, "int64")
+        total = None
+        for weight, logits in zip(weights, outputs, strict=True):
+            value = self.loss(logits, labels) * weight
+            total = value if total is None else total + value
+        return total
+
+    def _forward(self, batch: np.ndarray) -> list[np.ndarray]:
+        with paddle.no_grad():
+            return [self.net(paddle.to_tensor(batch)).numpy()]
+
+    def evaluate(self, eval_dataset, batch_size: int = 1, return_details: bool = False,
+                 num_workers: Any = "auto", tile_size: Any = None, overlap: Any = (64, 64)):
+        """``{"miou", "category_iou", "oacc", "category_acc", "kappa"}`` over the data
+        set's images, each predicted with the data set's transforms and scored at its
+        original size against its label image (``ignore_index`` pixels not counted).
+        ``tile_size`` predicts each image by sliding windows (see ``predict``);
+        ``return_details`` also returns the confusion matrix."""
+        from ..metrics.segmentation import ConfusionMatrix
+
+        self._check_dataset(eval_dataset, "eval_dataset")
+        if eval_dataset.num_classes != self.num_classes:
+            raise PxError(f"the evaluation set has {eval_dataset.num_classes} classes but the "
+                          f"model {self.num_classes}")
+        metric = ConfusionMatrix(self.num_classes, self.ignore_index)
+        was_training = self.net.training
+        self.net.eval()
+        transforms = eval_dataset.transforms or self.eval_transforms
+        try:
+            for start in range(0, len(eval_dataset), batch_size):
+                samples = [eval_dataset.load(i) for i in
+                           range(start, min(start + batch_size, len(eval_dataset)))]
+                images = [s["image"] for s in samples]
+                found = predict_images(images, transforms, self._forward, batch_size,
+                                       self.size_divisor, tile_size, overlap, with_scores=False)
+                for sample, result in zip(samples, found, strict=True):
+                    metric.update(result["label_map"], sample["label_map"])
+        finally:
+            if was_training:
+                self.net.train()
+        scores = metric.result()
+        return (scores, {"confusion_matrix": metric.matrix}) if return_details else scores
+
+    def predict(self, img_file, transforms: Any = None, batch_size: int = 8, tile_size: Any = None,
+                overlap: Any = (64, 64)):
+        """``{"label_map": HxW class ids, "score_map": HxWxC probabilities}`` for one image
+        (a path or an RGB array) at its own size, or a list of them for a list. With
+        ``tile_size`` ([width, height] or one side) a large image is predicted by
+        windows of that size overlapping by ``overlap`` pixels, the probabilities of
+        overlapping windows averaged."""
+        transforms = compose(transforms) if transforms is not None else self.eval_transforms
+        self.net.eval()
+        return predict_images(img_file, transforms, self._forward, batch_size, self.size_divisor, tile_size, overlap)
+
+    def tile_predict(self, img_file, tile_size: Any = (512, 512), pad_size: Any = (64, 64),
+                     batch_size: int = 8, transforms: Any = None):
+        """PaddleX 1.x's name for ``predict(..., tile_size=..., overlap=pad_size)``."""
+        return self.predict(img_file, transforms, batch_size, tile_size, pad_size)
+
+    def export(self, save_dir, fixed_input_shape=None, batch_size=None, legacy: bool = False):
+        """Write an inference directory ending at the logits; deploy.yml carries the
+        padding and the post-processing (``pxcore.Predictor`` runs them)."""
+        from ..deploy.export import export_model
+
+        if fixed_input_shape is not None and any(int(v) % self.size_divisor for v in fixed_input_shape):
+            raise PxError(f"fixed_input_shape {list(fixed_input_shape)} must be multiples of "
+                          f"{self.size_divisor} for {self.name}")
+        return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
+
+    def deploy_outputs(self) -> list[dict[str, Any]]:
+        return [{"name": "logits", "shape": [-1, self.num_classes, -1, -1]}]
+
+    def deploy_postprocess(self) -> dict[str, Any]:
+        return {"type": "semantic_segmentation", "size_divisor": self.size_divisor}
+
+
+# --- pre- and post-processing shared with the deployed Predictor ---------------------
+
+def pad_to_multiple(images, labels, divisor: int, ignore_index: int = IGNORE_INDEX):
+    """Pad a training batch (tensors) right and bottom to a multiple of ``divisor``:
+    images with zeros (the mean, once normalised), labels with ``ignore_index``."""
+    height, width = int(images.shape[2]), int(images.shape[3])
+    pad_h, pad_w = -height % divisor, -width % divisor
+    if not pad_h and not pad_w:
+        return images, labels
+    images = paddle.nn.functional.pad(images, [0, pad_w, 0, pad_h])
+    labels = paddle.nn.functional.pad(paddle.cast(labels, "float32").unsqueeze(1), [0, pad_w, 0, pad_h],
+                                      value=float(ignore_index)).squeeze(1)
+    return images, labels
+
+
+def preprocess(image, transforms, index: int = 0) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """One image as a HWC float32 array after ``transforms``, the (height, width) of its
+    content there (before any right/bottom padding), and its original (height, width)."""
+    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+    pixels = load_image(image, source)
+    height, width = pixels.shape[:2]
+    sample = {"image": pixels, "im_shape": np.array([height, width], np.float32),
+              "scale_factor": np.ones(2, np.float32)}
+    sample = transforms(sample, np.random.default_rng(0))
+    out = np.asarray(sample["image"], np.float32)
+    content = tuple(min(int(round(v)), d) for v, d in zip(sample["im_shape"], out.shape[:2], strict=True))
+    return out, content, (height, width)
+
+
+def _pad_batch(arrays: list[np.ndarray], divisor: int) -> np.ndarray:
+    """HWC arrays as one NCHW batch, zero-padded right and bottom to a common size that
+    ``divisor`` divides."""
+    height = max(a.shape[0] for a in arrays)
+    width = max(a.shape[1] for a in arrays)
+    height, width = -(-height // divisor) * divisor, -(-width // divisor) * divisor
+    batch = np.zeros((len(arrays), arrays[0].shape[2], height, width), np.float32)
+    for i, a in enumerate(arrays):
+        batch[i, :, :a.shape[0], :a.shape[1]] = a.transpose(2, 0, 1)
+    return batch
+
+
+def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def _windows(length: int, tile: int, step: int) -> list[int]:
+    """Window starts covering ``length``; the last window ends at the edge."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def _size_pair(value, what: str) -> tuple[int, int]:
+    """[width, height] or one int as (height, width)."""
+    if isinstance(value, int | np.integer):
+        value = (int(value), int(value))
+    try:
+        width, height = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise PxError(f"{what} must be [width, height] or one int, got {value!r}") from None
+    return height, width
+
+
+def _tile_scores(image: np.ndarray, run, divisor: int, tile, overlap, batch_size: int) -> np.ndarray:
+    """Class probabilities [C, H, W] of one transformed image by overlapping windows."""
+    tile_h, tile_w = _size_pair(tile, "tile_size")
+    over_h, over_w = _size_pair(overlap, "overlap")
+    if not (0 <= over_h < tile_h and 0 <= over_w < tile_w):
+        raise PxError(f"overlap {list(overlap) if not isinstance(overlap, int) else overlap} must "
+                      f"be smaller than tile_size and not negative")
+    height, width = image.shape[:2]
+    boxes = [(y, x) for y in _windows(height, tile_h, tile_h - over_h)
+             for x in _windows(width, tile_w, tile_w - over_w)]
+    total = count = None
+    for start in range(0, len(boxes), batch_size):
+        chunk = boxes[start:start + batch_size]
+        crops = [image[y:y + tile_h, x:x + tile_w] for y, x in chunk]
+        logits = run(_pad_batch(crops, divisor))[0]
+        if total is None:
+            total = np.zeros((logits.shape[1], height, width), np.float32)
+            count = np.zeros((height, width), np.float32)
+        for (y, x), crop, scores in zip(chunk, crops, logits, strict=True):
+            h, w = crop.shape[:2]
+            total[:, y:y + h, x:x + w] += softmax(scores[:, :h, :w])
+            count[y:y + h, x:x + w] += 1
+    return total / count
+
+
+def _restore(scores: np.ndarray, content: tuple[int, int], original: tuple[int, int]) -> np.ndarray:
+    """[C, h, w] scores of the transformed image as [C, H, W] at the original size."""
+    import cv2
+
+    scores = scores[:, :content[0], :content[1]]
+    if scores.shape[1:] == tuple(original):
+        return scores
+    height, width = original
+    resized = [cv2.resize(channel, (width, height), interpolation=cv2.INTER_LINEAR) for channel in scores]
+    return np.stack(resized)
+
+
+def _result(scores: np.ndarray, num_classes: int, with_scores: bool) -> dict[str, Any]:
+    label_map = scores.argmax(0).astype(np.uint8 if num_classes <= 256 else np.int32)
+    result = {"label_map": label_map}
+    if with_scores:
+        result["score_map"] = np.ascontiguousarray(scores.transpose(1, 2, 0), np.float32)
+    return result
+
+
+def predict_images(images, transforms, run, batch_size: int = 8, size_divisor: int = 32,
+                   tile_size: Any = None, overlap: Any = (64, 64), with_scores: bool = True):
+    """``model.predict`` and ``Predictor.predict`` both: transform, pad, ``run`` batches
+    (array in, [logits] out), softmax, restore to each image's size. One image in, its
+    dict out; a list in, a list of dicts out."""
+    single = isinstance(images, str | os.PathLike | np.ndarray)
+    images = [images] if single else list(images)
+    if not images:
+        raise PxError("predict() got an empty list of images")
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = [preprocess(image, transforms, start + i)
+                 for i, image in enumerate(images[start:start + batch_size])]
+        if tile_size is not None:
+            scores = [_tile_scores(c[0], run, size_divisor, tile_size, overlap, batch_size) for c in chunk]
+        else:
+            logits = run(_pad_batch([c[0] for c in chunk], size_divisor))[0]
+            scores = [softmax(row) for row in logits]
+        for (_, content, original), row in zip(chunk, scores, strict=True):
+            results.append(_result(_restore(row, content, original), row.shape[0], with_scores))
+    return results[0] if single else results
+
