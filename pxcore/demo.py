@@ -15,7 +15,9 @@ Detection (``task="detection"``) runs the same steps on the generated shapes set
 (shapes drawn on scikit-learn's real photos, in VOC format) with a YOLOv3, measured by
 mAP@0.5 on the held-out split; instance segmentation (``task="instance_segmentation"``)
 on the same kind of set in COCO format with polygons, with a Mask R-CNN, measured by
-mask mAP@0.5 and drawing the masks.
+mask mAP@0.5 and drawing the masks; semantic segmentation
+(``task="semantic_segmentation"``) on the set's label images with Fast-SCNN, measured
+by mIoU, drawing the label maps with a legend.
 """
 
 from __future__ import annotations
@@ -30,9 +32,14 @@ logger = logging.getLogger("pxcore")
 DEFAULT_MODEL = "ResNet18"
 IMAGE_SIZE = 32
 DEFAULT_MODELS = {"classification": DEFAULT_MODEL, "detection": "YOLOv3-MobileNetV1",
-                  "instance_segmentation": "MaskRCNN-ResNet18-FPN"}
-# task -> the recipe module (pxcore.recipes) the detection demo runs
-RECIPES = {"detection": "shapes_detection", "instance_segmentation": "shapes_instance"}
+                  "instance_segmentation": "MaskRCNN-ResNet18-FPN",
+                  "semantic_segmentation": "Fast-SCNN"}
+# task -> the recipe module (pxcore.recipes) the shapes demo runs
+RECIPES = {"detection": "shapes_detection", "instance_segmentation": "shapes_instance",
+           "semantic_segmentation": "shapes_segmentation"}
+# task -> (the test metric the demo reports, what it is called)
+MAIN_METRICS = {"detection": ("bbox_map", "mAP@0.5"), "instance_segmentation": ("segm_map50", "mask mAP@0.5"),
+                "semantic_segmentation": ("miou", "mIoU")}
 
 
 def prepare_digits(data_dir: Path) -> dict[str, Path]:
@@ -124,11 +131,13 @@ def run_demo(work_dir: str | Path = "output/demo", model_name: str = DEFAULT_MOD
 def run_detection_demo(work_dir: str | Path = "output/demo_detection",
                        model_name: str | None = None, num_epochs: int | None = None,
                        seed: int = 0, task: str = "detection") -> dict[str, Any]:
-    """The same steps for detection or instance segmentation: the task's recipe
-    (``pxcore.recipes.shapes_detection``: a YOLOv3, ``shapes_instance``: a Mask R-CNN,
-    from scratch on generated shapes on real photos), then predict, reload, export and
-    deploy."""
+    """The same steps for detection, instance or semantic segmentation: the task's
+    recipe (``pxcore.recipes.shapes_detection``: a YOLOv3, ``shapes_instance``: a Mask
+    R-CNN, ``shapes_segmentation``: Fast-SCNN, from scratch on generated shapes on real
+    photos), then predict, reload, export and deploy."""
     import importlib
+
+    import numpy as np
 
     import pxcore as px
 
@@ -148,37 +157,45 @@ def run_detection_demo(work_dir: str | Path = "output/demo_detection",
     report.update(best_val_map=state["best_metric"], best_epoch=state["best_epoch"],
                   train_images_per_second=round(state["images_per_second"], 1),
                   checkpoints=str(save_dir), curves=str(save_dir / "curves.png"))
-    _say(f"   best val mAP@0.5 {state['best_metric']:.4f} at epoch {state['best_epoch']}; "
+    segments = task == "semantic_segmentation"
+    _say(f"   best val {'mIoU' if segments else 'mAP@0.5'} {state['best_metric']:.4f} at epoch "
+         f"{state['best_epoch']}; "
          f"{state['images_per_second']:.1f} images/s")
 
     best = px.load_model(save_dir / "best_model")
     metrics = best.evaluate(run.test, batch_size=1 if task == "instance_segmentation" else 8)
     report["test"] = metrics
-    _say(f"3. test split: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}")
+    _say(f"3. test split: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items() if isinstance(v, float))}")
 
+    listing = "seg_test_list.txt" if segments else "test_list.txt"
     samples = [str(run.root / line.split()[0]) for line in
-               (run.root / "test_list.txt").read_text(encoding="utf-8").splitlines()[:4]]
+               (run.root / listing).read_text(encoding="utf-8").splitlines()[:4]]
     predictions = best.predict(samples)
+    same = same_label_maps if segments else same_detections
     pictures = []
     for path, result in zip(samples, predictions, strict=True):
         picture = work_dir / "predictions" / f"{Path(path).stem}.png"
-        px.visualize.visualize(path, result, picture, threshold=0.5)
+        px.visualize.visualize(path, result, picture, threshold=0.5, labels=best.labels)
         pictures.append(str(picture))
-        found = ", ".join(f"{r['category']} {r['score']:.2f}{' with mask' if 'mask' in r else ''}"
-                          for r in result if r["score"] >= 0.5)
-        _say(f"4. {path}: {found or 'nothing above 0.5'} -> {picture}")
+        if segments:
+            shares = np.bincount(result["label_map"].ravel(), minlength=len(best.labels))
+            found = ", ".join(f"{best.labels[c]} {n / shares.sum():.0%}" for c, n in enumerate(shares) if n)
+        else:
+            found = ", ".join(f"{r['category']} {r['score']:.2f}{' with mask' if 'mask' in r else ''}"
+                              for r in result if r["score"] >= 0.5) or "nothing above 0.5"
+        _say(f"4. {path}: {found} -> {picture}")
     report["pictures"] = pictures
 
     again = px.load_model(save_dir / "best_model").predict(samples)
-    report["reload_matches"] = all(same_detections(a, b) for a, b in zip(again, predictions, strict=True))
+    report["reload_matches"] = all(same(a, b) for a, b in zip(again, predictions, strict=True))
     _say(f"5. reloaded {save_dir / 'best_model'}: predictions "
          f"{'identical' if report['reload_matches'] else 'DIFFER'}")
     exported = best.export(work_dir / "inference_model")
     predictor = px.Predictor(exported)
     deployed = predictor.predict(samples)
     report.update(exported=str(exported), runtime=predictor.runtime,
-                  runtime_matches=all(same_detections(a, b) for a, b in zip(deployed, predictions, strict=True)))
-    _say(f"6. exported to {exported}; run by {predictor.runtime}: boxes "
+                  runtime_matches=all(same(a, b) for a, b in zip(deployed, predictions, strict=True)))
+    _say(f"6. exported to {exported}; run by {predictor.runtime}: {'label maps' if segments else 'boxes'} "
          f"{'agree' if report['runtime_matches'] else 'DISAGREE'} with Python")
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -210,6 +227,15 @@ def same_detections(a: list[dict], b: list[dict], min_iou: float = 0.99, min_sco
                       for i, j in enumerate(best) if "mask" in a[i])
     return bool((iou.max(1) > min_iou).all() and masks_agree and all(
         abs(a[i]["score"] - b[j]["score"]) <= tolerance for i, j in enumerate(best)))
+
+
+def same_label_maps(a: dict, b: dict, min_agreement: float = 0.995) -> bool:
+    """Two segmentation results of one image agree on more than ``min_agreement`` of
+    the pixels."""
+    import numpy as np
+
+    return a["label_map"].shape == b["label_map"].shape and float(
+        np.mean(a["label_map"] == b["label_map"])) > min_agreement
 
 
 def _same_predictions(a, b, tolerance: float = 1e-3) -> bool:

@@ -215,7 +215,7 @@ def test_conformance_catches_logits_at_the_wrong_size(segmenter, monkeypatch):
 
 
 @pytest.mark.slow
-def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path):
+def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path, capsys):
     train, val = _sets(shapes_dir)
     model = pxcore.create_model("TinySeg", num_classes=train.num_classes, use_mixed_loss=True)
     history = model.train(4, train, train_batch_size=8, eval_dataset=val, learning_rate=0.05,
@@ -251,7 +251,42 @@ def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path):
     assert saved["miou"] == pytest.approx(history["best_metric"], abs=1e-6)
     picture = pxcore.visualize.visualize(paths[0], model.predict(paths[0]), tmp_path / "seg.png",
                                          labels=train.labels)
-    assert picture.shape[0] > 256 and (tmp_path / "seg.png").is_file()  # scaled up, legend below
+    assert picture.shape[0] >= 256 and (tmp_path / "seg.png").is_file()  # scaled up to be readable
+    _check_cli(tmp_path, shapes_dir, paths, reloaded)
+    printed = capsys.readouterr().out
+    assert '"miou"' in printed and '"label_map"' in printed
+
+
+def _check_cli(tmp_path, shapes_dir, paths, model):
+    """px eval and px predict on the saved and the exported model."""
+    import cv2
+
+    from pxcore.cli import main
+
+    capture = tmp_path / "cli"
+    for source in (tmp_path / "out" / "best_model", tmp_path / "inference"):
+        assert main(["predict", str(source), paths[0], "--save-dir", str(capture),
+                     "--tile-size", "48", "--overlap", "8"]) == 0
+        label = cv2.imread(str(capture / "0000_label.png"), cv2.IMREAD_UNCHANGED)
+        expected = model.predict(paths[0], tile_size=48, overlap=8)["label_map"]
+        assert (label == expected).mean() > 0.995
+    assert main(["eval", str(tmp_path / "out" / "best_model"), "--file-list",
+                 str(shapes_dir / "seg_val_list.txt"), "--label-list",
+                 str(shapes_dir / "seg_labels.txt")]) == 0
+
+
+def test_visualize_blends_label_maps_with_a_legend():
+    from pxcore.visualize import _colour, visualize
+
+    image = np.full((300, 400, 3), 200, np.uint8)
+    label_map = np.zeros((300, 400), np.uint8)
+    label_map[:100, :100], label_map[200:, 300:] = 1, 2
+    picture = visualize(image, {"label_map": label_map}, labels=["background", "cat", "dog"], weight=1.0)
+    assert picture.shape[0] > 300 and picture.shape[1] == 400  # a legend band below
+    assert tuple(picture[50, 50]) == _colour(1) and tuple(picture[250, 350]) == _colour(2)
+    assert tuple(picture[150, 200]) == (200, 200, 200)  # background left as it is
+    with pytest.raises(PxError, match="label map is 40x30 but the image is 400x300"):
+        visualize(image, {"label_map": np.zeros((30, 40), np.uint8)})
 
 
 def test_training_pads_odd_sizes_and_checks_classes(segmenter, shapes_dir, tmp_path):

@@ -1,5 +1,5 @@
-"""``px eval MODEL_DIR --file-list LIST`` (classification, VOC) or ``--ann-file JSON``
-(COCO): evaluate a saved model on a data set."""
+"""``px eval MODEL_DIR --file-list LIST`` (classification, VOC, segmentation) or
+``--ann-file JSON`` (COCO): evaluate a saved model on a data set."""
 
 from __future__ import annotations
 
@@ -12,18 +12,20 @@ DETECTION_TASKS = ("detection", "instance_segmentation")
 def add_parser(sub, name):
     p = sub.add_parser(name, help="evaluate a saved model on a file list or COCO annotations")
     p.add_argument("model_dir", help="a model directory (e.g. output/best_model)")
-    p.add_argument("--file-list", help="ImageNet or VOC file list, e.g. data/val_list.txt")
+    p.add_argument("--file-list", help="ImageNet, VOC or segmentation ('image label.png') file "
+                                       "list, e.g. data/val_list.txt")
     p.add_argument("--ann-file", help="COCO annotation JSON (detection, instance segmentation)")
     p.add_argument("--data-dir", help="image root (default: the file list's folder, or the "
                                       "annotation file's parent's parent for COCO)")
     p.add_argument("--label-list", help="labels.txt (default: beside the file list)")
     p.add_argument("--batch-size", type=int,
-                   help="default 32 (classification), 1 (detectors: images differ in size)")
+                   help="default 32 (classification), 1 (detectors and segmenters: images differ "
+                        "in size)")
     return p
 
 
 def run(args) -> int:
-    from ..datasets import CocoDetection, ImageNet, VOCDetection
+    from ..datasets import CocoDetection, ImageNet, SegDataset, VOCDetection
     from ..errors import PxError
     from ..model import load_model
 
@@ -39,11 +41,12 @@ def run(args) -> int:
         file_list = Path(args.file_list)
         data_dir = Path(args.data_dir) if args.data_dir else file_list.parent
         label_list = Path(args.label_list) if args.label_list else data_dir / "labels.txt"
-        kind = VOCDetection if detector else ImageNet
+        kind = (VOCDetection if detector else SegDataset if model.task == "semantic_segmentation"
+                else ImageNet)
         dataset = kind(data_dir, file_list, label_list, transforms=model.eval_transforms)
     else:
-        raise PxError("px eval needs the data: --file-list LIST (ImageNet or VOC) or "
-                      "--ann-file JSON (COCO)")
-    batch_size = args.batch_size or (1 if detector else 32)
+        raise PxError("px eval needs the data: --file-list LIST (ImageNet, VOC or segmentation) "
+                      "or --ann-file JSON (COCO)")
+    batch_size = args.batch_size or (32 if model.task == "classification" else 1)
     print(json.dumps(model.evaluate(dataset, batch_size=batch_size), indent=2))
     return 0

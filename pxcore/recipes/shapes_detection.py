@@ -1,6 +1,6 @@
 """YOLOv3 from scratch on the generated shapes (solid shapes on scikit-learn's real
 photos, VOC format): the detection demo's recipe, held to mAP@0.5 >= 0.5 on the
-held-out split by ``bench/detection.py`` and a slow test.
+held-out split by ``bench/recipes.py detection`` and a slow test.
 
 No pretrained weights are reachable offline, so the recipe is set for a from-scratch
 network on 2 CPU cores: small images, a narrow neck, anchors fitted to the data, Adam.

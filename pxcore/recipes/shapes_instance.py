@@ -1,6 +1,6 @@
 """Mask R-CNN from scratch on the generated shapes (solid shapes on scikit-learn's real
 photos, COCO format with polygons): the instance segmentation demo's recipe, held to
-segm mAP@0.5 >= 0.4 on the held-out split by ``bench/instance_segmentation.py``.
+segm mAP@0.5 >= 0.4 on the held-out split by ``bench/recipes.py instance_segmentation``.
 
 No pretrained weights are reachable offline, so the recipe sets the zoo's lightest
 Mask R-CNN (ResNet18-FPN) for a from-scratch network on 2 CPU cores: small images,
