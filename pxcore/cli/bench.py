@@ -9,7 +9,7 @@ from pathlib import Path
 def add_parser(sub, name):
     p = sub.add_parser(name, help="measure deployed latency and memory beside the zoo's figures")
     p.add_argument("models", nargs="*", help="default: every installed zoo model of an exportable task "
-                                                    "(classification, detection)")
+                                                    "(every task; a name two tasks share by its catalog id)")
     p.add_argument("--runtime", default="all",
                    help="a runtime name, 'auto' (the default choice) or 'all' (auto and every usable one)")
     p.add_argument("--batch-size", type=int, default=1)
@@ -42,6 +42,17 @@ def _photo(path: Path) -> Path:
     return path
 
 
+def _unambiguous(name: str, task: str) -> str:
+    """The name, or for a name two tasks share (HRNet_W18) the catalog id of its first
+    row in ``task``, so that the benchmark builds that model."""
+    from .. import zoo
+
+    rows = zoo.lookup(name)
+    if len({row.task for row in rows}) > 1:
+        return next(row.id for row in rows if row.task == task)
+    return name
+
+
 def run(args) -> int:
     import tempfile
 
@@ -49,8 +60,9 @@ def run(args) -> int:
     from ..deploy.bench import _child, default_vs_fastest, format_report, run_bench
     from ..deploy.runtime import runtime_report
 
-    exportable = ("classification", "detection", "instance_segmentation")  # what export knows
-    models = args.models or [n for task in exportable for n in list_models(task=task, installed=True)
+    exportable = ("classification", "detection", "instance_segmentation", "semantic_segmentation")
+    models = args.models or [_unambiguous(n, task) for task in exportable
+                             for n in list_models(task=task, installed=True)
                              if not resolve_model(n, task=task)[1].metadata.get("composer")]
     if args.runtime == "all":
         runtimes = ["auto", *[r["name"] for r in runtime_report("cpu") if r["usable"]]]

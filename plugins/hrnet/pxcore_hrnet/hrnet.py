@@ -3,7 +3,8 @@ two stride-2 convs and four bottlenecks, then stages that keep one branch per
 resolution (strides 4, 8, 16, 32; widths w, 2w, 4w, 8w) and fuse the branches after
 every module. The classifier (HRNet-W*-C) adds PaddleClas's head: a bottleneck per
 branch, a chain of stride-2 convs adding the branches from fine to coarse, a 1x1 conv
-to 2048 channels, global pooling and ``fc``.
+to 2048 channels, global pooling and ``fc``. The segmentation network (``seg.py``)
+builds the same body with another upsampling in the fusions (``FUSE_UPSAMPLING``).
 
 Module names are those of PaddleClas 2.6's ``legendary_models/hrnet.py``, so its
 ``.pdparams`` load without renaming (``st3.stage_func_list.2.fuse_func.
@@ -24,7 +25,7 @@ from paddle import nn
 from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone
 from pxcore.nn.features import FeatureInfo
-from pxcore.nn.resize import upsample_nearest
+from pxcore.nn.resize import resize_bilinear, upsample_nearest
 
 STEM_CHANNELS = 64
 STEM_BLOCKS = 4  # bottlenecks of width 64 (256 channels out) before the first branching
@@ -36,6 +37,15 @@ STAGE_MODULES = (1, 4, 3)  # high-resolution modules in stages 2, 3 and 4
 HEAD_WIDTHS = (32, 64, 128, 256)
 HEAD_DOWNSAMPLE_CHANNELS = tuple(w * BOTTLENECK_EXPANSION for w in HEAD_WIDTHS[1:])
 HEAD_CHANNELS = 2048
+
+# How a fusion brings a coarser branch to a finer one's size, by whose code:
+# "nearest": PaddleClas's classifier and PaddleDetection's HRNetV2p (pixel repetition);
+# "bilinear": PaddleX 1.x's segmentation HRNet (fluid resize_bilinear with
+#   align_corners=False, align_mode=1: source = destination * in / out, no half-pixel
+#   shift, the last rows repeating the edge);
+# "bilinear_align_corners": PaddleSeg's legacy (static) HRNet, which trained the zoo's
+#   Cityscapes weights (fluid resize_bilinear's defaults: corners aligned).
+FUSE_UPSAMPLING = ("nearest", "bilinear", "bilinear_align_corners")
 
 # Every forward below runs the same eagerly and while a static graph is built (no
 # control flow on tensor values): not_to_static spares dy2static's source rewrite of
@@ -92,6 +102,43 @@ class BottleneckBlock(nn.Layer):
         return F.relu(shortcut + self.conv3(self.conv2(self.conv1(x))))
 
 
+def _shift_up(x, axis: int):
+    """``x`` moved one row (axis 2) or column (axis 3) towards the start, the last one
+    repeated: the next pixel of each pixel, clamped at the edge."""
+    tail = x[:, :, 1:] if axis == 2 else x[:, :, :, 1:]
+    edge = x[:, :, -1:] if axis == 2 else x[:, :, :, -1:]
+    return paddle.concat([tail, edge], axis=axis)
+
+
+def upsample_bilinear_asymmetric(x, factor: int, like):
+    """Bilinear upsampling of ``x`` by an integer ``factor`` to ``like``'s height and
+    width, sampling at source = destination / factor: output pixel ``f * n + r`` is
+    ``(1 - r / f) * x[n] + r / f * x[min(n + 1, last)]`` along each axis. Exactly
+    ``F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False,
+    align_mode=1)``, Paddle 1.x's ``resize_bilinear(align_corners=False, align_mode=1)``.
+
+    Written as weighted sums of shifted copies, stacked and reshaped (to a shape read
+    from the tensors), for the reason ``pxcore.nn.resize`` gives: Paddle Inference's
+    oneDNN rejects every interpolation op Paddle 3.3 exports."""
+    steps = [r / factor for r in range(factor)]
+    right = _shift_up(x, 3)
+    x = paddle.stack([x * (1.0 - t) + right * t for t in steps], axis=4)  # [N, C, H, W, f]
+    below = _shift_up(x, 2)
+    x = paddle.stack([x * (1.0 - t) + below * t for t in steps], axis=3)  # [N, C, H, f, W, f]
+    shape = paddle.concat([paddle.shape(x)[:2], paddle.shape(like)[2:]])
+    return paddle.reshape(x, shape)
+
+
+def upsample_branch(x, factor: int, like, mode: str):
+    """A coarser branch brought to ``like``'s size in a fusion, by ``mode`` (one of
+    ``FUSE_UPSAMPLING``)."""
+    if mode == "nearest":
+        return upsample_nearest(x, factor, like)
+    if mode == "bilinear":
+        return upsample_bilinear_asymmetric(x, factor, like)
+    return resize_bilinear(x, like, align_corners=True)
+
+
 def fuse_plan(branches: int) -> list[list[tuple[int, int]]]:
     """For each output branch i, the other branches j it takes and how many convs each
     passes through: one 1x1 from a coarser branch (j > i), i - j stride-2 3x3 from a
@@ -105,10 +152,11 @@ class FuseLayers(nn.Layer):
     itself; a coarser branch (j > i) through a 1x1 conv to i's width, then upsampled by
     2^(j-i); a finer branch (j < i) through i-j stride-2 3x3 convs, ReLU between them,
     the last one to i's width. The convs are one flat list in that order (i, then j,
-    then step), as PaddleClas keeps them."""
+    then step), as PaddleClas keeps them. ``upsample`` is one of ``FUSE_UPSAMPLING``."""
 
-    def __init__(self, channels: Sequence[int]) -> None:
+    def __init__(self, channels: Sequence[int], upsample: str = "nearest") -> None:
         super().__init__()
+        self.upsample = upsample
         self.residual_func_list = nn.LayerList()
         # per output branch: (input branch, indices of its convs in the list)
         self.paths: list[list[tuple[int, list[int]]]] = []
@@ -137,7 +185,7 @@ class FuseLayers(nn.Layer):
                 for index in steps:
                     y = self.residual_func_list[index](y)
                 if j > i:
-                    y = upsample_nearest(y, 2 ** (j - i), total)
+                    y = upsample_branch(y, 2 ** (j - i), total, self.upsample)
                 total = total + y
             fused.append(F.relu(total))
         return fused
@@ -146,11 +194,11 @@ class FuseLayers(nn.Layer):
 class HighResolutionModule(nn.Layer):
     """Four basic blocks on each branch, then the fusion of all branches."""
 
-    def __init__(self, channels: Sequence[int]) -> None:
+    def __init__(self, channels: Sequence[int], upsample: str = "nearest") -> None:
         super().__init__()
         self.basic_block_list = nn.LayerList([
             nn.Sequential(*[BasicBlock(c) for _ in range(BRANCH_BLOCKS)]) for c in channels])
-        self.fuse_func = FuseLayers(channels)
+        self.fuse_func = FuseLayers(channels, upsample)
 
     @static_safe
     def forward(self, branches: list) -> list:
@@ -159,9 +207,10 @@ class HighResolutionModule(nn.Layer):
 
 
 class Stage(nn.Layer):
-    def __init__(self, modules: int, channels: Sequence[int]) -> None:
+    def __init__(self, modules: int, channels: Sequence[int], upsample: str = "nearest") -> None:
         super().__init__()
-        self.stage_func_list = nn.LayerList([HighResolutionModule(channels) for _ in range(modules)])
+        self.stage_func_list = nn.LayerList([HighResolutionModule(channels, upsample)
+                                             for _ in range(modules)])
 
     @static_safe
     def forward(self, branches: list) -> list:
@@ -192,16 +241,23 @@ def _check_input_size(shape) -> None:
 class HRNet(Backbone):
     """The HRNet body of ``width`` (PaddleClas has 18, 30, 32, 40, 44, 48, 60, 64). Its
     levels are the four branches after the last stage: C2..C5 at strides 4, 8, 16 and
-    32 with w, 2w, 4w and 8w channels (HRNetV2p's inputs)."""
+    32 with w, 2w, 4w and 8w channels (HRNetV2p's inputs). ``fuse_upsample`` (one of
+    ``FUSE_UPSAMPLING``) is how the fusions upsample: "nearest" for the classifier and
+    the detectors, bilinear for the segmentation network; it changes no tensor."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("last_cls.", "cls_head_conv_list.", "conv_last.", "fc.")
 
-    def __init__(self, width: int = 18, out_indices: Sequence[int] | None = None) -> None:
+    def __init__(self, width: int = 18, out_indices: Sequence[int] | None = None,
+                 fuse_upsample: str = "nearest") -> None:
         super().__init__(out_indices)
         if not isinstance(width, int) or width < 1:
             raise PxError(f"HRNet: width must be a positive integer, got {width!r}")
+        if fuse_upsample not in FUSE_UPSAMPLING:
+            raise PxError(f"HRNet: fuse_upsample must be one of {', '.join(FUSE_UPSAMPLING)}, "
+                          f"got {fuse_upsample!r}")
         self.width = width
+        self.fuse_upsample = fuse_upsample
         channels = branch_channels(width)
         self.conv_layer1_1 = ConvBN(3, STEM_CHANNELS, 3, stride=2)
         self.conv_layer1_2 = ConvBN(STEM_CHANNELS, STEM_CHANNELS, 3, stride=2)
@@ -213,11 +269,11 @@ class HRNet(Backbone):
         # a stride-2 conv from the coarsest one. PaddleClas's attribute names.
         self.conv_tr1_1 = ConvBN(stem_out, channels[0], 3)
         self.conv_tr1_2 = ConvBN(stem_out, channels[1], 3, stride=2)
-        self.st2 = Stage(STAGE_MODULES[0], channels[:2])
+        self.st2 = Stage(STAGE_MODULES[0], channels[:2], fuse_upsample)
         self.conv_tr2 = ConvBN(channels[1], channels[2], 3, stride=2)
-        self.st3 = Stage(STAGE_MODULES[1], channels[:3])
+        self.st3 = Stage(STAGE_MODULES[1], channels[:3], fuse_upsample)
         self.conv_tr3 = ConvBN(channels[2], channels[3], 3, stride=2)
-        self.st4 = Stage(STAGE_MODULES[2], channels)
+        self.st4 = Stage(STAGE_MODULES[2], channels, fuse_upsample)
         self.feature_info = [FeatureInfo(f"C{i + 2}", c, 2 ** (i + 2)) for i, c in enumerate(channels)]
 
     def forward_features(self, x):

@@ -20,6 +20,11 @@ counted from 1:
   on branch n), ``cls_head_add<n>`` (the stride-2 convs), ``cls_head_last_conv``, and
   the fc's ``fc_weights`` and ``fc_offset``.
 
+The segmentation network (PaddleX 1.x ``nets/segmentation/hrnet.py``, PaddleSeg's legacy
+``hrnet.py``, whose program saved the zoo's ``hrnet_w18_bn_cityscapes``) has the same body
+names and a head of its own: the 1x1 conv + BatchNorm ``conv-2`` and the bias-free
+classifier conv ``conv-1_weights``.
+
 None of it depends on the width. ``tools/make_layouts.py`` checks these rules against
 the reference code; the tests check them against the manifest it wrote.
 """
@@ -117,4 +122,36 @@ def checked_aliases(net: nn.Layer) -> dict[str, str]:
     if unnamed or strays:
         raise ValueError(f"{type(net).__name__}: no legacy name rule covers {sorted(unnamed)[:5]}; "
                          f"rules name tensors it does not have: {sorted(strays)[:5]}")
+    return names
+
+
+# The segmentation head: (Paddle 1.x stem, our ConvBN path), and the bias-free 1x1
+# classifier conv (Paddle 1.x name, our key).
+SEG_HEAD_CONV = ("conv-2", "last_conv")
+SEG_CLASSIFIER = ("conv-1_weights", "cls.weight")
+
+
+def segmentation_weight_names(prefix: str = "backbone.") -> dict[str, str]:
+    """``{Paddle 1.x variable name: state-dict key}`` of the segmentation network, its
+    body under ``prefix``."""
+    names: dict[str, str] = {}
+    for path, stem in body_stems():
+        for suffix, leaf in _CONV_BN:
+            names[stem + suffix] = f"{prefix}{path}.{leaf}"
+    stem, path = SEG_HEAD_CONV
+    for suffix, leaf in _CONV_BN:
+        names[stem + suffix] = f"{path}.{leaf}"
+    names[SEG_CLASSIFIER[0]] = SEG_CLASSIFIER[1]
+    return names
+
+
+def checked_segmentation_aliases(net: nn.Layer) -> dict[str, str]:
+    """The names for the segmentation network ``net``: every tensor of it named exactly
+    once, and nothing else."""
+    names = segmentation_weight_names()
+    keys = set(net.state_dict())
+    if len(set(names.values())) != len(names) or set(names.values()) != keys:
+        raise ValueError(f"{type(net).__name__}: the legacy name rules do not name its tensors "
+                         f"one to one: unnamed {sorted(keys - set(names.values()))[:5]}, "
+                         f"strays {sorted(set(names.values()) - keys)[:5]}")
     return names

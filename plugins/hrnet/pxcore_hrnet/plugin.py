@@ -7,11 +7,26 @@ import pxcore
 
 _BACKBONE = "pxcore_hrnet.hrnet:HRNet"
 _CLASSIFIER = "pxcore_hrnet.hrnet:HRNetClassifier"
+_SEGMENTER = "pxcore_hrnet.seg:HRNetSegmentation"
 
 # Zoo name -> (width, PaddleClas's class name). Only W18 is in the zoo; the classes take
 # any ``width`` (PaddleClas has 18, 30, 32, 40, 44, 48, 60 and 64).
 ARCHITECTURES = {
     "HRNet_W18": (18, "HRNet_W18_C"),
+}
+
+# Segmentation preset -> width. The zoo's Cityscapes row "HRNet_W18" is built by
+# "HRNet_W18_seg" (pxcore.zoo._PRESET): one zoo name, two architectures.
+SEGMENTATION = {
+    "HRNet_W18_seg": 18,
+}
+# PaddleX 1.x trained its Cityscapes rows on 769x769 crops, inputs scaled to [-1, 1]
+# (mean and std 0.5); HRNet.train's defaults (momentum 0.9, weight decay 5e-4, the
+# learning rate decaying polynomially to 0).
+_SEG_METADATA = {
+    "input_size": 769, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+    "test_input_size": 64, "size_divisor": 32,
+    "train_defaults": {"train_batch_size": 2, "learning_rate": 0.01, "lr_decay_power": 0.9},
 }
 
 
@@ -34,4 +49,15 @@ def px_register_models(registry):
             paddlex={"class": paddleclas_name},
             metadata={"input_size": 224, "architecture": paddleclas_name},
             summary=f"HRNet-W{width}-C ImageNet classifier (PaddleClas tensor names)",
+        )
+    for name, width in SEGMENTATION.items():
+        registry.add(
+            name=name,
+            factory=_SEGMENTER,
+            defaults={"width": width, "num_classes": 19},
+            task="semantic_segmentation",
+            paddlex={"class": "HRNet", "width": width},
+            metadata={**_SEG_METADATA, "architecture": f"HRNet_W{width} (PaddleX 1.x HRNet)"},
+            summary=f"HRNet-W{width} segmentation: four branches joined at stride 4, 1x1 convs "
+                    "(PaddleX 1.x / PaddleSeg legacy tensor names)",
         )
