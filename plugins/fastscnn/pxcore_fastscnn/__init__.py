@@ -1,0 +1,1 @@
+"""Fast-SCNN for pxcore."""

@@ -1,0 +1,154 @@
+"""UNet: the zoo's COCO row as a preset, shapes at non-square sizes in both upsampling
+modes, training outputs, to_static and Paddle Inference (oneDNN) parity, and the
+parameter count against the zoo's archive size."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.paddleclas import random_tensor
+from pxcore_unet.unet import UNet
+
+DIST = "pxcore-unet"
+PRESET = "UNet"
+
+
+def _randomised(net):
+    """Random weights that keep activations near unit scale (fresh initialisation leaves
+    the logits too small for the parity checks to mean much)."""
+    rng = np.random.default_rng(0)
+    net.set_state_dict({k: paddle.to_tensor(random_tensor(rng, k, list(v.shape)))
+                        for k, v in net.state_dict().items()})
+    net.eval()
+    return net
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A 3-class UNet with its weights (13 M values: the channels are fixed)."""
+    paddle.seed(0)
+    return _randomised(UNet(num_classes=3))
+
+
+def test_the_zoo_name_builds_the_preset_with_its_class_count():
+    with paddle.LazyGuard():  # shapes only
+        model = pxcore.create_model("UNet", task="semantic_segmentation", dataset="COCO")
+    assert model.spec.name == PRESET and model.spec.task == "semantic_segmentation"
+    assert model.num_classes == 81 and model.net.num_classes == 81
+    assert model.net.upsample_mode == "bilinear"
+
+
+def test_preset_registration():
+    spec = pxcore.get_registry().get("model", PRESET)
+    assert spec.distribution == DIST and spec.task == "semantic_segmentation"
+    assert spec.paddlex == {"class": "UNet"}
+    assert spec.metadata["input_size"] == 512 and spec.metadata["test_input_size"] % 32 == 0
+    assert spec.metadata["mean"] == [0.5] * 3 and spec.metadata["std"] == [0.5] * 3
+
+
+@pytest.mark.parametrize("spec", conformance_params(DIST))
+def test_conformance(spec):
+    check_spec(spec)
+
+
+@pytest.mark.parametrize("height, width", [(64, 96), (96, 160), (32, 32)])
+def test_logits_at_the_input_size(small, height, width):
+    with paddle.no_grad():
+        out = small(paddle.rand([2, 3, height, width]))
+    assert list(out.shape) == [2, 3, height, width]
+
+
+def test_deconv_upsampling_gives_the_same_shapes():
+    paddle.seed(0)
+    net = UNet(num_classes=2, upsample_mode="deconv")
+    net.eval()
+    with paddle.no_grad():
+        assert list(net(paddle.rand([1, 3, 64, 96])).shape) == [1, 2, 64, 96]
+    assert list(net.decode[0].deconv.weight.shape) == [512, 128, 2, 2]
+    with pytest.raises(ValueError, match="upsample_mode"):
+        UNet(num_classes=2, upsample_mode="nearest")
+
+
+def test_training_mode_returns_the_logits_with_one_loss_weight():
+    paddle.seed(0)
+    net = UNet(num_classes=3)
+    net.train()
+    x = paddle.rand([2, 3, 64, 96])
+    out = net(x)
+    assert isinstance(out, paddle.Tensor) and list(out.shape) == [2, 3, 64, 96]
+    assert net.loss_weights == (1.0,)
+    out.mean().backward()
+    assert net.encode[0].conv0.conv.weight.grad is not None
+
+
+@pytest.fixture(scope="module")
+def exported(small, tmp_path_factory):
+    """The network through to_static with dynamic sizes, its outputs the eager logits at
+    every size (the conformance check compares them at a fixed size with
+    pxcore.testing.check_static_parity), and paddle.jit.save: (folder, images, eager
+    logits)."""
+    images = [paddle.rand([1, 3, 64, 96]), paddle.rand([2, 3, 96, 64])]
+    static = paddle.jit.to_static(small, input_spec=[paddle.static.InputSpec([None, 3, None, None])],
+                                  full_graph=True)
+    with paddle.no_grad():
+        eager = [small(x).numpy() for x in images]
+        for x, expected in zip(images, eager, strict=True):  # shapes dynamic
+            np.testing.assert_allclose(static(x).numpy(), expected, rtol=1e-4,
+                                       atol=1e-5 * np.abs(expected).max())
+    folder = tmp_path_factory.mktemp("unet-export")
+    paddle.jit.save(static, str(folder / "net"))
+    return folder, [x.numpy() for x in images], eager
+
+
+def test_static_parity_and_paddle_inference_round_trip(exported):
+    """to_static with dynamic sizes gives the eager logits; saved with paddle.jit.save,
+    Paddle Inference with oneDNN (which rejects every interpolation op) gives them too."""
+    from paddle import inference
+
+    folder, images, eager = exported
+    config = inference.Config(str(folder / "net.json"), str(folder / "net.pdiparams"))
+    config.disable_gpu()
+    config.enable_mkldnn()
+    config.disable_glog_info()
+    predictor = inference.create_predictor(config)
+    for x, expected in zip(images, eager, strict=True):
+        handle = predictor.get_input_handle(predictor.get_input_names()[0])
+        handle.reshape(x.shape)
+        handle.copy_from_cpu(x)
+        predictor.run()
+        got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.slow  # paddle2onnx in a child process: 5-10 s
+def test_onnx_runtime_round_trip(exported):
+    """paddle2onnx converts the saved program (pxcore-runtime-onnx's converter) and ONNX
+    Runtime gives the eager logits at every size."""
+    ort = pytest.importorskip("onnxruntime")
+    convert = pytest.importorskip("pxcore_runtime_onnx.convert").convert
+
+    folder, images, eager = exported
+    convert(folder / "net.json", folder / "net.pdiparams", folder / "net.onnx")
+    session = ort.InferenceSession(str(folder / "net.onnx"), providers=["CPUExecutionProvider"])
+    for x, expected in zip(images, eager, strict=True):
+        got = session.run(None, {session.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_parameter_count_matches_the_zoo_size():
+    """The zoo lists unet_coco_v3.tgz at 107.3 MB: twice the weights' 53.8 MB, as the
+    archive holds a momentum velocity for every trainable tensor besides (PaddleSeg's
+    legacy snapshots do; loading ignores them). Checked as (values + trainable values)
+    * 4 bytes within 1% (the archive is gzipped)."""
+    with paddle.LazyGuard():
+        net = pxcore.create_model(PRESET).net
+    state = net.state_dict()
+    values = sum(int(np.prod(t.shape)) for t in state.values())
+    trainable = sum(int(np.prod(t.shape)) for k, t in state.items()
+                    if not k.endswith(("._mean", "._variance")))
+    assert values == 13_445_888
+    assert abs((values + trainable) * 4 / 1e6 - 107.3) / 107.3 < 0.01
