@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 import paddle
 from paddle import nn
 
+from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone, tap_levels
 
 from ._layers import Chain, conv_bn_act, feature_levels, legacy_aliases, static_safe
@@ -40,8 +41,14 @@ class InvertedResidual(nn.Layer):
 
     @static_safe
     def forward(self, x):
-        y = self._linear_conv(self._bottleneck_conv(self._expand_conv(x)))
-        return x + y if self.residual else y
+        return self.forward_with_hidden(x)[0]
+
+    @static_safe
+    def forward_with_hidden(self, x):
+        """The block's output and its depthwise conv's (expanded, after ReLU6)."""
+        hidden = self._bottleneck_conv(self._expand_conv(x))
+        y = self._linear_conv(hidden)
+        return (x + y if self.residual else y), hidden
 
 
 class InvertedResidualStage(nn.Layer):
@@ -56,35 +63,71 @@ class InvertedResidualStage(nn.Layer):
 
     @static_safe
     def forward(self, x):
-        x = self._first_block(x)
+        return self.forward_with_hidden(x)[0]
+
+    @static_safe
+    def forward_with_hidden(self, x):
+        """The stage's output and its last block's depthwise output."""
+        x, hidden = self._first_block.forward_with_hidden(x)
         for block in self._later_blocks:
-            x = block(x)
-        return x
+            x, hidden = block.forward_with_hidden(x)
+        return x, hidden
+
+
+def stage_strides(output_stride: int | None = None) -> list[int]:
+    """The first-block stride of each stage. With DeepLab's ``output_stride`` (PaddleX 1.x
+    ``paddlex/cv/nets/mobilenet_v2.py``, ``modify_bottle_params``) a stage whose running
+    stride would pass it keeps the resolution instead; no dilation is added."""
+    strides, running = [], 2  # the stem's stride
+    for _, _, _, stride in STAGES:
+        running *= stride
+        strides.append(1 if output_stride is not None and running > output_stride else stride)
+    return strides
 
 
 class MobileNetV2(Backbone):
     """``scale`` multiplies every width (PaddleClas's x0_25 ... x2_0). Levels: the last
-    stage at strides 4, 8, 16 and 32."""
+    stage at strides 4, 8, 16 and 32. ``output_stride`` (DeepLab's, e.g. 16) caps the
+    stride: later stages keep the resolution, and the levels stop at it."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("conv9.", "out.")
 
-    def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None) -> None:
+    def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None,
+                 output_stride: int | None = None) -> None:
         super().__init__(out_indices)
+        if output_stride is not None and output_stride not in (4, 8, 16, 32):
+            raise PxError(f"MobileNetV2: output_stride {output_stride!r} is not 4, 8, 16 or 32")
         self.scale = scale
+        self.output_stride = output_stride
+        strides = stage_strides(output_stride)
         in_channels = int(STEM_CHANNELS * scale)
         self.conv1 = conv_bn(3, in_channels, 3, stride=2)
         self._stages = []
-        for number, (expansion, channels, blocks, stride) in enumerate(STAGES, start=FIRST_STAGE):
+        for number, (expansion, channels, blocks, _), stride in zip(
+                range(FIRST_STAGE, FIRST_STAGE + len(STAGES)), STAGES, strides, strict=True):
             out_channels = int(channels * scale)
             stage = InvertedResidualStage(number, in_channels, out_channels, blocks, stride, expansion)
             self._stages.append(self.add_sublayer(f"conv{number}", stage))
             in_channels = out_channels
         self._level_stages, self.feature_info = feature_levels(
-            [s[3] for s in STAGES], [int(s[1] * scale) for s in STAGES])
+            strides, [int(s[1] * scale) for s in STAGES])
 
     def forward_features(self, x):
         return tap_levels(self.conv1(x), self._stages, self._level_stages)
+
+    def forward_with_hidden(self, x, stage: int):
+        """The last stage's output and the depthwise output (expanded channels, after
+        ReLU6) of the last block of stage ``stage`` (0-based: 1 is ``conv3``, stride 4,
+        DeepLabv3+'s low-level feature in PaddleX 1.x, its "decode point" 4)."""
+        x = self.conv1(x)
+        hidden = None
+        for index, block in enumerate(self._stages):
+            if index == stage:
+                x, hidden = block.forward_with_hidden(x)
+            else:
+                x = block(x)
+        return x, hidden
 
     def _legacy_stems(self) -> Iterator[tuple[str, str]]:
         # Paddle 1.x: conv1_1 for the stem, conv<stage>_<j>_{expand,dwise,linear}.

@@ -60,6 +60,15 @@ CONFIGS = {
         "squeeze": 576,
     },
 }
+# PaddleX 1.x's segmentation variant (``MobileNetV3(for_seg=True)``, LR-ASPP's backbone
+# in Howard et al.): the last three blocks at half width; its last 1x1 conv ("conv_last",
+# 480 channels) belongs to the segmentation model.
+CONFIGS["large_seg"] = {
+    "blocks": CONFIGS["large"]["blocks"][:12] + ((5, 336, 80, True, "hardswish", 2),
+                                                 (5, 480, 80, True, "hardswish", 1),
+                                                 (5, 480, 80, True, "hardswish", 1)),
+    "squeeze": 480,
+}
 STEM_CHANNELS = 16
 EXPAND_CHANNELS = 1280  # the classifier's last 1x1 conv; not scaled
 SE_REDUCTION = 4
@@ -92,17 +101,21 @@ class ResidualUnit(nn.Layer):
 
     @static_safe
     def forward(self, x):
-        y = self.bottleneck_conv(self.expand_conv(x))
-        if self.mid_se is not None:
-            y = self.mid_se(y)
+        return self.forward_with_hidden(x)[0]
+
+    @static_safe
+    def forward_with_hidden(self, x):
+        """The unit's output and its depthwise conv's (expanded, activated, before SE)."""
+        hidden = self.bottleneck_conv(self.expand_conv(x))
+        y = self.mid_se(hidden) if self.mid_se is not None else hidden
         y = self.linear_conv(y)
-        return x + y if self.residual else y
+        return (x + y if self.residual else y), hidden
 
 
 class MobileNetV3(Backbone):
-    """``config`` is "large" or "small"; ``scale`` multiplies every width, rounded to a
-    multiple of 8 (PaddleClas's x0_35 ... x1_25). Levels: the last block at strides 4,
-    8, 16 and 32."""
+    """``config`` is "large" or "small" (or "large_seg", PaddleX's segmentation variant);
+    ``scale`` multiplies every width, rounded to a multiple of 8 (PaddleClas's x0_35 ...
+    x1_25). Levels: the last block at strides 4, 8, 16 and 32."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("last_second_conv.", "last_conv.", "fc.")
@@ -128,6 +141,19 @@ class MobileNetV3(Backbone):
 
     def forward_features(self, x):
         return tap_levels(self.conv(x), self.blocks, self._level_blocks)
+
+    def forward_with_hidden(self, x, block: int):
+        """The last block's output and block ``block``'s depthwise output (expanded,
+        activated, before SE): PaddleX 1.x's DeepLabv3+ on ``large_seg`` takes block 5's
+        (stride 8, 120 channels) as its low-level feature."""
+        x = self.conv(x)
+        hidden = None
+        for index, unit in enumerate(self.blocks):
+            if index == block:
+                x, hidden = unit.forward_with_hidden(x)
+            else:
+                x = unit(x)
+        return x, hidden
 
     def _legacy_stems(self) -> Iterator[tuple[str, str]]:
         # Paddle 1.x: conv1 for the stem, block i is conv<i + 2>.

@@ -1,0 +1,294 @@
+"""DeepLabv3+ (Chen et al., 2018, "Encoder-Decoder with Atrous Separable Convolution for
+Semantic Image Segmentation"): a backbone, an ASPP encoder on its deepest map and a
+decoder that merges it with a low-level map, as one configurable class.
+
+The architecture, option for option, is PaddleX 1.3's (``paddlex/cv/nets/segmentation/
+deeplabv3p.py``, whose weights the zoo's rows are; it is PaddleSeg's legacy static code):
+
+- encoder (ASPP): image pooling (mean, or average pooling of a training crop's size),
+  a 1x1 conv, three 3x3 convs at dilations 6/12/18 (output stride 16; 12/24/36 at 8;
+  none at 32), separable or not; concatenated, projected by a 1x1 conv and dropped out
+  with probability 0.9 in Paddle 1.x's "downgrade in infer" mode (training zeroes 90%
+  without rescaling, inference multiplies by 0.1, as the weights were trained). With
+  ``aspp_with_se`` the result is gated by the image pooling branch (LR-ASPP).
+- decoder: either "concat" (a 1x1 conv to 48 channels on the low-level map, concatenated
+  with the upsampled encoder output, two 3x3 convs, separable or not) or "sum" (1x1 convs
+  on both to ``decoder_channels``, added).
+- a 1x1 conv to the classes (``logit``), unless the decoder already gives them
+  (``output_is_logits``), then bilinear resizing to the input (align corners, Paddle 1.x's
+  ``resize_bilinear``).
+
+A "separable conv" here is PaddleX's: 3x3 depthwise conv, BatchNorm, ReLU, 1x1 conv,
+BatchNorm, ReLU (PaddleSeg 2.x's has no ReLU after the depthwise BatchNorm).
+
+Module paths follow the Paddle 1.x name scopes (``encoder.aspp1.depthwise.conv`` is
+``encoder/aspp1/depthwise/weights``), so ``weight_aliases()`` follows from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import paddle
+import paddle.nn.functional as F
+from paddle import nn
+
+from pxcore.errors import PxError
+from pxcore.nn.resize import resize_bilinear
+
+from .encoders import build_encoder
+
+BN_EPSILON = 1e-5  # PaddleX's segmentation layers (libs.bn); the backbones keep theirs
+ASPP_DILATIONS = {16: (6, 12, 18), 8: (12, 24, 36)}
+DECODER_SHORTCUT_CHANNELS = 48
+ASPP_DROPOUT = 0.9  # fluid.layers.dropout(data, 0.9): a drop probability
+
+static_safe = paddle.jit.not_to_static
+
+
+def qsigmoid(x):
+    """PaddleX's "quick sigmoid": relu6(x + 3) * 0.16667 (a hard sigmoid)."""
+    return paddle.clip(x + 3.0, 0.0, 6.0) * 0.16667
+
+
+class ConvBN(nn.Layer):
+    """A bias-free conv (``conv``), then optionally BatchNorm (``bn``), then ``act``:
+    "relu", "hardswish" or None."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1,
+                 dilation: int = 1, groups: int = 1, bn: bool = True, act: str | None = "relu",
+                 bias: bool = False) -> None:
+        super().__init__()
+        self.act = act
+        self.conv = nn.Conv2D(in_channels, out_channels, kernel_size,
+                              padding=(kernel_size // 2) * dilation, dilation=dilation,
+                              groups=groups, bias_attr=None if bias else False)
+        self.bn = nn.BatchNorm2D(out_channels, epsilon=BN_EPSILON) if bn else None
+
+    @static_safe
+    def forward(self, x):
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        if self.act == "relu":
+            x = F.relu(x)
+        elif self.act == "hardswish":
+            x = F.hardswish(x)
+        return x
+
+
+class SeparableConv(nn.Layer):
+    """3x3 depthwise conv (``depthwise``) and 1x1 conv (``pointwise``), each with
+    BatchNorm and ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, dilation: int = 1) -> None:
+        super().__init__()
+        self.depthwise = ConvBN(in_channels, in_channels, 3, dilation, groups=in_channels)
+        self.pointwise = ConvBN(in_channels, out_channels, 1)
+
+    @static_safe
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+def _block(in_channels: int, out_channels: int, separable: bool) -> nn.Layer:
+    """A decoder 3x3 conv: separable, or conv, BatchNorm, ReLU."""
+    return SeparableConv(in_channels, out_channels) if separable else ConvBN(in_channels, out_channels, 3)
+
+
+class ASPP(nn.Layer):
+    """The encoder; sublayers ``image_pool``, ``aspp0`` ... ``aspp3``, ``concat``."""
+
+    def __init__(self, in_channels: int, channels: int, output_stride: int, separable: bool,
+                 image_level_feature: bool, concat_projection: bool, with_se: bool,
+                 se_use_qsigmoid: bool, pooling_crop_size: Sequence[int] | None,
+                 pooling_stride: Sequence[int], dropout: float) -> None:
+        super().__init__()
+        self.image_level_feature = image_level_feature
+        self.with_se = with_se
+        self.se_use_qsigmoid = se_use_qsigmoid
+        if pooling_crop_size is not None:
+            # PaddleX: pool_w from the crop's width [0], pool_h from its height [1]
+            width, height = (int((c - 1.0) / output_stride + 1.0) for c in pooling_crop_size)
+            self.pool_size = (height, width)
+            self.pool_stride = tuple(int(s) for s in pooling_stride)
+        else:
+            self.pool_size = None
+        # with the quick sigmoid the pooled conv has no BatchNorm
+        self.image_pool = ConvBN(in_channels, channels, 1, bn=not se_use_qsigmoid,
+                                 act=None if se_use_qsigmoid else "relu")
+        self.aspp0 = ConvBN(in_channels, channels, 1)
+        self.dilations = ASPP_DILATIONS.get(output_stride, ())
+        self.branches = []
+        for index, dilation in enumerate(self.dilations, start=1):
+            branch = (SeparableConv(in_channels, channels, dilation) if separable
+                      else ConvBN(in_channels, channels, 3, dilation))
+            self.branches.append(self.add_sublayer(f"aspp{index}", branch))
+        branches = 1 + len(self.dilations) + int(image_level_feature)
+        self.concat = ConvBN(branches * channels, channels, 1) if concat_projection else None
+        # Paddle 1.x's default dropout: no rescaling in training, times (1 - p) after
+        self.dropout = (nn.Dropout(p=dropout, mode="downscale_in_infer")
+                        if concat_projection and dropout else None)
+        self.out_channels = channels if concat_projection else branches * channels
+
+    @static_safe
+    def forward(self, x):
+        if self.pool_size is None:
+            pooled = paddle.mean(x, axis=[2, 3], keepdim=True)
+        else:
+            pooled = F.avg_pool2d(x, self.pool_size, self.pool_stride, padding=0)
+        pooled = self.image_pool(pooled)
+        if self.se_use_qsigmoid:
+            pooled = qsigmoid(pooled)
+        aspp0 = self.aspp0(x)
+        if self.pool_size is not None:  # else a 1x1 map, for which resizing is broadcasting
+            pooled = resize_bilinear(pooled, aspp0, align_corners=True)
+        outputs = []
+        if self.image_level_feature:
+            # broadcast by an add: paddle2onnx 2.1 writes expand_as with the static shape
+            # (-1 in it), which ONNX Runtime refuses
+            outputs.append(pooled + paddle.zeros_like(aspp0))
+        outputs.append(aspp0)
+        for branch in self.branches:
+            outputs.append(branch(x))
+        data = paddle.concat(outputs, axis=1) if len(outputs) > 1 else outputs[0]
+        if self.concat is not None:
+            data = self.concat(data)
+            if self.dropout is not None:
+                data = self.dropout(data)
+        if self.with_se:
+            data = data * pooled
+        return data
+
+
+class ConcatDecoder(nn.Layer):
+    """``concat``: 1x1 conv to 48 on the low-level map; the encoder output resized to it
+    and concatenated; two 3x3 convs (``separable_conv1``/``2`` or ``decoder_conv1``/``2``)."""
+
+    def __init__(self, encoder_channels: int, low_channels: int, channels: int,
+                 separable: bool) -> None:
+        super().__init__()
+        self.concat = ConvBN(low_channels, DECODER_SHORTCUT_CHANNELS, 1)
+        width = encoder_channels + DECODER_SHORTCUT_CHANNELS
+        names = ("separable_conv1", "separable_conv2") if separable else ("decoder_conv1", "decoder_conv2")
+        self.convs = [self.add_sublayer(name, _block(w, channels, separable))
+                      for name, w in zip(names, (width, channels), strict=True)]
+        self.out_channels = channels
+
+    @static_safe
+    def forward(self, x, low):
+        low = self.concat(low)
+        x = paddle.concat([resize_bilinear(x, low, align_corners=True), low], axis=1)
+        for conv in self.convs:
+            x = conv(x)
+        return x
+
+
+class SumDecoder(nn.Layer):
+    """Sum merge (LR-ASPP): the encoder output resized to the low-level map and a 1x1
+    conv (``conv``), plus a 1x1 conv on the low-level map (``merge``); no BatchNorm."""
+
+    def __init__(self, encoder_channels: int, low_channels: int, channels: int) -> None:
+        super().__init__()
+        # PaddleX: "decoder/weights" directly under the decoder's scope, "decoder/merge/weights"
+        self.conv = nn.Conv2D(encoder_channels, channels, 1, bias_attr=False)
+        self.merge = ConvBN(low_channels, channels, 1, bn=False, act=None)
+        self.out_channels = channels
+
+    @static_safe
+    def forward(self, x, low):
+        return self.conv(resize_bilinear(x, low, align_corners=True)) + self.merge(low)
+
+
+class DeepLabV3P(nn.Layer):
+    """DeepLabv3+ with PaddleX 1.3's options (``paddlex.cv.models.DeepLabv3p`` passes
+    these to ``paddlex.cv.nets.segmentation.DeepLabv3p``; ``pxcore_deeplab.plugin``
+    holds the values it picks per backbone).
+
+    ``backbone``: PaddleX's name ("MobileNetV2_x1.0" ... "MobileNetV2_x2.0", "Xception41",
+    "Xception65", "Xception71", "MobileNetV3_large_x1_0_ssld"). ``output_stride`` 8, 16
+    or 32 (the ASPP dilations follow it). ``aspp_channels`` is PaddleX's
+    ``aspp_convs_filters``, ``decoder_channels`` its ``conv_filters`` (the number of
+    classes when ``output_is_logits``), ``decoder`` "concat" or "sum" (``use_sum_merge``).
+    ``pooling_crop_size`` ([width, height] of the training crop) makes the image pooling an
+    average pool of that crop's feature size at ``pooling_stride`` ([h, w]), as in
+    training; None (PaddleX's default) takes the mean. With it, inputs must be at least
+    the crop's size.
+
+    ``forward(images)`` returns logits [N, num_classes, H, W] at the input's size, in
+    training too (``loss_weights`` (1.0,)).
+    """
+
+    loss_weights = (1.0,)
+
+    def __init__(self, num_classes: int, backbone: str = "MobileNetV2_x1.0",
+                 output_stride: int = 16, aspp_with_sep_conv: bool = True,
+                 decoder_use_sep_conv: bool = True, encoder_with_aspp: bool = True,
+                 enable_decoder: bool = True, aspp_channels: int = 256,
+                 aspp_with_concat_projection: bool = True, add_image_level_feature: bool = True,
+                 aspp_with_se: bool = False, se_use_qsigmoid: bool = False,
+                 pooling_crop_size: Sequence[int] | None = None,
+                 pooling_stride: Sequence[int] = (1, 1), decoder: str = "concat",
+                 decoder_channels: int = 256, output_is_logits: bool = False,
+                 aspp_dropout: float = ASPP_DROPOUT, align_corners: bool = True) -> None:
+        super().__init__()
+        if output_stride not in (8, 16, 32):
+            raise PxError(f"DeepLabV3P: output_stride {output_stride!r} is not 8, 16 or 32")
+        if decoder not in ("concat", "sum"):
+            raise PxError(f"DeepLabV3P: decoder {decoder!r} is not 'concat' or 'sum'")
+        if output_is_logits and not enable_decoder:
+            raise PxError("DeepLabV3P: output_is_logits needs the decoder to give the classes")
+        if pooling_crop_size is not None and len(pooling_crop_size) != 2:
+            raise PxError(f"DeepLabV3P: pooling_crop_size {pooling_crop_size!r} is not [width, height]")
+        self.num_classes = num_classes
+        self.backbone_name = backbone
+        self.output_stride = output_stride
+        self.align_corners = align_corners
+        self.encoder_kind = build_encoder(backbone, output_stride)
+        self.backbone = self.encoder_kind.backbone
+        extra = self.encoder_kind.extra_layers()
+        for name, layer in extra.items():
+            self.add_sublayer(name, layer)
+        channels = self.encoder_kind.channels
+        self.encoder = None
+        if encoder_with_aspp:
+            self.encoder = ASPP(channels, aspp_channels, output_stride, aspp_with_sep_conv,
+                                add_image_level_feature, aspp_with_concat_projection,
+                                aspp_with_se, se_use_qsigmoid, pooling_crop_size,
+                                pooling_stride, aspp_dropout)
+            channels = self.encoder.out_channels
+        if output_is_logits:
+            decoder_channels = num_classes
+        self.decoder = None
+        if enable_decoder:
+            low = self.encoder_kind.low_level_channels
+            self.decoder = (SumDecoder(channels, low, decoder_channels) if decoder == "sum" else
+                            ConcatDecoder(channels, low, decoder_channels, decoder_use_sep_conv))
+            channels = self.decoder.out_channels
+        self.logit = None if output_is_logits else ConvBN(channels, num_classes, 1, bn=False,
+                                                          act=None, bias=True)
+        # the tensors whose shape follows the class count (fresh for another count)
+        self.head_prefixes = (("logit.",) if self.logit is not None
+                              else ("decoder.conv.", "decoder.merge."))
+
+    def features(self, images):
+        """The backbone's deepest map and low-level map."""
+        return self.encoder_kind.run(self, images)
+
+    def forward(self, images):
+        x, low = self.features(images)
+        if self.encoder is not None:
+            x = self.encoder(x)
+        if self.decoder is not None:
+            x = self.decoder(x, low)
+        if self.logit is not None:
+            x = self.logit(x)
+        return resize_bilinear(x, images, align_corners=self.align_corners)
+
+    def weight_aliases(self) -> dict[str, str]:
+        """Paddle 1.x variable names (PaddleX 1.x / PaddleSeg legacy archives) -> our keys:
+        the backbone's own legacy names (PaddleX's DeepLab programs name the backbone as
+        its classifier does), and the head's name scopes."""
+        from .legacy_names import legacy_aliases
+
+        return legacy_aliases(self)

@@ -1,0 +1,60 @@
+"""Paddle 1.x variable names of DeepLabv3+ (PaddleX 1.3 / PaddleSeg legacy static
+programs): the backbone keeps its classifier's names (``conv2_1_expand_weights``,
+``xception_65/entry_flow/conv1/weights``, ``conv7_depthwise_bn_scale``; no classifier
+head); the head's are its name scopes: ``<scope>/weights``, ``<scope>/biases``,
+``<scope>/BatchNorm/{gamma,beta,moving_mean,moving_variance}``, with the scope the
+module path (``encoder.aspp1.depthwise`` -> ``encoder/aspp1/depthwise``)."""
+
+from __future__ import annotations
+
+from paddle import nn
+
+from pxcore.nn.legacy import aliases_by_layer, check_coverage
+
+HEAD_SCOPES = ("encoder", "decoder", "logit")
+_CONV = {"weight": "weights", "bias": "biases"}
+_BN = {"weight": "BatchNorm/gamma", "bias": "BatchNorm/beta", "_mean": "BatchNorm/moving_mean",
+       "_variance": "BatchNorm/moving_variance"}
+
+
+def head_aliases(net: nn.Layer) -> dict[str, str]:
+    from .deeplabv3p import ConvBN, SumDecoder
+
+    aliases: dict[str, str] = {}
+
+    def add(scope: str, layer: nn.Layer, path: str, table: dict) -> None:
+        for leaf in layer.state_dict(include_sublayers=False):
+            aliases[f"{scope}/{table[leaf]}"] = f"{path}.{leaf}"
+
+    for path, layer in net.named_sublayers():
+        if not path.startswith(HEAD_SCOPES):
+            continue
+        scope = path.replace(".", "/")
+        if isinstance(layer, ConvBN):
+            add(scope, layer.conv, f"{path}.conv", _CONV)
+            if layer.bn is not None:
+                add(scope, layer.bn, f"{path}.bn", _BN)
+        elif isinstance(layer, SumDecoder):  # its first conv sits in the decoder's scope
+            add(scope, layer.conv, f"{path}.conv", _CONV)
+    return aliases
+
+
+def backbone_aliases(net: nn.Layer) -> dict[str, str]:
+    """The backbone's Paddle 1.x names under ``backbone.``, less its classifier's, and
+    MobileNetV3's segmentation ``conv_last``."""
+    keys = set(net.backbone.state_dict())
+    aliases = {name: f"backbone.{key}" for name, key in net.backbone.weight_aliases().items()
+               if key in keys}
+    if hasattr(net, "conv_last"):
+        aliases.update(aliases_by_layer(net, [("conv_last", "conv_last")]))
+    return aliases
+
+
+def legacy_aliases(net: nn.Layer) -> dict[str, str]:
+    """Every tensor of ``net`` once, or ValueError."""
+    aliases = backbone_aliases(net)
+    for name, key in head_aliases(net).items():
+        if name in aliases:
+            raise ValueError(f"{type(net).__name__}: legacy name {name} given twice")
+        aliases[name] = key
+    return check_coverage(net, aliases)

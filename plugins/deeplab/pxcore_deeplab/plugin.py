@@ -1,0 +1,82 @@
+"""The hooks pxcore calls: the zoo's DeepLabv3+ rows, each a preset of one class
+(``pxcore_deeplab.deeplabv3p:DeepLabV3P``) generated from the tables below."""
+
+from __future__ import annotations
+
+import pxcore
+
+_FACTORY = "pxcore_deeplab.deeplabv3p:DeepLabV3P"
+
+# What PaddleX 1.3's paddlex.cv.models.DeepLabv3p picks for every backbone
+# (its __init__ defaults and _get_backbone): output stride 16, separable convs in ASPP and
+# decoder, ASPP with image pooling and a projection, the concat decoder, a logit conv.
+PADDLEX_DEFAULTS = {"output_stride": 16, "aspp_with_sep_conv": True, "decoder_use_sep_conv": True,
+                    "encoder_with_aspp": True, "enable_decoder": True, "aspp_channels": 256,
+                    "aspp_with_concat_projection": True, "add_image_level_feature": True,
+                    "aspp_with_se": False, "se_use_qsigmoid": False, "pooling_crop_size": None,
+                    "pooling_stride": [1, 1], "decoder": "concat", "decoder_channels": 256,
+                    "output_is_logits": False}
+# ... and what it changes for MobileNetV3 (LR-ASPP: stride 32, one 1x1 branch gated by a
+# quick-sigmoid image pooling, a sum-merge decoder that gives the classes itself).
+# PaddleX's pooling_crop_size defaults to None (the mean); PaddleSeg's legacy Cityscapes
+# config, which trained the zoo's weights, pooled 769x769 crops (pooling_crop_size
+# [769, 769], stride (4, 5)) -- pass it for that row's full-resolution evaluation.
+MOBILENETV3_OPTIONS = {"output_stride": 32, "pooling_stride": [4, 5], "aspp_with_se": True,
+                       "se_use_qsigmoid": True, "aspp_channels": 128,
+                       "aspp_with_concat_projection": False, "add_image_level_feature": False,
+                       "decoder": "sum", "output_is_logits": True}
+
+# What the zoo's weights are beyond PaddleX's choices. The MobileNetV2 rows' archives
+# (PaddleSeg legacy deeplabv3p_mobilenetv2-1-0_bn_coco / _cityscapes, converted from
+# TensorFlow DeepLab's MobileNetV2 checkpoints) were trained without ASPP and decoder
+# (MODEL.DEEPLAB.ENCODER_WITH_ASPP / ENABLE_DECODER False): the backbone and a logit conv
+# on its 320 channels. Their tensors, with one momentum velocity per trainable tensor,
+# are the zoo's 14.7 MB. PaddleX's DeepLabv3p(backbone="MobileNetV2_x1.0") adds ASPP and
+# decoder and initialises only the backbone from them; create_model(...,
+# encoder_with_aspp=True, enable_decoder=True) builds that network.
+ZOO_WEIGHT_OPTIONS = {"MobileNetV2": {"encoder_with_aspp": False, "enable_decoder": False}}
+
+# Zoo name -> (PaddleX backbone, the training crop of its zoo weights).
+PRESETS = {
+    "DeepLabv3_MobileNetV2_x1.0": ("MobileNetV2_x1.0", 512),
+    "DeepLabv3_Xception65": ("Xception65", 512),
+    "DeepLabv3_MobileNetV3_large_x1_0_ssld": ("MobileNetV3_large_x1_0_ssld", 769),
+}
+DEFAULT_NUM_CLASSES = 19  # Cityscapes; create_model passes the zoo row's count
+
+# PaddleX 1.x / PaddleSeg legacy normalisation: (x / 255 - 0.5) / 0.5.
+_MEAN, _STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+
+
+def options(backbone: str, zoo_weights: bool = True) -> dict:
+    """The DeepLabV3P arguments PaddleX 1.3 builds for ``backbone``; with
+    ``zoo_weights``, as the zoo's weights for it were trained."""
+    args = dict(PADDLEX_DEFAULTS)
+    if "MobileNetV3" in backbone:
+        args.update(MOBILENETV3_OPTIONS)
+    if zoo_weights:
+        for family, changes in ZOO_WEIGHT_OPTIONS.items():
+            if backbone.startswith(family + "_"):
+                args.update(changes)
+    return {"backbone": backbone, **args}
+
+
+def presets():
+    """(zoo name, DeepLabV3P arguments, metadata) for every preset."""
+    for name, (backbone, crop) in PRESETS.items():
+        metadata = {"input_size": crop, "mean": _MEAN, "std": _STD, "test_input_size": 64,
+                    "size_divisor": 32, "backbone": backbone}
+        yield name, {"num_classes": DEFAULT_NUM_CLASSES, **options(backbone)}, metadata
+
+
+@pxcore.hookimpl
+def px_register_models(registry):
+    for name, args, metadata in presets():
+        backbone = args["backbone"]
+        head = ("LR-ASPP encoder, sum-merge decoder" if args["decoder"] == "sum"
+                else "ASPP encoder, decoder" if args["encoder_with_aspp"]
+                else "no ASPP, no decoder, as its zoo weights")
+        registry.add(name=name, factory=_FACTORY, defaults=args, task="semantic_segmentation",
+                     paddlex={"class": "DeepLabv3p", "backbone": backbone},
+                     metadata=metadata,
+                     summary=f"DeepLabv3+ on {backbone} (output stride {args['output_stride']}; {head})")

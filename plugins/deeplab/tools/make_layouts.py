@@ -1,0 +1,333 @@
+"""Write tests/layouts/<preset>-<dataset>.json, the weight layouts of the zoo's DeepLabv3+
+rows, by running PaddleX 1.3's own static network against pxcore's.
+
+A manifest (format: pxcore/testing/layouts.py) holds
+
+- "pdparams": pxcore's state-dict keys and shapes (what ``paddle.save`` of the model
+  writes);
+- "legacy": {static variable name: our key}: every persistable variable of the row's
+  PaddleX 1.3 / PaddleSeg legacy program (the zoo's per-variable archives);
+- "notes": what the references do differently (PaddleSeg 2.x is not the same network).
+
+For each row the tool, in a fresh process (``FLAGS_enable_pir_api=0``: Paddle 3's legacy
+static mode) with the R-CNN tool's ``paddle.fluid`` stand-in (itself the YOLOv3 tool's,
+extended; imported, not copied) and what PaddleX's segmentation code calls besides:
+
+1. builds ``paddlex.cv.nets.segmentation.DeepLabv3p`` in "test" mode with the backbone
+   and options ``paddlex/cv/models/deeplabv3p.py`` (PaddleX 1.3.11) picks for the row's
+   backbone name (the MobileNetV2 rows without ASPP and decoder, as their weights were
+   trained: ``pxcore_deeplab.plugin.ZOO_WEIGHT_OPTIONS``): its persistable variables must be exactly the manifest's legacy names
+   and the shapes of the pxcore tensors they map to;
+2. sets random weights (batch-norm statistics calibrated on the input, so a misplaced
+   tensor shows) by variable name into that program and through ``weight_aliases()``
+   into pxcore, and requires the same logits (before the program's softmax).
+
+Needs paddlepaddle 3.3, pxcore with pxcore-deeplab, and PaddleX's nets (nothing else of
+PaddleX is imported; its loss module is stubbed):
+
+    pip download paddlex==1.3.11 --no-deps -d /tmp/pdxwheel && \\
+      unzip -q /tmp/pdxwheel/paddlex-1.3.11-py3-none-any.whl 'paddlex/cv/*' -d /tmp/pdx1311
+    python plugins/deeplab/tools/make_layouts.py --paddlex /tmp/pdx1311
+
+(``/tmp/pdx13``, PaddleX 1.3.0's ``paddlex/cv/nets``, has the same segmentation nets.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import multiprocessing
+import os
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+
+PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
+RCNN_TOOL = Path(__file__).resolve().parents[2] / "rcnn" / "tools" / "make_layouts.py"
+HEIGHT, WIDTH = 96, 128  # input pixels: a non-square 3x4 map at stride 32
+# (preset, dataset, classes)
+ROWS = [("DeepLabv3_MobileNetV2_x1.0", "COCO", 81), ("DeepLabv3_MobileNetV2_x1.0", "Cityscapes", 19),
+        ("DeepLabv3_Xception65", "COCO", 81), ("DeepLabv3_Xception65", "Cityscapes", 19),
+        ("DeepLabv3_MobileNetV3_large_x1_0_ssld", "Cityscapes", 19)]
+
+# Options no preset uses, checked the same way (names, shapes, logits) but not written:
+# PaddleX's own MobileNetV2 network (the zoo's weights have no ASPP and decoder),
+# MobileNetV3's image pooling over a crop's size (a 2x2 map resized), and plain convs at
+# output stride 8.
+EXTRA_CHECKS = [
+    # PaddleX's DeepLabv3p(backbone="MobileNetV2_x1.0") itself: with ASPP and decoder
+    ("DeepLabv3_MobileNetV2_x1.0", 19, {"encoder_with_aspp": True, "enable_decoder": True}),
+    ("DeepLabv3_MobileNetV3_large_x1_0_ssld", 19, {"pooling_crop_size": [65, 33], "pooling_stride": [1, 1]}),
+    ("DeepLabv3_MobileNetV2_x1.0", 19, {"encoder_with_aspp": True, "enable_decoder": True,
+                                        "aspp_with_sep_conv": False, "decoder_use_sep_conv": False,
+                                        "output_stride": 8}),
+]
+
+NOTES = [
+    "PaddleSeg 2.x's DeepLabV3P is another network and its names are not supported: its "
+    "separable convs have no ReLU after the depthwise BatchNorm and its convs carry biases "
+    "(layers.SeparableConvBNReLU / ConvBN), its ASPP drops out 10% instead of scaling by "
+    "0.1, and it has no MobileNetV2 / Xception65 / LR-ASPP DeepLabV3P config.",
+    "The ASPP projection's dropout is Paddle 1.x's fluid.layers.dropout(x, 0.9): inference "
+    "multiplies by 0.1, which pxcore does (nn.Dropout(0.9, mode='downscale_in_infer')).",
+]
+
+
+def _load_tool(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _install_fluid_stand_in() -> None:
+    """The R-CNN tool's stand-in (Paddle 1.x resize semantics), plus what PaddleX's
+    segmentation code calls: batch_norm with its epsilon, reduce_mean, dropout, a static
+    shape (the image's size is fixed), relu6, L2DecayRegularizer, TruncatedNormal."""
+    import paddle
+    import paddle.nn.functional as F
+    from paddle.base.layer_helper import LayerHelper
+
+    rcnn_tool = _load_tool(RCNN_TOOL, "_rcnn_make_layouts")
+    rcnn_tool._install_fluid_stand_in("fluid")
+    fluid = paddle.fluid
+    layers = fluid.layers
+    relu6 = layers.relu6
+
+    def batch_norm(input, act=None, param_attr=None, bias_attr=None, moving_mean_name=None,
+                   moving_variance_name=None, epsilon=1e-5, momentum=0.9, name=None, **_):
+        out = paddle.static.nn.batch_norm(
+            input, epsilon=epsilon, momentum=momentum, param_attr=param_attr,
+            bias_attr=bias_attr, moving_mean_name=moving_mean_name,
+            moving_variance_name=moving_variance_name)
+        return {None: lambda x: x, "relu": F.relu}[act](out)
+
+    def dropout(x, dropout_prob, is_test=None, seed=None, name=None,
+                dropout_implementation="downgrade_in_infer"):
+        mode = "downscale_in_infer" if dropout_implementation == "downgrade_in_infer" else "upscale_in_train"
+        return F.dropout(x, p=dropout_prob, training=True, mode=mode)
+
+    layers.batch_norm = batch_norm
+    layers.reduce_mean = lambda input, dim=None, keep_dim=False, name=None: paddle.mean(input, dim, keep_dim)
+    layers.dropout = dropout
+    layers.shape = lambda input: [int(d) for d in input.shape]
+    layers.relu6 = lambda x, threshold=6.0, name=None: relu6(x)
+    # the prediction (argmax) is not compared; the softmax's input is the logits
+    layers.transpose = lambda x, perm, name=None: x
+    layers.argmax = lambda x, axis=0: x
+    layers.unsqueeze = lambda input, axes, name=None: input
+
+    def softmax(input, axis=-1, **_):
+        helper = LayerHelper("softmax")
+        out = helper.create_variable_for_type_inference("float32")
+        helper.append_op(type="softmax", inputs={"X": input}, outputs={"Out": out},
+                         attrs={"axis": axis})
+        return out
+
+    layers.softmax = softmax
+    fluid.regularizer.L2DecayRegularizer = (
+        lambda regularization_coeff=0.0: paddle.regularizer.L2Decay(regularization_coeff))
+    fluid.initializer.TruncatedNormal = fluid.initializer.Normal
+
+
+def _stub_paddlex(root: Path) -> None:
+    nets = root / "paddlex" / "cv" / "nets"
+    for name, path in (("paddlex", root / "paddlex"), ("paddlex.cv", root / "paddlex" / "cv"),
+                       ("paddlex.cv.nets", nets), ("paddlex.cv.nets.segmentation", nets / "segmentation"),
+                       ("paddlex.cv.nets.segmentation.model_utils", nets / "segmentation" / "model_utils")):
+        module = types.ModuleType(name)
+        module.__path__ = [str(path)]  # its __init__ (which imports everything) never runs
+        sys.modules[name] = module
+    loss = types.ModuleType("paddlex.cv.nets.segmentation.model_utils.loss")
+    loss.softmax_with_loss = loss.dice_loss = loss.bce_loss = None
+    sys.modules[loss.__name__] = loss
+    sys.modules["paddlex.cv.nets"].Xception = importlib.import_module("paddlex.cv.nets.xception").Xception
+    sys.modules["paddlex.cv.nets"].MobileNetV2 = importlib.import_module("paddlex.cv.nets.mobilenet_v2").MobileNetV2
+    sys.modules["paddlex.cv.nets"].MobileNetV3 = importlib.import_module("paddlex.cv.nets.mobilenet_v3").MobileNetV3
+
+
+def _paddlex_backbone(nets, args: dict):
+    """``paddlex.cv.models.DeepLabv3p._get_backbone`` for the row's backbone name."""
+    name, stride = args["backbone"], args["output_stride"]
+    if name.startswith("Xception"):
+        layers = int(name[len("Xception"):])
+        points = {41: (2, 13), 65: (2, 21), 71: (3, 23)}[layers]
+        return nets.Xception(layers=layers, output_stride=stride, decode_points=points[0],
+                             end_points=points[1])
+    if name.startswith("MobileNetV2"):
+        return nets.MobileNetV2(scale=float(name.split("_x")[1]), output_stride=stride,
+                                end_points=18, decode_points=4)
+    return nets.MobileNetV3(scale=1.0, model_name="large", output_stride=stride,
+                            lr_mult_list=[0.15, 0.35, 0.65, 0.85, 1], for_seg=True)
+
+
+def run_static(root: str, args: dict, archive: dict[str, np.ndarray], image: np.ndarray) -> dict:
+    """In a process with FLAGS_enable_pir_api=0: the program's persistable variables and
+    its logits (the softmax's input) with ``archive`` set by variable name."""
+    import paddle
+
+    paddle.enable_static()
+    _install_fluid_stand_in()
+    _stub_paddlex(Path(root))
+    nets = sys.modules["paddlex.cv.nets"]
+    segmentation = importlib.import_module("paddlex.cv.nets.segmentation.deeplabv3p")
+    model = segmentation.DeepLabv3p(
+        args["num_classes"], backbone=_paddlex_backbone(nets, args), mode="test",
+        output_stride=args["output_stride"], aspp_with_sep_conv=args["aspp_with_sep_conv"],
+        decoder_use_sep_conv=args["decoder_use_sep_conv"], encoder_with_aspp=args["encoder_with_aspp"],
+        enable_decoder=args["enable_decoder"], pooling_stride=list(args["pooling_stride"]),
+        pooling_crop_size=args["pooling_crop_size"], aspp_with_se=args["aspp_with_se"],
+        se_use_qsigmoid=args["se_use_qsigmoid"], aspp_convs_filters=args["aspp_channels"],
+        aspp_with_concat_projection=args["aspp_with_concat_projection"],
+        add_image_level_feature=args["add_image_level_feature"],
+        use_sum_merge=args["decoder"] == "sum", conv_filters=args["decoder_channels"]
+        if not args["output_is_logits"] else args["num_classes"],
+        output_is_logits=args["output_is_logits"])
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        image_var = paddle.static.data("image", [1, 3, HEIGHT, WIDTH], "float32")
+        model.build_net({"image": image_var})
+    softmax = [op for op in main.global_block().ops if op.type == "softmax"][-1]
+    logits = main.global_block().var(softmax.input("X")[0])
+    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
+                 if v.persistable and v.name not in ("feed", "fetch")}
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    executor.run(startup)
+    scope = paddle.static.global_scope()
+    for name, value in archive.items():
+        if name in variables:
+            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
+    # dropout's is_test: PaddleX exports with for_test clones, as here
+    (out,) = executor.run(main.clone(for_test=True), feed={"image": image}, fetch_list=[logits])
+    return {"variables": variables, "logits": np.asarray(out)}
+
+
+def build(preset: str, num_classes: int, overrides: dict | None = None) -> dict:
+    """pxcore's side: the manifest, calibrated random weights, its logits and the archive."""
+    import paddle
+
+    import pxcore
+    from pxcore.weights import fit_state
+    from pxcore_deeplab.plugin import presets
+
+    args = {name: a for name, a, _ in presets()}[preset]
+    args = {**args, "num_classes": num_classes, **(overrides or {})}
+    paddle.seed(0)  # the calibration pass drops out at random
+    net = pxcore.get_registry().get("model", preset).build(**args)
+    rng = np.random.default_rng(0)
+    image = rng.uniform(-1, 1, (1, 3, HEIGHT, WIDTH)).astype("float32")
+    state = {}
+    for key, value in net.state_dict().items():
+        shape = value.shape
+        if key.endswith("_variance"):
+            state[key] = rng.uniform(0.5, 1.5, shape).astype("float32")
+        elif key.endswith("_mean") or key.endswith(".bias") and len(shape) == 1:
+            state[key] = (0.1 * rng.standard_normal(shape)).astype("float32")
+        elif len(shape) == 1:  # BatchNorm scales
+            state[key] = rng.uniform(0.5, 1.5, shape).astype("float32")
+        else:
+            fan_in = int(np.prod(shape[1:]))
+            state[key] = (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype("float32")
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+    # calibrate the batch norms on the input, so every activation is of order one
+    for layer in net.sublayers():
+        if isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+            layer._momentum = 0.0
+    net.train()
+    with paddle.no_grad():
+        net(paddle.to_tensor(image))
+    state = {k: v.numpy() for k, v in net.state_dict().items()}
+    legacy = net.weight_aliases()
+    archive = {name: state[key] for name, key in legacy.items()}
+    fresh = pxcore.get_registry().get("model", preset).build(**args)
+    loaded, _ = fit_state(fresh, archive, "archive")
+    fresh.set_state_dict({k: paddle.to_tensor(v) for k, v in loaded.items()})
+    fresh.eval()
+    with paddle.no_grad():
+        ours = fresh(paddle.to_tensor(image)).numpy()
+    manifest = {"model": preset, "num_classes": num_classes,
+                "pdparams": {k: [int(d) for d in v.shape] for k, v in state.items()},
+                "legacy": dict(sorted(legacy.items()))}
+    json_args = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+    return {"manifest": manifest, "archive": archive, "image": image, "ours": ours,
+            "args": json_args}
+
+
+def _run(context, function, *args):
+    pool = context.Pool(1)
+    try:
+        return pool.apply(function, args)
+    finally:
+        pool.close()
+        pool.join()
+
+
+def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
+           overrides: dict | None = None) -> dict:
+    context = multiprocessing.get_context("spawn")
+    built = _run(context, build, preset, num_classes, overrides)
+    manifest = built["manifest"]
+    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
+    try:
+        static = _run(context, run_static, paddlex, built["args"], built["archive"], built["image"])
+    finally:
+        del os.environ["FLAGS_enable_pir_api"]
+    shapes = {name: manifest["pdparams"][key] for name, key in manifest["legacy"].items()}
+    assert static["variables"] == shapes, (
+        f"{preset}: the program's variables differ from the legacy names: only in the program "
+        f"{sorted(set(static['variables']) - set(shapes))[:5]}, only in the manifest "
+        f"{sorted(set(shapes) - set(static['variables']))[:5]}, shapes differ "
+        f"{[k for k in shapes if static['variables'].get(k, shapes[k]) != shapes[k]][:5]}")
+    gap = float(np.abs(static["logits"] - built["ours"]).max())
+    scale = float(np.abs(built["ours"]).max())
+    assert static["logits"].shape == built["ours"].shape and gap <= 1e-4 * max(1.0, scale), (
+        f"{preset}: the PaddleX program, given the weights by name, differs from pxcore by {gap:.3g}")
+    manifest["source"] = (
+        "pdparams: pxcore's state-dict keys and shapes. legacy: the persistable variables of "
+        f"the static program of {PADDLEX} segmentation/deeplabv3p.py (DeepLabv3p, mode 'test') "
+        "with the backbone and options paddlex/cv/models/deeplabv3p.py picks for "
+        f"{built['args']['backbone']} ({num_classes} classes, {dataset}; encoder_with_aspp "
+        f"{built['args']['encoder_with_aspp']}, enable_decoder {built['args']['enable_decoder']}), "
+        "run in Paddle 3.3's "
+        "legacy static mode: exactly these names and shapes. Random weights set by variable "
+        "name into the program and through weight_aliases() into pxcore give the same logits "
+        f"({HEIGHT}x{WIDTH} px, to 1e-4 of the largest logit). "
+        "Written by plugins/deeplab/tools/make_layouts.py.")
+    manifest["notes"] = NOTES
+    order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
+    count = sum(int(np.prod(s)) for s in manifest["pdparams"].values())
+    report = [f"{preset} ({dataset}): {len(manifest['pdparams'])} tensors, {count:,} values",
+              f"  PaddleX program by variable name == pxcore through weight_aliases() "
+              f"(gap {gap:.2g}, logits up to {scale:.3g})"]
+    return {"manifest": {k: manifest[k] for k in order}, "report": report}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pxcore.testing.paddleclas import _dumps
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--paddlex", required=True, help="a tree holding paddlex/cv/nets/")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    parser.add_argument("--extra", action="store_true", help="also check EXTRA_CHECKS")
+    parser.add_argument("rows", nargs="*", help="preset-dataset names (default: every row)")
+    args = parser.parse_args(argv)
+    if args.extra:
+        for preset, classes, overrides in EXTRA_CHECKS:
+            result = verify(preset, "-", classes, args.paddlex, overrides)
+            print(f"{overrides}:", "\n".join(result["report"]), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for preset, dataset, classes in ROWS:
+        if args.rows and f"{preset}-{dataset}" not in args.rows:
+            continue
+        result = verify(preset, dataset, classes, args.paddlex)
+        path = args.out / f"{preset}-{dataset}.json"
+        path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+        print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
