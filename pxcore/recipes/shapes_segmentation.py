@@ -5,7 +5,10 @@ shape): the segmentation demo's recipe, held to mIoU >= 0.6 on the held-out spli
 
 No pretrained weights are reachable offline, so the recipe picks the zoo's lightest
 segmenter built for speed (Fast-SCNN) and trains it from scratch on small images with
-Adam and PaddleSeg's augmentations (scale jitter, crop, flip).
+Adam and PaddleSeg's augmentations (scale jitter, crop, flip). Its BatchNorm momentum
+drops from PaddleSeg's 0.99 to 0.9: at 0.99 the evaluation-mode statistics of a run
+of a few hundred steps still lag the weights, and the network predicts background
+everywhere (measured: mIoU 0.20 against 0.91 on the training images).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ MAX_OBJECTS = 3
 EPOCHS = 10
 BATCH_SIZE = 8
 LEARNING_RATE = 0.004
+BATCHNORM_MOMENTUM = 0.9
 
 
 def prepare(data_dir: str | Path, seed: int = 0) -> ShapesData:
@@ -52,10 +56,12 @@ def train(data: ShapesData, model_name: str = MODEL, save_dir: str | Path = "out
     import paddle
 
     import pxcore as px
+    from pxcore.nn.norm import set_batchnorm_momentum
 
     paddle.seed(seed)
     model = px.create_model(model_name, num_classes=data.train.num_classes,
                             task="semantic_segmentation", **overrides)
+    set_batchnorm_momentum(model.net, BATCHNORM_MOMENTUM)
     model.eval_transforms = data.val.transforms
     state = model.train(num_epochs, data.train, train_batch_size=BATCH_SIZE, eval_dataset=data.val,
                         learning_rate=LEARNING_RATE, optimizer="Adam",
