@@ -154,7 +154,7 @@ def run_detection_demo(work_dir: str | Path = "output/demo_detection",
     save_dir = work_dir / "train"
     _say(f"2. training {model_name} for {epochs} epochs at {shapes_detection.SIZE} px")
     model, state = shapes_detection.train(run, model_name, save_dir, num_epochs=epochs, seed=seed)
-    report.update(best_val_map=state["best_metric"], best_epoch=state["best_epoch"],
+    report.update(**{f"best_val_{MAIN_METRICS[task][0]}": state["best_metric"]}, best_epoch=state["best_epoch"],
                   train_images_per_second=round(state["images_per_second"], 1),
                   checkpoints=str(save_dir), curves=str(save_dir / "curves.png"))
     segments = task == "semantic_segmentation"

@@ -30,9 +30,15 @@ def shapes(tmp_path_factory):
     return shapes_segmentation_data(tmp_path_factory.mktemp("seg-rows") / "data")
 
 
+# The MobileNetV2 rows are what their zoo weights are (no ASPP, no decoder); PaddleX's
+# DeepLabv3p class for that backbone has both, and is checked the same way.
+PADDLEX_DEEPLAB_MOBILENETV2 = ("DeepLabv3_MobileNetV2_x1.0", {"encoder_with_aspp": True,
+                                                              "enable_decoder": True})
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", PRESETS)
-def test_preset_trains_evaluates_predicts_and_deploys(preset, shapes, tmp_path):
+@pytest.mark.parametrize("preset, overrides", [*((p, {}) for p in PRESETS), PADDLEX_DEEPLAB_MOBILENETV2])
+def test_preset_trains_evaluates_predicts_and_deploys(preset, overrides, shapes, tmp_path):
     report = check_segmentation_workflow(preset, tmp_path, data_dir=shapes,
-                                         runtimes=("paddle", "onnxruntime"))
+                                         runtimes=("paddle", "onnxruntime"), **overrides)
     print(report)
