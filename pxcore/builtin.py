@@ -39,6 +39,11 @@ def px_register_datasets(registry):
                  task="detection", summary="Pascal VOC: 'image xml' file list plus labels.txt")
     registry.add(name="CocoDetection", factory="pxcore.datasets.detection:CocoDetection",
                  task="detection", summary="COCO: an image folder plus one annotation JSON")
+    registry.add(name="SegDataset", factory="pxcore.datasets.segmentation:SegDataset",
+                 task="semantic_segmentation",
+                 summary="'image label.png' file list plus labels.txt (PaddleX's format)")
+    registry.add(name="Cityscapes", factory="pxcore.datasets.segmentation:Cityscapes",
+                 task="semantic_segmentation", summary="Cityscapes' leftImg8bit / gtFine trainId folders")
 
 
 _TRANSFORMS = {
@@ -66,6 +71,9 @@ def px_register_metrics(registry):
                  task="detection", summary="COCO mAP@[.5:.95] and mAP@.5 through pycocotools")
     registry.add(name="VOCMetric", factory="pxcore.metrics.detection:VOCMetric",
                  task="detection", summary="Pascal VOC mAP@0.5 (area or 11-point)")
+    registry.add(name="ConfusionMatrix", factory="pxcore.metrics.segmentation:ConfusionMatrix",
+                 task="semantic_segmentation", summary="mIoU, IoU and precision per class, pixel "
+                                                       "accuracy, kappa (as PaddleSeg)")
 
 
 @hookimpl

@@ -23,7 +23,10 @@ def test_builtin_plugin_registers_through_the_hooks():
     assert builtin.ok and builtin.source == "builtin"
     assert builtin.provides["head"] == ["LinearClsHead"]
     assert builtin.provides["model"] == ["ImageClassifier"]
-    assert builtin.provides["dataset"] == ["ImageNet", "ImageFolder", "VOCDetection", "CocoDetection"]
+    assert builtin.provides["dataset"] == ["ImageNet", "ImageFolder", "VOCDetection", "CocoDetection",
+                                           "SegDataset", "Cityscapes"]
+    assert builtin.provides["metric"] == ["TopKAccuracy", "CocoDetectionMetric", "VOCMetric",
+                                          "ConfusionMatrix"]
     assert "RandomCrop" in builtin.provides["transform"]
     assert get_registry().get("head", "LinearClsHead").distribution == "pxcore"
 
