@@ -1,12 +1,22 @@
 """Model directories: a readable model.yml, the weights, and (for resuming) the
 optimizer and training state. Written to a temporary directory and renamed into place,
-so a process killed while saving leaves the previous checkpoint whole."""
+so a process killed while saving leaves the previous checkpoint whole.
+
+Replacing a directory that exists swaps the two in one step where the system can
+(Linux's renameat2 RENAME_EXCHANGE), so the name always holds a whole checkpoint, the
+old or the new. Elsewhere it takes two renames; a kill between them leaves the old one
+at ``.NAME.old``, and the next save (or training run) in that folder puts it back.
+Temporary directories of killed saves (``.NAME.tmp-*``) are never read as checkpoints
+and are removed the same way (tests/test_crash_safety.py kills real runs to prove it)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,7 +39,8 @@ def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=
 
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tidy(target.parent, re.escape(target.name))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         (tmp / MODEL_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
                                       encoding="utf-8")
@@ -43,14 +54,16 @@ def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=
         if train_state is not None:
             (tmp / STATE_FILE).write_text(json.dumps(train_state), encoding="utf-8")
         _fsync_dir(tmp)
-        if target.exists():  # swap: the old one stays whole until the new one is in place
+        if not target.exists():
+            os.replace(tmp, target)
+        elif _exchange(tmp, target):  # one step: the name holds the old one or the new one
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old one
+        else:  # two steps: a kill between them leaves the old one at .NAME.old, see tidy()
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -93,6 +106,43 @@ def load_optimizer_state(net, optimizer, state: dict) -> None:
             key = f"{by_structure[structured]}_{rest}"
         renamed[key] = value
     optimizer.set_state_dict(renamed)
+
+
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?:old|tmp-[^.]+)")
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def tidy(parent: str | os.PathLike, names: str) -> None:
+    """Clean up after saves killed in ``parent``, for model directories whose name matches
+    the regular expression ``names``: put back a directory a kill left at ``.NAME.old``
+    (only where NAME is missing) and remove the other leftovers."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return
+    for item in sorted(parent.iterdir()):
+        match = _LEFTOVER.fullmatch(item.name)
+        if not match or not re.fullmatch(names, match["name"]) or not item.is_dir():
+            continue
+        target = parent / match["name"]
+        if item.name.endswith(".old") and not target.exists() and (item / MODEL_FILE).is_file():
+            os.replace(item, target)
+        else:
+            shutil.rmtree(item, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False where this system or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28 and later
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 def _fsync_dir(path: Path) -> None:

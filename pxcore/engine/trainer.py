@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PxError
-from .checkpoint import load_optimizer_state, read_train_state
+from .checkpoint import load_optimizer_state, read_train_state, tidy
 from .curves import plot_curves
 from .progress import Progress
 
@@ -58,6 +58,7 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     the net ends with the averaged weights."""
     save_dir = Path(save_dir)
     save_dir.mkdir(parents=True, exist_ok=True)
+    tidy(save_dir, r"best_model|epoch_\d+")  # what a run killed while saving left behind
     state = {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": None,
              "bad_evals": 0, "history": {"loss": [], "metrics": {}}}
     if resume_checkpoint:
