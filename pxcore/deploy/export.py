@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..engine.checkpoint import replace_dir
 from ..errors import PxError
 
 DEPLOY_FILE = "deploy.yml"
@@ -94,9 +95,7 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         }
         (tmp / DEPLOY_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
                                        encoding="utf-8")
-        if save_dir.exists():
-            shutil.rmtree(save_dir)
-        os.replace(tmp, save_dir)
+        replace_dir(tmp, save_dir)  # a kill leaves the old export or the new one, whole
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -54,16 +54,7 @@ def save_dir(target: str | os.PathLike, *, info: dict[str, Any], net, optimizer=
         if train_state is not None:
             (tmp / STATE_FILE).write_text(json.dumps(train_state), encoding="utf-8")
         _fsync_dir(tmp)
-        if not target.exists():
-            os.replace(tmp, target)
-        elif _exchange(tmp, target):  # one step: the name holds the old one or the new one
-            shutil.rmtree(tmp, ignore_errors=True)  # now the old one
-        else:  # two steps: a kill between them leaves the old one at .NAME.old, see tidy()
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -106,6 +97,22 @@ def load_optimizer_state(net, optimizer, state: dict) -> None:
             key = f"{by_structure[structured]}_{rest}"
         renamed[key] = value
     optimizer.set_state_dict(renamed)
+
+
+def replace_dir(tmp: Path, target: Path) -> None:
+    """Put the finished directory ``tmp`` at ``target``, replacing what is there so that
+    a kill at any moment leaves a whole directory under the name (or, between the two
+    renames of the fallback, at ``.NAME.old``, which ``tidy`` puts back)."""
+    if not target.exists():
+        os.replace(tmp, target)
+    elif _exchange(tmp, target):  # one step: the name holds the old one or the new one
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old one
+    else:  # two steps
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 _LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?:old|tmp-[^.]+)")
