@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -134,3 +135,59 @@ def test_listing_never_imports_paddle():
             "main(['models', '--json']); main(['plugins'])\n"
             "assert 'paddle' not in sys.modules, 'paddle was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+class _Dist:
+    def __init__(self, name):
+        self.metadata = {"Name": name}
+        self.version = "1.2.3"
+
+
+class _EntryPoint:
+    """What importlib.metadata gives for a pip-installed plugin, named after its
+    distribution as pxcore's plugins are."""
+
+    def __init__(self, dist, load):
+        self.name = self.value = dist
+        self.dist = _Dist(dist)
+        self.load = load
+
+
+def _broken_import():
+    raise ImportError("px-broken-import needs a module that is not installed")
+
+
+@pytest.mark.uses_installed_plugins
+def test_installed_plugins_that_fail_are_reported_by_distribution_and_the_rest_work(
+        monkeypatch, capsys):
+    """Entry-point plugins, as pip installs them: one raises while registering, one
+    cannot import, one's model factory raises; each is reported under its distribution
+    name and the good one beside them, and the core, keep working."""
+    entry_points = [_EntryPoint("px-fixture-good", fixture_plugins.Good),
+                    _EntryPoint("px-raises-while-registering", fixture_plugins.RaisesInHook),
+                    _EntryPoint("px-broken-import", _broken_import),
+                    _EntryPoint("px-factory-raises", fixture_plugins.FactoryRaises)]
+    monkeypatch.setattr(pxcore.plugins, "metadata", type("metadata", (), {
+        "entry_points": staticmethod(lambda group: list(entry_points))}))
+    records = {r.name: r for r in plugin_records()}
+    assert records["px-fixture-good"].ok and records["px-fixture-good"].version == "1.2.3"
+    assert "ValueError: this plugin's model hook fails" in records["px-raises-while-registering"].error
+    assert "import failed: ImportError: px-broken-import needs" in records["px-broken-import"].error
+    assert records["px-factory-raises"].ok  # it registered; its factory fails when called
+    assert records["pxcore"].ok
+    registry = get_registry()
+    assert registry.find("backbone", "NeverSeen") is None  # nothing of the failed one is kept
+    assert registry.get("backbone", "FixtureNet").distribution == "px-fixture-good"
+    assert {"FixtureNet_cls", "Exploding", "ResNet50"} <= set(pxcore.list_models())
+    with pytest.raises(SpecError, match=r"model 'Exploding' \(from 'px-factory-raises'\) "
+                                        r"failed to build.*boom while building"):
+        pxcore.create_model("Exploding")
+    assert "FixtureNet_cls" in pxcore.list_models()  # the failing factory harmed nothing
+    from pxcore.cli import main
+
+    main(["plugins"])
+    out = capsys.readouterr().out
+    for name in ("px-raises-while-registering", "px-broken-import"):
+        assert re.search(rf"{name} +1\.2\.3 +entry-point +FAILED", out), out
+    assert re.search(r"px-fixture-good +1\.2\.3 +entry-point +ok", out), out
+    assert "2 plugin(s) failed; the others work" in out

@@ -42,19 +42,34 @@ def to_rgb_uint8(image: np.ndarray, source: str = "image", bgr: bool = True) -> 
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else np.ascontiguousarray(image)
 
 
+def _is(check) -> bool:
+    """``path.is_file()`` or ``path.exists()``, False for a name the system refuses (too
+    long, say), for which pathlib raises."""
+    try:
+        return check()
+    except OSError:
+        return False
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """The image at ``path`` as HxWx3 uint8 RGB."""
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"image {str(path)!r} does not exist" if not path.exists()
+    if not _is(path.is_file):  # not a device or pipe either: reading one might never end
+        raise ImageError(f"image {str(path)!r} does not exist" if not _is(path.exists)
                          else f"{str(path)!r} is not a file")
-    data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
+    except OSError as exc:
+        raise ImageError(f"image {str(path)!r} cannot be read ({exc})") from None
     if data.size == 0:
         raise ImageError(f"image {str(path)!r} is empty (0 bytes)")
     # IMREAD_COLOR gives 3-channel 8-bit colour whatever the file holds (gray, alpha,
     # 16-bit) and applies EXIF orientation, so a phone photo is upright as viewers show it.
     # OpenCV 4.10+ decodes straight to RGB, saving a pass over the image.
-    image = cv2.imdecode(data, _IMREAD_RGB or cv2.IMREAD_COLOR)
+    try:
+        image = cv2.imdecode(data, _IMREAD_RGB or cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
+        raise ImageError(f"image {str(path)!r} cannot be decoded: {str(exc).strip()}") from None
     if image is None:
         raise ImageError(f"image {str(path)!r} cannot be decoded: it is corrupt, truncated, or "
                          "not an image format OpenCV reads (JPEG, PNG, BMP, TIFF, WebP)")

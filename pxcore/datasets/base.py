@@ -17,14 +17,25 @@ class DatasetError(PxError):
     """A data set file (list, labels, annotation) that is missing or malformed."""
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but a name the system refuses (too long, say) is no file either:
+    paths come from lists and annotations, and pathlib raises for those."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def read_text_lines(path: str | os.PathLike, what: str) -> list[str]:
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError(f"{what} {str(path)!r} does not exist")
     try:
         text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM from Windows editors
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{what} {str(path)!r} is not UTF-8 text ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(f"{what} {str(path)!r} cannot be read ({exc})") from None
     return text.splitlines()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..data.images import read_image
-from .base import Dataset, DatasetError, read_label_list, read_text_lines
+from .base import Dataset, DatasetError, is_file, read_label_list, read_text_lines
 
 logger = logging.getLogger("pxcore")
 
@@ -37,11 +37,15 @@ class _NoDoctype(ET.TreeBuilder):
 def parse_xml(path: str | os.PathLike) -> ET.Element:
     """The root of the XML file at ``path``; DOCTYPE/ENTITY declarations are refused."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError(f"annotation {str(path)!r} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"annotation {str(path)!r} cannot be read ({exc})") from None
     parser = ET.XMLParser(target=_NoDoctype())
     try:
-        parser.feed(path.read_bytes())
+        parser.feed(data)
         return parser.close()
     except DatasetError:
         raise DatasetError(
@@ -72,12 +76,17 @@ def write_voc_xml(path: str | os.PathLike, filename: str, width: int, height: in
 
 def read_json(path: str | os.PathLike, what: str = "annotation file") -> Any:
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError(f"{what} {str(path)!r} does not exist")
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{what} {str(path)!r} is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(f"{what} {str(path)!r} cannot be read ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        # ValueError: not UTF-8, not JSON, or an integer of more digits than Python converts;
+        # RecursionError: arrays or objects nested deeper than the interpreter's stack
+        raise DatasetError(f"{what} {str(path)!r} is not valid JSON "
+                           f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def polygon_area(polygons: list[list[float]]) -> float:
@@ -107,7 +116,10 @@ def _image_size(path: Path, where: str) -> tuple[int, int]:
 
 def clip_box(box: list[float], width: float, height: float, where: str) -> list[float]:
     """``box`` (x1, y1, x2, y2) clipped to the image; an empty result is an error."""
-    x1, y1, x2, y2 = (float(v) for v in box)
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float
+        raise DatasetError(f"{where}: box {list(box)} should be 4 finite numbers") from None
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
         raise DatasetError(f"{where}: box {[x1, y1, x2, y2]} has a non-finite coordinate")
     x1, x2 = min(max(x1, 0.0), width), min(max(x2, 0.0), width)
@@ -116,6 +128,83 @@ def clip_box(box: list[float], width: float, height: float, where: str) -> list[
         raise DatasetError(f"{where}: box {list(box)} is empty once clipped to the "
                            f"{width:g}x{height:g} image (needs x1 < x2 and y1 < y2)")
     return [x1, y1, x2, y2]
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number (not a bool) that is finite as a float."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond any float
+        return False
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rle_counts(counts: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string, decoded as pycocotools does but
+    checked: its C decoder reads past the end of a malformed string."""
+    out: list[int] = []
+    pos = 0
+    while pos < len(counts):
+        value = shift = 0
+        more = True
+        while more:
+            if pos >= len(counts) or shift > 60:
+                raise ValueError("it ends inside a number")
+            c = ord(counts[pos]) - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"character {counts[pos]!r} at {pos} is not RLE")
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift
+        if len(out) > 2:
+            value += out[-2]
+        out.append(value)
+    return out
+
+
+def _check_segmentation(segmentation: Any, width: int, height: int, here: str) -> None:
+    """COCO polygons (flat lists of finite x, y pairs) or an RLE of the image's size whose
+    runs cover it exactly (pycocotools trusts the runs and would write past its buffer)."""
+    if isinstance(segmentation, list):
+        if not all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0
+                   and all(_finite(v) for v in p) for p in segmentation):
+            raise DatasetError(f"{here}: segmentation should be a list of polygons, "
+                               "each a flat list of at least 3 x, y pairs of finite numbers")
+        # pycocotools rasterizes a polygon step by step along its edges: a point far
+        # outside the image (1e8) makes that take hours, and (1e12) crashes the interpreter
+        for polygon in segmentation:
+            for x, y in zip(polygon[::2], polygon[1::2], strict=True):
+                if not (-width <= x <= 2 * width and -height <= y <= 2 * height):
+                    raise DatasetError(f"{here}: polygon point ({x:g}, {y:g}) lies far outside "
+                                       f"the {width}x{height} image")
+        return
+    if not isinstance(segmentation, dict):
+        raise DatasetError(f"{here}: segmentation should be polygons (a list) or an RLE (an "
+                           f"object with size and counts), not a {type(segmentation).__name__}")
+    size, counts = segmentation.get("size"), segmentation.get("counts")
+    if size != [height, width] or not all(_is_id(v) for v in size):
+        raise DatasetError(f"{here}: the RLE's size {size!r} should be the image's "
+                           f"[height, width], [{height}, {width}]")
+    if isinstance(counts, str):
+        try:
+            runs = _rle_counts(counts)
+        except ValueError as exc:
+            raise DatasetError(f"{here}: the RLE counts cannot be decoded ({exc})") from None
+    elif isinstance(counts, list) and all(_is_id(v) for v in counts):
+        runs = counts
+    else:
+        raise DatasetError(f"{here}: the RLE counts should be a string or a list of integers")
+    if any(v < 0 for v in runs) or sum(runs) != height * width:
+        raise DatasetError(f"{here}: the RLE runs should be non-negative and cover the "
+                           f"{width}x{height} image's {height * width} pixels exactly")
 
 
 class _Record:
@@ -259,7 +348,7 @@ class VOCDetection(DetectionDataset):
                 raise DatasetError(f"{where}: {line!r} should be 'JPEGImages/x.jpg Annotations/x.xml' "
                                    "(two paths without spaces; rename files whose names have spaces)")
             image, xml = (self.data_dir / p for p in parts)
-            if not image.is_file():
+            if not is_file(image):
                 raise DatasetError(f"{where}: image {str(image)!r} does not exist")
             record = self._parse(xml, image, parts[0], len(self.samples) + 1,
                                  f"{xml} (from {where})", class_ids)
@@ -277,6 +366,8 @@ class VOCDetection(DetectionDataset):
         width = height = 0
         if size is not None and size.find("width") is not None:
             width, height = (_number(size, t, f"{where}: <size>") for t in ("width", "height"))
+            if not (math.isfinite(width) and math.isfinite(height)):
+                raise DatasetError(f"{where}: <size> {width:g}x{height:g} is not a finite size")
         if width <= 0 or height <= 0:  # some tools write 0: read the image instead
             width, height = _image_size(image, where)
         record = _Record(im_id, image, file_name, int(width), int(height))
@@ -294,7 +385,7 @@ class VOCDetection(DetectionDataset):
             difficult = obj.find("difficult")
             try:
                 difficult = int(float(difficult.text)) if difficult is not None and difficult.text else 0
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: 'inf'
                 raise DatasetError(f"{here}: <difficult> {difficult.text!r} is not 0 or 1") from None
             record.add(box, class_ids[name], difficult=difficult)
         return record
@@ -320,7 +411,14 @@ class CocoDetection(DetectionDataset):
         for key in ("images", "annotations", "categories"):
             if not isinstance(coco.get(key), list):
                 raise DatasetError(f"{where}: {key!r} is missing or not a list")
-        categories = sorted(self._items(coco, "categories", ("id", "name")), key=lambda c: c["id"])
+        categories = self._items(coco, "categories", ("id", "name"))
+        seen: set[int] = set()
+        for index, category in enumerate(categories):
+            if not _is_id(category["id"]) or category["id"] in seen:
+                raise DatasetError(f"{where}: categories[{index}] id {category['id']!r} "
+                                   + ("repeats" if _is_id(category["id"]) else "is not an integer"))
+            seen.add(category["id"])
+        categories = sorted(categories, key=lambda c: c["id"])
         if not categories:
             raise DatasetError(f"{where}: 'categories' is empty; it needs one entry per class")
         self.category_ids = [c["id"] for c in categories]
@@ -333,38 +431,51 @@ class CocoDetection(DetectionDataset):
                 raise DatasetError(f"{here}: image ids must be integers")
             if image["id"] in by_image:
                 raise DatasetError(f"{here}: the image id repeats")
+            if not isinstance(image["file_name"], str) or not image["file_name"]:
+                raise DatasetError(f"{here}: file_name should be a path relative to data_dir")
             path = self.data_dir / image["file_name"]
-            if not path.is_file():
+            if not is_file(path):
                 raise DatasetError(f"{here}: {str(path)!r} does not exist (file_name is "
                                    f"relative to data_dir {str(self.data_dir)!r})")
             width, height = image.get("width"), image.get("height")
             if not width or not height:
                 width, height = _image_size(path, here)
+            elif not (_finite(width) and _finite(height) and width > 0 and height > 0):
+                raise DatasetError(f"{here}: width {width!r} and height {height!r} should be "
+                                   "positive numbers (or 0 to read them from the image)")
             by_image[image["id"]] = _Record(image["id"], path, image["file_name"], int(width), int(height))
         skipped = 0
         for ann in self._items(coco, "annotations", ("id", "image_id", "category_id", "bbox")):
             here = f"{where}: annotation id {ann['id']} (image id {ann['image_id']})"
-            record = by_image.get(ann["image_id"])
+            if not _is_id(ann["id"]):
+                raise DatasetError(f"{here}: annotation ids must be integers")
+            record = by_image.get(ann["image_id"]) if _is_id(ann["image_id"]) else None
             if record is None:
                 raise DatasetError(f"{here}: no image has id {ann['image_id']}")
-            if ann["category_id"] not in self.class_of_category:
+            if not _is_id(ann["category_id"]) or ann["category_id"] not in self.class_of_category:
                 raise DatasetError(f"{here}: category_id {ann['category_id']} is not in "
                                    f"'categories' (ids {self.category_ids})")
             bbox = ann["bbox"]
             if (not isinstance(bbox, list) or len(bbox) != 4
                     or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox)):
                 raise DatasetError(f"{here}: bbox {bbox!r} should be 4 numbers [x, y, width, height]")
+            if not all(_finite(v) for v in bbox):
+                raise DatasetError(f"{here}: bbox {bbox!r} has a number that is not finite")
             x, y, w, h = bbox
             try:
                 box = clip_box([x, y, x + w, y + h], record.width, record.height, here)
             except DatasetError:
                 skipped += 1
                 continue
+            for flag in ("iscrowd", "ignore"):
+                if ann.get(flag, 0) not in (0, 1):
+                    raise DatasetError(f"{here}: {flag} {ann[flag]!r} should be 0 or 1")
+            if ann.get("area") is not None and not _finite(ann["area"]):
+                raise DatasetError(f"{here}: area {ann['area']!r} should be a finite number")
             segmentation = ann.get("segmentation") or None
+            if segmentation is not None:
+                _check_segmentation(segmentation, record.width, record.height, here)
             if isinstance(segmentation, list):
-                if not all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation):
-                    raise DatasetError(f"{here}: segmentation should be a list of polygons, "
-                                       "each a flat list of at least 3 x, y pairs")
                 self.has_polygons = True
             record.add(box, self.class_of_category[ann["category_id"]],
                        is_crowd=ann.get("iscrowd", 0), difficult=ann.get("ignore", 0),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.images import read_image
-from .base import Dataset, DatasetError, read_label_list, read_text_lines
+from .base import Dataset, DatasetError, is_file, read_label_list, read_text_lines
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -48,7 +48,7 @@ class ImageNet(Dataset):
                     f"{where}: class id {class_id} is outside the label list "
                     f"({self.num_classes} classes, ids 0 to {self.num_classes - 1})")
             full = self.data_dir / path
-            if not full.is_file():
+            if not is_file(full):
                 raise DatasetError(f"{where}: image {str(full)!r} does not exist")
             samples.append((full, class_id))
         if not samples:

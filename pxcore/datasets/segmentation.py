@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data.images import read_image
 from ..transforms.geometry import IGNORE_INDEX
-from .base import Dataset, DatasetError, read_label_list, read_text_lines
+from .base import Dataset, DatasetError, is_file, read_label_list, read_text_lines
 
 # Cityscapes' 19 evaluated classes, in trainId order.
 CITYSCAPES_CLASSES = (
@@ -25,19 +25,20 @@ CITYSCAPES_CLASSES = (
 def read_label_image(path: str | os.PathLike) -> np.ndarray:
     """A label image as an HxW integer array of class ids."""
     path = Path(path)
-    if not path.is_file():
+    if not is_file(path):
         raise DatasetError(f"label image {str(path)!r} does not exist")
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise DatasetError(f"reading label images needs Pillow: pip install pillow ({exc})") from None
     try:
         with Image.open(path) as image:
             mode = image.mode
             label = np.asarray(image)  # a palette image gives its indices
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many kinds on bad files
+        # (OSError, ValueError, SyntaxError, struct.error, DecompressionBombError, ...)
         raise DatasetError(f"label image {str(path)!r} cannot be read: it is corrupt, truncated "
-                           f"or not an image ({exc})") from None
+                           f"or not an image ({type(exc).__name__}: {exc})") from None
     if label.ndim == 3:
         raise DatasetError(f"label image {str(path)!r} is a {mode} colour image; a label image has "
                            "one channel of class ids (grayscale or palette PNG)")
@@ -102,7 +103,7 @@ class SegDataset(SegmentationDataset):
                 raise DatasetError(f"{where}: {line!r} should be 'path/to/image.jpg path/to/label.png'")
             image, label = (self.data_dir / part for part in parts)
             for path, what in ((image, "image"), (label, "label image")):
-                if not path.is_file():
+                if not is_file(path):
                     raise DatasetError(f"{where}: {what} {str(path)!r} does not exist")
             self.samples.append((image, label, where))
         if not self.samples:
