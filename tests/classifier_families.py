@@ -2,15 +2,11 @@
 the slowest per-model checks (export, then parity in every runtime) run once per
 distinct network instead of once per zoo row.
 
-A net's *layer configurations* are, for each of its sublayers, the layer's class with
-its settings: every scalar attribute (kernel, stride, padding, dilation, groups as
-plain/grouped/depthwise, pooling and ceil modes, activation slopes, dropout mode, block
-switches such as ``variant``, ``pool_stride`` or ``config``) except those that only
-size it (channels, depth, width, class count), name it (names, Paddle 1.x name scopes)
-and Paddle's bookkeeping. A net whose set
-lies inside another's stacks the same layers with the same settings, only fewer or
-narrower: its exported program has no operator, and no operator setting, that the
-other's lacks. ResNet34's set is ResNet18's, ResNet101's is ResNet50's, DenseNet161's
+A net's *layer configurations* (``pxcore.testing.families.layer_configurations``) are,
+for each of its sublayers, the layer's class with its settings but those that only size
+or name it. A net whose set lies inside another's stacks the same layers with the same
+settings, only fewer or narrower: its exported program has no operator, and no operator
+setting, that the other's lacks. ResNet34's set is ResNet18's, ResNet101's is ResNet50's, DenseNet161's
 and 201's are DenseNet121's, Xception65's is Xception41's, an _ssld row's is its base
 network's; MobileNetV3 large and small differ (``config``), as do ResNet50 and
 ResNet50_vd (the vd stem and average-pool shortcuts).
@@ -23,18 +19,11 @@ the fewest parameters) and says which rows each stands for. Building the nets un
 from __future__ import annotations
 
 import functools
-import re
 
 import paddle
 
 import pxcore
-
-# Attributes that size or name a layer, or are Paddle's bookkeeping: left out of its
-# configuration.
-_SIZES = re.compile(r"channel|feature|num_|depth|width|scale$|^_?half$|_level_|_stage|^_?name$|scope|"
-                    r"_full_name|dtype|^training$|^_built$|_init_in_dynamic_mode|"
-                    r"_cast_to_low_precision|out_indices|_groups$")
-_SCALARS = (bool, int, float, str)
+from pxcore.testing.families import layer_configurations
 
 
 def installed_classifiers() -> list[str]:
@@ -43,21 +32,6 @@ def installed_classifiers() -> list[str]:
 
     return [n for n in pxcore.list_models(task="classification", installed=True)
             if not resolve_model(n)[1].metadata.get("composer")]
-
-
-def layer_configurations(net: paddle.nn.Layer) -> frozenset:
-    configurations = set()
-    for layer in net.sublayers(include_self=True):
-        settings = {key: repr(value) for key, value in vars(layer).items()
-                    if not _SIZES.search(key) and (
-                        value is None or isinstance(value, _SCALARS)
-                        or (isinstance(value, tuple | list) and all(isinstance(v, _SCALARS) for v in value)))}
-        if hasattr(layer, "_groups") and hasattr(layer, "_in_channels"):
-            settings["groups"] = ("plain" if layer._groups == 1 else
-                                  "depthwise" if layer._groups == layer._in_channels else "grouped")
-        kind = type(layer)
-        configurations.add((f"{kind.__module__}.{kind.__qualname__}", tuple(sorted(settings.items()))))
-    return frozenset(configurations)
 
 
 @functools.cache

@@ -155,13 +155,34 @@ def _check_backbone(spec: Spec, label: str, **overrides: Any) -> None:
         assert shape[2] in (size // info.stride, math.ceil(size / info.stride)), (
             f"{label}: level {info.name} reports stride {info.stride}, but a {size}px input "
             f"gives {shape[2]}px (stride {size / shape[2]:g})")
-    deepest = create_backbone(spec.name, out_indices=(-1,), **args)
+    deepest = _rebuilt_from(net, lambda: create_backbone(spec.name, out_indices=(-1,), **args))
     deepest.eval()
     assert deepest.out_features == [reported[-1]], (
         f"{label}: with out_indices=(-1,) it reports {deepest.out_features}, "
         f"not only the deepest level {reported[-1]}")
     assert len(deepest(x)) == 1, f"{label}: with out_indices=(-1,) it must return one tensor"
     check_static_parity(net, [x], label)
+
+
+def _rebuilt_from(net, build):
+    """``build()`` under ``paddle.LazyGuard``, its values then taken from ``net`` where
+    the names and shapes match and initialised where not: a second copy of a network
+    without paying twice for initialising its values. A network that cannot be built
+    without values (one that reads a parameter while it builds) is built as usual."""
+    import paddle
+
+    try:
+        with paddle.LazyGuard():
+            other = build()
+    except Exception:
+        return build()
+    shapes = {k: list(v.shape) for k, v in other.state_dict().items()}
+    other.set_state_dict({k: v for k, v in net.state_dict().items()
+                          if shapes.get(k) == list(v.shape)})
+    for param in other.parameters():
+        if hasattr(param, "_is_initialized") and not param._is_initialized():
+            param.initialize()
+    return other
 
 
 def _check_head(spec: Spec, label: str, **overrides: Any) -> None:

@@ -53,31 +53,18 @@ def check_segmentation_workflow(name: str, work_dir: str | os.PathLike, *, datas
     # a few steps on one batch: the loss must fall
     from pxcore.data.loader import Loader
 
-    images, label_maps = next(iter(Loader(train, batch_size, fields=model.batch_fields)))
-    optimizer = paddle.optimizer.Adam(1e-3, parameters=model.net.parameters())
-    model.net.train()
-    losses = []
-    for _ in range(steps):
-        loss = model.training_step([paddle.to_tensor(images), paddle.to_tensor(label_maps)])
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        losses.append(float(loss))
-    assert all(np.isfinite(losses)) and losses[-1] < losses[0], (
-        f"{name}: the loss did not fall over {steps} steps on one batch: {losses}")
-    report["losses"] = losses
-    # Running statistics from this batch (momentum 0, one pass), so that evaluation-mode
-    # outputs vary over the image and the runtime comparison below means something.
-    from pxcore.nn.norm import batchnorm_layers
+    from .training import loss_falls, settle_batchnorm
 
-    layers = batchnorm_layers(model.net)
-    saved = [layer._momentum for layer in layers]
-    for layer in layers:
-        layer._momentum = 0.0
-    with paddle.no_grad():
-        model.net(paddle.to_tensor(images))
-    for layer, momentum in zip(layers, saved, strict=True):
-        layer._momentum = momentum
+    images, label_maps = next(iter(Loader(train, batch_size, fields=model.batch_fields)))
+    batch = [paddle.to_tensor(images), paddle.to_tensor(label_maps)]
+    try:
+        losses = loss_falls(model, batch, steps=steps, ratio=0.9, window=2)
+    except AssertionError as exc:
+        raise AssertionError(f"{name}: {exc}") from None
+    report["losses"] = losses
+    # Running statistics from this batch, so that evaluation-mode outputs vary over the
+    # image and the runtime comparison below means something.
+    settle_batchnorm(model, batch)
 
     scores = model.evaluate(val)
     assert set(scores) == {"miou", "category_iou", "oacc", "category_acc", "kappa"}, (

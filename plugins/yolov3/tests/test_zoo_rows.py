@@ -10,6 +10,7 @@ import pytest
 import pxcore as px
 from pxcore import transforms as T
 from pxcore.data.loader import Loader
+from pxcore.testing.training import loss_falls, settle_batchnorm
 from pxcore.transforms.geometry import box_iou
 from pxcore_yolov3.anchors import dataset_anchors
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
@@ -45,22 +46,6 @@ def same_boxes(a: list[dict], b: list[dict]) -> bool:
         abs(a[i]["score"] - b[j]["score"]) < 1e-4 for i, j in enumerate(best)))
 
 
-def settle_batch_norm(net: paddle.nn.Layer, images) -> None:
-    """Every BatchNorm's running mean and variance become those of ``images`` (one
-    train-mode pass at momentum 0: running = momentum * running + (1 - momentum) * batch)."""
-    norms = [layer for layer in net.sublayers() if isinstance(layer, paddle.nn.layer.norm._BatchNormBase)]
-    assert norms, "no BatchNorm to settle"
-    momenta = [layer._momentum for layer in norms]
-    try:
-        for layer in norms:
-            layer._momentum = 0.0
-        with paddle.no_grad():
-            net(images)
-    finally:
-        for layer, momentum in zip(norms, momenta, strict=True):
-            layer._momentum = momentum
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [*YOLOV3_BACKBONES, "PPYOLO"])
 def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
@@ -74,21 +59,12 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     # The loss falls: a few optimizer steps on one batch.
     batch = next(iter(Loader(train, 8, fields=model.batch_fields, defaults=model.field_defaults,
                              num_workers=0)))
-    optimizer = paddle.optimizer.Adam(1e-3, parameters=model.net.parameters())
-    model.net.train()
-    losses = []
-    for _ in range(8):
-        loss = model.training_step(batch)
-        loss.backward()
-        optimizer.step()
-        optimizer.clear_grad()
-        losses.append(float(loss))
-    assert np.isfinite(losses).all() and np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+    loss_falls(model, batch, steps=8, learning_rate=1e-3, ratio=0.7)
 
     # Settle BatchNorm's running statistics on the batch (eight steps leave them near
     # their initial values, and eval-mode outputs of a deep net then blow up): with
     # momentum 0 one pass sets them to the batch's, what many passes approach.
-    settle_batch_norm(model.net, batch[0])
+    settle_batchnorm(model, batch)
     metrics = model.evaluate(val, batch_size=4)
     assert {"bbox_mmap", "bbox_map50", "bbox_map"} <= set(metrics)
 
