@@ -8,6 +8,7 @@ import paddle.nn.functional as F
 import pytest
 
 from pxcore.nn.resize import resize_bilinear, upsample_bilinear, upsample_nearest
+from pxcore.testing.runtimes import check_outputs, paddle_inference_outputs, save_dynamic
 
 
 @pytest.mark.parametrize("factor", [2, 4, 8])
@@ -46,7 +47,6 @@ def test_resize_bilinear_is_paddles_bilinear_interpolation(size, out, align_corn
 
 def test_resize_bilinear_runs_exported_under_onednn(tmp_path):
     """Exported with dynamic sizes, Paddle Inference (oneDNN) runs it: no interp op."""
-    from paddle import inference
 
     class Net(paddle.nn.Layer):
         def __init__(self):
@@ -57,22 +57,9 @@ def test_resize_bilinear_runs_exported_under_onednn(tmp_path):
             return resize_bilinear(self.conv(x), x, align_corners=True)
 
     net = Net()
-    net.eval()
-    static = paddle.jit.to_static(net, input_spec=[paddle.static.InputSpec([None, 3, None, None])],
-                                  full_graph=True)
-    paddle.jit.save(static, str(tmp_path / "net"))
-    config = inference.Config(str(tmp_path / "net.json"), str(tmp_path / "net.pdiparams"))
-    config.disable_gpu()
-    config.enable_mkldnn()
-    config.disable_glog_info()
-    predictor = inference.create_predictor(config)
-    for shape in [(1, 3, 64, 96), (2, 3, 37, 50)]:
-        x = np.random.default_rng(0).random(shape).astype("float32")
-        handle = predictor.get_input_handle(predictor.get_input_names()[0])
-        handle.reshape(x.shape)
-        handle.copy_from_cpu(x)
-        predictor.run()
-        got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-        expected = F.interpolate(net.conv(paddle.to_tensor(x)), size=list(shape[2:]), mode="bilinear",
-                                 align_corners=True)
-        np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
+    images = [np.random.default_rng(0).random(shape, np.float32) for shape in [(1, 3, 64, 96), (2, 3, 37, 50)]]
+    eager = save_dynamic(net, images, tmp_path)
+    expected = [F.interpolate(net.conv(paddle.to_tensor(x)), size=list(x.shape[2:]), mode="bilinear",
+                              align_corners=True).numpy() for x in images]
+    check_outputs(eager, expected, "resize_bilinear")
+    check_outputs(paddle_inference_outputs(tmp_path, images), expected, "Paddle Inference")

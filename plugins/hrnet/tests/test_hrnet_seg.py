@@ -16,6 +16,7 @@ from pxcore.errors import PxError
 from pxcore.nn.resize import resize_bilinear
 from pxcore.testing import conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.runtimes import check_outputs, paddle_inference_outputs, save_dynamic
 from pxcore.weights import write_legacy_tensor
 from pxcore_hrnet.hrnet import HRNet, upsample_branch
 from pxcore_hrnet.seg import HRNetSegmentation
@@ -99,31 +100,8 @@ def test_training_mode_gives_the_same_logits_shape():
 def _inference_round_trip(net, images: list[np.ndarray], workdir: Path) -> None:
     """to_static with dynamic sizes gives the eager outputs; saved with paddle.jit.save,
     Paddle Inference with oneDNN (which rejects every interpolation op) gives them too."""
-    from paddle import inference
-
-    net.eval()
-    with paddle.no_grad():
-        eager = [net(paddle.to_tensor(x)).numpy() for x in images]
-    static = paddle.jit.to_static(net, input_spec=[paddle.static.InputSpec([None, 3, None, None])],
-                                  full_graph=True)
-    with paddle.no_grad():
-        for x, expected in zip(images, eager, strict=True):
-            np.testing.assert_allclose(static(paddle.to_tensor(x)).numpy(), expected,
-                                       rtol=1e-4, atol=1e-4 * np.abs(expected).max())
-    paddle.jit.save(static, str(workdir / "net"))
-    config = inference.Config(str(workdir / "net.json"), str(workdir / "net.pdiparams"))
-    config.disable_gpu()
-    config.enable_mkldnn()
-    config.disable_glog_info()
-    predictor = inference.create_predictor(config)
-    for x, expected in zip(images, eager, strict=True):
-        handle = predictor.get_input_handle(predictor.get_input_names()[0])
-        handle.reshape(x.shape)
-        handle.copy_from_cpu(x)
-        predictor.run()
-        got = predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
-        assert got.shape == expected.shape
-        np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+    eager = save_dynamic(net, images, workdir)
+    check_outputs(paddle_inference_outputs(workdir, images), eager, "Paddle Inference", rtol=1e-3)
 
 
 # The whole network's export and runtime parity: tests/test_segmentation_zoo_rows.py
