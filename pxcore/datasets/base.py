@@ -57,6 +57,17 @@ def read_label_list(path: str | os.PathLike) -> list[str]:
     return labels
 
 
+def file_list_entries(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """A PaddleX file list's entries: (line, "list.txt, line N") for every line that is
+    not blank or a ``#`` comment, so that errors can name the line."""
+    entries = []
+    for number, line in enumerate(read_text_lines(path, "file list"), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            entries.append((line, f"{path}, line {number}"))
+    return entries
+
+
 class Dataset:
     """A list of samples and the transforms applied to each."""
 
@@ -75,6 +86,17 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def _open_lists(self, data_dir: str | os.PathLike, file_list: str | os.PathLike,
+                    label_list: str | os.PathLike) -> list[tuple[str, str]]:
+        """PaddleX's three arguments: check ``data_dir``, read the labels, and return the
+        file list's entries (see ``file_list_entries``)."""
+        self.data_dir = Path(data_dir)
+        if not self.data_dir.is_dir():
+            raise DatasetError(f"data_dir {str(self.data_dir)!r} is not a directory")
+        self.labels = read_label_list(label_list)
+        self.file_list = Path(file_list)
+        return file_list_entries(self.file_list)
 
     def load(self, index: int) -> dict[str, Any]:
         """The raw sample: decoded image and annotations, before transforms."""

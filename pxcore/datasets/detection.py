@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..data.images import read_image
-from .base import Dataset, DatasetError, is_file, read_label_list, read_text_lines
+from .base import Dataset, DatasetError, is_file
 
 logger = logging.getLogger("pxcore")
 
@@ -331,18 +331,10 @@ class VOCDetection(DetectionDataset):
                  label_list: str | os.PathLike, transforms: Any = None, shuffle: bool = False,
                  num_workers: Any = "auto") -> None:
         super().__init__(transforms, shuffle, num_workers)
-        self.data_dir = Path(data_dir)
-        if not self.data_dir.is_dir():
-            raise DatasetError(f"data_dir {str(self.data_dir)!r} is not a directory")
-        self.labels = read_label_list(label_list)
+        entries = self._open_lists(data_dir, file_list, label_list)
         self.label_list = Path(label_list)
-        self.file_list = Path(file_list)
         class_ids = {name: i for i, name in enumerate(self.labels)}
-        for number, line in enumerate(read_text_lines(file_list, "file list"), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{self.file_list}, line {number}"
+        for line, where in entries:
             parts = line.split()
             if len(parts) != 2:
                 raise DatasetError(f"{where}: {line!r} should be 'JPEGImages/x.jpg Annotations/x.xml' "

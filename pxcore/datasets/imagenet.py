@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.images import read_image
-from .base import Dataset, DatasetError, is_file, read_label_list, read_text_lines
+from .base import Dataset, DatasetError, is_file
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -21,20 +21,11 @@ class ImageNet(Dataset):
                  label_list: str | os.PathLike, transforms: Any = None, shuffle: bool = False,
                  num_workers: Any = "auto") -> None:
         super().__init__(transforms, shuffle, num_workers)
-        self.data_dir = Path(data_dir)
-        if not self.data_dir.is_dir():
-            raise DatasetError(f"data_dir {str(self.data_dir)!r} is not a directory")
-        self.labels = read_label_list(label_list)
-        self.file_list = Path(file_list)
-        self.samples = self._parse(read_text_lines(file_list, "file list"))
+        self.samples = self._parse(self._open_lists(data_dir, file_list, label_list))
 
-    def _parse(self, lines: list[str]) -> list[tuple[Path, int]]:
+    def _parse(self, entries: list[tuple[str, str]]) -> list[tuple[Path, int]]:
         samples = []
-        for number, line in enumerate(lines, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{self.file_list}, line {number}"
+        for line, where in entries:
             parts = line.rsplit(maxsplit=1)  # the path may contain spaces, the label may not
             if len(parts) != 2:
                 raise DatasetError(f"{where}: {line!r} should be 'path/to/image.jpg class_id'")
