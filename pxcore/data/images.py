@@ -83,3 +83,13 @@ def load_image(image, source: str = "image") -> np.ndarray:
     if isinstance(image, np.ndarray):
         return to_rgb_uint8(image, source, bgr=False)
     raise ImageError(f"{source}: expected an image path or a numpy array, got {type(image).__name__}")
+
+
+def image_list(images) -> tuple[list, bool]:
+    """What ``predict`` takes: one image (a path or an array) or a list of them, as a
+    list, and whether one was given (so the caller returns one result, not a list)."""
+    single = isinstance(images, str | os.PathLike | np.ndarray)
+    images = [images] if single else list(images)
+    if not images:
+        raise ImageError("predict() got an empty list of images")
+    return images, single

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from ..data.images import load_image
+from ..data.images import image_list, load_image
 from ..errors import PxError
 from ..metrics import TopKAccuracy
 from ..transforms import CenterCrop, Compose, Normalize, ResizeByShort, compose
@@ -105,10 +105,7 @@ def predict_images(images, transforms, run, labels, num_classes: int, topk: int 
     """``model.predict`` and ``Predictor.predict`` both: decode and transform each image,
     ``run`` batches (an array in, the network's outputs out), return top-k per image.
     One image in, its list out; a list in, a list of lists out."""
-    single = isinstance(images, str | os.PathLike | np.ndarray)
-    images = [images] if single else list(images)
-    if not images:
-        raise PxError("predict() got an empty list of images")
+    images, single = image_list(images)
     k = max(1, min(int(topk), num_classes))
     results = []
     for start in range(0, len(images), batch_size):

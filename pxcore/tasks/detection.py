@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from ..data.images import load_image
+from ..data.images import image_list, load_image
 from ..errors import PxError
 from ..transforms import Compose, Normalize, Padding, Resize, ResizeByShort, compose
 from .base import TrainableModel
@@ -301,10 +301,7 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
     """``model.predict`` and ``Predictor.predict`` both: pre-process, ``run`` batches
     (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
     its list out; a list in, a list of lists out."""
-    single = isinstance(images, str | os.PathLike | np.ndarray)
-    images = [images] if single else list(images)
-    if not images:
-        raise PxError("predict() got an empty list of images")
+    images, single = image_list(images)
     results = []
     for start in range(0, len(images), batch_size):
         chunk = [preprocess(image, transforms, start + i)

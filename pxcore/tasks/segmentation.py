@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from ..data.images import load_image
+from ..data.images import image_list, load_image
 from ..errors import PxError
 from ..transforms import Compose, Normalize, compose
 from ..transforms.geometry import IGNORE_INDEX
@@ -265,10 +265,7 @@ def predict_images(images, transforms, run, batch_size: int = 8, size_divisor: i
     """``model.predict`` and ``Predictor.predict`` both: transform, pad, ``run`` batches
     (array in, [logits] out), softmax, restore to each image's size. One image in, its
     dict out; a list in, a list of dicts out."""
-    single = isinstance(images, str | os.PathLike | np.ndarray)
-    images = [images] if single else list(images)
-    if not images:
-        raise PxError("predict() got an empty list of images")
+    images, single = image_list(images)
     results = []
     for start in range(0, len(images), batch_size):
         chunk = [preprocess(image, transforms, start + i)
