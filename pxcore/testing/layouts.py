@@ -36,6 +36,21 @@ def _random_state(manifest: Mapping[str, Any], seed: int = 0) -> dict[str, np.nd
             for name, shape in manifest["pdparams"].items()}
 
 
+def legacy_archive(manifest: Mapping[str, Any], seed: int = 0,
+                   velocities: bool = True) -> dict[str, np.ndarray]:
+    """Random tensors under the manifest's Paddle 1.x names, as the zoo's archives hold
+    them: with ``velocities`` also each trainable tensor's momentum velocity
+    (``NAME_velocity_0``, zeros), the optimizer state the training snapshots kept."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, key in manifest["legacy"].items():
+        shape = manifest["pdparams"][key]
+        state[name] = rng.standard_normal(shape).astype("float32")
+        if velocities and not key.endswith(("._mean", "._variance")):
+            state[f"{name}_velocity_0"] = np.zeros(shape, "float32")
+    return state
+
+
 def manifest_parameter_count(manifest: Mapping[str, Any]) -> int:
     return int(sum(np.prod(shape) for shape in manifest["pdparams"].values()))
 

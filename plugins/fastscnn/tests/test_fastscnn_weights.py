@@ -11,7 +11,7 @@ import numpy as np
 import paddle
 
 import pxcore
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
+from pxcore.testing.layouts import check_weight_layouts, legacy_archive, load_manifest
 from pxcore.weights import fit_state
 from pxcore_fastscnn.fastscnn import FastSCNN
 from pxcore_fastscnn.legacy_names import static_names
@@ -37,21 +37,11 @@ def test_takes_the_official_weight_layouts(tmp_path):
     check_weight_layouts(MANIFEST, tmp_path)
 
 
-def _archive(manifest, rng) -> dict[str, np.ndarray]:
-    state = {}
-    for name, key in manifest["legacy"].items():
-        shape = manifest["pdparams"][key]
-        state[name] = rng.standard_normal(shape).astype("float32")
-        if not key.endswith(("._mean", "._variance")):
-            state[f"{name}_velocity_0"] = np.zeros(shape, "float32")
-    return state
-
-
 def test_the_archive_loads_without_the_auxiliary_head():
     """PaddleX's default multi_loss_weight [1.0] builds no auxiliary head: the archive's
     aux_layer_higher tensors are left out, the rest placed."""
     manifest = load_manifest(MANIFEST)
-    archive = _archive(manifest, np.random.default_rng(0))
+    archive = legacy_archive(manifest)
     net = FastSCNN(num_classes=19, multi_loss_weight=[1.0])
     fitted, notes = fit_state(net, archive, "fast_scnn_cityscape")
     assert set(fitted) == set(net.state_dict())
@@ -61,7 +51,7 @@ def test_the_archive_loads_without_the_auxiliary_head():
 
 def test_another_class_count_reinitialises_the_logit_convs():
     manifest = load_manifest(MANIFEST)
-    archive = _archive(manifest, np.random.default_rng(1))
+    archive = legacy_archive(manifest, seed=1)
     net = FastSCNN(num_classes=4, multi_loss_weight=[1.0, 0.4])
     fitted, notes = fit_state(net, archive, "fast_scnn_cityscape")
     reset = {"classifier.logit.weight", "classifier.logit.bias", "aux_higher.logit.weight",

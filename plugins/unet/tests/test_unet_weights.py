@@ -10,7 +10,7 @@ import numpy as np
 import paddle
 
 import pxcore
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
+from pxcore.testing.layouts import check_weight_layouts, legacy_archive, load_manifest
 from pxcore.weights import fit_state, write_legacy_tensor
 from pxcore_unet.legacy_names import static_names
 from pxcore_unet.unet import UNet
@@ -45,13 +45,7 @@ def test_a_legacy_archive_with_velocities_and_another_class_count_loads(tmp_path
     loaded into a 5-class network: the logit conv keeps its fresh initialisation."""
     manifest = load_manifest(MANIFEST)
     net = UNet(num_classes=5)
-    rng = np.random.default_rng(0)
-    state = {}
-    for name, key in manifest["legacy"].items():
-        shape = manifest["pdparams"][key]
-        state[name] = rng.standard_normal(shape).astype("float32")
-        if not key.endswith(("._mean", "._variance")):
-            state[f"{name}_velocity_0"] = np.zeros(shape, "float32")
+    state = legacy_archive(manifest)
     fitted, notes = fit_state(net, state, "unet_coco_v3")
     assert any("training bookkeeping" in n for n in notes)
     assert any("re-initialised" in n and "logit.weight [81, 64, 3, 3] -> [5, 64, 3, 3]" in n
