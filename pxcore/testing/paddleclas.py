@@ -197,6 +197,18 @@ def random_tensor(rng: np.random.Generator, key: str, shape: list[int]) -> np.nd
     return value.astype("float32")
 
 
+def randomise(net, seed: int = 0):
+    """Set every tensor of ``net`` with ``random_tensor`` (fresh initialisation leaves
+    logits too small for parity checks to mean much); returns it in eval mode."""
+    import paddle
+
+    rng = np.random.default_rng(seed)
+    net.set_state_dict({k: paddle.to_tensor(random_tensor(rng, k, list(v.shape)))
+                        for k, v in net.state_dict().items()})
+    net.eval()
+    return net
+
+
 def calibrate_batch_norm(net, state: dict[str, np.ndarray], image: np.ndarray) -> dict[str, np.ndarray]:
     """Replace the random batch-norm statistics by those of ``image`` at every layer, as
     training would: each conv + batch norm then gives values near unit scale and the

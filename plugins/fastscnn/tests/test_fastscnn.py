@@ -11,7 +11,7 @@ import pytest
 
 import pxcore
 from pxcore.testing import check_spec, conformance_params
-from pxcore.testing.paddleclas import random_tensor
+from pxcore.testing.paddleclas import randomise
 from pxcore.testing.runtimes import (
     check_outputs,
     onnx_runtime_outputs,
@@ -24,20 +24,10 @@ DIST = "pxcore-fastscnn"
 PRESET = "Fast-SCNN"
 
 
-def _randomised(net):
-    """Random weights that keep activations near unit scale (fresh initialisation leaves
-    the logits too small for the parity checks to mean much)."""
-    rng = np.random.default_rng(0)
-    net.set_state_dict({k: paddle.to_tensor(random_tensor(rng, k, list(v.shape)))
-                        for k, v in net.state_dict().items()})
-    net.eval()
-    return net
-
-
 @pytest.fixture(scope="module")
 def preset():
     paddle.seed(0)
-    return _randomised(pxcore.create_model("Fast-SCNN").net)
+    return randomise(pxcore.create_model("Fast-SCNN").net)
 
 
 def test_the_zoo_name_builds_the_preset_with_its_class_count():

@@ -10,7 +10,7 @@ import pytest
 
 import pxcore
 from pxcore.testing import check_spec, conformance_params
-from pxcore.testing.paddleclas import random_tensor
+from pxcore.testing.paddleclas import randomise
 from pxcore.testing.runtimes import (
     check_outputs,
     onnx_runtime_outputs,
@@ -23,21 +23,11 @@ DIST = "pxcore-unet"
 PRESET = "UNet"
 
 
-def _randomised(net):
-    """Random weights that keep activations near unit scale (fresh initialisation leaves
-    the logits too small for the parity checks to mean much)."""
-    rng = np.random.default_rng(0)
-    net.set_state_dict({k: paddle.to_tensor(random_tensor(rng, k, list(v.shape)))
-                        for k, v in net.state_dict().items()})
-    net.eval()
-    return net
-
-
 @pytest.fixture(scope="module")
 def small():
     """A 3-class UNet with its weights (13 M values: the channels are fixed)."""
     paddle.seed(0)
-    return _randomised(UNet(num_classes=3))
+    return randomise(UNet(num_classes=3))
 
 
 def test_the_zoo_name_builds_the_preset_with_its_class_count():
