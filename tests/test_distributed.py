@@ -161,3 +161,33 @@ def test_precision_on_a_gpu_scales_float16(monkeypatch):
     p = Precision("O1", device="gpu:0")
     assert p.dtype == "bfloat16" and p.scaler is None
     assert Precision(None).autocast() is not None
+
+
+def test_px_train_devices_builds_the_launch_command(monkeypatch):
+    import argparse
+
+    from pxcore.cli.train import launch_command
+    from pxcore.errors import ConfigError
+
+    monkeypatch.delenv("PADDLE_TRAINERS_NUM", raising=False)
+
+    def args(**kw):
+        base = {"config": "cfg.yml", "devices": None, "nproc": None, "nnodes": None,
+                "master": None, "log_dir": "log"}
+        return argparse.Namespace(**{**base, **kw})
+
+    assert launch_command(args(), [], cuda=True) is None
+    assert launch_command(args(devices="0"), [], cuda=True) is None
+    cmd = launch_command(args(devices="0,1"), ["--epochs=3"], cuda=True)
+    assert cmd[1:] == ["-m", "paddle.distributed.launch", "--log_dir", "log", "--devices", "0,1",
+                       str(Path(pxcore.__file__).parent / "cli" / "launched.py"), "train",
+                       "cfg.yml", "--epochs=3"]
+    cmd = launch_command(args(nproc=2, nnodes=2, master="10.0.0.1:8090"), [], cuda=False)
+    assert cmd[3:9] == ["--log_dir", "log", "--nproc_per_node", "2", "--nnodes", "2"]
+    assert "--master" in cmd and "10.0.0.1:8090" in cmd
+    with pytest.raises(ConfigError, match="needs --master"):
+        launch_command(args(nnodes=2), [], cuda=False)
+    with pytest.raises(ConfigError, match="not both"):
+        launch_command(args(devices="0,1", nproc=2), [], cuda=False)
+    monkeypatch.setenv("PADDLE_TRAINERS_NUM", "2")  # inside a launched process: train here
+    assert launch_command(args(devices="0,1"), [], cuda=True) is None
