@@ -73,8 +73,9 @@ def test_two_processes_reach_the_weights_of_one(digits_dir, tmp_path):
         assert state["best_metric"] == pytest.approx(single["best_metric"], abs=1e-6)
         np.testing.assert_allclose([v for _, v in state["history"]["loss"]],
                                    [v for _, v in single["history"]["loss"]], rtol=1e-4)
+    # float32 all-reduce adds in another order: seen here, at most 3e-6 apart (weights ~1)
     _assert_close(_weights(tmp_path / "two" / "epoch_2"), _weights(tmp_path / "one" / "epoch_2"),
-                  1e-4)
+                  2e-5)
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
     assert written == sorted(p.name for p in (tmp_path / "one").iterdir())
 
