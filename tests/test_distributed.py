@@ -48,20 +48,22 @@ def _run(args: list[str], tmp_path: Path, launch: bool) -> list[str]:
     env.update(PXCORE_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONPATH=os.pathsep.join(
         [str(Path(pxcore.__file__).parents[1]), env.get("PYTHONPATH", "")]))
     cmd = [sys.executable, str(HELPER), *args]
+    log_dir = tmp_path / f"log_{Path(args[1]).name}"  # the launcher appends to old logs
     if launch:
         cmd = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
-               "--log_dir", str(tmp_path / "launch_log"), *cmd[1:]]
+               "--log_dir", str(log_dir), *cmd[1:]]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     out = proc.stdout
     if launch:  # each process's output is in its worker log (the launcher echoes rank 0's)
-        out = "".join(p.read_text() for p in sorted((tmp_path / "launch_log").glob("workerlog.*")))
+        out = "".join(p.read_text() for p in sorted(log_dir.glob("workerlog.*")))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:] + out[-3000:]
     return [line for line in out.splitlines() if line.startswith("DONE ")]
 
 
 @pytest.mark.slow
 def test_two_processes_reach_the_weights_of_one(digits_dir, tmp_path):
-    """Gloo on CPU: 2 processes x 16 images = one process with batches of 32."""
+    """Gloo on CPU: 2 processes x 16 images = one process with batches of 32, also when
+    each process accumulates 2 micro-batches of 8."""
     one = _run([str(digits_dir), str(tmp_path / "one"), "2", "32"], tmp_path, launch=False)
     two = _run([str(digits_dir), str(tmp_path / "two"), "2", "32"], tmp_path, launch=True)
     assert [line.split()[1:3] for line in one] == [["0", "1"]]
@@ -78,6 +80,12 @@ def test_two_processes_reach_the_weights_of_one(digits_dir, tmp_path):
                   2e-5)
     written = sorted(p.name for p in (tmp_path / "two").iterdir())
     assert written == sorted(p.name for p in (tmp_path / "one").iterdir())
+    # 2 processes x 2 accumulated micro-batches of 8 (DataParallel.no_sync for the first)
+    acc = _run([str(digits_dir), str(tmp_path / "acc"), "2", "16", "--accumulate", "2"],
+               tmp_path, launch=True)
+    assert len(acc) == 2
+    _assert_close(_weights(tmp_path / "acc" / "epoch_2"), _weights(tmp_path / "one" / "epoch_2"),
+                  2e-5)
 
 
 def test_accumulating_two_batches_equals_one_twice_as_big(good_plugin, digits, tmp_path):
