@@ -94,16 +94,29 @@ def _pad_stack(values: list[np.ndarray]) -> np.ndarray:
 
 class Loader:
     """Iterates batches of a data set; ``set_epoch`` changes the shuffle and the
-    augmentation draws."""
+    augmentation draws. With ``world_size`` N > 1 (data-parallel training) ``batch_size``
+    is the global batch: every process draws the same order of global batches (from the
+    seed) and yields its ``rank``-th 1/N slice of each, so N processes together see what
+    one process would. (Paddle's DistributedBatchSampler would shard the data set
+    instead, giving other global batches than one process has.) The last partial batch
+    is dropped there, so every process takes equal shares."""
 
     def __init__(self, dataset, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
                  fields: tuple[str, ...] = ("label",), defaults: dict | None = None,
-                 num_workers: Any = "auto", seed: int | None = None) -> None:
+                 num_workers: Any = "auto", seed: int | None = None, rank: int = 0,
+                 world_size: int = 1) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise PxError(f"batch size must be a positive integer, got {batch_size!r}")
         if drop_last and len(dataset) < batch_size:
             raise PxError(f"the data set has {len(dataset)} samples, fewer than one batch of "
                           f"{batch_size}; lower the batch size")
+        if world_size > 1:
+            from ..engine.distributed import check_batch
+
+            self.shard = check_batch(batch_size, world_size)
+            drop_last = True
+        self.rank = rank
+        self.world_size = world_size
         self.feed = _Feed(dataset, seed)
         self.fields = tuple(fields)
         self.defaults = dict(defaults or {})
@@ -132,6 +145,8 @@ class Loader:
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
+        if self.world_size > 1:
+            batches = [b[self.rank * self.shard:(self.rank + 1) * self.shard] for b in batches]
         collate = _Collate(self.feed, self.fields, self.defaults)
         done = 0
         if self.num_workers > 0:

@@ -18,7 +18,7 @@ def _duration(seconds: float) -> str:
 
 class Progress:
     def __init__(self, num_epochs: int, steps_per_epoch: int, log_interval: int,
-                 start_epoch: int = 0, live: bool | None = None) -> None:
+                 start_epoch: int = 0, live: bool | None = None, quiet: bool = False) -> None:
         self.num_epochs = num_epochs
         self.steps_per_epoch = steps_per_epoch
         self.log_interval = max(1, int(log_interval))
@@ -27,10 +27,11 @@ class Progress:
         self.start = time.perf_counter()
         self.images = 0
         self.live = sys.stderr.isatty() if live is None else live
+        self.quiet = quiet  # counts, shows nothing (the processes other than rank 0)
         self.bar = None
 
     def start_epoch(self, epoch: int) -> None:
-        if self.live:
+        if self.live and not self.quiet:
             from tqdm import tqdm
 
             self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.num_epochs}",
@@ -42,6 +43,8 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         speed = self.images / elapsed if elapsed > 0 else 0.0
         eta = elapsed / self.done_steps * (self.total_steps - self.done_steps)
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.set_postfix_str(f"loss={loss:.4f} lr={lr:.3g} {speed:.1f} img/s eta {_duration(eta)}")
             self.bar.update(1)

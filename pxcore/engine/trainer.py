@@ -51,14 +51,34 @@ class _VisualDL:
 def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         eval_dataset=None, eval_batch_size: int = 1, save_interval_epochs: int = 1,
         log_interval_steps: int = 10, early_stop: bool = False, early_stop_patience: int = 5,
-        resume_checkpoint: str | None = None, use_vdl: bool = False, ema=None) -> dict[str, Any]:
+        resume_checkpoint: str | None = None, use_vdl: bool = False, ema=None,
+        accumulate_steps: int = 1, amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
     """Train ``model`` (a task model) and return the history. With ``ema`` (a
     ModelEMA of the net) evaluation and the best model use the averaged weights; epoch
     checkpoints keep the trained weights and the average, so a resume continues both;
-    the net ends with the averaged weights."""
+    the net ends with the averaged weights.
+
+    Each batch of ``loader`` is one optimizer step: with ``accumulate_steps`` k it runs as
+    k micro-batches whose gradients add up (each loss weighted by its share of the batch),
+    so the step is the one the whole batch would give. Launched on several processes
+    (``paddle.distributed.launch``), each runs its shard of every batch through a
+    ``paddle.DataParallel`` (gradients all-reduced); only rank 0 writes checkpoints, logs,
+    VisualDL and the curves; rank 0 evaluates the whole evaluation set while the others
+    wait, and every rank gets its metrics (so early stopping stops them all together).
+    ``amp`` is None, "O1" or "O2" (see ``engine.amp``); ``sync_bn`` turns BatchNorm
+    into SyncBatchNorm (GPUs only)."""
+    from .amp import Precision
+    from .distributed import forward_through, from_main, mean_across, no_sync, world, wrap
+
+    if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
+        raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
+    precision = Precision(amp)
+    rank, world_size = world()
+    main = rank == 0
     save_dir = Path(save_dir)
-    save_dir.mkdir(parents=True, exist_ok=True)
-    tidy(save_dir, r"best_model|epoch_\d+")  # what a run killed while saving left behind
+    if main:
+        save_dir.mkdir(parents=True, exist_ok=True)
+        tidy(save_dir, r"best_model|epoch_\d+")  # what a run killed while saving left behind
     state = {"epoch": 0, "global_step": 0, "best_metric": None, "best_epoch": None,
              "bad_evals": 0, "history": {"loss": [], "metrics": {}}}
     if resume_checkpoint:
@@ -66,8 +86,11 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     steps = len(loader)
     if steps == 0:
         raise PxError("the training data set gives no batch; add samples or lower the batch size")
-    progress = Progress(num_epochs, steps, log_interval_steps, start_epoch=state["epoch"])
-    vdl = _VisualDL(save_dir / "vdl_log", use_vdl)
+    optimizer = precision.decorate(model.net, optimizer)
+    train_net = wrap(model.net, world_size, sync_bn)
+    progress = Progress(num_epochs, steps, log_interval_steps, start_epoch=state["epoch"],
+                        quiet=not main)
+    vdl = _VisualDL(save_dir / "vdl_log", use_vdl and main)
     metric_key = model.main_metric
     last_checkpoint = resume_checkpoint
     # Paddle's BatchNorm says on every epoch that it tracks global statistics in training.
@@ -78,15 +101,24 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
             loader.set_epoch(epoch)
             progress.start_epoch(epoch)
             for step, batch in enumerate(loader):
-                loss = model.training_step(batch)
-                value = float(loss)
+                parts = _micro_batches(batch, accumulate_steps)
+                value = 0.0
+                for i, (part, weight) in enumerate(parts):
+                    with no_sync(train_net, i + 1 < len(parts)):
+                        with precision.autocast(), forward_through(model, train_net):
+                            loss = model.training_step(part)
+                        if weight != 1.0:
+                            loss = loss * weight
+                        precision.backward(loss)
+                    value += float(loss)
+                # The mean over the processes: every one sees the same loss and stops together.
+                value = mean_across(value, world_size)
                 if not math.isfinite(value):
                     raise TrainingError(
                         f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training "
                         f"stopped. The last good checkpoint is {last_checkpoint or 'none (none saved yet)'}. "
                         "Lower the learning rate or check the data.")
-                loss.backward()
-                optimizer.step()
+                precision.step(optimizer)
                 optimizer.clear_grad()
                 if ema is not None:
                     ema.update()
@@ -95,7 +127,7 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                     schedule.step()
                 state["global_step"] += 1
                 state["history"]["loss"].append([state["global_step"], round(value, 6)])
-                progress.step(epoch, step, value, lr, int(batch[0].shape[0]))
+                progress.step(epoch, step, value, lr, int(batch[0].shape[0]) * world_size)
                 vdl.scalar("train/loss", value, state["global_step"])
                 vdl.scalar("train/lr", lr, state["global_step"])
             progress.end_epoch()
@@ -104,16 +136,23 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                 continue
             metrics = {}
             if eval_dataset is not None:
-                with _averaged(ema):
-                    metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
+                if main:
+                    with _averaged(ema):
+                        metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
+                metrics = from_main(metrics, world_size)
                 # Per-class lists (a segmenter's category_iou) go to model.yml, not the curves.
                 scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
                 for name, value in scalars.items():
                     state["history"]["metrics"].setdefault(name, []).append([epoch + 1, value])
                     vdl.scalar(f"eval/{name}", value, epoch + 1)
-                logger.info("[eval] epoch %d/%d %s", epoch + 1, num_epochs,
-                            " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
+                if main:
+                    logger.info("[eval] epoch %d/%d %s", epoch + 1, num_epochs,
+                                " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
             improved = _track_best(state, metrics.get(metric_key), epoch + 1)
+            if not main:
+                if early_stop and state["bad_evals"] >= early_stop_patience:
+                    break
+                continue
             last_checkpoint = str(model.save(save_dir / f"epoch_{epoch + 1}", optimizer=optimizer,
                                              train_state=_snapshot(state, schedule), metrics=metrics,
                                              ema=ema, status="Checkpoint"))
@@ -133,6 +172,17 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         model.net.set_state_dict(ema.averaged())
     state["images_per_second"] = progress.images_per_second
     return state
+
+
+def _micro_batches(batch, k: int) -> list[tuple[list, float]]:
+    """The batch as up to k consecutive micro-batches, each with its share of the batch
+    (a mean loss times its share adds up to the whole batch's mean)."""
+    if k == 1:
+        return [(batch, 1.0)]
+    n = int(batch[0].shape[0])
+    bounds = [round(n * i / k) for i in range(k + 1)]
+    pairs = zip(bounds[:-1], bounds[1:], strict=True)
+    return [([t[a:b] for t in batch], (b - a) / n) for a, b in pairs if b > a]
 
 
 def _averaged(ema):

@@ -47,8 +47,11 @@ class TrainableModel(Model):
              warmup_start_lr: float, lr_decay_epochs, lr_decay_gamma: float, early_stop: bool,
              early_stop_patience: int, resume_checkpoint: Any, use_vdl: bool, seed: int | None,
              num_workers: Any, eval_batch_size: int | None, use_ema: bool = False,
-             lr_decay_power: float | None = None) -> dict[str, Any]:
+             lr_decay_power: float | None = None, accumulate_steps: int = 1,
+             amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
         from ..data.loader import Loader
+        from ..engine.amp import check_level
+        from ..engine.distributed import world
         from ..engine.optim import build_lr_schedule, build_optimizer
         from ..engine.trainer import fit
         from ..weights import load_weights
@@ -58,6 +61,10 @@ class TrainableModel(Model):
             self._check_dataset(eval_dataset, "eval_dataset")
         if not isinstance(num_epochs, int) or num_epochs < 1:
             raise PxError(f"num_epochs must be a positive integer, got {num_epochs!r}")
+        if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
+            raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
+        check_level(amp)
+        rank, world_size = world()
         if seed is not None:
             seed_everything(seed)
         if pretrain_weights and not resume_checkpoint:
@@ -70,11 +77,14 @@ class TrainableModel(Model):
         self.train_transforms = train_dataset.transforms
         if eval_dataset is not None:
             self.eval_transforms = eval_dataset.transforms
-        loader = Loader(train_dataset, train_batch_size, shuffle=train_dataset.shuffle,
-                        drop_last=len(train_dataset) > train_batch_size, fields=self.batch_fields,
+        # A loader batch is one optimizer step: accumulate_steps batches of train_batch_size
+        # (over all processes), split again in the loop.
+        step_batch = train_batch_size * accumulate_steps
+        loader = Loader(train_dataset, step_batch, shuffle=train_dataset.shuffle,
+                        drop_last=len(train_dataset) > step_batch, fields=self.batch_fields,
                         defaults=self.field_defaults,
                         num_workers=num_workers if num_workers != "auto" else train_dataset.num_workers,
-                        seed=seed)
+                        seed=seed, rank=rank, world_size=world_size)
         schedule = build_lr_schedule(learning_rate, len(loader), lr_decay_epochs, lr_decay_gamma,
                                      warmup_steps, warmup_start_lr, lr_decay_power,
                                      total_steps=num_epochs * len(loader))
@@ -94,4 +104,5 @@ class TrainableModel(Model):
                    eval_batch_size=eval_batch_size or train_batch_size,
                    save_interval_epochs=save_interval_epochs, log_interval_steps=log_interval_steps,
                    early_stop=early_stop, early_stop_patience=early_stop_patience,
-                   resume_checkpoint=resume_checkpoint, use_vdl=use_vdl, ema=ema)
+                   resume_checkpoint=resume_checkpoint, use_vdl=use_vdl, ema=ema,
+                   accumulate_steps=accumulate_steps, amp=amp, sync_bn=sync_bn)

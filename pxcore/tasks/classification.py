@@ -34,9 +34,17 @@ class ClassificationModel(TrainableModel):
               lr_decay_epochs: Sequence[int] = (30, 60, 90), lr_decay_gamma: float = 0.1,
               early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
-              eval_batch_size: int | None = None) -> dict[str, Any]:
+              eval_batch_size: int | None = None, use_ema: bool = False, accumulate_steps: int = 1,
+              amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
         """Train with PaddleX's arguments; checkpoints go to ``save_dir/epoch_N`` and the best
-        (by acc1 on ``eval_dataset``) to ``save_dir/best_model``. Returns the history."""
+        (by acc1 on ``eval_dataset``) to ``save_dir/best_model``. Returns the history.
+
+        ``train_batch_size`` is the batch of one forward pass over all processes (each of
+        N processes takes 1/N of it when launched with ``paddle.distributed.launch``);
+        ``accumulate_steps`` k makes an optimizer step of k such batches; ``amp`` is None,
+        "O1" or "O2" (mixed precision on GPUs; float32 with a warning on CPUs);
+        ``sync_bn`` uses SyncBatchNorm across processes (GPUs); ``use_ema`` evaluates and
+        saves a moving average of the weights."""
         if train_dataset.num_classes != self.num_classes:
             raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")

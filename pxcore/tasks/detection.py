@@ -79,7 +79,8 @@ class DetectionModel(TrainableModel):
               lr_decay_gamma: float = 0.1, metric: str | None = None, use_ema: bool | None = None,
               early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
-              eval_batch_size: int | None = None) -> dict[str, Any]:
+              eval_batch_size: int | None = None, accumulate_steps: int = 1,
+              amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
         """Train with PaddleX's arguments; those left out take PaddleX's defaults for the
         architecture (``TRAIN_DEFAULTS``, or the preset's ``train_defaults``: R-CNN's
         differ from YOLO's). The best model is picked by ``bbox_mmap`` (COCO) or

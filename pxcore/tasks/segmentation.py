@@ -53,7 +53,8 @@ class SegmentationModel(TrainableModel):
               lr_decay_power: float = 0.9, warmup_steps: int = 0, warmup_start_lr: float = 0.0,
               early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
-              eval_batch_size: int | None = None, use_ema: bool = False) -> dict[str, Any]:
+              eval_batch_size: int | None = None, use_ema: bool = False, accumulate_steps: int = 1,
+              amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
         """Train with PaddleX's arguments (learning rate decayed polynomially to 0 with
         ``lr_decay_power``, as PaddleX's segmenters do); the best model by ``miou`` on
         ``eval_dataset`` goes to ``save_dir/best_model``. Batches need images of one
