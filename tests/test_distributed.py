@@ -127,6 +127,41 @@ def test_only_rank_0_writes(good_plugin, digits, tmp_path, monkeypatch):
     assert state["global_step"] == 2 * (len(train) // 32)
 
 
+def test_eval_shares_interleave_back_in_order(monkeypatch):
+    shares = []
+    for rank in range(3):
+        monkeypatch.setattr(distributed, "world", lambda rank=rank: (rank, 3))
+        shares.append(distributed.eval_share(7))
+    assert shares == [([0, 3, 6], 3), ([1, 4], 3), ([2, 5], 3)]
+    assert distributed.interleave([s for s, _ in shares]) == list(range(7))
+    assert distributed.interleave([[0], [], []]) == [0]  # more processes than samples
+    assert distributed.interleave([]) == []
+    monkeypatch.setattr(distributed, "world", lambda: (0, 1))
+    assert distributed.eval_share(3) == ([0, 1, 2], 1)
+
+
+def test_sum_and_gather_call_the_collectives_only_with_several_processes(monkeypatch):
+    import paddle
+    import paddle.distributed as dist
+
+    def no_call(*args):
+        raise AssertionError("a collective in one process")
+
+    monkeypatch.setattr(dist, "all_reduce", no_call)
+    monkeypatch.setattr(dist, "all_gather_object", no_call)
+    matrix = np.arange(4).reshape(2, 2)
+    assert distributed.sum_across(matrix, 1) is matrix
+    assert distributed.gather_samples(["a"], 1) == ["a"]
+    # two processes: the other one holds 10 times this one's counts, and items "b", "d"
+    monkeypatch.setattr(dist, "all_reduce", lambda t: paddle.assign(t * 11, t))
+    monkeypatch.setattr(dist, "all_gather_object",
+                        lambda out, obj: out.extend([obj, ["b", "d"]]))
+    big = np.array([2 ** 40, 3])  # int64 all the way (float32 would round it)
+    total = distributed.sum_across(big, 2)
+    assert total.dtype == np.int64 and total.tolist() == [11 * 2 ** 40, 33]
+    assert distributed.gather_samples(["a", "c", "e"], 2) == ["a", "b", "c", "d", "e"]
+
+
 def test_loader_shards_each_global_batch(digits):
     from pxcore.data.loader import Loader
 
