@@ -114,17 +114,37 @@ def test_micro_batches_weigh_by_their_share():
 
 
 def test_only_rank_0_writes(good_plugin, digits, tmp_path, monkeypatch):
-    """Rank 1 of 2 (the collectives stubbed): it trains its shard and writes nothing."""
+    """Rank 1 of 2 (the collectives stubbed): it trains its shard, evaluates its share of
+    the evaluation set (the counts then go to sum_across) and writes nothing."""
+    summed = []
     monkeypatch.setattr(distributed, "world", lambda: (1, 2))
     monkeypatch.setattr(distributed, "mean_across", lambda value, world_size: value)
-    monkeypatch.setattr(distributed, "from_main", lambda obj, world_size: {"acc1": 0.5})
+    monkeypatch.setattr(distributed, "sum_across",
+                        lambda array, world_size: summed.append(list(array)) or array)
     monkeypatch.setattr(distributed, "wrap", lambda net, world_size, sync_bn: net)
     train, val = digits
     save_dir = tmp_path / "rank1"
     state = _model().train(2, train, eval_dataset=val, save_dir=str(save_dir), seed=0, **FAST)
     assert not save_dir.exists()
-    assert state["epoch"] == 2 and state["best_metric"] == 0.5  # rank 0's metrics
-    assert state["global_step"] == 2 * (len(train) // 32)
+    assert state["epoch"] == 2 and state["global_step"] == 2 * (len(train) // 32)
+    assert [counts[2] for counts in summed] == [len(val) // 2] * 2  # images 1, 3, 5, ...
+    assert state["best_metric"] == max(c[0] / c[2] for c in summed)
+
+
+def _as_ranks(monkeypatch, evaluate, world_size=2):
+    """``evaluate()`` run as each rank of ``world_size`` in turn, the collectives stubbed:
+    per rank, what it handed to sum_across and gather_samples."""
+    handed = []
+    for rank in range(world_size):
+        calls = {"sum": [], "gather": []}
+        monkeypatch.setattr(distributed, "world", lambda rank=rank: (rank, world_size))
+        monkeypatch.setattr(distributed, "sum_across",
+                            lambda a, ws, c=calls: c["sum"].append(np.asarray(a)) or a)
+        monkeypatch.setattr(distributed, "gather_samples",
+                            lambda items, ws, c=calls: c["gather"].append(items) or items)
+        evaluate()
+        handed.append(calls)
+    return handed
 
 
 def test_eval_shares_interleave_back_in_order(monkeypatch):
@@ -160,6 +180,61 @@ def test_sum_and_gather_call_the_collectives_only_with_several_processes(monkeyp
     total = distributed.sum_across(big, 2)
     assert total.dtype == np.int64 and total.tolist() == [11 * 2 ** 40, 33]
     assert distributed.gather_samples(["a", "c", "e"], 2) == ["a", "b", "c", "d", "e"]
+
+
+def test_classification_shares_add_up_to_one_process(good_plugin, digits, monkeypatch):
+    _, val = digits
+    model = _model()
+    single, details = model.evaluate(val, batch_size=8, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=8,
+                                                           return_details=True))
+    counts = sum(calls["sum"][0] for calls in handed)
+    assert counts[2] == len(val)
+    assert single == {"acc1": counts[0] / counts[2], "acc5": counts[1] / counts[2]}
+    pairs = distributed.interleave([calls["gather"][0] for calls in handed])
+    assert [p[0] for p in pairs] == details["true_labels"]
+    np.testing.assert_array_equal([p[1] for p in pairs], details["scores"])
+
+
+def test_segmentation_shares_add_up_to_one_process(tmp_path, monkeypatch):
+    import fixture_plugins
+    from pxcore import datasets
+    from pxcore import transforms as T
+
+    pxcore.register_plugin(fixture_plugins.Segmenter(), name="seg-fixture")
+    root = datasets.make_shapes(tmp_path, num_images=20, image_size=48, seed=0)
+    val = datasets.SegDataset(root, root / "seg_val_list.txt", root / "seg_labels.txt",
+                              T.Compose([T.Normalize([0.5] * 3, [0.5] * 3)]))
+    import paddle
+
+    paddle.seed(0)
+    model = pxcore.create_model("TinySeg", num_classes=val.num_classes)
+    single, details = model.evaluate(val, batch_size=2, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=2))
+    matrix = sum(calls["sum"][0] for calls in handed)
+    assert matrix.dtype == np.int64 and matrix.sum() > 0
+    np.testing.assert_array_equal(matrix, details["confusion_matrix"])
+
+
+@pytest.mark.uses_installed_plugins
+def test_detection_gathers_to_one_process_results(tmp_path, monkeypatch):
+    from pxcore import datasets
+    from pxcore import transforms as T
+
+    root = datasets.make_shapes(tmp_path, num_images=12, image_size=64, seed=1)
+    val = datasets.VOCDetection(root, root / "val_list.txt", root / "labels.txt",
+                                transforms=T.Compose([T.Resize(64), T.Normalize()]))
+    import paddle
+
+    paddle.seed(0)
+    model = pxcore.create_model("YOLOv3-MobileNetV1", num_classes=val.num_classes,
+                                nms={"type": "multiclass", "score_threshold": 1e-4,
+                                     "keep_top_k": 5})
+    single, results = model.evaluate(val, batch_size=2, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=2))
+    per_image = distributed.interleave([calls["gather"][0] for calls in handed])
+    assert len(per_image) == len(val) and results
+    assert [d for found in per_image for d in found] == results
 
 
 def test_loader_shards_each_global_batch(digits):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 
 from ..errors import PxError
 
@@ -51,17 +50,6 @@ def mean_across(value: float, world_size: int) -> float:
     tensor = paddle.to_tensor([value], dtype="float64")
     dist.all_reduce(tensor)
     return float(tensor.numpy()[0]) / world_size
-
-
-def from_main(obj: Any, world_size: int) -> Any:
-    """Rank 0's ``obj`` on every process (the others wait for it)."""
-    if world_size <= 1:
-        return obj
-    import paddle.distributed as dist
-
-    gathered: list = []
-    dist.all_gather_object(gathered, obj)
-    return gathered[0]
 
 
 def eval_share(n: int) -> tuple[list[int], int]:
