@@ -1,7 +1,7 @@
 """Data-parallel training on Paddle's collective engine, on CPUs (gloo): two processes
-end with the weights one process reaches with the same global batch; gradient
-accumulation equals the bigger batch; only rank 0 writes; the amp and sync_bn
-arguments are checked."""
+end with the weights one process reaches with the same global batch, and evaluate
+(sharded, then combined) the metrics one process gets; gradient accumulation equals
+the bigger batch; only rank 0 writes; the amp and sync_bn arguments are checked."""
 
 from __future__ import annotations
 
@@ -63,14 +63,26 @@ def _run(args: list[str], tmp_path: Path, launch: bool) -> list[str]:
 @pytest.mark.slow
 def test_two_processes_reach_the_weights_of_one(digits_dir, tmp_path):
     """Gloo on CPU: 2 processes x 16 images = one process with batches of 32, also when
-    each process accumulates 2 micro-batches of 8."""
-    one = _run([str(digits_dir), str(tmp_path / "one"), "2", "32"], tmp_path, launch=False)
-    two = _run([str(digits_dir), str(tmp_path / "two"), "2", "32"], tmp_path, launch=True)
+    each process accumulates 2 micro-batches of 8; each process evaluates half of the
+    evaluation set and every one gets the metrics of one process evaluating all."""
+    from pxcore import datasets
+
+    shapes = datasets.make_shapes(tmp_path / "shapes", num_images=20, image_size=48, seed=0)
+    extra = ["--shapes", str(shapes)]
+    one = _run([str(digits_dir), str(tmp_path / "one"), "2", "32", *extra], tmp_path,
+               launch=False)
+    two = _run([str(digits_dir), str(tmp_path / "two"), "2", "32", *extra], tmp_path,
+               launch=True)
     assert [line.split()[1:3] for line in one] == [["0", "1"]]
     assert sorted(line.split()[1:3] for line in two) == [["0", "2"], ["1", "2"]]
     single = json.loads(one[0].split(" ", 3)[3])
     states = [json.loads(line.split(" ", 3)[3]) for line in two]
     for state in states:  # every rank: the same steps, losses (averaged) and gathered metrics
+        evaluated, alone = state["eval"], single["eval"]
+        assert evaluated["cls"] == alone["cls"] and evaluated["cls_labels"] == alone["cls_labels"]
+        np.testing.assert_allclose(evaluated["cls_scores"], alone["cls_scores"], atol=1e-6)
+        assert evaluated["seg_matrix"] == alone["seg_matrix"] and evaluated["seg"] == alone["seg"]
+        assert state["history"]["metrics"] == single["history"]["metrics"]
         assert state["global_step"] == single["global_step"] > 0
         assert state["best_metric"] == pytest.approx(single["best_metric"], abs=1e-6)
         np.testing.assert_allclose([v for _, v in state["history"]["loss"]],
