@@ -3,8 +3,14 @@
 seed fixed, evaluated and saved at the end. Test code only.
 
     python tests/dist_training.py DIGITS_DIR SAVE_DIR EPOCHS BATCH [--accumulate K]
+        [--shapes SHAPES_DIR]
 
-stdout: ``DONE <rank> <world size> <state as JSON>`` when training finished.
+Before training, the untrained net (the same in every process) is evaluated on the
+digits, and with ``--shapes`` a TinySeg segmenter on the shapes too: ``model.evaluate``
+called as a user would, sharded over the processes when launched.
+
+stdout: ``DONE <rank> <world size> <state as JSON>`` when training finished; the
+state's "eval" holds those evaluations.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ def main() -> int:
     parser.add_argument("epochs", type=int)
     parser.add_argument("batch", type=int)
     parser.add_argument("--accumulate", type=int, default=1)
+    parser.add_argument("--shapes", type=Path)
     args = parser.parse_args()
 
     import paddle
@@ -39,12 +46,28 @@ def main() -> int:
     paddle.seed(0)
     model = pxcore.create_model("FixtureNet_cls", num_classes=10,
                                 backbone={"type": "FixtureNet", "widths": [8, 16, 32]})
+    scores, details = model.evaluate(val, batch_size=8, return_details=True)
+    evaluated = {"cls": scores, "cls_labels": details["true_labels"],
+                 "cls_scores": details["scores"]}
+    if args.shapes:
+        pxcore.register_plugin(fixture_plugins.Segmenter(), name="seg-fixture")
+        seg_val = datasets.SegDataset(args.shapes, args.shapes / "seg_val_list.txt",
+                                      args.shapes / "seg_labels.txt",
+                                      transforms.Compose([transforms.Normalize()]))
+        paddle.seed(0)
+        seg = pxcore.create_model("TinySeg", num_classes=seg_val.num_classes)
+        scores, details = seg.evaluate(seg_val, batch_size=2, return_details=True)
+        evaluated.update(seg=scores, seg_matrix=details["confusion_matrix"].tolist())
+    paddle.seed(0)
+    model = pxcore.create_model("FixtureNet_cls", num_classes=10,
+                                backbone={"type": "FixtureNet", "widths": [8, 16, 32]})
     state = model.train(args.epochs, train, eval_dataset=val, train_batch_size=args.batch,
                         learning_rate=0.1, lr_decay_epochs=[], num_workers=0,
                         log_interval_steps=100, seed=7, save_dir=args.save_dir,
                         accumulate_steps=args.accumulate)
     rank, size = world()
     out = {k: state[k] for k in ("epoch", "global_step", "best_metric", "history")}
+    out["eval"] = evaluated
     print("DONE", rank, size, json.dumps(out), flush=True)
     return 0
 

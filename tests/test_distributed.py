@@ -1,7 +1,7 @@
 """Data-parallel training on Paddle's collective engine, on CPUs (gloo): two processes
-end with the weights one process reaches with the same global batch; gradient
-accumulation equals the bigger batch; only rank 0 writes; the amp and sync_bn
-arguments are checked."""
+end with the weights one process reaches with the same global batch, and evaluate
+(sharded, then combined) the metrics one process gets; gradient accumulation equals
+the bigger batch; only rank 0 writes; the amp and sync_bn arguments are checked."""
 
 from __future__ import annotations
 
@@ -63,14 +63,26 @@ def _run(args: list[str], tmp_path: Path, launch: bool) -> list[str]:
 @pytest.mark.slow
 def test_two_processes_reach_the_weights_of_one(digits_dir, tmp_path):
     """Gloo on CPU: 2 processes x 16 images = one process with batches of 32, also when
-    each process accumulates 2 micro-batches of 8."""
-    one = _run([str(digits_dir), str(tmp_path / "one"), "2", "32"], tmp_path, launch=False)
-    two = _run([str(digits_dir), str(tmp_path / "two"), "2", "32"], tmp_path, launch=True)
+    each process accumulates 2 micro-batches of 8; each process evaluates half of the
+    evaluation set and every one gets the metrics of one process evaluating all."""
+    from pxcore import datasets
+
+    shapes = datasets.make_shapes(tmp_path / "shapes", num_images=20, image_size=48, seed=0)
+    extra = ["--shapes", str(shapes)]
+    one = _run([str(digits_dir), str(tmp_path / "one"), "2", "32", *extra], tmp_path,
+               launch=False)
+    two = _run([str(digits_dir), str(tmp_path / "two"), "2", "32", *extra], tmp_path,
+               launch=True)
     assert [line.split()[1:3] for line in one] == [["0", "1"]]
     assert sorted(line.split()[1:3] for line in two) == [["0", "2"], ["1", "2"]]
     single = json.loads(one[0].split(" ", 3)[3])
     states = [json.loads(line.split(" ", 3)[3]) for line in two]
     for state in states:  # every rank: the same steps, losses (averaged) and gathered metrics
+        evaluated, alone = state["eval"], single["eval"]
+        assert evaluated["cls"] == alone["cls"] and evaluated["cls_labels"] == alone["cls_labels"]
+        np.testing.assert_allclose(evaluated["cls_scores"], alone["cls_scores"], atol=1e-6)
+        assert evaluated["seg_matrix"] == alone["seg_matrix"] and evaluated["seg"] == alone["seg"]
+        assert state["history"]["metrics"] == single["history"]["metrics"]
         assert state["global_step"] == single["global_step"] > 0
         assert state["best_metric"] == pytest.approx(single["best_metric"], abs=1e-6)
         np.testing.assert_allclose([v for _, v in state["history"]["loss"]],
@@ -114,17 +126,127 @@ def test_micro_batches_weigh_by_their_share():
 
 
 def test_only_rank_0_writes(good_plugin, digits, tmp_path, monkeypatch):
-    """Rank 1 of 2 (the collectives stubbed): it trains its shard and writes nothing."""
+    """Rank 1 of 2 (the collectives stubbed): it trains its shard, evaluates its share of
+    the evaluation set (the counts then go to sum_across) and writes nothing."""
+    summed = []
     monkeypatch.setattr(distributed, "world", lambda: (1, 2))
     monkeypatch.setattr(distributed, "mean_across", lambda value, world_size: value)
-    monkeypatch.setattr(distributed, "from_main", lambda obj, world_size: {"acc1": 0.5})
+    monkeypatch.setattr(distributed, "sum_across",
+                        lambda array, world_size: summed.append(list(array)) or array)
     monkeypatch.setattr(distributed, "wrap", lambda net, world_size, sync_bn: net)
     train, val = digits
     save_dir = tmp_path / "rank1"
     state = _model().train(2, train, eval_dataset=val, save_dir=str(save_dir), seed=0, **FAST)
     assert not save_dir.exists()
-    assert state["epoch"] == 2 and state["best_metric"] == 0.5  # rank 0's metrics
-    assert state["global_step"] == 2 * (len(train) // 32)
+    assert state["epoch"] == 2 and state["global_step"] == 2 * (len(train) // 32)
+    assert [counts[2] for counts in summed] == [len(val) // 2] * 2  # images 1, 3, 5, ...
+    assert state["best_metric"] == max(c[0] / c[2] for c in summed)
+
+
+def _as_ranks(monkeypatch, evaluate, world_size=2):
+    """``evaluate()`` run as each rank of ``world_size`` in turn, the collectives stubbed:
+    per rank, what it handed to sum_across and gather_samples."""
+    handed = []
+    for rank in range(world_size):
+        calls = {"sum": [], "gather": []}
+        monkeypatch.setattr(distributed, "world", lambda rank=rank: (rank, world_size))
+        monkeypatch.setattr(distributed, "sum_across",
+                            lambda a, ws, c=calls: c["sum"].append(np.asarray(a)) or a)
+        monkeypatch.setattr(distributed, "gather_samples",
+                            lambda items, ws, c=calls: c["gather"].append(items) or items)
+        evaluate()
+        handed.append(calls)
+    return handed
+
+
+def test_eval_shares_interleave_back_in_order(monkeypatch):
+    shares = []
+    for rank in range(3):
+        monkeypatch.setattr(distributed, "world", lambda rank=rank: (rank, 3))
+        shares.append(distributed.eval_share(7))
+    assert shares == [([0, 3, 6], 3), ([1, 4], 3), ([2, 5], 3)]
+    assert distributed.interleave([s for s, _ in shares]) == list(range(7))
+    assert distributed.interleave([[0], [], []]) == [0]  # more processes than samples
+    assert distributed.interleave([]) == []
+    monkeypatch.setattr(distributed, "world", lambda: (0, 1))
+    assert distributed.eval_share(3) == ([0, 1, 2], 1)
+
+
+def test_sum_and_gather_call_the_collectives_only_with_several_processes(monkeypatch):
+    import paddle
+    import paddle.distributed as dist
+
+    def no_call(*args):
+        raise AssertionError("a collective in one process")
+
+    monkeypatch.setattr(dist, "all_reduce", no_call)
+    monkeypatch.setattr(dist, "all_gather_object", no_call)
+    matrix = np.arange(4).reshape(2, 2)
+    assert distributed.sum_across(matrix, 1) is matrix
+    assert distributed.gather_samples(["a"], 1) == ["a"]
+    # two processes: the other one holds 10 times this one's counts, and items "b", "d"
+    monkeypatch.setattr(dist, "all_reduce", lambda t: paddle.assign(t * 11, t))
+    monkeypatch.setattr(dist, "all_gather_object",
+                        lambda out, obj: out.extend([obj, ["b", "d"]]))
+    big = np.array([2 ** 40, 3])  # int64 all the way (float32 would round it)
+    total = distributed.sum_across(big, 2)
+    assert total.dtype == np.int64 and total.tolist() == [11 * 2 ** 40, 33]
+    assert distributed.gather_samples(["a", "c", "e"], 2) == ["a", "b", "c", "d", "e"]
+
+
+def test_classification_shares_add_up_to_one_process(good_plugin, digits, monkeypatch):
+    _, val = digits
+    model = _model()
+    single, details = model.evaluate(val, batch_size=8, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=8,
+                                                           return_details=True))
+    counts = sum(calls["sum"][0] for calls in handed)
+    assert counts[2] == len(val)
+    assert single == {"acc1": counts[0] / counts[2], "acc5": counts[1] / counts[2]}
+    pairs = distributed.interleave([calls["gather"][0] for calls in handed])
+    assert [p[0] for p in pairs] == details["true_labels"]
+    np.testing.assert_array_equal([p[1] for p in pairs], details["scores"])
+
+
+def test_segmentation_shares_add_up_to_one_process(tmp_path, monkeypatch):
+    import fixture_plugins
+    from pxcore import datasets
+    from pxcore import transforms as T
+
+    pxcore.register_plugin(fixture_plugins.Segmenter(), name="seg-fixture")
+    root = datasets.make_shapes(tmp_path, num_images=20, image_size=48, seed=0)
+    val = datasets.SegDataset(root, root / "seg_val_list.txt", root / "seg_labels.txt",
+                              T.Compose([T.Normalize([0.5] * 3, [0.5] * 3)]))
+    import paddle
+
+    paddle.seed(0)
+    model = pxcore.create_model("TinySeg", num_classes=val.num_classes)
+    single, details = model.evaluate(val, batch_size=2, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=2))
+    matrix = sum(calls["sum"][0] for calls in handed)
+    assert matrix.dtype == np.int64 and matrix.sum() > 0
+    np.testing.assert_array_equal(matrix, details["confusion_matrix"])
+
+
+@pytest.mark.uses_installed_plugins
+def test_detection_gathers_to_one_process_results(tmp_path, monkeypatch):
+    from pxcore import datasets
+    from pxcore import transforms as T
+
+    root = datasets.make_shapes(tmp_path, num_images=12, image_size=64, seed=1)
+    val = datasets.VOCDetection(root, root / "val_list.txt", root / "labels.txt",
+                                transforms=T.Compose([T.Resize(64), T.Normalize()]))
+    import paddle
+
+    paddle.seed(0)
+    model = pxcore.create_model("YOLOv3-MobileNetV1", num_classes=val.num_classes,
+                                nms={"type": "multiclass", "score_threshold": 1e-4,
+                                     "keep_top_k": 5})
+    single, results = model.evaluate(val, batch_size=2, return_details=True)
+    handed = _as_ranks(monkeypatch, lambda: model.evaluate(val, batch_size=2))
+    per_image = distributed.interleave([calls["gather"][0] for calls in handed])
+    assert len(per_image) == len(val) and results
+    assert [d for found in per_image for d in found] == results
 
 
 def test_loader_shards_each_global_batch(digits):

@@ -99,14 +99,18 @@ class Loader:
     seed) and yields its ``rank``-th 1/N slice of each, so N processes together see what
     one process would. (Paddle's DistributedBatchSampler would shard the data set
     instead, giving other global batches than one process has.) The last partial batch
-    is dropped there, so every process takes equal shares."""
+    is dropped there, so every process takes equal shares. ``indices`` (not with
+    ``shuffle``) iterates only those samples, in that order: a process's share of an
+    evaluation set (``distributed.eval_share``)."""
 
     def __init__(self, dataset, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
                  fields: tuple[str, ...] = ("label",), defaults: dict | None = None,
                  num_workers: Any = "auto", seed: int | None = None, rank: int = 0,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, indices: list[int] | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise PxError(f"batch size must be a positive integer, got {batch_size!r}")
+        if indices is not None and shuffle:
+            raise PxError("a Loader over given indices does not shuffle")
         if drop_last and len(dataset) < batch_size:
             raise PxError(f"the data set has {len(dataset)} samples, fewer than one batch of "
                           f"{batch_size}; lower the batch size")
@@ -118,6 +122,7 @@ class Loader:
         self.rank = rank
         self.world_size = world_size
         self.feed = _Feed(dataset, seed)
+        self.indices = None if indices is None else list(indices)
         self.fields = tuple(fields)
         self.defaults = dict(defaults or {})
         self.batch_size = batch_size
@@ -127,13 +132,15 @@ class Loader:
         self.num_workers = resolve_num_workers(num_workers)
 
     def __len__(self) -> int:
-        n = len(self.feed)
+        n = len(self.feed) if self.indices is None else len(self.indices)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.feed.epoch = epoch
 
     def _order(self) -> list[int]:
+        if self.indices is not None:
+            return list(self.indices)
         n = len(self.feed)
         if not self.shuffle:
             return list(range(n))

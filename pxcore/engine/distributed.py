@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
 
 from ..errors import PxError
 
@@ -53,15 +52,46 @@ def mean_across(value: float, world_size: int) -> float:
     return float(tensor.numpy()[0]) / world_size
 
 
-def from_main(obj: Any, world_size: int) -> Any:
-    """Rank 0's ``obj`` on every process (the others wait for it)."""
+def eval_share(n: int) -> tuple[list[int], int]:
+    """This process's share of an evaluation set of ``n`` samples, and the world size:
+    indices ``rank::world_size`` (all of them, in order, in one process). ``sum_across``
+    and ``gather_samples`` then combine the shares into what one process evaluating
+    everything gets."""
+    rank, world_size = world()
+    return list(range(rank, n, world_size)), world_size
+
+
+def sum_across(array, world_size: int):
+    """The element-wise sum of an integer array (counts, a confusion matrix) over the
+    processes, as int64 (exact); every process gets it. The array itself in one process."""
     if world_size <= 1:
-        return obj
+        return array
+    import numpy as np
+    import paddle
     import paddle.distributed as dist
 
-    gathered: list = []
-    dist.all_gather_object(gathered, obj)
-    return gathered[0]
+    tensor = paddle.to_tensor(np.asarray(array, np.int64))
+    dist.all_reduce(tensor)
+    return tensor.numpy()
+
+
+def gather_samples(items: list, world_size: int) -> list:
+    """Every process's per-sample ``items`` (one per index of its ``eval_share``, any
+    picklable object), put back in the data set's order; every process gets them all.
+    ``items`` itself in one process."""
+    if world_size <= 1:
+        return items
+    import paddle.distributed as dist
+
+    parts: list = []
+    dist.all_gather_object(parts, list(items))
+    return interleave(parts)
+
+
+def interleave(parts: list[list]) -> list:
+    """Undo the ``rank::world_size`` sharding: item k of rank r is sample r + k * len(parts)."""
+    return [part[k] for k in range(max(map(len, parts), default=0))
+            for part in parts if k < len(part)]
 
 
 def wrap(net, world_size: int, sync_bn: bool):

@@ -63,12 +63,14 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     so the step is the one the whole batch would give. Launched on several processes
     (``paddle.distributed.launch``), each runs its shard of every batch through a
     ``paddle.DataParallel`` (gradients all-reduced); only rank 0 writes checkpoints, logs,
-    VisualDL and the curves; rank 0 evaluates the whole evaluation set while the others
-    wait, and every rank gets its metrics (so early stopping stops them all together).
+    VisualDL and the curves; every rank evaluates its share of the evaluation set and the
+    task's ``evaluate`` combines the shares exactly (counts and confusion matrices summed,
+    detections gathered and scored once), so every rank gets the metrics one process
+    evaluating everything would (and early stopping stops them all together).
     ``amp`` is None, "O1" or "O2" (see ``engine.amp``); ``sync_bn`` turns BatchNorm
     into SyncBatchNorm (GPUs only)."""
     from .amp import Precision
-    from .distributed import forward_through, from_main, mean_across, no_sync, world, wrap
+    from .distributed import forward_through, mean_across, no_sync, world, wrap
 
     if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
         raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
@@ -136,10 +138,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                 continue
             metrics = {}
             if eval_dataset is not None:
-                if main:
-                    with _averaged(ema):
-                        metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
-                metrics = from_main(metrics, world_size)
+                with _averaged(ema):  # sharded over the processes, the same on every one
+                    metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
                 # Per-class lists (a segmenter's category_iou) go to model.yml, not the curves.
                 scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
                 for name, value in scalars.items():

@@ -71,12 +71,16 @@ class ClassificationModel(TrainableModel):
     def evaluate(self, eval_dataset, batch_size: int = 1, return_details: bool = False,
                  num_workers: Any = "auto"):
         """``{"acc1": ..., "acc5": ...}`` (top-k capped by the class count); with
-        ``return_details`` also the per-image true labels and scores."""
+        ``return_details`` also the per-image true labels and scores. In a launched
+        multi-process program each process scores its share of the images and the
+        counts are summed, so every process gets what one process scoring all would."""
         from ..data.loader import Loader
+        from ..engine.distributed import eval_share, gather_samples, sum_across
 
         self._check_dataset(eval_dataset, "eval_dataset")
         metric = TopKAccuracy(self.num_classes)
-        loader = Loader(eval_dataset, batch_size, fields=self.batch_fields,
+        share, world_size = eval_share(len(eval_dataset))
+        loader = Loader(eval_dataset, batch_size, fields=self.batch_fields, indices=share,
                         num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
         was_training = self.net.training
         self.net.eval()
@@ -90,8 +94,14 @@ class ClassificationModel(TrainableModel):
                     details["scores"].extend(_softmax(logits).tolist())
         if was_training:
             self.net.train()
+        metric.correct1, metric.correctk, metric.count = (int(v) for v in sum_across(
+            [metric.correct1, metric.correctk, metric.count], world_size))
         result = metric.result()
-        return (result, details) if return_details else result
+        if not return_details:
+            return result
+        pairs = gather_samples(list(zip(details["true_labels"], details["scores"], strict=True)),
+                               world_size)
+        return result, {"true_labels": [p[0] for p in pairs], "scores": [p[1] for p in pairs]}
 
     def predict(self, img_file, topk: int = 1, transforms: Any = None, batch_size: int = 8):
         """Top-k classes of one image (a path or an RGB array), or of a list of them:

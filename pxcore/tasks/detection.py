@@ -118,19 +118,24 @@ class DetectionModel(TrainableModel):
                  return_details: bool = False, per_class: bool = False, num_workers: Any = "auto"):
         """``{"bbox_mmap", "bbox_map50"}`` through pycocotools, plus VOC's ``bbox_map`` for
         VOC data (or ``metric="VOC"``); ``per_class`` adds AP per class name;
-        ``return_details`` also returns the detections in COCO's result format."""
+        ``return_details`` also returns the detections in COCO's result format. In a
+        launched multi-process program each process detects in its share of the images,
+        every process gathers all the detections and scores them once against the whole
+        ground truth, so it gets what one process detecting in all would."""
         from ..data.loader import Loader
+        from ..engine.distributed import eval_share, gather_samples
         from ..metrics.detection import CocoDetectionMetric, VOCMetric
 
         self._check_dataset(eval_dataset, "eval_dataset")
         metric = self._pick_metric(metric or getattr(self, "metric", None), eval_dataset)
         coco_gt = eval_dataset.to_coco()
         sizes = {int(im["id"]): (im["height"], im["width"]) for im in coco_gt["images"]}
-        loader = Loader(eval_dataset, batch_size, fields=("im_id", "scale_factor"),
+        share, world_size = eval_share(len(eval_dataset))
+        loader = Loader(eval_dataset, batch_size, fields=("im_id", "scale_factor"), indices=share,
                         num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
         was_training = self.net.training
         self.net.eval()
-        results = []
+        per_image = []  # each image's detections, in the order of share
         with paddle.no_grad():
             for images, im_ids, scale_factor in loader:
                 ids = [int(i) for i in im_ids.numpy().reshape(-1)]
@@ -138,10 +143,11 @@ class DetectionModel(TrainableModel):
                 dets = self.net.postprocess(outputs, scale_factor.numpy(), [sizes[i] for i in ids])
                 for image_id, found in zip(ids, dets, strict=True):
                     rows, masks = split_masks(found)
-                    results.extend({"image_id": image_id, **d}
-                                   for d in to_dicts(rows, masks=masks, mask_format="coco"))
+                    per_image.append([{"image_id": image_id, **d}
+                                      for d in to_dicts(rows, masks=masks, mask_format="coco")])
         if was_training:
             self.net.train()
+        results = [d for found in gather_samples(per_image, world_size) for d in found]
         labels = list(eval_dataset.labels)
         coco = CocoDetectionMetric(coco_gt, labels)
         coco.update(results)

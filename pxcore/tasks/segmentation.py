@@ -91,7 +91,10 @@ class SegmentationModel(TrainableModel):
         set's images, each predicted with the data set's transforms and scored at its
         original size against its label image (``ignore_index`` pixels not counted).
         ``tile_size`` predicts each image by sliding windows (see ``predict``);
-        ``return_details`` also returns the confusion matrix."""
+        ``return_details`` also returns the confusion matrix. In a launched multi-process
+        program each process scores its share of the images and the confusion matrices
+        are summed, so every process gets what one process scoring all would."""
+        from ..engine.distributed import eval_share, sum_across
         from ..metrics.segmentation import ConfusionMatrix
 
         self._check_dataset(eval_dataset, "eval_dataset")
@@ -102,10 +105,10 @@ class SegmentationModel(TrainableModel):
         was_training = self.net.training
         self.net.eval()
         transforms = eval_dataset.transforms or self.eval_transforms
+        share, world_size = eval_share(len(eval_dataset))
         try:
-            for start in range(0, len(eval_dataset), batch_size):
-                samples = [eval_dataset.load(i) for i in
-                           range(start, min(start + batch_size, len(eval_dataset)))]
+            for start in range(0, len(share), batch_size):
+                samples = [eval_dataset.load(i) for i in share[start:start + batch_size]]
                 images = [s["image"] for s in samples]
                 found = predict_images(images, transforms, self._forward, batch_size,
                                        self.size_divisor, tile_size, overlap, with_scores=False)
@@ -114,6 +117,7 @@ class SegmentationModel(TrainableModel):
         finally:
             if was_training:
                 self.net.train()
+        metric.matrix = sum_across(metric.matrix, world_size)
         scores = metric.result()
         return (scores, {"confusion_matrix": metric.matrix}) if return_details else scores
 
