@@ -211,10 +211,12 @@ class _Record:
     """One image and its instances, parsed once at construction."""
 
     __slots__ = ("im_id", "path", "file_name", "width", "height", "boxes", "classes",
-                 "is_crowd", "difficult", "segmentations", "areas", "ann_ids")
+                 "is_crowd", "difficult", "segmentations", "areas", "ann_ids", "source")
 
-    def __init__(self, im_id: int, path: Path, file_name: str, width: int, height: int) -> None:
+    def __init__(self, im_id: int, path: Path, file_name: str, width: int, height: int,
+                 source: str = "") -> None:
         self.im_id, self.path, self.file_name = im_id, path, file_name
+        self.source = source  # where the annotation is, for errors found when loading
         self.width, self.height = width, height
         self.boxes: list[list[float]] = []
         self.classes: list[int] = []
@@ -255,9 +257,9 @@ class DetectionDataset(Dataset):
         image = read_image(record.path)
         if image.shape[:2] != (record.height, record.width):
             raise DatasetError(
-                f"image {str(record.path)!r} is {image.shape[1]}x{image.shape[0]} but its "
-                f"annotation says {record.width}x{record.height}; fix the annotation's size "
-                "(boxes drawn on a different size would be wrong)")
+                f"{record.source}: image {str(record.path)!r} is {image.shape[1]}x{image.shape[0]} "
+                f"but the annotation says {record.width}x{record.height}; fix the annotation's "
+                "size (boxes drawn on a different size would be wrong)")
         n = len(record.boxes)
         sample = {
             "image": image,
@@ -362,7 +364,7 @@ class VOCDetection(DetectionDataset):
                 raise DatasetError(f"{where}: <size> {width:g}x{height:g} is not a finite size")
         if width <= 0 or height <= 0:  # some tools write 0: read the image instead
             width, height = _image_size(image, where)
-        record = _Record(im_id, image, file_name, int(width), int(height))
+        record = _Record(im_id, image, file_name, int(width), int(height), where)
         for k, obj in enumerate(root.iter("object"), 1):
             here = f"{where}, object {k}"
             name = _text(obj, "name", here)
@@ -435,7 +437,8 @@ class CocoDetection(DetectionDataset):
             elif not (_finite(width) and _finite(height) and width > 0 and height > 0):
                 raise DatasetError(f"{here}: width {width!r} and height {height!r} should be "
                                    "positive numbers (or 0 to read them from the image)")
-            by_image[image["id"]] = _Record(image["id"], path, image["file_name"], int(width), int(height))
+            by_image[image["id"]] = _Record(image["id"], path, image["file_name"], int(width),
+                                            int(height), here)
         skipped = 0
         for ann in self._items(coco, "annotations", ("id", "image_id", "category_id", "bbox")):
             here = f"{where}: annotation id {ann['id']} (image id {ann['image_id']})"
