@@ -30,10 +30,20 @@ def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _random_state(manifest: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+def random_state(shapes: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """Standard normal float32 tensors, one per ``{name: shape}``."""
     rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal(shape).astype("float32")
-            for name, shape in manifest["pdparams"].items()}
+    return {name: rng.standard_normal(shape, dtype=np.float32) for name, shape in shapes.items()}
+
+
+def write_pickled_state(path: str | os.PathLike, state: Mapping[str, np.ndarray]) -> Path:
+    """A pickled ``{name: array}`` (protocol 2), as Paddle 1.x's fluid.save and the Paddle
+    suites' .pdparams files are."""
+    import pickle
+
+    with open(path, "wb") as file:
+        pickle.dump(dict(state), file, protocol=2)
+    return Path(path)
 
 
 def legacy_archive(manifest: Mapping[str, Any], seed: int = 0,
@@ -55,8 +65,9 @@ def manifest_parameter_count(manifest: Mapping[str, Any]) -> int:
     return int(sum(np.prod(shape) for shape in manifest["pdparams"].values()))
 
 
-def _assert_placed(model, expected: Mapping[str, np.ndarray], label: str) -> None:
-    state = model.net.state_dict()
+def assert_placed(net, expected: Mapping[str, np.ndarray], label: str) -> None:
+    """``net`` holds exactly the ``expected`` tensors, every one loaded."""
+    state = net.state_dict()
     assert set(state) == set(expected), (
         f"{label}: the model's tensors differ from the official layout: "
         f"only in the model {sorted(set(state) - set(expected))[:5]}, "
@@ -80,11 +91,11 @@ def check_weight_layouts(manifest: Mapping[str, Any] | str | os.PathLike, workdi
     name, workdir = manifest["model"], Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     args = {"num_classes": manifest.get("num_classes", 1000), **create_args}
-    state = _random_state(manifest)
+    state = random_state(manifest["pdparams"])
 
     pdparams = workdir / f"{name}.pdparams"
     paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(pdparams))
-    _assert_placed(create_model(name, pretrained=pdparams, **args), state, f"{name} from .pdparams")
+    assert_placed(create_model(name, pretrained=pdparams, **args).net, state, f"{name} from .pdparams")
 
     legacy = manifest.get("legacy")
     if not legacy:
@@ -95,8 +106,8 @@ def check_weight_layouts(manifest: Mapping[str, Any] | str | os.PathLike, workdi
     folder.mkdir(exist_ok=True)
     for legacy_name, dygraph_name in legacy.items():
         write_legacy_tensor(folder / legacy_name, state[dygraph_name])
-    _assert_placed(create_model(name, pretrained=folder, **args), state, f"{name} from a legacy directory")
+    assert_placed(create_model(name, pretrained=folder, **args).net, state, f"{name} from a legacy directory")
     archive = workdir / f"{name}_pretrained.tar"
     with tarfile.open(archive, "w") as tar:
         tar.add(folder, arcname=folder.name)
-    _assert_placed(create_model(name, pretrained=archive, **args), state, f"{name} from a legacy .tar")
+    assert_placed(create_model(name, pretrained=archive, **args).net, state, f"{name} from a legacy .tar")

@@ -6,7 +6,6 @@ that tools/make_layouts.py wrote by running PaddleDetection's and PaddleX's code
 
 from __future__ import annotations
 
-import pickle
 import tarfile
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 import pxcore
 from pxcore.errors import WeightsError
-from pxcore.testing.layouts import load_manifest
+from pxcore.testing.layouts import assert_placed, load_manifest, random_state, write_pickled_state
 from pxcore.weights import fit_state, load_weights, read_state, write_legacy_tensor
 from pxcore_rcnn.legacy_names import (
     dygraph_names,
@@ -33,24 +32,6 @@ ROWS = [name for name, *_ in presets()]
 # checked against its manifest above.
 ROUND_TRIP_ROWS = ["FasterRCNN-ResNet50", "MaskRCNN-ResNet50", "FasterRCNN-ResNet18-FPN",
                    "MaskRCNN-ResNet101_vd-FPN", "MaskRCNN-HRNet_W18-FPN"]
-
-
-def _random(shapes: dict, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {key: rng.standard_normal(shape, dtype=np.float32) for key, shape in shapes.items()}
-
-
-def _write_pdparams(path: Path, state: dict[str, np.ndarray]) -> Path:
-    with open(path, "wb") as file:
-        pickle.dump(state, file, protocol=2)
-    return path
-
-
-def _assert_loaded(net, expected: dict[str, np.ndarray], label: str) -> None:
-    state = net.state_dict()
-    assert set(state) == set(expected), label
-    for key, value in expected.items():
-        assert np.array_equal(state[key].numpy(), value), f"{label}: {key} was not loaded"
 
 
 def _static_archive(manifest: dict, state: dict[str, np.ndarray], rng) -> dict[str, np.ndarray]:
@@ -120,19 +101,19 @@ class _RenamesOnly:
 def test_takes_the_official_weight_layouts(row, tmp_path):
     manifest = load_manifest(LAYOUTS / f"{row}.json")
     net = pxcore.create_model(row).net
-    state = _random(manifest["pdparams"], seed=1)
+    state = random_state(manifest["pdparams"], seed=1)
     # pxcore's own .pdparams
     path = tmp_path / "pxcore.pdparams"
     paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
     load_weights(net, path)
-    _assert_loaded(net, state, f"{row} pxcore .pdparams")
+    assert_placed(net, state, f"{row} pxcore .pdparams")
     path.unlink()
     # a PaddleDetection 2.x checkpoint
     state = {key: value + 1.0 for key, value in state.items()}
-    path = _write_pdparams(tmp_path / "ppdet2x.pdparams",
+    path = write_pickled_state(tmp_path / "ppdet2x.pdparams",
                            {name: state[key] for name, key in manifest["paddledet_2x"].items()})
     load_weights(net, path)
-    _assert_loaded(net, state, f"{row} 2.x .pdparams")
+    assert_placed(net, state, f"{row} 2.x .pdparams")
     path.unlink()
     # the zoo's static .tar: converted by from_static, then fitted as load_weights does
     state = {key: value - 2.0 for key, value in state.items()}
@@ -155,7 +136,7 @@ def test_takes_the_official_weight_layouts(row, tmp_path):
     with pytest.raises(WeightsError, match="not in the model: cls_score_w"):
         fit_state(_RenamesOnly(net), read, f"{row}.tar")
     load_weights(net, tmp_path / f"{row}.tar")
-    _assert_loaded(net, state, f"{row} static .tar")
+    assert_placed(net, state, f"{row} static .tar")
 
 
 def test_a_2x_checkpoint_for_another_class_count_loads_with_the_heads_reinitialised(tmp_path):
@@ -167,8 +148,8 @@ def test_a_2x_checkpoint_for_another_class_count_loads_with_the_heads_reinitiali
     shapes["predictor.bbox_delta.bias"] = [80]
     shapes["mask_head.mask_logits.weight"] = [20, 256, 1, 1]
     shapes["mask_head.mask_logits.bias"] = [20]
-    state = _random(shapes, seed=3)
-    path = _write_pdparams(tmp_path / "mask_rcnn_r18_fpn_voc.pdparams",
+    state = random_state(shapes, seed=3)
+    path = write_pickled_state(tmp_path / "mask_rcnn_r18_fpn_voc.pdparams",
                            {name: state[key] for name, key in manifest["paddledet_2x"].items()})
     net = pxcore.create_model("MaskRCNN-ResNet18-FPN").net
     fresh = {k: v.numpy() for k, v in net.state_dict().items()}

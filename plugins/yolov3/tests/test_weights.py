@@ -15,32 +15,19 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
+from pxcore.testing.layouts import (
+    assert_placed,
+    check_weight_layouts,
+    load_manifest,
+    random_state,
+    write_pickled_state,
+)
 from pxcore.weights import load_weights, read_pdparams
 from pxcore_yolov3.legacy_names import dygraph_names, static_names
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
 
 LAYOUTS = Path(__file__).parent / "layouts"
 ROWS = [*YOLOV3_BACKBONES, "PPYOLO"]
-
-
-def _random(shapes: dict, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {key: rng.standard_normal(shape, dtype=np.float32) for key, shape in shapes.items()}
-
-
-def _write_pdparams(path: Path, state: dict[str, np.ndarray]) -> Path:
-    # as Paddle 1.x's fluid.save and paddle.save write them: a pickled {name: array}
-    with open(path, "wb") as file:
-        pickle.dump(state, file, protocol=2)
-    return path
-
-
-def _assert_loaded(net, expected: dict[str, np.ndarray], label: str) -> None:
-    state = net.state_dict()
-    assert set(state) == set(expected), label
-    for key, value in expected.items():
-        assert np.array_equal(state[key].numpy(), value), f"{label}: {key} was not loaded"
 
 
 @pytest.mark.parametrize("row", ROWS)
@@ -63,24 +50,24 @@ def test_takes_the_official_weight_layouts(row, tmp_path):
     check_weight_layouts(manifest, tmp_path)
     shutil.rmtree(tmp_path)
     tmp_path.mkdir()
-    state = _random(manifest["pdparams"], seed=1)
+    state = random_state(manifest["pdparams"], seed=1)
     # create_model(pretrained=...) builds the net and calls load_weights, which
     # check_weight_layouts did three times above: one build takes both files below, each
     # with other values, so that a tensor either leaves unloaded shows
     net = pxcore.create_model(row).net
     # the static-era .pdparams (yolov3_mobilenet_v3.pdparams, ppyolo_2x.pdparams): fluid.save's
     # dict keyed by variable name
-    path = _write_pdparams(tmp_path / "static.pdparams",
+    path = write_pickled_state(tmp_path / "static.pdparams",
                            {name: state[key] for name, key in manifest["legacy"].items()})
     load_weights(net, path)
-    _assert_loaded(net, state, f"{row} static .pdparams")
+    assert_placed(net, state, f"{row} static .pdparams")
     path.unlink()
     # a PaddleDetection 2.x checkpoint
     state = {key: value + 1.0 for key, value in state.items()}
-    path = _write_pdparams(tmp_path / "ppdet2x.pdparams",
+    path = write_pickled_state(tmp_path / "ppdet2x.pdparams",
                            {name: state[key] for name, key in manifest["paddledet_2x"].items()})
     load_weights(net, path)
-    _assert_loaded(net, state, f"{row} 2.x .pdparams")
+    assert_placed(net, state, f"{row} 2.x .pdparams")
 
 
 def test_a_file_for_another_class_count_loads_with_the_heads_reinitialised(tmp_path):
@@ -90,8 +77,8 @@ def test_a_file_for_another_class_count_loads_with_the_heads_reinitialised(tmp_p
     for key, shape in shapes.items():
         if key.startswith("yolo_output."):
             shapes[key] = [3 * (5 + 20), *shape[1:]]
-    state = _random(shapes, seed=2)
-    path = _write_pdparams(tmp_path / "yolov3_mobilenet_v1_voc.pdparams",
+    state = random_state(shapes, seed=2)
+    path = write_pickled_state(tmp_path / "yolov3_mobilenet_v1_voc.pdparams",
                            {name: state[key] for name, key in manifest["legacy"].items()})
     net = pxcore.create_model("YOLOv3-MobileNetV1").net
     notes = load_weights(net, path)
@@ -140,7 +127,7 @@ def test_fluid_saves_protocol_2_pickles_are_read_and_nothing_more(tmp_path):
     # Paddle 1.x's fluid.save pickled at protocol 2, where Python 3 rebuilds an array's
     # bytes with _codecs.encode(text, "latin1"); any other use of it is refused
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
-    path = _write_pdparams(tmp_path / "fluid.pdparams", {"conv1_weights": array})
+    path = write_pickled_state(tmp_path / "fluid.pdparams", {"conv1_weights": array})
     assert b"_codecs" in path.read_bytes()
     np.testing.assert_array_equal(read_pdparams(path)["conv1_weights"], array)
     path.write_bytes(pickle.dumps({"conv1_weights": _Rot13()}, protocol=2))
