@@ -10,7 +10,7 @@ digits, and with ``--shapes`` a TinySeg segmenter on the shapes too: ``model.eva
 called as a user would, sharded over the processes when launched.
 
 stdout: ``DONE <rank> <world size> <state as JSON>`` when training finished; the
-state's "eval" holds those evaluations.
+state's "eval" holds those evaluations (and the segmenter's probabilities, to tell ties).
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def main() -> int:
         paddle.seed(0)
         seg = pxcore.create_model("TinySeg", num_classes=seg_val.num_classes)
         scores, details = seg.evaluate(seg_val, batch_size=2, return_details=True)
-        evaluated.update(seg=scores, seg_matrix=details["confusion_matrix"].tolist())
+        images = [seg_val.load(i)["image"] for i in range(len(seg_val))]  # for telling ties
+        maps = [r["score_map"].tolist() for r in seg.predict(images, seg_val.transforms, batch_size=2)]
+        evaluated.update(seg=scores, seg_matrix=details["confusion_matrix"].tolist(), seg_scores=maps)
     paddle.seed(0)
     model = pxcore.create_model("FixtureNet_cls", num_classes=10,
                                 backbone={"type": "FixtureNet", "widths": [8, 16, 32]})

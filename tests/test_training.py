@@ -12,6 +12,7 @@ import yaml
 import pxcore
 from pxcore.engine.trainer import TrainingError
 from pxcore.errors import PxError
+from pxcore.testing.numerics import assert_same_classifications
 
 FAST = {"train_batch_size": 64, "learning_rate": 0.1, "lr_decay_epochs": [], "num_workers": 0,
         "log_interval_steps": 100}
@@ -25,6 +26,7 @@ def _model(num_classes=10, seed=0):
                                backbone={"type": "FixtureNet", "widths": [8, 16, 32]})
 
 
+@pytest.mark.parity
 def test_train_learns_checkpoints_and_reloads(good_plugin, digits, tmp_path):
     train, val = digits
     model = _model()
@@ -47,10 +49,17 @@ def test_train_learns_checkpoints_and_reloads(good_plugin, digits, tmp_path):
     assert [set(r) for r in result] == [{"category_id", "category", "score"}] * 3
     assert result[0]["score"] >= result[1]["score"] >= result[2]["score"]
     loaded = pxcore.load_model(tmp_path / "epoch_3")  # the weights the model ended with
-    assert loaded.predict([image, image], topk=3) == [result, result]
+    # The image predicted alone, then as both rows of a batch of 2: other kernel paths add
+    # in another order (row 1 moves in the 7th digit), so scores within SCORE_RTOL and the
+    # top 3 in the same order unless two tie within it (pxcore.testing.numerics).
+    assert_same_classifications(loaded.predict([image, image], topk=3), [result, result])
+    # Exact on purpose: the same weights (float32 saved and read back bit for bit), the same
+    # code path (evaluate, eval mode) on the same batches of 50 in the same process, so the
+    # same kernels add in the same order and every argmax, hence every count, is the same.
     assert loaded.evaluate(val, batch_size=50) == metrics
 
 
+@pytest.mark.parity
 def test_resume_continues_as_if_never_stopped(good_plugin, digits, tmp_path):
     train, _ = digits
     whole = _model().train(2, train, save_dir=str(tmp_path / "whole"), seed=3, **FAST)
