@@ -3,17 +3,17 @@ evaluates and predicts, and its export gives the same boxes in every CPU runtime
 
 from __future__ import annotations
 
-import numpy as np
 import paddle
 import pytest
 
 import pxcore as px
 from pxcore import transforms as T
 from pxcore.data.loader import Loader
+from pxcore.testing.detections import assert_same_detection_lists
 from pxcore.testing.training import loss_falls, settle_batchnorm
-from pxcore.transforms.geometry import box_iou
 from pxcore_yolov3.anchors import dataset_anchors
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
+from pxcore_yolov3.postprocess import NMS_DEFAULTS
 
 SIZE = 64
 RUNTIMES = ("paddle", "onnxruntime")
@@ -31,22 +31,8 @@ def shapes(tmp_path_factory):
     return root, train, val
 
 
-def same_boxes(a: list[dict], b: list[dict]) -> bool:
-    """One to one: same class, IoU > 0.99, scores within 1e-4."""
-    if len(a) != len(b):
-        return False
-    if not a:
-        return True
-    xyxy = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
-                      r["bbox"][1] + r["bbox"][3]] for r in a + b])
-    iou = box_iou(xyxy[:len(a)], xyxy[len(a):])
-    iou[np.not_equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])] = -1
-    best = iou.argmax(1)
-    return bool((iou.max(1) > 0.99).all() and all(
-        abs(a[i]["score"] - b[j]["score"]) < 1e-4 for i, j in enumerate(best)))
-
-
 @pytest.mark.slow
+@pytest.mark.parity
 @pytest.mark.parametrize("name", [*YOLOV3_BACKBONES, "PPYOLO"])
 def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     root, train, val = shapes
@@ -73,6 +59,22 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     predictions = model.predict(images)
     assert all(predictions), "every image gets detections"
     exported = model.export(tmp_path / "inference")
+    # The runtimes' raw outputs differ from eager's by float32 rounding only (PP-YOLO on
+    # AVX-512: at most 5e-5 on logits up to 8.6, about as much between Paddle Inference
+    # and ONNX Runtime, and as much without the deformable convs), which moves scores by
+    # at most 1.7e-6 and corners by at most 6e-4 px. The comparator's defaults state
+    # their tolerances (pxcore.testing.detections): boxes pair at IoU > 0.99 or, for the
+    # sub-pixel boxes an untrained head gives (0.005 px high, where 3e-5 px of noise
+    # is IoU 0.985), with corners within 0.01 px; scores within 1e-4. Only a box within
+    # 1e-4 of a cut may go unpaired: NMS's score threshold, or the lowest score of a
+    # list cut at keep_top_k (every list here is: 100 boxes).
+    nms = {**NMS_DEFAULTS[model.net.postprocess.nms.get("type", "multiclass")],
+           **model.net.postprocess.nms}
+    cut = nms.get("post_threshold", nms["score_threshold"])
     for runtime in RUNTIMES:
         deployed = px.Predictor(exported, runtime=runtime).predict(images)
-        assert all(same_boxes(a, b) for a, b in zip(deployed, predictions, strict=True)), runtime
+        try:
+            assert_same_detection_lists(deployed, predictions, threshold=cut,
+                                        keep_top_k=nms["keep_top_k"], require_nonempty=True)
+        except AssertionError as exc:
+            raise AssertionError(f"{runtime}: {exc}") from None
