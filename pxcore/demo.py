@@ -203,30 +203,22 @@ def run_detection_demo(work_dir: str | Path = "output/demo_detection",
 
 def same_detections(a: list[dict], b: list[dict], min_iou: float = 0.99, min_score: float = 0.05,
                     tolerance: float = 1e-3) -> bool:
-    """The detections scoring at least ``min_score`` pair up one to one: same class,
-    IoU above ``min_iou``, scores within ``tolerance``."""
+    """The detections scoring at least ``min_score`` pair up one to one
+    (``pxcore.testing.detections``: same class, IoU above ``min_iou``, scores within
+    ``tolerance``; a box within ``tolerance`` of ``min_score`` may be on one side only),
+    and paired masks agree on more than 99.5% of the pixels."""
     import numpy as np
 
-    from .transforms.geometry import box_iou
+    from .testing.detections import match_detections
 
     a = [r for r in a if r["score"] >= min_score]
     b = [r for r in b if r["score"] >= min_score]
     if any("mask" in r for r in a + b) and not all(
             "mask" in r for r in a + b):
         return False
-    if len(a) != len(b):
-        return False
-    if not a:
-        return True
-    boxes = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
-                       r["bbox"][1] + r["bbox"][3]] for r in a + b])
-    iou = box_iou(boxes[:len(a)], boxes[len(a):])
-    iou[np.not_equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])] = -1
-    best = iou.argmax(1)
-    masks_agree = all(np.mean(a[i]["mask"] == b[j]["mask"]) > 0.995
-                      for i, j in enumerate(best) if "mask" in a[i])
-    return bool((iou.max(1) > min_iou).all() and masks_agree and all(
-        abs(a[i]["score"] - b[j]["score"]) <= tolerance for i, j in enumerate(best)))
+    found = match_detections(a, b, iou=min_iou, score_atol=tolerance, threshold=min_score)
+    return found.ok and all(np.mean(a[i]["mask"] == b[j]["mask"]) > 0.995
+                            for i, j in found.pairs if "mask" in a[i])
 
 
 def same_label_maps(a: dict, b: dict, min_agreement: float = 0.995) -> bool:
