@@ -97,6 +97,7 @@ def test_create_backbone_reports_shapes_and_checks_out_indices(good_plugin):
         pxcore.create_backbone("FixtureNet", out_indices=[5])
 
 
+@pytest.mark.parity
 def test_weights_round_trip_and_mismatch_names_every_tensor(good_plugin, tmp_path):
     import paddle
 
@@ -106,6 +107,8 @@ def test_weights_round_trip_and_mismatch_names_every_tensor(good_plugin, tmp_pat
     b = pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=str(path))
     x = paddle.rand([1, 3, 16, 16])
     a.net.eval(), b.net.eval()
+    # exact on purpose: bit-identical weights, the same network on the same input shape in
+    # the same process run the same kernels in the same order
     np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
     with pytest.raises(WeightsError) as info:
         pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=str(path),

@@ -11,6 +11,7 @@ import yaml
 import pxcore
 from pxcore.deploy import RuntimeUnavailable
 from pxcore.errors import PxError, UnknownNameError
+from pxcore.testing.numerics import assert_same_classifications
 from pxcore.transforms import Compose, Normalize, Resize
 
 
@@ -40,16 +41,17 @@ def test_export_writes_a_self_describing_directory(exported):
     assert (out / info["files"]["program"]).is_file() and (out / info["files"]["params"]).is_file()
 
 
+@pytest.mark.parity
 def test_predictor_gives_what_model_predict_gives(exported, digits_dir):
     model, out = exported
     predictor = pxcore.Predictor(out, runtime="paddle")
     images = _images(digits_dir)
     ours, theirs = predictor.predict(images, topk=3), model.predict(images, topk=3)
-    for a, b in zip(ours, theirs, strict=True):
-        assert [r["category_id"] for r in a] == [r["category_id"] for r in b]
-        assert [r["category"] for r in a] == [r["category"] for r in b]
-        np.testing.assert_allclose([r["score"] for r in a], [r["score"] for r in b], rtol=1e-3, atol=1e-6)
+    # Paddle Inference against eager Paddle: other kernels, other summation order (seen
+    # 3e-7 apart relatively on this small net); SCORE_RTOL, order the same except ties.
+    assert_same_classifications(ours, theirs)
     single = predictor.predict(images[0], topk=1)
+    # Exact on purpose: the same predictor on the same batch of 1, one image or a list of one.
     assert single == predictor.predict([images[0]], topk=1)[0]
 
 
@@ -70,6 +72,7 @@ def test_fixed_input_shape(good_plugin, tmp_path):
         model.export(tmp_path / "bad", fixed_input_shape=32)
 
 
+@pytest.mark.parity
 def test_eight_threads_get_the_serial_results(exported, digits_dir):
     _, out = exported
     predictor = pxcore.Predictor(out, runtime="paddle", threads=1)
@@ -88,6 +91,8 @@ def test_eight_threads_get_the_serial_results(exported, digits_dir):
         t.start()
     for t in threads:
         t.join()
+    # Exact on purpose: each session runs one thread on a batch of 1, as the serial calls
+    # did, so the same kernels add in the same order; any difference would be a race.
     assert results == serial
 
 
@@ -106,6 +111,7 @@ def test_predictor_errors_say_what_to_do(exported, good_plugin, tmp_path):
         pxcore.Predictor(trained)
 
 
+@pytest.mark.parity
 def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
     import json
 
@@ -121,7 +127,8 @@ def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
                  "--save-dir", str(tmp_path / "pics")]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["by"] == "runtime paddle"
-    assert [r["category_id"] for r in line["result"]] == [r["category_id"] for r in model.predict(image)]
+    # Paddle Inference against eager: top-1 the same unless its score ties (numerics)
+    assert_same_classifications(line["result"], model.predict(image))
     assert main(["predict", str(saved), image, "--runtime", "paddle"]) == 1
     assert "export" in capsys.readouterr().err
     assert main(["runtimes"]) == 0

@@ -55,6 +55,7 @@ def matched(a: list[dict], b: list[dict], iou: float = 0.99, score_tol: float = 
 
 
 @pytest.mark.slow
+@pytest.mark.parity
 def test_yolov3_trains_evaluates_predicts_reloads_and_exports(shapes, tmp_path):
     root, train, val = shapes
     # Two epochs leave every score low: keep those above 1e-4 so there are boxes to compare.
@@ -99,6 +100,7 @@ def test_yolov3_trains_evaluates_predicts_reloads_and_exports(shapes, tmp_path):
         assert all(matched(a, b, score_tol=1e-6) for a, b in zip(deployed, predictions, strict=True)), runtime
 
 
+@pytest.mark.parity
 def test_resumed_training_continues_the_weight_average(shapes, tmp_path):
     _, train, _ = shapes
 

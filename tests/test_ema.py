@@ -28,6 +28,7 @@ def numpy_state(state) -> dict:
 def test_threshold_decay_and_bias_correction_by_hand():
     net = TinyNet()
     ema = ModelEMA(net, decay=0.9998)
+    # exact on purpose: (1 + s) / (10 + s) in Python floats, the same division as here
     assert [ema.decay_at(s) for s in (0, 1, 2)] == [1 / 10, 2 / 11, 3 / 12]
     assert ema.decay_at(44990) == pytest.approx(44991 / 45000) and ema.decay_at(45000) == 0.9998
     average = 0.0
@@ -91,6 +92,7 @@ def test_before_any_update_apply_keeps_the_weights():
             np.testing.assert_array_equal(value, before[key])
 
 
+@pytest.mark.parity
 def test_checkpoint_round_trip(tmp_path):
     paddle.seed(1)
     net = TinyNet()
@@ -104,6 +106,7 @@ def test_checkpoint_round_trip(tmp_path):
     resumed.set_state_dict(paddle.load(str(path)))
     assert resumed.step == 4
     for key, value in numpy_state(ema.averaged()).items():
+        # exact: float32 saved and read back bit for bit
         np.testing.assert_array_equal(numpy_state(resumed.averaged())[key], value)
     net.set_state_dict({k: v - 2.0 for k, v in net.state_dict().items()})
     ema.update()

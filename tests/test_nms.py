@@ -67,7 +67,7 @@ def test_multiclass_nms_matches_paddle(seed, case, normalized):
     np.testing.assert_array_equal(dets[:, 0], expected[:, 0])
     np.testing.assert_allclose(dets[:, 1:], expected[:, 1:], rtol=1e-6)
     np.testing.assert_array_equal(index, expected_index)
-    np.testing.assert_array_equal(multiclass_nms(boxes, scores, **options), dets)
+    np.testing.assert_array_equal(multiclass_nms(boxes, scores, **options), dets)  # same call twice
 
 
 @pytest.mark.parametrize("normalized", [True, False])
@@ -88,6 +88,7 @@ def test_multiclass_nms_with_a_box_per_class(normalized):
         np.testing.assert_array_equal(index[mine], keep)
         np.testing.assert_array_equal(dets[mine, 2:], per_class[keep, c])
         np.testing.assert_array_equal(dets[mine, 1], scores[keep, c])
+    # exact: the same boxes copied per class go through the same elementwise IoU arithmetic
     shared = np.repeat(boxes[:, None], scores.shape[1], 1)
     np.testing.assert_array_equal(multiclass_nms(shared, scores, **options),
                                   multiclass_nms(boxes, scores, **options))

@@ -215,6 +215,7 @@ def test_conformance_catches_logits_at_the_wrong_size(segmenter, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.parity
 def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path, capsys):
     train, val = _sets(shapes_dir)
     model = pxcore.create_model("TinySeg", num_classes=train.num_classes, use_mixed_loss=True)

@@ -140,6 +140,7 @@ paddle2onnx.export(sys.argv[1], sys.argv[2], sys.argv[3], opset_version=13,
 """
 
 
+@pytest.mark.parity
 def test_coord_conv_exports_with_dynamic_shapes(tmp_path):
     paddle.seed(0)
     layer = CoordConv(3, 4, 3)

@@ -86,6 +86,7 @@ paddle2onnx.export(sys.argv[1], sys.argv[2], sys.argv[3], opset_version=13,
 """
 
 
+@pytest.mark.parity
 def test_dcn_exports_to_paddle_inference_and_onnx(tmp_path):
     net = _tiny_dcn_net()
     # odd sizes: the vd shortcut's ceil-mode pool and the strided DCN both round up

@@ -150,6 +150,7 @@ def test_deeplab_levels_on_small_and_odd_inputs(size):
         assert list(out.shape) == [1, info.channels, side, side]
 
 
+@pytest.mark.parity
 def test_deeplab_backbone_converts_to_static():
     backbone = pxcore.create_backbone("Xception41", output_stride=16, out_indices=(0, -1))
     check_static_parity(backbone, [paddle.rand([1, 3, 64, 64])], "Xception41 at output stride 16")
