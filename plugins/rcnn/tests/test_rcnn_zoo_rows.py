@@ -19,9 +19,9 @@ import pytest
 import pxcore as px
 from pxcore import transforms as T
 from pxcore.data.loader import Loader
+from pxcore.testing.detections import assert_same_detections
 from pxcore.testing.families import layer_configurations
 from pxcore.testing.training import loss_falls, one_step_trains_everything, settle_batchnorm
-from pxcore.transforms.geometry import box_iou
 from pxcore_rcnn.plugin import presets
 
 SIZE = 64
@@ -56,34 +56,25 @@ def shapes(tmp_path_factory):
     return root, train, val
 
 
-def matched(a: list[dict], b: list[dict]) -> list[tuple[int, int]]:
-    """Pairs (i, j) of the same class, scores within 5e-3 and boxes at IoU > 0.99, or
-    corners within 0.1 px for boxes too thin for IoU to say it (random weights give
-    boxes of zero height at the image's edge). One for each of ``a``'s detections but
-    those within 5e-3 of the lowest score kept (which of several near-equal boxes the
-    top-k cut keeps is a rounding matter). Fails the test if one has no partner.
+# Scores across runtimes: through ResNet101_vd's hundred random layers float32 rounding
+# alone moves them by this much; Paddle Inference with and without oneDNN differ by
+# 2.5e-3 (measured), as much as either differs from eager Paddle.
+SCORE_ATOL = 5e-3
+# Pixels: random weights give boxes of zero height at the image's edge, whose IoU with
+# their twin is 0 (or undefined) however close; their corners are within this.
+COORD_ATOL = 0.1
 
-    Why 5e-3: through ResNet101_vd's hundred random layers float32 rounding alone moves
-    scores by that much; Paddle Inference with and without oneDNN differ by 2.5e-3
-    (measured), as much as either differs from eager Paddle."""
-    assert a and b and abs(len(a) - len(b)) <= 1, (len(a), len(b))
-    cut = min(r["score"] for r in a) + 5e-3
-    xyxy = np.array([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
-                      r["bbox"][1] + r["bbox"][3]] for r in a + b])
-    mine, theirs = xyxy[:len(a)], xyxy[len(a):]
-    close = np.abs(mine[:, None] - theirs[None]).max(-1) < 0.1
-    iou = np.where(close, 1.0, box_iou(mine, theirs))
-    iou[np.not_equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])] = -1
-    scores = np.subtract.outer([r["score"] for r in a], [r["score"] for r in b])
-    iou[np.abs(scores) > 5e-3] = -1
-    pairs = []
-    for i, row in enumerate(a):
-        if row["score"] <= cut:
-            continue
-        j = int(iou[i].argmax())
-        assert iou[i, j] > 0.99, f"detection {i} {row} has no partner (best IoU {iou[i, j]:.3f})"
-        pairs.append((i, j))
-    return pairs
+
+def matched(model, a: list[dict], b: list[dict]) -> list[tuple[int, int]]:
+    """Pairs (i, j) of ``a``'s and ``b``'s detections (pxcore.testing.detections: same
+    class, scores within SCORE_ATOL, IoU > 0.99 or corners within COORD_ATOL). Only a
+    detection within SCORE_ATOL of a cut goes unpaired: the score threshold, or the
+    lowest score of a list cut at keep_top_k (which of several near-equal boxes the
+    top-k cut keeps is a rounding matter). Fails the test if anything else has no
+    partner, or if nothing pairs up (neither list may be empty)."""
+    return assert_same_detections(
+        a, b, score_atol=SCORE_ATOL, coord_atol=COORD_ATOL, threshold=model.net.score_threshold,
+        keep_top_k=model.net.keep_top_k, require_nonempty=True).pairs
 
 
 def _model(name: str, train, val):
@@ -129,6 +120,7 @@ def test_every_row_is_a_representatives_graph():
 
 
 @pytest.mark.slow
+@pytest.mark.parity
 @pytest.mark.parametrize("name", REPRESENTATIVES)
 def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     root, train, val = shapes
@@ -149,7 +141,7 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     exported = model.export(tmp_path / "inference")
     deployed = px.Predictor(exported, runtime="paddle").predict(images)
     for a, b in zip(predictions, deployed, strict=True):
-        pairs = matched(a, b)
+        pairs = matched(model, a, b)
         if model.net.with_mask:
             agree = np.mean([(a[i]["mask"] == b[j]["mask"]).mean() for i, j in pairs])
             assert agree > 0.995, agree
