@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pxcore.deploy.cache import atomic_output
 from pxcore.deploy.runtime import RuntimeUnavailable
 
 # Operators Lite's optimizer crashes on although its check accepts them, and the fix.
@@ -75,16 +76,15 @@ def convert(program: Path, params: Path, target_prefix: Path) -> Path:
         why = "; ".join(f"{op} ({KNOWN_CRASHES[op]})" for op in crashing)
         raise RuntimeUnavailable(f"Paddle Lite's optimizer crashes on {why}; re-export the model "
                                  "without it, or use another runtime")
-    partial = target_prefix.with_name(target_prefix.name + ".partial")
-    result = _run(_CONVERT, str(program), str(params), str(partial))
-    produced = partial.with_name(partial.name + ".nb")
-    if result.returncode != 0 or not produced.is_file():
-        produced.unlink(missing_ok=True)
-        raise RuntimeUnavailable(
-            f"Paddle Lite's optimizer {_how(result)} converting {program} (its operators: "
-            f"{', '.join(ops)}); use another runtime.\n{(result.stdout + result.stderr).strip()[-1500:]}")
     target = target_prefix.with_name(target_prefix.name + ".nb")
-    os.replace(produced, target)
+    # The optimizer writes <prefix>.nb: it gets a prefix in a folder of its own, and the
+    # file is renamed into place whole (processes may convert the same model at once).
+    with atomic_output(target) as produced:
+        result = _run(_CONVERT, str(program), str(params), str(produced.parent / target_prefix.name))
+        if result.returncode != 0 or not produced.is_file():
+            raise RuntimeUnavailable(
+                f"Paddle Lite's optimizer {_how(result)} converting {program} (its operators: "
+                f"{', '.join(ops)}); use another runtime.\n{(result.stdout + result.stderr).strip()[-1500:]}")
     return target
 
 

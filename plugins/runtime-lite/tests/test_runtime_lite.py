@@ -132,3 +132,23 @@ def test_every_installed_classifier_runs_in_lite_with_parity(name, request, tmp_
     (logits,) = pxcore.Predictor(out, runtime="lite").run(batch)
     np.testing.assert_array_equal(logits.argmax(1), expected.argmax(1), err_msg=name)
     assert np.abs(logits - expected).max() <= 1e-3 * np.abs(expected).max(), name
+
+
+def test_the_converted_model_is_renamed_into_place_whole(tmp_path, monkeypatch):
+    """No Lite needed: a stand-in optimizer writes <prefix>.nb as Lite's does."""
+    monkeypatch.setattr(conversion, "model_ops", lambda program, params: ["conv2d"])
+    monkeypatch.setattr(conversion, "_CONVERT", textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        Path(sys.argv[3] + ".nb").write_bytes(b"naive buffer")
+        Path(sys.argv[3] + ".log").write_text("what an optimizer may leave beside it")
+    """))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    target = conversion.convert(tmp_path / "m.pdmodel", tmp_path / "m.pdiparams", cache / "model-k")
+    assert target == cache / "model-k.nb" and target.read_bytes() == b"naive buffer"
+    assert [p.name for p in cache.iterdir()] == ["model-k.nb"]
+    monkeypatch.setattr(conversion, "_CONVERT", "import sys; sys.exit(3)")
+    with pytest.raises(RuntimeUnavailable, match="exited with 3 converting"):
+        conversion.convert(tmp_path / "m.pdmodel", tmp_path / "m.pdiparams", cache / "model-j")
+    assert [p.name for p in cache.iterdir()] == ["model-k.nb"]

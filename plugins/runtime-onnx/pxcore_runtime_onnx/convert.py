@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pxcore.deploy.cache import atomic_output
 from pxcore.deploy.runtime import RuntimeUnavailable
 
 OPSET = 13
@@ -67,19 +68,18 @@ _UNSUPPORTED = re.compile(r"not supported yet, including ([\w, ]+)")
 
 
 def convert(program: Path, params: Path, target: Path, opset: int = OPSET) -> None:
-    """paddle2onnx in a child process; the ONNX file appears only if it succeeded."""
-    partial = target.with_suffix(".partial")
-    result = subprocess.run([sys.executable, "-c", _CHILD, str(program), str(params), str(partial),
-                             str(opset)], capture_output=True, text=True)
-    log = result.stdout + result.stderr
-    if result.returncode != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
-        ops = sorted({op.strip() for match in _UNSUPPORTED.findall(log)
-                      for op in match.split(",") if op.strip()})
-        how = (f"it aborted ({signal.Signals(-result.returncode).name})" if result.returncode < 0
-               else f"it exited with {result.returncode}")
-        what = f" on operators it does not support: {', '.join(ops)}" if ops else ""
-        raise RuntimeUnavailable(
-            f"paddle2onnx cannot convert {program.parent}: {how}{what}. Use another runtime "
-            f"(runtime='paddle').\nLast lines of its log:\n{log.strip()[-1500:]}")
-    os.replace(partial, target)
+    """paddle2onnx in a child process; the ONNX file appears only if it succeeded, whole
+    (written under a name of its own and renamed: processes may convert at once)."""
+    with atomic_output(target) as partial:
+        result = subprocess.run([sys.executable, "-c", _CHILD, str(program), str(params),
+                                 str(partial), str(opset)], capture_output=True, text=True)
+        log = result.stdout + result.stderr
+        if result.returncode != 0 or not partial.is_file():
+            ops = sorted({op.strip() for match in _UNSUPPORTED.findall(log)
+                          for op in match.split(",") if op.strip()})
+            how = (f"it aborted ({signal.Signals(-result.returncode).name})" if result.returncode < 0
+                   else f"it exited with {result.returncode}")
+            what = f" on operators it does not support: {', '.join(ops)}" if ops else ""
+            raise RuntimeUnavailable(
+                f"paddle2onnx cannot convert {program.parent}: {how}{what}. Use another runtime "
+                f"(runtime='paddle').\nLast lines of its log:\n{log.strip()[-1500:]}")
