@@ -11,6 +11,8 @@ forgives:
 2. A box smaller than a pixel (an untrained head gives boxes 0.005 px high) can move by
    a few percent of its own size, so its IoU with its twin falls below any useful
    ``iou``; boxes whose corners are all within ``coord_atol`` pixels pair up as well.
+   (Corners within 0.01 px already mean IoU > 0.99 for a box 4 px or more on each
+   side, so the default decides only for smaller boxes.)
 3. Scores move: a pair's scores differ by at most ``score_atol``.
 4. A box whose score sits at a cut (the score threshold, or the lowest score kept when
    the list is cut at ``keep_top_k``) is kept by one runtime and not by the other: it
