@@ -59,3 +59,42 @@ def test_conformance_params_name_each_spec(good_plugin):
     assert "backbone:FixtureNet" in ids and "model:FixtureNet_cls" in ids
     with pytest.raises(AssertionError, match="no specs to check"):
         conformance_params("not-installed")
+
+
+def _raising_probe():
+    raise RuntimeError("probe broke")
+
+
+def _empty_probe():
+    return ""
+
+
+def _refusing_probe():
+    return "needs a GPU"
+
+
+class _Probes:
+    @pxcore.hookimpl
+    def px_register_runtimes(self, registry):
+        for name, probe in (("raises", _raising_probe), ("empty", _empty_probe),
+                            ("refuses", _refusing_probe)):
+            registry.add(name=f"probe-{name}", probe=f"{__name__}:{probe.__name__}",
+                         factory="pxcore.deploy.paddle_inference:PaddleInferenceRuntime")
+
+
+def test_a_runtime_whose_probe_raises_fails_conformance():
+    pxcore.register_plugin(_Probes(), name="probes")
+    spec = pxcore.get_registry().get("runtime", "probe-raises")
+    # what `px runtimes` sees: the exception as a reason, as if the runtime merely could
+    # not run here; the check must not take that for an answer
+    assert "raised RuntimeError: probe broke" in spec.unavailable_reason()
+    with pytest.raises(AssertionError, match=r"probe .*_raising_probe' raised RuntimeError: probe broke"):
+        check_spec(spec)
+
+
+def test_a_runtime_probe_answers_none_or_a_reason():
+    pxcore.register_plugin(_Probes(), name="probes")
+    registry = pxcore.get_registry()
+    check_spec(registry.get("runtime", "probe-refuses"))
+    with pytest.raises(AssertionError, match="non-empty reason string, got ''"):
+        check_spec(registry.get("runtime", "probe-empty"))

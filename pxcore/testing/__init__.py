@@ -21,7 +21,9 @@ did not hold. What is checked, by kind:
   ``[batch, num_classes]``, segmenters logits ``[batch, num_classes, H, W]`` at the
   input's size, also non-square, and in training those or a list weighted by
   ``loss_weights``), same outputs after ``paddle.jit.to_static``;
-- runtime: its probe imports and answers None or a reason.
+- runtime: its probe imports and, called directly (not through
+  ``unavailable_reason()``, which turns an exception into a reason), answers None or a
+  reason without raising.
 
 ``pxcore.testing.layouts.check_weight_layouts`` checks that a model takes its zoo row's
 official weight layouts (.pdparams, Paddle 1.x per-variable directories and archives).
@@ -34,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..plugins import get_registry
-from ..specs import Spec
+from ..specs import Spec, resolve
 
 DEFAULT_INPUT_SIZE = 64
 TEST_NUM_CLASSES = 3
@@ -280,9 +282,24 @@ def _check_segmenter(spec: Spec, label: str, net, inputs: list, outputs, num_cla
 
 
 def _check_runtime(spec: Spec, label: str, **overrides: Any) -> None:
-    reason = spec.unavailable_reason()
-    assert reason is None or isinstance(reason, str), (
-        f"{label}: its probe must return None or a reason string, got {reason!r}")
+    """The probe itself, called directly: ``spec.unavailable_reason()`` turns anything the
+    probe raises into a reason string (so that ``px runtimes`` survives a broken plugin),
+    which would let a probe that always raises pass as "not usable here"."""
+    if spec.probe is None:
+        return
+    try:
+        probe = resolve(spec.probe)
+    except Exception as exc:
+        raise AssertionError(f"{label}: its probe {spec.probe!r} does not load: {exc}") from exc
+    assert callable(probe), f"{label}: its probe {spec.probe!r} is not callable"
+    try:
+        reason = probe()
+    except Exception as exc:
+        raise AssertionError(
+            f"{label}: its probe {spec.probe!r} raised {type(exc).__name__}: {exc} (a probe "
+            "returns None or a reason why the runtime cannot run here; it must not raise)") from exc
+    assert reason is None or isinstance(reason, str) and reason.strip(), (
+        f"{label}: its probe must return None or a non-empty reason string, got {reason!r}")
 
 
 _CHECKS = {
