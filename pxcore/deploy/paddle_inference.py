@@ -4,10 +4,88 @@ where paddle is built with them)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
 from .runtime import Runtime, RuntimeUnavailable
+
+TRT_WORKSPACE_BYTES = 1 << 30
+TRT_MAX_BATCH = 8
+TRT_MIN_SIZE = 32  # the smallest height and width a derived shape range admits
+TRT_MAX_SCALE = 2.0  # the largest, as a multiple of deploy.yml's input_size
+
+
+def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | None = None,
+                     max_batch: int = TRT_MAX_BATCH) -> dict[str, dict[str, list[int]]]:
+    """{"min"|"opt"|"max": {input name: shape}}: the dynamic-shape ranges Paddle-TensorRT
+    needs (it cannot build engines for dynamic inputs without them).
+
+    ``trt_shape_range`` gives them: ``{"min": [1, 3, 224, 224], "opt": ..., "max": ...}``
+    for the first input, or ``{"min": {name: shape, ...}, ...}``. Otherwise they follow
+    deploy.yml: fixed dimensions stay fixed; a dynamic batch runs 1..``max_batch``
+    (optimal at 1); a dynamic height or width runs from TRT_MIN_SIZE to TRT_MAX_SCALE
+    times deploy.yml's ``input_size``, optimal at it. With neither, a RuntimeUnavailable
+    says how to give them."""
+    names = [spec["name"] for spec in info["inputs"]]
+    ranges: dict[str, dict[str, list[int]]] = {"min": {}, "opt": {}, "max": {}}
+    if trt_shape_range is not None:
+        if set(trt_shape_range) != set(ranges):
+            raise RuntimeUnavailable(f"trt_shape_range needs the keys min, opt and max, got "
+                                     f"{sorted(trt_shape_range)}")
+        for key, shapes in trt_shape_range.items():
+            given = shapes if isinstance(shapes, dict) else {names[0]: shapes}
+            unknown = sorted(set(given) - set(names))
+            if unknown:
+                raise RuntimeUnavailable(f"trt_shape_range names {', '.join(unknown)}; the model's "
+                                         f"inputs are {', '.join(names)}")
+            ranges[key] = {name: [int(d) for d in shape] for name, shape in given.items()}
+    nominal = info.get("input_size")
+    for spec in info["inputs"]:
+        name, shape = spec["name"], list(spec["shape"])
+        if all(name in ranges[key] for key in ranges):
+            low, best, high = (ranges[key][name] for key in ("min", "opt", "max"))
+            ok = len(low) == len(best) == len(high) == len(shape) and all(
+                lo <= b <= hi and (d == -1 or lo == b == hi == d)
+                for lo, b, hi, d in zip(low, best, high, shape, strict=True))
+            if not ok:
+                raise RuntimeUnavailable(
+                    f"trt_shape_range for input {name!r} (min {low}, opt {best}, max {high}) does "
+                    f"not fit its shape {shape} in deploy.yml: min <= opt <= max, fixed dimensions "
+                    "as exported")
+            continue
+        low, best, high = [], [], []
+        for axis, dim in enumerate(shape):
+            if dim != -1:
+                low.append(dim), best.append(dim), high.append(dim)
+            elif axis == 0:
+                low.append(1), best.append(1), high.append(max_batch)
+            elif axis in (2, 3) and nominal:
+                size = int(nominal[axis - 2])
+                low.append(min(TRT_MIN_SIZE, size)), best.append(size)
+                high.append(max(size, int(size * TRT_MAX_SCALE)))
+            else:
+                raise RuntimeUnavailable(
+                    f"Paddle-TensorRT needs shape ranges for input {name!r} of shape {shape}, and "
+                    "deploy.yml gives no input_size to derive them from: pass "
+                    "runtime_options={'trt_shape_range': {'min': [1, 3, H, W], 'opt': [...], "
+                    "'max': [...]}}, or export with fixed_input_shape=[W, H]")
+        ranges["min"][name], ranges["opt"][name], ranges["max"][name] = low, best, high
+    return ranges
+
+
+def configure_gpu(config, info: dict[str, Any], *, device_id: int, precision: str, precision_types,
+                  trt_shape_range: dict[str, Any] | None = None) -> None:
+    """Set up a Paddle Inference ``config`` for the GPU ``device_id``, with TensorRT and
+    its dynamic-shape ranges in fp16. ``precision_types``: ``paddle.inference.PrecisionType``
+    (passed in, so that a test can give a fake config and check the calls)."""
+    config.enable_use_gpu(256, device_id)
+    if precision == "fp16":
+        ranges = trt_shape_ranges(info, trt_shape_range, max_batch=TRT_MAX_BATCH)
+        config.enable_tensorrt_engine(workspace_size=TRT_WORKSPACE_BYTES, max_batch_size=TRT_MAX_BATCH,
+                                      precision_mode=precision_types.Half, use_calib_mode=False)
+        # Paddle's order: min, max, opt.
+        config.set_trt_dynamic_shape_info(ranges["min"], ranges["max"], ranges["opt"])
 
 
 def probe() -> str | None:
@@ -22,8 +100,9 @@ class PaddleInferenceRuntime(Runtime):
     name = "paddle"
 
     def __init__(self, model_dir, info, *, device="cpu", precision="fp32", threads=None,
-                 _predictor=None) -> None:
+                 trt_shape_range=None, _predictor=None) -> None:
         super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
+        self.trt_shape_range = trt_shape_range
         if _predictor is not None:  # a clone for another thread
             self.predictor = _predictor
         else:
@@ -38,15 +117,13 @@ class PaddleInferenceRuntime(Runtime):
         files = self.info["files"]
         config = inference.Config(str(self.model_dir / files["program"]),
                                   str(self.model_dir / files["params"]))
-        if self.device == "gpu":
+        if self.device_type == "gpu":
             if not paddle.device.is_compiled_with_cuda():
                 raise RuntimeUnavailable("this paddle is the CPU build; install paddlepaddle-gpu for device='gpu'")
-            config.enable_use_gpu(256, 0)
-            if self.precision == "fp16":
-                if not paddle.base.core.is_compiled_with_tensorrt():
-                    raise RuntimeUnavailable("fp16 in Paddle Inference needs paddle built with TensorRT")
-                config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=8,
-                                              precision_mode=inference.PrecisionType.Half)
+            if self.precision == "fp16" and not paddle.base.core.is_compiled_with_tensorrt():
+                raise RuntimeUnavailable("fp16 in Paddle Inference needs paddle built with TensorRT")
+            configure_gpu(config, self.info, device_id=self.device_id, precision=self.precision,
+                          precision_types=inference.PrecisionType, trt_shape_range=self.trt_shape_range)
         else:
             if self.precision != "fp32":
                 raise RuntimeUnavailable("Paddle Inference on CPU runs fp32 only")
@@ -69,4 +146,5 @@ class PaddleInferenceRuntime(Runtime):
         # Paddle predictors are not thread-safe; a clone shares the weights.
         return PaddleInferenceRuntime(self.model_dir, self.info, device=self.device,
                                       precision=self.precision, threads=self.threads,
+                                      trt_shape_range=self.trt_shape_range,
                                       _predictor=self.predictor.clone())

@@ -21,10 +21,15 @@ DETECTION_TASKS = ("detection", "instance_segmentation")
 
 class Predictor:
     """Thread-safe: each thread gets its own runtime session (a clone sharing the
-    weights) unless the runtime is thread-safe itself."""
+    weights) unless the runtime is thread-safe itself.
+
+    ``device``: "cpu", "gpu" or "gpu:N" (the N-th GPU). ``runtime_options``: keyword
+    arguments for the named runtime, e.g. ``{"trt_shape_range": {"min": [1, 3, 224, 224],
+    "opt": ..., "max": ...}}`` for Paddle Inference's TensorRT (device="gpu", fp16)."""
 
     def __init__(self, model_dir: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
-                 precision: str = "fp32", threads: int | None = None, batch_size: int = 8) -> None:
+                 precision: str = "fp32", threads: int | None = None, batch_size: int = 8,
+                 runtime_options: dict[str, Any] | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.info = read_deploy_info(self.model_dir)
         self.task = self.info["task"]
@@ -43,7 +48,8 @@ class Predictor:
         fixed = self.info["inputs"][0]["shape"][0]
         self.batch_size = fixed if isinstance(fixed, int) and fixed > 0 else batch_size
         self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
-                                       precision=precision, threads=threads)
+                                       precision=precision, threads=threads,
+                                       runtime_options=runtime_options)
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._clone_lock = threading.Lock()

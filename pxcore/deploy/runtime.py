@@ -39,7 +39,8 @@ class Runtime:
                  precision: str = "fp32", threads: int | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.info = info
-        self.device = device
+        self.device = device  # as given ("gpu:1"), so that clone() keeps it
+        self.device_type, self.device_id = parse_device(device)
         self.precision = precision
         self.threads = threads
 
@@ -52,9 +53,18 @@ class Runtime:
             self.model_dir, self.info, device=self.device, precision=self.precision, threads=self.threads)
 
 
+def parse_device(device: str) -> tuple[str, int]:
+    """``("cpu", 0)`` for "cpu", ``("gpu", 0)`` for "gpu", ``("gpu", 1)`` for "gpu:1"."""
+    kind, sep, index = str(device).partition(":")
+    if kind in DEVICES and not sep:
+        return kind, 0
+    if kind == "gpu" and index.isdigit():
+        return kind, int(index)
+    raise PxError(f"device {device!r} is not one of {', '.join(DEVICES)} (or gpu:N, the N-th GPU)")
+
+
 def _check(device: str, precision: str) -> None:
-    if device not in DEVICES:
-        raise PxError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+    parse_device(device)
     if precision not in PRECISIONS:
         raise PxError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
 
@@ -63,9 +73,10 @@ def runtime_specs(device: str | None = None):
     from ..plugins import get_registry
 
     specs = get_registry().specs("runtime")
+    kind = parse_device(device)[0] if device is not None else "cpu"
     if device is not None:
-        specs = [s for s in specs if device in s.metadata.get("devices", DEVICES)]
-    return sorted(specs, key=lambda s: -float(s.metadata.get("priority", {}).get(device or "cpu", 0)))
+        specs = [s for s in specs if kind in s.metadata.get("devices", DEVICES)]
+    return sorted(specs, key=lambda s: -float(s.metadata.get("priority", {}).get(kind, 0)))
 
 
 def runtime_report(device: str | None = None) -> list[dict[str, Any]]:
@@ -99,12 +110,22 @@ def _model_refusal(spec, info: dict, model_dir: Path) -> str | None:
 
 
 def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
-                   precision: str = "fp32", threads: int | None = None) -> Runtime:
+                   precision: str = "fp32", threads: int | None = None,
+                   runtime_options: dict[str, Any] | None = None) -> Runtime:
     """Build the named runtime, or with "auto" the highest-priority one for the device
-    that is usable here and loads this model."""
+    that is usable here and loads this model. ``device``: "cpu", "gpu" or "gpu:N".
+    ``runtime_options``: keyword arguments of the named runtime (e.g. Paddle Inference's
+    ``trt_shape_range``); "auto" takes none, since they are specific to one runtime.
+
+    With "auto", a runtime that is usable here but fails on this model is skipped with a
+    warning naming it and its error (one that is not installed or not for this device
+    is skipped quietly, at info level)."""
     from ..plugins import get_registry
 
     _check(device, precision)
+    if runtime_options and runtime == "auto":
+        raise PxError(f"runtime_options ({', '.join(runtime_options)}) belong to one runtime; "
+                      "name it, e.g. runtime='paddle'")
     if runtime != "auto":
         spec = get_registry().find("runtime", runtime)
         if spec is None:
@@ -118,7 +139,7 @@ def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device
         if refusal is not None:
             raise RuntimeUnavailable(refusal)
         return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
-                          threads=threads)
+                          threads=threads, **(runtime_options or {}))
     tried = []
     for spec in runtime_specs(device):
         reason = spec.unavailable_reason() or _model_refusal(spec, info, model_dir)
@@ -128,7 +149,12 @@ def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device
                                   precision=precision, threads=threads)
             except RuntimeUnavailable as exc:
                 reason = str(exc)
+                # Usable here, yet it failed on this model: the user gets another runtime
+                # than the best one, and should see which failed and why.
+                logger.warning("runtime='auto': the %s runtime failed on %s, trying the next "
+                               "one: %s", spec.name, model_dir, reason)
+        else:
+            logger.info("runtime %s skipped: %s", spec.name, reason)
         tried.append(f"{spec.name}: {reason}")
-        logger.info("runtime %s skipped: %s", spec.name, reason)
     raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
                              + "\n  ".join(tried or ["none registered for this device"]))

@@ -25,7 +25,7 @@ class LiteRuntime(Runtime):
 
     def __init__(self, model_dir, info, *, device="cpu", precision="fp32", threads=None) -> None:
         super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
-        if device != "cpu" or precision != "fp32":
+        if self.device_type != "cpu" or precision != "fp32":
             raise RuntimeUnavailable("the lite runtime runs on device='cpu' in fp32 here")
         from .convert import lite_model
 

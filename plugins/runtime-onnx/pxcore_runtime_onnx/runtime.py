@@ -31,10 +31,10 @@ class OnnxRuntime(Runtime):
 
         if precision != "fp32":
             raise RuntimeUnavailable("the onnxruntime runtime runs fp32; for fp16 use runtime='tensorrt'")
-        if device == "gpu":
+        if self.device_type == "gpu":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise RuntimeUnavailable("this onnxruntime has no CUDA provider; pip install onnxruntime-gpu")
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            providers = [("CUDAExecutionProvider", {"device_id": self.device_id}), "CPUExecutionProvider"]
         else:
             providers = ["CPUExecutionProvider"]
         self.onnx_path = onnx_model(self.model_dir, info)
