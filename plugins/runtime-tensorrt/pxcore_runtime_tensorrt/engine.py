@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pxcore.deploy.cache import atomic_write_bytes
 from pxcore.deploy.runtime import RuntimeUnavailable
+
+logger = logging.getLogger("pxcore")
 
 WORKSPACE_BYTES = 1 << 30
 
@@ -61,15 +66,52 @@ def build_engine(trt, onnx_path: Path, profile: dict[str, tuple], precision: str
     return bytes(serialized)
 
 
-def cached_engine(trt, onnx_path: Path, profile: dict[str, tuple], precision: str, device: str) -> bytes:
+def engine_path(trt, onnx_path: Path, profile: dict[str, tuple], precision: str, device: str) -> Path:
     key = engine_cache_key(onnx_path, trt_version=trt.__version__, device=device,
                            precision=precision, profile=profile)
-    path = cache_dir() / f"{key}.engine"
+    return cache_dir() / f"{key}.engine"
+
+
+def _deserialize(deserialize: Callable[[bytes], Any], data: bytes) -> tuple[Any, str]:
+    """(engine, "") or (None, why not): TensorRT returns None (and logs) for bytes it
+    cannot read; some versions raise instead."""
+    try:
+        engine = deserialize(data)
+    except Exception as exc:  # noqa: BLE001 - whatever TensorRT raises, say it
+        return None, f"{type(exc).__name__}: {exc}"
+    return engine, "" if engine is not None else "TensorRT could not deserialize it (see its log above)"
+
+
+def load_engine(path: Path, build: Callable[[], bytes], deserialize: Callable[[bytes], Any]):
+    """The engine cached at ``path``, or built by ``build()`` and cached there.
+
+    A cached file that does not deserialize (truncated, corrupt, or written by another
+    TensorRT) is deleted with a warning naming it and built again, once. An engine that
+    does not deserialize right after it was built is an error naming the file."""
     if path.is_file():
-        return path.read_bytes()
-    data = build_engine(trt, onnx_path, profile, precision)
+        engine, why = _deserialize(deserialize, path.read_bytes())
+        if engine is not None:
+            return engine
+        logger.warning("the cached TensorRT engine %s is unusable (%s); deleting it and building it "
+                       "again", path, why)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise RuntimeUnavailable(f"the cached TensorRT engine {path} is unusable ({why}) and "
+                                     f"cannot be deleted ({exc}); delete it, and it will be rebuilt") from exc
+    data = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)  # another process may build the same engine: last one wins whole
-    return data
+    atomic_write_bytes(path, data)  # processes building the same engine: either whole file stays
+    engine, why = _deserialize(deserialize, data)
+    if engine is None:
+        path.unlink(missing_ok=True)
+        raise RuntimeUnavailable(f"TensorRT built an engine it cannot deserialize ({why}); "
+                                 f"it was not kept at {path}")
+    return engine
+
+
+def cached_engine(trt, onnx_path: Path, profile: dict[str, tuple], precision: str, device: str,
+                  deserialize: Callable[[bytes], Any]):
+    """The deserialized engine for the ONNX model, from the cache or built into it."""
+    return load_engine(engine_path(trt, onnx_path, profile, precision, device),
+                       lambda: build_engine(trt, onnx_path, profile, precision), deserialize)

@@ -28,6 +28,22 @@ def _check(result):
     return values[0] if len(values) == 1 else values
 
 
+def numpy_dtype(trt, dtype) -> np.dtype:
+    """The numpy dtype of a TensorRT tensor type, or an error naming a type numpy lacks
+    (bfloat16, FP8, INT4)."""
+    try:
+        return np.dtype(trt.nptype(dtype))
+    except Exception as exc:  # noqa: BLE001 - trt.nptype raises TypeError, KeyError, ...
+        raise RuntimeUnavailable(f"the TensorRT engine has a tensor of type {dtype}, which numpy has "
+                                 f"no type for ({exc})") from exc
+
+
+def check_device_index(index: int, count: int) -> None:
+    if not 0 <= index < count:
+        have = f"gpu:0 to gpu:{count - 1}" if count > 1 else "gpu:0 only" if count == 1 else "none"
+        raise RuntimeUnavailable(f"there is no CUDA device gpu:{index} here ({count} found: {have})")
+
+
 def probe() -> str | None:
     try:
         import tensorrt  # noqa: F401
@@ -50,8 +66,8 @@ class TensorRTRuntime(Runtime):
     def __init__(self, model_dir, info, *, device="gpu", precision="fp32", threads=None,
                  max_batch: int = 8, _engine=None) -> None:
         super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
-        if device != "gpu":
-            raise RuntimeUnavailable("TensorRT runs on device='gpu' only")
+        if self.device_type != "gpu":
+            raise RuntimeUnavailable("TensorRT runs on device='gpu' (or 'gpu:N') only")
         reason = probe()
         if reason is not None:
             raise RuntimeUnavailable(reason)
@@ -63,6 +79,8 @@ class TensorRTRuntime(Runtime):
 
         self.trt = trt
         self.cudart = _cudart()
+        check_device_index(self.device_id, _check(self.cudart.cudaGetDeviceCount()))
+        _check(self.cudart.cudaSetDevice(self.device_id))  # engines and buffers live on it
         self.max_batch = max_batch
         self.profile = optimization_profile(info, max_batch=max_batch)
         if _engine is None:
@@ -71,10 +89,12 @@ class TensorRTRuntime(Runtime):
             if missing:
                 raise RuntimeUnavailable(f"TensorRT's ONNX parser has no {', '.join(missing)}; "
                                          "use runtime='paddle' or 'onnxruntime'")
-            props = _check(self.cudart.cudaGetDeviceProperties(0))
+            props = _check(self.cudart.cudaGetDeviceProperties(self.device_id))
             gpu = f"{props.name.decode(errors='replace').strip(chr(0))} sm{props.major}{props.minor}"
-            data = cached_engine(trt, onnx_path, self.profile, precision, gpu)
-            _engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(data)
+            deserializer = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+            _engine = cached_engine(trt, onnx_path, self.profile, precision, gpu,
+                                    deserializer.deserialize_cuda_engine)
+            self._deserializer = deserializer  # the runtime must outlive its engines
         self.engine = _engine
         self.context = self.engine.create_execution_context()
         self.stream = _check(self.cudart.cudaStreamCreate())
@@ -82,6 +102,8 @@ class TensorRTRuntime(Runtime):
         mode = trt.TensorIOMode.INPUT
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == mode]
         self.outputs = [n for n in names if self.engine.get_tensor_mode(n) != mode]
+        # Outputs are not all float32 (an argmax map, class ids); nor are inputs always.
+        self.dtypes = {n: numpy_dtype(trt, self.engine.get_tensor_dtype(n)) for n in names}
         self._buffers: dict[str, tuple[int, int]] = {}  # name -> (pointer, bytes)
 
     def _buffer(self, name: str, nbytes: int) -> int:
@@ -94,11 +116,14 @@ class TensorRTRuntime(Runtime):
         return pointer
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        if self.context is None:
+            raise RuntimeUnavailable("this TensorRT runtime was closed")
         cudart = self.cudart
+        _check(cudart.cudaSetDevice(self.device_id))  # the current device is per thread
         h2d = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         d2h = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         for name, array in zip(self.inputs, inputs, strict=True):
-            array = np.ascontiguousarray(array, np.float32)
+            array = np.ascontiguousarray(array, self.dtypes[name])
             if not fits(self.profile, name, array.shape):
                 low, _, high = self.profile[name]
                 raise RuntimeUnavailable(f"input {name} of shape {array.shape} is outside the engine's "
@@ -110,7 +135,7 @@ class TensorRTRuntime(Runtime):
         results = []
         for name in self.outputs:
             shape = tuple(self.context.get_tensor_shape(name))
-            out = np.empty(shape, np.float32)
+            out = np.empty(shape, self.dtypes[name])
             self.context.set_tensor_address(name, self._buffer(name, out.nbytes))
             results.append(out)
         if not self.context.execute_async_v3(self.stream):
@@ -123,12 +148,34 @@ class TensorRTRuntime(Runtime):
 
     def clone(self) -> TensorRTRuntime:
         # One engine, an execution context and buffers per thread.
-        return TensorRTRuntime(self.model_dir, self.info, device=self.device, precision=self.precision,
+        twin = TensorRTRuntime(self.model_dir, self.info, device=self.device, precision=self.precision,
                                threads=self.threads, max_batch=self.max_batch, _engine=self.engine)
+        twin._deserializer = getattr(self, "_deserializer", None)
+        return twin
 
-    def __del__(self):
-        for pointer, _ in getattr(self, "_buffers", {}).values():
+    def close(self) -> None:
+        """Free the device buffers and destroy the CUDA stream; safe to call twice, and
+        on an instance whose construction failed half way."""
+        cudart = getattr(self, "cudart", None)
+        buffers, self._buffers = getattr(self, "_buffers", {}), {}
+        stream, self.stream = getattr(self, "stream", None), None
+        self.context = None  # before the engine, which clones may still share
+        if cudart is None:
+            return
+        try:
+            cudart.cudaSetDevice(getattr(self, "device_id", 0))  # close() may run in another thread
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+        for pointer, _ in buffers.values():
             try:
-                self.cudart.cudaFree(pointer)
+                cudart.cudaFree(pointer)
             except Exception:  # noqa: BLE001 - interpreter shutdown
                 pass
+        if stream is not None:
+            try:
+                cudart.cudaStreamDestroy(stream)
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    def __del__(self):
+        self.close()

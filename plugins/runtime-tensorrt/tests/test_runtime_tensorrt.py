@@ -12,10 +12,11 @@ import pxcore
 from pxcore.deploy import RuntimeUnavailable, read_deploy_info
 from pxcore.testing import check_spec, conformance_params
 from pxcore_runtime_onnx.convert import onnx_model
-from pxcore_runtime_tensorrt.engine import engine_cache_key
+from pxcore_runtime_tensorrt import engine as engine_module
+from pxcore_runtime_tensorrt.engine import cached_engine, engine_cache_key, load_engine
 from pxcore_runtime_tensorrt.onnx_ops import TENSORRT_ONNX_OPS, onnx_ops, unsupported_ops
 from pxcore_runtime_tensorrt.profile import fits, optimization_profile
-from pxcore_runtime_tensorrt.runtime import probe
+from pxcore_runtime_tensorrt.runtime import TensorRTRuntime, check_device_index, numpy_dtype, probe
 
 GPU_REASON = probe()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"TensorRT cannot run here: {GPU_REASON}")
@@ -94,3 +95,115 @@ def test_parity_on_the_gpu(exported, precision, tolerance):
     assert np.abs(logits - expected).max() <= tolerance * np.abs(expected).max()
     (again,) = pxcore.Predictor(out, runtime="tensorrt", device="gpu", precision=precision).run(batch)
     np.testing.assert_allclose(again, logits)  # the cached engine gives the same answers
+
+
+# --- the logic around TensorRT and CUDA, with fakes standing in for them ----------------
+
+class FakeTrt:
+    """trt.nptype for the types numpy has, and a TypeError for bfloat16 (as TensorRT)."""
+
+    __version__ = "10.0.fake"
+
+    @staticmethod
+    def nptype(dtype):
+        types = {"FLOAT": np.float32, "HALF": np.float16, "INT32": np.int32, "INT64": np.int64,
+                 "BOOL": np.bool_, "UINT8": np.uint8, "INT8": np.int8}
+        if dtype not in types:
+            raise TypeError("Could not resolve TensorRT datatype to an equivalent numpy datatype.")
+        return types[dtype]
+
+
+def test_tensor_dtypes_come_from_the_engine():
+    assert numpy_dtype(FakeTrt, "FLOAT") == np.float32
+    assert numpy_dtype(FakeTrt, "INT64") == np.int64 and numpy_dtype(FakeTrt, "HALF") == np.float16
+    with pytest.raises(RuntimeUnavailable, match="type BF16, which numpy has no type for"):
+        numpy_dtype(FakeTrt, "BF16")
+
+
+def test_the_gpu_is_the_predictors():
+    check_device_index(1, 2)
+    with pytest.raises(RuntimeUnavailable, match=r"no CUDA device gpu:2 here \(2 found: gpu:0 to gpu:1\)"):
+        check_device_index(2, 2)
+    with pytest.raises(RuntimeUnavailable, match="gpu:0 only"):
+        check_device_index(1, 1)
+    with pytest.raises(RuntimeUnavailable, match="TensorRT runs on device='gpu'"):
+        TensorRTRuntime("unused", {"inputs": []}, device="cpu")
+
+
+class FakeCudart:
+    def __init__(self):
+        self.calls = []
+
+    def cudaSetDevice(self, index):
+        return (0,)
+
+    def cudaFree(self, pointer):
+        self.calls.append(("free", pointer))
+        return (0,)
+
+    def cudaStreamDestroy(self, stream):
+        self.calls.append(("destroy", stream))
+        return (0,)
+
+
+def test_close_frees_the_buffers_and_destroys_the_stream_once():
+    runtime = object.__new__(TensorRTRuntime)  # what __init__ leaves, without a GPU
+    runtime.cudart = FakeCudart()
+    runtime.stream = "stream-1"
+    runtime.context = "context"
+    runtime._buffers = {"image": (111, 64), "logits": (222, 16)}
+    calls = runtime.cudart.calls
+    runtime.close()
+    assert sorted(calls) == [("destroy", "stream-1"), ("free", 111), ("free", 222)]
+    assert runtime.context is None
+    runtime.close()
+    runtime.__del__()
+    assert len(calls) == 3
+    with pytest.raises(RuntimeUnavailable, match="was closed"):
+        runtime.run([np.zeros((1, 3, 32, 32), np.float32)])
+    half_built = object.__new__(TensorRTRuntime)  # __init__ failed before CUDA was set up
+    half_built.__del__()
+
+
+def test_a_corrupt_cached_engine_is_rebuilt_once_with_a_warning_naming_it(tmp_path, caplog):
+    path = tmp_path / "k.engine"
+    path.write_bytes(b"truncated")
+    builds = []
+
+    def build():
+        builds.append(1)
+        return b"good engine"
+
+    def deserialize(data):  # TensorRT returns None for bytes it cannot read
+        return {"engine": data} if data == b"good engine" else None
+
+    with caplog.at_level("WARNING", logger="pxcore"):
+        engine = load_engine(path, build, deserialize)
+    assert engine == {"engine": b"good engine"} and builds == [1]
+    assert path.read_bytes() == b"good engine" and [p.name for p in tmp_path.iterdir()] == ["k.engine"]
+    (record,) = caplog.records
+    assert str(path) in record.getMessage() and "building it again" in record.getMessage()
+    assert load_engine(path, build, deserialize) == engine and builds == [1]  # the cache serves
+
+
+def test_an_engine_that_never_deserializes_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "k.engine"
+    path.write_bytes(b"corrupt")
+
+    def deserialize(data):
+        raise RuntimeError("Serialization assertion magicTagRead == kMAGIC_TAG failed")
+
+    with pytest.raises(RuntimeUnavailable, match=rf"cannot deserialize .*magicTagRead.*{path}"):
+        load_engine(path, lambda: b"also bad", deserialize)
+    assert not path.exists()
+
+
+def test_the_engine_cache_is_written_whole(exported, tmp_path, monkeypatch):
+    _, out, info = exported
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(engine_module, "build_engine", lambda trt, *args: b"engine bytes")
+    onnx_path = onnx_model(out, info)
+    engine = cached_engine(FakeTrt, onnx_path, optimization_profile(info), "fp16", "GPU sm90", bytes)
+    assert engine == b"engine bytes"
+    folder = tmp_path / "pxcore" / "tensorrt"
+    assert [p.suffix for p in folder.iterdir()] == [".engine"]
