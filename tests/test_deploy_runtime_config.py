@@ -130,3 +130,17 @@ def test_no_input_size_and_no_range_is_refused_naming_the_fix():
     # The batch alone may stay dynamic: it has a rule.
     only_batch = {**bare, "inputs": [{"name": "image", "shape": [-1, 3, 96, 96]}]}
     assert trt_shape_ranges(only_batch, max_batch=4)["max"] == {"image": [4, 3, 96, 96]}
+
+
+def test_threads_default_to_every_core_or_pxcore_num_threads(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.delenv("PXCORE_NUM_THREADS", raising=False)
+    assert Runtime(tmp_path, INFO).threads == (os.cpu_count() or 1)
+    monkeypatch.setenv("PXCORE_NUM_THREADS", "1")  # what CI's one-thread parity run sets
+    assert Runtime(tmp_path, INFO).threads == 1
+    assert Runtime(tmp_path, INFO, threads=3).threads == 3  # an explicit count wins
+    assert Runtime(tmp_path, INFO).clone().threads == 1
+    monkeypatch.setenv("PXCORE_NUM_THREADS", "two")
+    with pytest.raises(PxError, match="PXCORE_NUM_THREADS='two' is not a positive whole number"):
+        Runtime(tmp_path, INFO)

@@ -3,7 +3,6 @@ where paddle is built with them)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -129,7 +128,7 @@ class PaddleInferenceRuntime(Runtime):
                 raise RuntimeUnavailable("Paddle Inference on CPU runs fp32 only")
             config.disable_gpu()
             config.enable_mkldnn()  # oneDNN: about 10x eager on CPU here
-            config.set_cpu_math_library_num_threads(self.threads or os.cpu_count() or 1)
+            config.set_cpu_math_library_num_threads(self.threads)
         config.disable_glog_info()
         config.switch_ir_optim(True)
         return inference.create_predictor(config)

@@ -8,6 +8,7 @@ and its ``priority`` per device ("auto" takes the highest that can load the mode
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ class Runtime:
         self.device = device  # as given ("gpu:1"), so that clone() keeps it
         self.device_type, self.device_id = parse_device(device)
         self.precision = precision
-        self.threads = threads
+        self.threads = threads or default_threads()
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
         raise NotImplementedError
@@ -51,6 +52,24 @@ class Runtime:
         """An instance for another thread (shares weights where the runtime can)."""
         return self if self.thread_safe else type(self)(
             self.model_dir, self.info, device=self.device, precision=self.precision, threads=self.threads)
+
+
+ENV_THREADS = "PXCORE_NUM_THREADS"
+
+
+def default_threads() -> int:
+    """CPU threads a runtime uses when not told: ``PXCORE_NUM_THREADS``, else every core.
+
+    Not OMP_NUM_THREADS: importing paddle sets that to 1 in its own process, so it would
+    make every runtime single-threaded once paddle is loaded.
+    """
+    value = os.environ.get(ENV_THREADS)
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise PxError(f"{ENV_THREADS}={value!r} is not a positive whole number of threads; "
+                      f"set it to e.g. 2, or unset it to use every core")
+    return int(value)
 
 
 def parse_device(device: str) -> tuple[str, int]:

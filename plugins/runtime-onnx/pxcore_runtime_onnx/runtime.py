@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import numpy as np
 
@@ -39,7 +38,7 @@ class OnnxRuntime(Runtime):
             providers = ["CPUExecutionProvider"]
         self.onnx_path = onnx_model(self.model_dir, info)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = self.threads
         options.log_severity_level = 3  # errors only: paddle2onnx leaves unused initializers
         self.session = ort.InferenceSession(str(self.onnx_path), options, providers=providers)
         self.input_names = [i.name for i in self.session.get_inputs()]
