@@ -73,9 +73,15 @@ def test_fixed_input_shape(good_plugin, tmp_path):
 
 
 @pytest.mark.parity
-def test_eight_threads_get_the_serial_results(exported, digits_dir):
+@pytest.mark.parametrize("runtime", ["paddle", "onnxruntime"])
+def test_eight_threads_get_the_serial_results(exported, digits_dir, runtime):
+    """Paddle Inference clones a predictor per thread; ONNX Runtime shares one session."""
+    if runtime == "onnxruntime":
+        import pxcore_runtime_onnx.plugin
+
+        pxcore.register_plugin(pxcore_runtime_onnx.plugin, name="pxcore-runtime-onnx")
     _, out = exported
-    predictor = pxcore.Predictor(out, runtime="paddle", threads=1)
+    predictor = pxcore.Predictor(out, runtime=runtime, threads=1)
     images = _images(digits_dir, 8)
     serial = [predictor.predict(image, topk=2) for image in images]
     results = [None] * 8
