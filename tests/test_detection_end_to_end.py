@@ -10,7 +10,8 @@ import pytest
 
 import pxcore as px
 from pxcore import transforms as T
-from pxcore.transforms.geometry import box_iou
+from pxcore.testing.detections import assert_same_detection_lists
+from pxcore.testing.numerics import SCORE_RTOL
 
 pytestmark = pytest.mark.uses_installed_plugins
 
@@ -37,31 +38,14 @@ def small_anchors(model_name: str, size: int) -> list[list[int]]:
     return [[max(1, round(w * size / 608)), max(1, round(h * size / 608))] for w, h in anchors]
 
 
-def matched(a: list[dict], b: list[dict], iou: float = 0.99, score_tol: float = 1e-3) -> bool:
-    """Same detections: one to one, same class, IoU above ``iou``, scores close."""
-    if len(a) != len(b):
-        return False
-    if not a:
-        return True
-    xyxy = lambda r: [r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2], r["bbox"][1] + r["bbox"][3]]  # noqa: E731
-    overlaps = box_iou(np.array([xyxy(r) for r in a]), np.array([xyxy(r) for r in b]))
-    same_class = np.equal.outer([r["category_id"] for r in a], [r["category_id"] for r in b])
-    overlaps = np.where(same_class, overlaps, -1.0)  # NMS keeps one box per class at a place
-    for i, r in enumerate(a):
-        j = int(overlaps[i].argmax())
-        if overlaps[i, j] < iou or abs(b[j]["score"] - r["score"]) > score_tol:
-            return False
-    return True
-
-
 @pytest.mark.slow
 @pytest.mark.parity
 def test_yolov3_trains_evaluates_predicts_reloads_and_exports(shapes, tmp_path):
     root, train, val = shapes
     # Two epochs leave every score low: keep those above 1e-4 so there are boxes to compare.
+    nms = {"type": "multiclass", "score_threshold": 1e-4, "keep_top_k": 20}
     model = px.create_model("YOLOv3-MobileNetV1", num_classes=train.num_classes,
-                            anchors=small_anchors("YOLOv3-MobileNetV1", SIZE),
-                            nms={"type": "multiclass", "score_threshold": 1e-4, "keep_top_k": 20})
+                            anchors=small_anchors("YOLOv3-MobileNetV1", SIZE), nms=nms)
     model.eval_transforms = val.transforms
     state = model.train(2, train, train_batch_size=4, eval_dataset=val, learning_rate=0.001,
                         optimizer="Adam", warmup_steps=2, use_ema=True, save_dir=str(tmp_path / "out"),
@@ -92,12 +76,23 @@ def test_yolov3_trains_evaluates_predicts_reloads_and_exports(shapes, tmp_path):
     assert px.load_model(tmp_path / "out" / "best_model").num_classes == train.num_classes
     reloaded = px.load_model(model.save(tmp_path / "saved"))
     again = reloaded.predict(images)
-    assert all(matched(a, b, iou=0.999, score_tol=1e-5) for a, b in zip(again, predictions, strict=True))
+    # The same weights through the same code: boxes at IoU > 0.999, scores within 1e-5;
+    # only a box within 1e-5 of a cut (the score threshold, or the 20th score of a full
+    # list) may be on one side only (pxcore.testing.detections).
+    cuts = {"threshold": nms["score_threshold"], "keep_top_k": nms["keep_top_k"]}
+    assert_same_detection_lists(again, predictions, iou=0.999, score_atol=1e-5, **cuts)
 
     exported = model.export(tmp_path / "inference")
     for runtime in ("paddle", "onnxruntime"):
         deployed = px.Predictor(exported, runtime=runtime).predict(images)
-        assert all(matched(a, b, score_tol=1e-6) for a, b in zip(deployed, predictions, strict=True)), runtime
+        # Other kernels: boxes at IoU > 0.99; scores (at most 1) within SCORE_RTOL, the
+        # core tests' small networks' relative score noise across kernels (was 1e-6, which
+        # Paddle Inference and ONNX Runtime exceed on this AVX-512 CPU: 1.3e-6 seen); a
+        # box within that of a cut may be on one side only.
+        try:
+            assert_same_detection_lists(deployed, predictions, score_atol=SCORE_RTOL, **cuts)
+        except AssertionError as exc:
+            raise AssertionError(f"{runtime}: {exc}") from None
 
 
 @pytest.mark.parity
