@@ -2,7 +2,9 @@
 the same top-1 (but for near ties) and logits within 1e-3 of the largest (the parity
 PaddleX users ask for). Paddle Inference and ONNX Runtime are required: either one
 unusable here fails the tests, so that a runtime whose probe breaks cannot drop out of
-the parametrization unseen; other runtimes (Lite, TensorRT) run where usable. A zoo row that is another row's network at another depth or width (ResNet101 is
+the parametrization unseen; other runtimes (Lite, TensorRT) run where usable.
+
+A zoo row that is another row's network at another depth or width (ResNet101 is
 ResNet50's blocks, more of them; an _ssld row is its base network) has no operator the
 other lacks: the check runs on one net per distinct set of layer configurations
 (classifier_families.py), which stands for the rest."""
@@ -16,18 +18,11 @@ from classifier_families import installed_classifiers, network_class, representa
 
 import pxcore
 from pxcore.deploy import runtime_report
+from pxcore.testing.numerics import LOGIT_RTOL, assert_logits_close
 
 pytestmark = [pytest.mark.uses_installed_plugins, pytest.mark.slow]
 
 REQUIRED_RUNTIMES = ("paddle", "onnxruntime")
-# Logits of one network from two runtimes are not bit-identical: each fuses layers and
-# picks kernels its own way, so sums are added in another order (float32 addition is
-# not associative; pxcore/testing/numerics.py). Measured on these networks (random
-# weights, 2 threads, AVX-512): up to 3e-6 of the largest logit on Paddle Inference and
-# ONNX Runtime. The bound is 1e-3 of the largest, the parity PaddleX users ask for; it
-# leaves room for other instruction sets and fused kernels, and still catches a wrong
-# op (which moves logits by far more).
-LOGIT_RTOL = 1e-3
 
 
 def _setup():
@@ -98,18 +93,8 @@ def test_runtime_parity(name, runtime, exports):
     _require_usable(runtime)
     out, batch, expected = exports(name)
     (logits,) = pxcore.Predictor(out, runtime=runtime, threads=2).run(batch)
-    assert logits.shape == expected.shape
-    scale = np.abs(expected).max()
-    tolerance = LOGIT_RTOL * scale
-    where = f"{name} (for {', '.join([name, *REPRESENTATIVES[name]])}) on {runtime}"
-    assert np.abs(logits - expected).max() <= tolerance, (
-        f"{where}: logits differ by {np.abs(logits - expected).max():.3g} (scale {scale:.3g})")
-    # The same top-1, except where Python's top two logits tie within the tolerance: a
-    # gap that small may change sign under another kernel's rounding.
-    for i, (got, want) in enumerate(zip(logits.argmax(1), expected.argmax(1), strict=True)):
-        assert got == want or expected[i, want] - expected[i, got] <= tolerance, (
-            f"{where}: image {i} is class {got}, in Python {want}, whose logits are "
-            f"{expected[i, want] - expected[i, got]:.3g} apart (tolerance {tolerance:.3g})")
+    assert_logits_close(logits, expected, LOGIT_RTOL,
+                        f"{name} (for {', '.join([name, *REPRESENTATIVES[name]])}) on {runtime}")
 
 
 def test_auto_takes_the_highest_priority_usable_runtime(exports):

@@ -45,3 +45,19 @@ def test_accuracy_and_confusion_flip_only_on_ties():
     assert_same_confusion(matrix, [[0, 1], [0, 1]], scores)
     with pytest.raises(AssertionError, match="2 decisions differ; only 1"):
         assert_same_confusion(matrix, [[0, 1], [1, 0]], scores)
+
+
+def test_logits_close_allows_a_top1_swap_only_on_a_tie():
+    from pxcore.testing.numerics import assert_logits_close
+
+    expected = np.array([[5.0, 1.0, 4.9999], [0.0, 2.0, 1.0]])
+    assert_logits_close(expected + 1e-4, expected)  # moved by 1e-4 of 5: within 1e-3
+    swapped = expected.copy()
+    swapped[0, 2] = 5.0001  # the top two were 1e-4 apart: a tie within 5e-3
+    assert_logits_close(swapped, expected)
+    flipped = expected.copy()
+    flipped[1, 1], flipped[1, 2] = 1.6, 1.61  # each within 0.7 (rtol 0.14 of 5) ...
+    with pytest.raises(AssertionError, match="row 1 is class 2, expected 1"):
+        assert_logits_close(flipped, expected, rtol=0.14)  # ... but 1 apart is no tie
+    with pytest.raises(AssertionError, match="logits differ by 0.1"):
+        assert_logits_close(expected + 0.1, expected)

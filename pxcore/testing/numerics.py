@@ -151,3 +151,27 @@ def assert_same_confusion(a, b, scores, rtol: float = SCORE_RTOL, atol: float = 
     ties = topk_ties(scores.reshape(-1, scores.shape[-1]), 1, 2 * rtol, 2 * atol)  # as in assert_same_accuracy
     moved = int(np.abs(a.astype(np.int64) - b.astype(np.int64)).sum()) // 2
     assert moved <= ties, f"{moved} decisions differ; only {ties} tie within rtol {rtol:g}"
+
+
+# A deployed classifier's logits against the Python model's: measured up to 3e-6 of the
+# largest logit (13 networks, Paddle Inference and ONNX Runtime, AVX-512, random
+# weights). 1e-3 of the largest is the parity PaddleX users ask of a runtime; it leaves
+# room for other instruction sets and fused kernels and still catches a wrong op.
+LOGIT_RTOL = 1e-3
+
+
+def assert_logits_close(logits, expected, rtol: float = LOGIT_RTOL, where: str = "") -> None:
+    """Logits ``[N, C]`` within ``rtol`` of ``expected``'s largest magnitude, and the same
+    top-1 per row, except where ``expected``'s top two are within that tolerance (a gap
+    that small may change sign under another kernel's rounding)."""
+    logits, expected = np.asarray(logits), np.asarray(expected)
+    prefix = f"{where}: " if where else ""
+    assert logits.shape == expected.shape, f"{prefix}shape {logits.shape}, expected {expected.shape}"
+    scale = float(np.abs(expected).max())
+    tolerance = rtol * scale
+    gap = float(np.abs(logits - expected).max())
+    assert gap <= tolerance, f"{prefix}logits differ by {gap:.3g} (scale {scale:.3g}, rtol {rtol:g})"
+    for i, (got, want) in enumerate(zip(logits.argmax(1), expected.argmax(1), strict=True)):
+        assert got == want or expected[i, want] - expected[i, got] <= tolerance, (
+            f"{prefix}row {i} is class {got}, expected {want}, whose logits are "
+            f"{expected[i, want] - expected[i, got]:.3g} apart (tolerance {tolerance:.3g})")
