@@ -17,9 +17,8 @@ import pytest
 import pxcore
 from pxcore.engine import distributed
 from pxcore.errors import PxError
+from pxcore.testing.detections import assert_same_detections
 from pxcore.testing.numerics import (
-    SCORE_ATOL,
-    SCORE_RTOL,
     assert_same_accuracy,
     assert_same_confusion,
     assert_scores_close,
@@ -266,35 +265,11 @@ def test_segmentation_shares_add_up_to_one_process(tmp_path, monkeypatch):
     assert_same_confusion(matrix, details["confusion_matrix"], scores)
 
 
-def _assert_same_detections(a: list[dict], b: list[dict], rtol: float = SCORE_RTOL,
-                            box_atol: float = 1e-3) -> None:
-    """COCO-format detections of one network run in other batches: per image the same
-    number, their scores (sorted) within ``rtol`` (pxcore.testing.numerics), each one
-    matched by one of the same category, score within ``rtol`` and box within
-    ``box_atol`` px (float32 at 64 px resolves about 1e-5 px; decoding and rescaling add
-    a few of those); only the order of detections whose scores tie may differ. (The
-    general version of this belongs in pxcore.testing.detections.)"""
-    images = sorted({d["image_id"] for d in a} | {d["image_id"] for d in b})
-    for image in images:
-        mine = sorted((d for d in a if d["image_id"] == image), key=lambda d: -d["score"])
-        theirs = sorted((d for d in b if d["image_id"] == image), key=lambda d: -d["score"])
-        assert len(mine) == len(theirs), f"image {image}: {len(mine)} detections against {len(theirs)}"
-        assert_scores_close([d["score"] for d in mine], [d["score"] for d in theirs], rtol=rtol,
-                            err_msg=f"image {image}")
-        left = list(theirs)
-        for d in mine:
-            match = next((t for t in left if t["category_id"] == d["category_id"]
-                          and abs(t["score"] - d["score"]) <= SCORE_ATOL + rtol * abs(t["score"])
-                          and np.allclose(t["bbox"], d["bbox"], rtol=0, atol=box_atol)), None)
-            assert match is not None, f"image {image}: nothing in the other run matches {d}"
-            left.remove(match)
-
-
 @pytest.mark.parity
 @pytest.mark.uses_installed_plugins
 def test_detection_gathers_to_one_process_results(tmp_path, monkeypatch):
     """Each rank detects in its share alone (batches of 1 here, one process's of 2), so
-    the boxes and scores are compared within tolerances (_assert_same_detections)."""
+    the boxes and scores are compared within tolerances (pxcore.testing.detections)."""
     from pxcore import datasets
     from pxcore import transforms as T
 
@@ -313,7 +288,12 @@ def test_detection_gathers_to_one_process_results(tmp_path, monkeypatch):
     assert len(per_image) == len(val) and results
     gathered = [d for found in per_image for d in found]
     assert [d["image_id"] for d in gathered] == [d["image_id"] for d in results]  # order, ints
-    _assert_same_detections(gathered, results)
+    # Ranks run batches of 1 where one process ran batches of 2: the same boxes up to
+    # float noise (pxcore.testing.detections' tolerances), image by image.
+    for image in sorted({d["image_id"] for d in results}):
+        assert_same_detections([d for d in gathered if d["image_id"] == image],
+                               [d for d in results if d["image_id"] == image],
+                               threshold=1e-4, keep_top_k=5)
 
 
 def test_loader_shards_each_global_batch(digits):
