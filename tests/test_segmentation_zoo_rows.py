@@ -37,6 +37,7 @@ PADDLEX_DEEPLAB_MOBILENETV2 = ("DeepLabv3_MobileNetV2_x1.0", {"encoder_with_aspp
 
 
 @pytest.mark.slow
+@pytest.mark.parity  # the runtimes' label maps and probabilities against Python
 @pytest.mark.parametrize("preset, overrides", [*((p, {}) for p in PRESETS), PADDLEX_DEEPLAB_MOBILENETV2])
 def test_preset_trains_evaluates_predicts_and_deploys(preset, overrides, shapes, tmp_path):
     report = check_segmentation_workflow(preset, tmp_path, data_dir=shapes,
