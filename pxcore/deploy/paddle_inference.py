@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 
 from .runtime import Runtime, RuntimeUnavailable
+from .shapes import NoShapeRule, derived_range
 
 TRT_WORKSPACE_BYTES = 1 << 30
 TRT_MAX_BATCH = 8
-TRT_MIN_SIZE = 32  # the smallest height and width a derived shape range admits
-TRT_MAX_SCALE = 2.0  # the largest, as a multiple of deploy.yml's input_size
 
 
 def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | None = None,
@@ -22,9 +21,7 @@ def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | Non
 
     ``trt_shape_range`` gives them: ``{"min": [1, 3, 224, 224], "opt": ..., "max": ...}``
     for the first input, or ``{"min": {name: shape, ...}, ...}``. Otherwise they follow
-    deploy.yml: fixed dimensions stay fixed; a dynamic batch runs 1..``max_batch``
-    (optimal at 1); a dynamic height or width runs from TRT_MIN_SIZE to TRT_MAX_SCALE
-    times deploy.yml's ``input_size``, optimal at it. With neither, a RuntimeUnavailable
+    deploy.yml, by the rule the TensorRT runtime uses too (``shapes.derived_range``). With neither, a RuntimeUnavailable
     says how to give them."""
     names = [spec["name"] for spec in info["inputs"]]
     ranges: dict[str, dict[str, list[int]]] = {"min": {}, "opt": {}, "max": {}}
@@ -53,22 +50,14 @@ def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | Non
                     f"not fit its shape {shape} in deploy.yml: min <= opt <= max, fixed dimensions "
                     "as exported")
             continue
-        low, best, high = [], [], []
-        for axis, dim in enumerate(shape):
-            if dim != -1:
-                low.append(dim), best.append(dim), high.append(dim)
-            elif axis == 0:
-                low.append(1), best.append(1), high.append(max_batch)
-            elif axis in (2, 3) and nominal:
-                size = int(nominal[axis - 2])
-                low.append(min(TRT_MIN_SIZE, size)), best.append(size)
-                high.append(max(size, int(size * TRT_MAX_SCALE)))
-            else:
-                raise RuntimeUnavailable(
-                    f"Paddle-TensorRT needs shape ranges for input {name!r} of shape {shape}, and "
-                    "deploy.yml gives no input_size to derive them from: pass "
-                    "runtime_options={'trt_shape_range': {'min': [1, 3, H, W], 'opt': [...], "
-                    "'max': [...]}}, or export with fixed_input_shape=[W, H]")
+        try:
+            low, best, high = derived_range(spec, nominal, max_batch=max_batch)
+        except NoShapeRule:
+            raise RuntimeUnavailable(
+                f"Paddle-TensorRT needs shape ranges for input {name!r} of shape {shape}, and "
+                "deploy.yml gives no input_size to derive them from: pass "
+                "runtime_options={'trt_shape_range': {'min': [1, 3, H, W], 'opt': [...], "
+                "'max': [...]}}, or export with fixed_input_shape=[W, H]") from None
         ranges["min"][name], ranges["opt"][name], ranges["max"][name] = low, best, high
     return ranges
 

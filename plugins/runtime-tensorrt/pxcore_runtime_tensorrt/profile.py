@@ -4,30 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-MIN_SIZE = 32
+from pxcore.deploy.shapes import NoShapeRule, derived_range
+
+DEFAULT_INPUT_SIZE = (224, 224)  # where deploy.yml names none: the zoo's classifiers'
 
 
 def optimization_profile(info: dict[str, Any], max_batch: int = 8,
                          max_scale: float = 2.0) -> dict[str, tuple[tuple[int, ...], ...]]:
-    """{input name: (min shape, opt shape, max shape)}. Fixed dimensions stay fixed; a
-    dynamic batch runs 1..max_batch (optimal at 1, the latency case); a dynamic height
-    or width runs from MIN_SIZE to ``max_scale`` times the nominal input size, optimal
-    at the nominal size."""
-    nominal = info.get("input_size") or [224, 224]
+    """{input name: (min shape, opt shape, max shape)}, by the core's rule for shape
+    ranges (``pxcore.deploy.shapes.derived_range``, which Paddle-TensorRT uses too), with
+    224x224 as the nominal size where deploy.yml names none."""
+    nominal = info.get("input_size") or DEFAULT_INPUT_SIZE
     profile = {}
     for spec in info["inputs"]:
-        shape = list(spec["shape"])
-        low, best, high = [], [], []
-        for axis, dim in enumerate(shape):
-            if dim != -1:
-                low.append(dim), best.append(dim), high.append(dim)
-            elif axis == 0:
-                low.append(1), best.append(1), high.append(max_batch)
-            elif axis in (2, 3):
-                size = int(nominal[axis - 2])
-                low.append(MIN_SIZE), best.append(size), high.append(max(size, int(size * max_scale)))
-            else:
-                raise ValueError(f"input {spec['name']!r}: no profile rule for dynamic axis {axis} of {shape}")
+        try:
+            low, best, high = derived_range(spec, nominal, max_batch=max_batch, max_scale=max_scale)
+        except NoShapeRule as exc:
+            raise ValueError(str(exc)) from None
         profile[spec["name"]] = (tuple(low), tuple(best), tuple(high))
     return profile
 
