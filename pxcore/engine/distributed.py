@@ -158,3 +158,23 @@ def check_batch(batch_size: int, world_size: int) -> int:
         raise PxError(f"train_batch_size {batch_size} does not split evenly over {world_size} "
                       f"processes; use a multiple of {world_size}")
     return batch_size // world_size
+
+
+def sum_tensors_across(tensors: list, world_size: int) -> list:
+    """The element-wise sums of float tensors over the processes (one all-reduce of
+    them all flattened into one float32 tensor); every process gets them. The tensors
+    themselves in one process."""
+    if world_size <= 1:
+        return tensors
+    import numpy as np
+    import paddle
+    import paddle.distributed as dist
+
+    flat = paddle.concat([paddle.cast(t, "float32").reshape([-1]) for t in tensors])
+    dist.all_reduce(flat)
+    out, start = [], 0
+    for t in tensors:
+        size = int(np.prod(t.shape)) if t.shape else 1
+        out.append(flat[start:start + size].reshape(t.shape))
+        start += size
+    return out
