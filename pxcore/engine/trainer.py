@@ -52,7 +52,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         eval_dataset=None, eval_batch_size: int = 1, save_interval_epochs: int = 1,
         log_interval_steps: int = 10, early_stop: bool = False, early_stop_patience: int = 5,
         resume_checkpoint: str | None = None, use_vdl: bool = False, ema=None,
-        accumulate_steps: int = 1, amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
+        accumulate_steps: int = 1, amp: str | None = None, sync_bn: bool = False,
+        precise_bn: Any = "auto") -> dict[str, Any]:
     """Train ``model`` (a task model) and return the history. With ``ema`` (a
     ModelEMA of the net) evaluation and the best model use the averaged weights; epoch
     checkpoints keep the trained weights and the average, so a resume continues both;
@@ -68,12 +69,21 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     detections gathered and scored once), so every rank gets the metrics one process
     evaluating everything would (and early stopping stops them all together).
     ``amp`` is None, "O1" or "O2" (see ``engine.amp``); ``sync_bn`` turns BatchNorm
-    into SyncBatchNorm (GPUs only)."""
+    into SyncBatchNorm (GPUs only).
+
+    ``precise_bn`` (True, False, "auto" or a batch count; see ``engine.precise_bn``)
+    re-estimates the BatchNorm running statistics as true averages over training batches
+    before each evaluation and the checkpoints and best model saved with it; "auto" only
+    while the running averages still weigh their initial values (a short run). With
+    ``ema`` the statistics are re-estimated for the averaged weights (evaluated, saved as
+    the best model, and what the net ends with); the trained weights keep their own."""
     from .amp import Precision
     from .distributed import forward_through, mean_across, no_sync, world, wrap
+    from .precise_bn import PreciseBN, parse_setting
 
     if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
         raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
+    parse_setting(precise_bn)
     precision = Precision(amp)
     rank, world_size = world()
     main = rank == 0
@@ -95,6 +105,14 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     vdl = _VisualDL(save_dir / "vdl_log", use_vdl and main)
     metric_key = model.main_metric
     last_checkpoint = resume_checkpoint
+
+    def forward_only(batch):  # a training step's forward passes, for precise BN
+        for part, _ in _micro_batches(batch, accumulate_steps):
+            with precision.autocast():
+                model.training_step(part)
+
+    precise = PreciseBN(precise_bn, loader=loader, run=forward_only,
+                        updates_per_step=accumulate_steps, world_size=world_size, quiet=not main)
     # Paddle's BatchNorm says on every epoch that it tracks global statistics in training.
     warnings.filterwarnings("ignore", message="When training, we now always track global mean")
     try:
@@ -137,9 +155,13 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
             if (epoch + 1) % save_interval_epochs and epoch + 1 != num_epochs:
                 continue
             metrics = {}
-            if eval_dataset is not None:
-                with _averaged(ema):  # sharded over the processes, the same on every one
+            # Every process re-estimates (the sums are all-reduced) and evaluates its share.
+            with _averaged(ema):
+                precise.refresh(model.net, epoch=epoch, global_step=state["global_step"],
+                                key=_ema_key(ema))
+                if eval_dataset is not None:
                     metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
+            if eval_dataset is not None:
                 # Per-class lists (a segmenter's category_iou) go to model.yml, not the curves.
                 scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
                 for name, value in scalars.items():
@@ -158,6 +180,7 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                                              ema=ema, status="Checkpoint"))
             if improved or eval_dataset is None:
                 with _averaged(ema):
+                    precise.reuse(model.net, _ema_key(ema))  # the averaged weights' own
                     model.save(save_dir / "best_model", metrics=metrics)
             plot_curves(state["history"], save_dir / "curves.png")
             if early_stop and state["bad_evals"] >= early_stop_patience:
@@ -170,6 +193,7 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         vdl.close()
     if ema is not None and ema.step:  # the model goes on with what was evaluated and saved
         model.net.set_state_dict(ema.averaged())
+        precise.reuse(model.net, _ema_key(ema))
     state["images_per_second"] = progress.images_per_second
     return state
 
@@ -187,6 +211,12 @@ def _micro_batches(batch, k: int) -> list[tuple[list, float]]:
 
 def _averaged(ema):
     return ema.apply() if ema is not None else contextlib.nullcontext()
+
+
+def _ema_key(ema):
+    """Which weights re-estimated statistics belong to: the EMA's step (the averaged
+    weights then swapped in), or None for the trained weights themselves."""
+    return ema.step if ema is not None else None
 
 
 def _track_best(state: dict, value: float | None, epoch: int) -> bool:

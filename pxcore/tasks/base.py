@@ -48,11 +48,13 @@ class TrainableModel(Model):
              early_stop_patience: int, resume_checkpoint: Any, use_vdl: bool, seed: int | None,
              num_workers: Any, eval_batch_size: int | None, use_ema: bool = False,
              lr_decay_power: float | None = None, accumulate_steps: int = 1,
-             amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
+             amp: str | None = None, sync_bn: bool = False,
+             precise_bn: Any = "auto") -> dict[str, Any]:
         from ..data.loader import Loader
         from ..engine.amp import check_level
         from ..engine.distributed import world
         from ..engine.optim import build_lr_schedule, build_optimizer
+        from ..engine.precise_bn import parse_setting
         from ..engine.trainer import fit
         from ..weights import load_weights
 
@@ -64,6 +66,7 @@ class TrainableModel(Model):
         if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
             raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
         check_level(amp)
+        parse_setting(precise_bn)
         rank, world_size = world()
         if seed is not None:
             seed_everything(seed)
@@ -105,4 +108,5 @@ class TrainableModel(Model):
                    save_interval_epochs=save_interval_epochs, log_interval_steps=log_interval_steps,
                    early_stop=early_stop, early_stop_patience=early_stop_patience,
                    resume_checkpoint=resume_checkpoint, use_vdl=use_vdl, ema=ema,
-                   accumulate_steps=accumulate_steps, amp=amp, sync_bn=sync_bn)
+                   accumulate_steps=accumulate_steps, amp=amp, sync_bn=sync_bn,
+                   precise_bn=precise_bn)

@@ -35,7 +35,8 @@ class ClassificationModel(TrainableModel):
               early_stop: bool = False, early_stop_patience: int = 5, resume_checkpoint: Any = None,
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
               eval_batch_size: int | None = None, use_ema: bool = False, accumulate_steps: int = 1,
-              amp: str | None = None, sync_bn: bool = False) -> dict[str, Any]:
+              amp: str | None = None, sync_bn: bool = False,
+              precise_bn: Any = "auto") -> dict[str, Any]:
         """Train with PaddleX's arguments; checkpoints go to ``save_dir/epoch_N`` and the best
         (by acc1 on ``eval_dataset``) to ``save_dir/best_model``. Returns the history.
 
@@ -44,7 +45,10 @@ class ClassificationModel(TrainableModel):
         ``accumulate_steps`` k makes an optimizer step of k such batches; ``amp`` is None,
         "O1" or "O2" (mixed precision on GPUs; float32 with a warning on CPUs);
         ``sync_bn`` uses SyncBatchNorm across processes (GPUs); ``use_ema`` evaluates and
-        saves a moving average of the weights."""
+        saves a moving average of the weights. ``precise_bn`` (True, False, "auto" or a
+        batch count) re-estimates BatchNorm statistics from training batches before each
+        evaluation and save; "auto" while a short run's running averages lag (see
+        ``pxcore.engine.precise_bn``)."""
         if train_dataset.num_classes != self.num_classes:
             raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")
