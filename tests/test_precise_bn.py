@@ -117,17 +117,25 @@ def test_settings():
     for wrong in (0, -1, "yes", 1.5):
         with pytest.raises(PxError, match="precise_bn must be"):
             parse_setting(wrong)
-    assert default_batches(4) == 50 and default_batches(64) == 4 and default_batches(1000) == 1
+    assert default_batches(4, 100) == 50 and default_batches(64, 100) == 4  # 200 images
+    assert default_batches(1000, 100) == 1
+    assert default_batches(4, 3) == 10 and default_batches(4, 20) == 20  # a dozen images: 10
 
 
 class _ListLoader:
-    """What PreciseBN reads of a training Loader, over a list of batches."""
+    """What PreciseBN reads of a training Loader: batches of 4, ``steps`` an epoch."""
     batch_size = 4
 
+    def __init__(self, steps=1000):
+        self.steps = steps
 
-def _precise(setting, net, batches, **kwargs):
-    """A PreciseBN that runs ``batches`` through ``net``."""
-    precise = PreciseBN(setting, loader=_ListLoader(), run=net, **kwargs)
+    def __len__(self):
+        return self.steps
+
+
+def _precise(setting, net, batches, steps=1000, **kwargs):
+    """A PreciseBN that runs ``batches`` through ``net``, epochs of ``steps`` steps."""
+    precise = PreciseBN(setting, loader=_ListLoader(steps), run=net, **kwargs)
     precise._batches = lambda epoch: iter(batches)
     return precise
 
@@ -140,12 +148,17 @@ def test_auto_runs_while_the_initial_statistics_weigh_and_skips_after(caplog):
     with caplog.at_level(logging.INFO, logger="pxcore"):
         # 0.99 ** 90 = 40% of the initial statistics left: re-estimate
         assert precise.refresh(net, epoch=0, global_step=90)
-        assert "still keep 40% of their initial values" in caplog.text
+        assert "still give 40% to their initial values" in caplog.text
         # 0.99 ** 1000 = 0.004%: not needed, said once
         assert not precise.refresh(net, epoch=1, global_step=1000)
         assert not precise.refresh(net, epoch=2, global_step=2000)
     assert caplog.text.count("precise BN not needed") == 1
     assert precise.stale_weight(net, 458) > 0.01 > precise.stale_weight(net, 459)
+    # epochs of 30 steps: the statistics of weights an epoch old still weigh 0.99 ** 30
+    small = _precise("auto", net, batches, steps=30)
+    with caplog.at_level(logging.INFO, logger="pxcore"):
+        assert small.refresh(net, epoch=99, global_step=3000)
+    assert "give 74% to statistics from before the last epoch" in caplog.text
     # with momentum 0.9 the same 90 steps leave 0.9 ** 90 < 1%: not needed
     set_batchnorm_momentum(net, 0.9)
     assert not precise.refresh(net, epoch=0, global_step=90)

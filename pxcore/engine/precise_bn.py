@@ -15,9 +15,13 @@ mean over all calls (the variance is Paddle's biased batch variance, what the ru
 variance averages). Across processes the sums and counts are added up
 (``distributed.sum_tensors_across``), so every rank ends with the same statistics.
 
-``PreciseBN`` is the training loop's policy: "auto" re-estimates only while the weight
-of the initial statistics, ``momentum ** updates``, is above ``STALE_WEIGHT`` (1%: for
-momentum 0.99 the first 458 steps, for 0.9 the first 43). The batches come from a
+``PreciseBN`` is the training loop's policy: "auto" re-estimates only while the
+running statistics give more than ``STALE_WEIGHT`` (1%) to statistics from before the
+last epoch, the initial ones included: ``momentum ** updates`` with ``updates`` the
+BatchNorm updates since the start or in the last epoch, whichever is fewer. At momentum
+0.99 that is any evaluation in the first 458 steps, and every evaluation when an epoch
+has fewer than 459 steps (a small data set: statistics of weights an epoch old still
+count); at 0.9, 43 steps. The batches come from a
 Loader of its own over the training set (augmented as in training, the epoch's
 augmentation policy, a seed of its own), and the global random states (Python, NumPy,
 Paddle's generators) are put back afterwards, so the training stream, the loader's
@@ -40,13 +44,17 @@ from ..nn.norm import batchnorm_layers
 
 logger = logging.getLogger("pxcore")
 
-# How many images one re-estimation averages over by default, at most MAX_BATCHES
-# batches: 200 images give a mean per channel within a few percent of a standard
+# How many images one re-estimation averages over by default, in at most MAX_BATCHES
+# batches and, when an epoch has fewer than MIN_BATCHES batches, at most MIN_BATCHES or
+# an epoch's: 200 images give a mean per channel within a few percent of a standard
 # deviation of the population's, and cost 200 images forward without gradients (about a
-# third of a training step per image), once per evaluation.
+# third of a training step per image), once per evaluation. A data set of a dozen
+# images (3 steps an epoch) then takes 10 batches, not 50: the cost stays within a few
+# epochs' training, not 17 times it.
 DEFAULT_IMAGES = 200
 MAX_BATCHES = 50
-STALE_WEIGHT = 0.01  # "auto" re-estimates while momentum ** updates is above this
+MIN_BATCHES = 10
+STALE_WEIGHT = 0.01  # "auto" re-estimates while the statistics before the last epoch weigh more
 SEED_OFFSET = 2 ** 32  # its Loader's seed: the training seed (0 if none) plus this
 
 
@@ -168,9 +176,11 @@ def parse_setting(setting: Any) -> tuple[str, int | None]:
     raise PxError(f"precise_bn must be True, False, 'auto' or a positive batch count, got {setting!r}")
 
 
-def default_batches(batch_size: int) -> int:
-    """Enough batches of ``batch_size`` for DEFAULT_IMAGES images, at most MAX_BATCHES."""
-    return max(1, min(MAX_BATCHES, math.ceil(DEFAULT_IMAGES / batch_size)))
+def default_batches(batch_size: int, epoch_batches: int) -> int:
+    """Enough batches of ``batch_size`` for DEFAULT_IMAGES images, at most MAX_BATCHES,
+    and at most the larger of MIN_BATCHES and an epoch's ``epoch_batches``."""
+    return max(1, min(MAX_BATCHES, math.ceil(DEFAULT_IMAGES / batch_size),
+                      max(MIN_BATCHES, epoch_batches)))
 
 
 class PreciseBN:
@@ -186,7 +196,7 @@ class PreciseBN:
                  updates_per_step: int = 1, world_size: int = 1, quiet: bool = False) -> None:
         self.mode, batches = parse_setting(setting)
         self.loader = loader
-        self.batches = batches or default_batches(loader.batch_size)
+        self.batches = batches or default_batches(loader.batch_size, len(loader))
         self.run = run
         self.updates_per_step = updates_per_step
         self.world_size = world_size
@@ -195,14 +205,14 @@ class PreciseBN:
         self._kept: tuple[Any, dict] | None = None
 
     def stale_weight(self, net, global_step: int) -> float | None:
-        """The weight the running statistics still give their initial values after
-        ``global_step`` optimizer steps (the largest over the layers); None without a
-        live BatchNorm."""
+        """The weight the running statistics still give to statistics from before the
+        last epoch, the initial ones included, after ``global_step`` optimizer steps (the
+        largest over the layers); None without a BatchNorm that tracks statistics."""
         layers = [m for m in batchnorm_layers(net) if not getattr(m, "_use_global_stats", False)]
         if not layers:
             return None
         momentum = max(float(m._momentum) for m in layers)
-        return momentum ** (global_step * self.updates_per_step)
+        return momentum ** (min(global_step, len(self.loader)) * self.updates_per_step)
 
     def refresh(self, net, *, epoch: int, global_step: int, key: Any = None) -> bool:
         """Re-estimate ``net``'s statistics if the setting and the run call for it; the
@@ -215,13 +225,15 @@ class PreciseBN:
             self._skip("precise BN: the network has no BatchNorm that tracks statistics; "
                        "nothing to re-estimate")
             return False
+        older = "their initial values" if global_step <= len(self.loader) else \
+            "statistics from before the last epoch"
         if self.mode == "auto" and weight <= STALE_WEIGHT:
             self._skip(f"precise BN not needed: after {global_step} steps the running "
-                       f"BatchNorm statistics keep {weight:.2%} of their initial values "
-                       f"(at most {STALE_WEIGHT:.0%})")
+                       f"BatchNorm statistics give {weight:.2%} to {older} (at most "
+                       f"{STALE_WEIGHT:.0%})")
             return False
         why = ("precise_bn=True" if self.mode == "always" else
-               f"after {global_step} steps they still keep {weight:.0%} of their initial values")
+               f"after {global_step} steps they still give {weight:.0%} to {older}")
         with kept_random_state():
             done = recompute_batchnorm(net, self.run, self._batches(epoch), world_size=self.world_size)
         if not self.quiet:

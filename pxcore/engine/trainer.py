@@ -74,7 +74,8 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     ``precise_bn`` (True, False, "auto" or a batch count; see ``engine.precise_bn``)
     re-estimates the BatchNorm running statistics as true averages over training batches
     before each evaluation and the checkpoints and best model saved with it; "auto" only
-    while the running averages still weigh their initial values (a short run). With
+    while the running averages give more than 1% to statistics from before the last
+    epoch, the initial ones included (a short run, or epochs of few steps). With
     ``ema`` the statistics are re-estimated for the averaged weights (evaluated, saved as
     the best model, and what the net ends with); the trained weights keep their own."""
     from .amp import Precision
