@@ -21,8 +21,7 @@ last epoch, the initial ones included: ``momentum ** updates`` with ``updates`` 
 BatchNorm updates since the start or in the last epoch, whichever is fewer. At momentum
 0.99 that is any evaluation in the first 458 steps, and every evaluation when an epoch
 has fewer than 459 steps (a small data set: statistics of weights an epoch old still
-count); at 0.9, 43 steps. The batches come from a
-Loader of its own over the training set (augmented as in training, the epoch's
+count); at 0.9, 43 steps. The batches come from a Loader of its own over the training set (augmented as in training, the epoch's
 augmentation policy, a seed of its own), and the global random states (Python, NumPy,
 Paddle's generators) are put back afterwards, so the training stream, the loader's
 order and a resumed run are what they would be without it.
@@ -44,13 +43,12 @@ from ..nn.norm import batchnorm_layers
 
 logger = logging.getLogger("pxcore")
 
-# How many images one re-estimation averages over by default, in at most MAX_BATCHES
-# batches and, when an epoch has fewer than MIN_BATCHES batches, at most MIN_BATCHES or
-# an epoch's: 200 images give a mean per channel within a few percent of a standard
-# deviation of the population's, and cost 200 images forward without gradients (about a
-# third of a training step per image), once per evaluation. A data set of a dozen
-# images (3 steps an epoch) then takes 10 batches, not 50: the cost stays within a few
-# epochs' training, not 17 times it.
+# How many images one re-estimation averages over by default: DEFAULT_IMAGES, in at most
+# MAX_BATCHES batches and at most an epoch's batches or MIN_BATCHES, whichever is more.
+# 200 images is detectron2's idea of enough for per-channel statistics at a bounded
+# cost: 200 images forward without gradients (about a third of a training step per
+# image), once per evaluation. A data set of a dozen images (3 steps an epoch) takes
+# 10 batches of 4, not 50: the cost stays within a few epochs' training, not 17 times it.
 DEFAULT_IMAGES = 200
 MAX_BATCHES = 50
 MIN_BATCHES = 10
