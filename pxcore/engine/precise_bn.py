@@ -21,10 +21,11 @@ last epoch, the initial ones included: ``momentum ** updates`` with ``updates`` 
 BatchNorm updates since the start or in the last epoch, whichever is fewer. At momentum
 0.99 that is any evaluation in the first 458 steps, and every evaluation when an epoch
 has fewer than 459 steps (a small data set: statistics of weights an epoch old still
-count); at 0.9, 43 steps. The batches come from a Loader of its own over the training set (augmented as in training, the epoch's
-augmentation policy, a seed of its own), and the global random states (Python, NumPy,
-Paddle's generators) are put back afterwards, so the training stream, the loader's
-order and a resumed run are what they would be without it.
+count); at 0.9, 43 steps. The batches come from a Loader of its own over the training
+set (augmented as in training, the epoch's augmentation policy, a seed of its own),
+and the global random states (Python, NumPy, Paddle's generators) are put back
+afterwards, so the training stream, the loader's order and a resumed run are what
+they would be without it.
 """
 
 from __future__ import annotations
