@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import zoo
+from .compose import substitute_backbone
 from .errors import PluginNotInstalledError, PxError
 from .model import Model
 from .names import matches, natural_key
@@ -123,7 +124,8 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
     kwargs: dict[str, Any] = {}
     if entry is not None:
         kwargs["num_classes"] = entry.num_classes
-    kwargs.update(overrides)
+    # A preset's backbone arguments belong to its backbone: settled for the caller's.
+    kwargs.update(substitute_backbone(spec.defaults, overrides))
     if num_classes is not None:
         if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
             raise PxError(f"num_classes must be a positive integer, got {num_classes!r}")

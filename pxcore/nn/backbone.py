@@ -56,6 +56,26 @@ class Backbone(paddle.nn.Layer):
         """The levels ``forward`` returns: name, channels, stride."""
         return [self.feature_info[i] for i in self.out_indices]
 
+    def select_strides(self, strides: Sequence[int], consumer: str) -> list[FeatureInfo]:
+        """Return only the levels at ``strides`` from now on (the deepest level of each
+        stride, as a dilated backbone repeats its last stride) and report them: how a
+        neck or head picks what it needs, as detectron2's ``in_features`` do by name.
+        ``consumer`` names the part asking, for the error when a stride is missing."""
+        picked, missing = [], []
+        for stride in strides:
+            at = [i for i, info in enumerate(self.feature_info) if info.stride == stride]
+            (picked.append(at[-1]) if at else missing.append(stride))
+        if missing:
+            report = ", ".join(f"{f.name} (stride {f.stride}, {f.channels} ch)"
+                               for f in self.feature_info)
+            raise PxError(
+                f"{consumer} needs backbone levels at strides {list(strides)}, and "
+                f"{type(self).__name__} has none at stride {', '.join(map(str, missing))}: "
+                f"it reports {report}. Use a backbone that reports those strides, or "
+                "backbone_args that change its strides")
+        self._requested_out_indices = tuple(picked)
+        return self.out_features
+
     def forward_features(self, x):  # pragma: no cover - the subclass's job
         raise NotImplementedError(f"{type(self).__name__} must implement forward_features(x)")
 
