@@ -17,6 +17,7 @@ from .config import build, load_config
 from .errors import (
     ConfigError,
     DuplicateNameError,
+    IncompatiblePartsError,
     PluginError,
     PluginNotInstalledError,
     PxError,
@@ -60,6 +61,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "BackboneSpec", "ConfigError", "DatasetSpec", "DuplicateNameError", "HeadSpec",
+    "IncompatiblePartsError",
     "MetricSpec", "Model", "ModelSpec", "NeckSpec", "PluginError", "PluginNotInstalledError",
     "PxError", "RuntimeSpec", "SpecError", "TransformSpec", "UnknownNameError", "WeightsError",
     "build", "create_backbone", "create_model", "get_registry", "hookimpl", "list_models",

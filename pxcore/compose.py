@@ -4,8 +4,8 @@ the caller puts another backbone under the preset's head.
 
 A preset such as ``YOLOv3-DarkNet53`` carries arguments for *its* backbone
 (``backbone_args={"act": "leaky_relu"}``). Those belong to DarkNet, not to whatever
-replaces it, so when the caller names another backbone only the arguments that
-backbone declares are passed on; the rest are dropped and the log says which.
+replaces it: when the caller names another backbone, they carry over only to one of
+the same family that declares them; the rest are dropped and the log says which.
 """
 
 from __future__ import annotations
@@ -30,9 +30,20 @@ def _backbone_name(backbone: Any) -> str | None:
     return None
 
 
+def _factory(backbone: Any) -> str | None:
+    name = _backbone_name(backbone)
+    if name is None:
+        return None
+    from .plugins import get_registry
+
+    spec = get_registry().find("backbone", name)
+    return None if spec is None else spec.factory
+
+
 def declared_arguments(backbone: Any) -> set[str] | None:
     """The keyword arguments ``backbone`` can be built with: its factory's parameters and
-    its spec's defaults; None when it takes any (``**kwargs``); empty for a built layer."""
+    its spec's defaults; None when it takes any (``**kwargs``) or is not registered;
+    empty for a built layer."""
     name = _backbone_name(backbone)
     if name is None:
         return set()  # a built backbone takes no arguments
@@ -40,7 +51,7 @@ def declared_arguments(backbone: Any) -> set[str] | None:
 
     spec = get_registry().find("backbone", name)
     if spec is None:
-        return None  # unknown: let create_backbone raise its error with suggestions
+        return None  # unknown: create_backbone raises its error with suggestions
     params = inspect.signature(spec.load()).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
@@ -49,30 +60,42 @@ def declared_arguments(backbone: Any) -> set[str] | None:
 
 def substitute_backbone(preset_defaults: Mapping[str, Any],
                         overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``overrides`` with ``backbone_args`` settled: the caller's on top of the preset's,
-    and of the preset's only those the caller's backbone declares when the caller names
-    another backbone than the preset's."""
+    """``overrides`` with ``backbone_args`` settled.
+
+    - The preset's own backbone: the caller's ``backbone_args`` update the preset's.
+    - Another backbone with ``backbone_args``: those are the new backbone's, whole.
+    - Another backbone without: the preset's arguments carry over only to a backbone
+      of the same family (the same factory, e.g. ResNet50_vd's ``dcn_stages`` to
+      ResNet18) and only those it declares; the rest are dropped, and the log says so.
+      An argument of the same name means something else in another family (DarkNet's
+      ``act="leaky_relu"`` is not one of ShuffleNet's activations).
+    """
     out = dict(overrides)
     preset_args = dict(preset_defaults.get("backbone_args") or {})
-    caller_args = dict(out.get("backbone_args") or {})
-    if not preset_args or "backbone" not in out:
-        if preset_args and "backbone_args" in out:
-            out["backbone_args"] = {**preset_args, **caller_args}
-        return out
+    caller_args = out.get("backbone_args")
     preset_backbone = _backbone_name(preset_defaults.get("backbone"))
-    wanted = _backbone_name(out["backbone"])
-    if wanted is not None and preset_backbone is not None and normalize(wanted) == normalize(preset_backbone):
-        out["backbone_args"] = {**preset_args, **caller_args}
+    wanted = out.get("backbone", preset_backbone)
+    wanted_name = _backbone_name(wanted)
+    same = (wanted_name is not None and preset_backbone is not None
+            and normalize(wanted_name) == normalize(preset_backbone))
+    if same or not preset_args:
+        if preset_args and caller_args is not None:
+            out["backbone_args"] = {**preset_args, **dict(caller_args)}
         return out
-    accepted = declared_arguments(out["backbone"])
-    kept = {k: v for k, v in preset_args.items() if accepted is None or k in accepted}
-    dropped = sorted(set(preset_args) - set(kept) - set(caller_args))
+    if caller_args is not None:
+        kept: dict[str, Any] = {}
+    elif _factory(wanted) == _factory(preset_backbone):
+        accepted = declared_arguments(wanted)
+        kept = {k: v for k, v in preset_args.items() if accepted is None or k in accepted}
+    else:
+        kept = {}
+    dropped = [k for k in preset_args if k not in kept]
     if dropped:
-        logger.info("backbone %s replaces %s: the preset's arguments for %s that %s does not "
-                    "take are dropped: %s (pass backbone_args={...} for the new backbone)",
-                    wanted or type(out["backbone"]).__name__, preset_backbone, preset_backbone,
-                    wanted or "it", ", ".join(f"{k}={preset_args[k]!r}" for k in dropped))
-    out["backbone_args"] = {**kept, **caller_args}
+        logger.info("backbone %s replaces %s: the preset's arguments for %s are dropped: %s "
+                    "(backbone_args={...} passes arguments to the new backbone)",
+                    wanted_name or type(wanted).__name__, preset_backbone, preset_backbone,
+                    ", ".join(f"{k}={preset_args[k]!r}" for k in dropped))
+    out["backbone_args"] = {**kept, **dict(caller_args or {})}
     return out
 
 

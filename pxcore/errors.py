@@ -49,3 +49,8 @@ class ConfigError(PxError):
 
 class WeightsError(PxError):
     """A weight file that is missing, unreadable, unsafe, or does not fit the model."""
+
+
+class IncompatiblePartsError(PxError):
+    """Parts that cannot be composed: a head needs a feature level (a stride) or an
+    ability (running a stage on its own) that the backbone does not have."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import paddle
 
-from ..errors import PxError
+from ..errors import IncompatiblePartsError, PxError
 from .features import FeatureInfo
 
 
@@ -68,7 +68,7 @@ class Backbone(paddle.nn.Layer):
         if missing:
             report = ", ".join(f"{f.name} (stride {f.stride}, {f.channels} ch)"
                                for f in self.feature_info)
-            raise PxError(
+            raise IncompatiblePartsError(
                 f"{consumer} needs backbone levels at strides {list(strides)}, and "
                 f"{type(self).__name__} has none at stride {', '.join(map(str, missing))}: "
                 f"it reports {report}. Use a backbone that reports those strides, or "

@@ -26,7 +26,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import _C_ops, nn
 
-from pxcore.errors import PxError
+from pxcore.compose import build_backbone
+from pxcore.errors import IncompatiblePartsError, PxError
 
 from .boxes import clip_to_image, decode
 from .fpn import FPN
@@ -50,24 +51,21 @@ def _numpy(value):
     return None if value is None else (value.numpy() if hasattr(value, "numpy") else np.asarray(value))
 
 
-def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, fpn: bool):
-    """A registered backbone by name, or a pxcore Backbone (a Layer reporting
-    ``out_features``). C4 takes the stride-16 level and needs the backbone's last stage
-    for its box head (``stage_blocks``: ResNet has it)."""
-    if isinstance(backbone, str):
-        from pxcore import create_backbone
+# The strides each layout reads: the pyramid's four inputs (it adds P6 itself), or C4.
+FPN_STRIDES = (4, 8, 16, 32)
+C4_STRIDES = (16,)
 
-        net = create_backbone(backbone, out_indices=None if fpn else (2,), **dict(backbone_args or {}))
-    elif isinstance(backbone, nn.Layer) and hasattr(backbone, "out_features"):
-        net = backbone
-    else:
-        raise PxError(f"R-CNN: backbone must be a registered backbone name or a pxcore Backbone "
-                      f"(a Layer with out_features), got {backbone!r}")
-    if not fpn:
-        if not hasattr(net, "stage_blocks") or net.out_features[-1].stride != 16:
-            raise PxError(f"R-CNN C4 (fpn=False) runs the backbone's last stage as its box head: "
-                          f"it needs a backbone with stage_blocks() and a stride-16 output, like "
-                          f"ResNet; {type(net).__name__} has not. Use fpn=True")
+
+def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, fpn: bool):
+    """Any backbone (a registered name, a config or a built pxcore Backbone) giving the
+    levels its layout reads. C4 also runs the backbone's last stage as its box head
+    (``stage_blocks``: ResNet has it)."""
+    net = build_backbone(backbone, backbone_args, consumer="R-CNN")
+    net.select_strides(FPN_STRIDES if fpn else C4_STRIDES, "R-CNN " + ("FPN" if fpn else "C4"))
+    if not fpn and not hasattr(net, "stage_blocks"):
+        raise IncompatiblePartsError(f"R-CNN C4 (fpn=False) runs the backbone's last stage as its box head: "
+                      f"it needs a backbone with stage_blocks(), like ResNet; "
+                      f"{type(net).__name__} has not. Use fpn=True")
     return net
 
 

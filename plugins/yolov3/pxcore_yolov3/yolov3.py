@@ -21,6 +21,7 @@ import numpy as np
 import paddle
 from paddle import nn
 
+from pxcore.compose import build_backbone
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
 from pxcore.nn.resize import upsample_nearest
@@ -118,20 +119,9 @@ def _numpy(value):
     return None if value is None else (value.numpy() if hasattr(value, "numpy") else np.asarray(value))
 
 
-def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, levels: int):
-    """A registered backbone by name (its ``levels`` deepest outputs), or a Layer that
-    reports ``out_features`` already (a third party's)."""
-    if isinstance(backbone, str):
-        from pxcore import create_backbone
-
-        return create_backbone(backbone, out_indices=tuple(range(-levels, 0)), **dict(backbone_args or {}))
-    if isinstance(backbone, nn.Layer) and hasattr(backbone, "out_features"):
-        if len(backbone.out_features) != levels:
-            raise PxError(f"YOLOv3 needs a backbone with {levels} output levels; "
-                          f"{type(backbone).__name__} reports {len(backbone.out_features)}")
-        return backbone
-    raise PxError(f"YOLOv3: backbone must be a registered backbone name or a pxcore Backbone "
-                  f"(a Layer with out_features), got {backbone!r}")
+def yolo_strides(levels: int) -> list[int]:
+    """The strides YOLOv3 reads, shallow to deep: the deepest at 32, each next halved."""
+    return [32 // 2 ** i for i in reversed(range(levels))]
 
 
 class YOLOv3(nn.Layer):
@@ -156,9 +146,10 @@ class YOLOv3(nn.Layer):
             raise PxError(f"YOLOv3: anchor_masks {anchor_masks} must use each of the "
                           f"{len(anchors)} anchors exactly once")
         self.num_classes = num_classes
-        self.backbone = _build_backbone(backbone, backbone_args, len(anchor_masks))
-        self.neck = YOLOv3FPN(self.backbone.out_features, coord_conv, spp, drop_block,
-                              neck_channels)
+        # Any backbone: it is built whole and gives the levels at strides 8/16/32.
+        self.backbone = build_backbone(backbone, backbone_args, consumer="YOLOv3")
+        levels = self.backbone.select_strides(yolo_strides(len(anchor_masks)), "YOLOv3")
+        self.neck = YOLOv3FPN(levels, coord_conv, spp, drop_block, neck_channels)
         strides = [f.stride for f in self.neck.out_features]
         self.target_iou_thresh = target_iou_thresh
         outputs_per_anchor = 5 + num_classes + (1 if iou_aware else 0)
