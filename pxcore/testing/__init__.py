@@ -227,6 +227,14 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
     if spec.task == "classification" or "num_classes" in spec.defaults:
         args.setdefault("num_classes", TEST_NUM_CLASSES)
     model = create_model(spec.name, **args)
+    net, inputs = check_model_outputs(model, spec, label)
+    check_static_parity(net, inputs, label)
+
+
+def check_model_outputs(model, spec: Spec, label: str):
+    """One forward pass of ``model`` (a built pxcore Model of preset ``spec``) in eval
+    mode on a small input, and the checks its task's outputs must pass; returns the
+    network and the inputs it ran on."""
     net = model.net
     net.eval()
     example = getattr(net, "example_inputs", None)
@@ -252,7 +260,7 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
                 f"{label}: a detector's network needs {name}() (see pxcore.tasks.detection)")
     if spec.task == "semantic_segmentation":
         _check_segmenter(spec, label, net, inputs, outputs, model.num_classes)
-    check_static_parity(net, inputs, label)
+    return net, inputs
 
 
 def _check_segmenter(spec: Spec, label: str, net, inputs: list, outputs, num_classes: int) -> None:
