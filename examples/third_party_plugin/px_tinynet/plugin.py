@@ -6,7 +6,7 @@ import pxcore
 @pxcore.hookimpl
 def px_register_backbones(registry):
     registry.add(name="TinyNet", factory="px_tinynet.tinynet:TinyNet",
-                 summary="four stride-2 conv stages (example plugin)")
+                 summary="five stride-2 conv stages, strides 2 to 32 (example plugin)")
 
 
 @pxcore.hookimpl

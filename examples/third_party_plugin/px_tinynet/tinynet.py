@@ -1,4 +1,8 @@
-"""TinyNet: a small backbone of four stride-2 stages, each conv-BN-ReLU twice."""
+"""TinyNet: a small backbone of five stride-2 stages, each conv-BN-ReLU twice.
+
+It reports its levels (``feature_info``: name, channels, stride 2 to 32), which is all
+pxcore's heads need to compose with it: YOLOv3 reads strides 8/16/32, R-CNN's FPN 4 to
+32, DeepLabv3+ stride 4 and the deepest, a classifier the deepest."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class TinyNet(Backbone):
-    def __init__(self, widths=(16, 32, 64, 128), out_indices=None):
+    def __init__(self, widths=(16, 32, 64, 128, 256), out_indices=None):
         super().__init__(out_indices)
         stages, cin = [], 3
         self.feature_info = []
