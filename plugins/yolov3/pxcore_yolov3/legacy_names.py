@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 
 from paddle import nn
 
-from pxcore.nn.yolo_layers import ConvBNLayer
+from .layers import ConvBNLayer
 
 # ConvBNLayer tensor -> the static suffix of its conv + batch norm stem.
 STATIC_CONV_BN = {"conv.weight": ".conv.weights", "batch_norm.weight": ".bn.scale",

@@ -25,10 +25,10 @@ from pxcore.compose import build_backbone
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
 from pxcore.nn.resize import upsample_nearest
-from pxcore.nn.yolo_layers import SPP, ConvBNLayer, CoordConv, DropBlock
 
 from . import legacy_names
 from .anchors import ANCHOR_MASKS, COCO_ANCHORS, yolo_targets
+from .layers import SPP, ConvBNLayer, CoordConv, DropBlock
 from .loss import YOLOLoss
 from .postprocess import YOLOPostprocess
 

@@ -319,7 +319,7 @@ def _outputs(net, state: dict[str, np.ndarray] | None, image: np.ndarray) -> lis
 
 
 def _set_coord_range(net, coord_range) -> None:
-    from pxcore.nn.yolo_layers import CoordConv
+    from pxcore_yolov3.layers import CoordConv
 
     for layer in net.sublayers():
         if isinstance(layer, CoordConv):
@@ -330,9 +330,9 @@ def build(arch: str, row: Row, ppdet: str) -> dict:
     """Runs in its own process: pxcore's model with random weights, its outputs, and the
     2.6 network's names, shapes and outputs with the same weights."""
     import pxcore
-    from pxcore.nn.yolo_layers import PADDLEDETECTION_COORD_RANGE
     from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
     from pxcore.weights import fit_state
+    from pxcore_yolov3.layers import PADDLEDETECTION_COORD_RANGE
     from pxcore_yolov3.legacy_names import dygraph_names, static_names
 
     net = pxcore.create_model(arch, num_classes=NUM_CLASSES).net

@@ -1,4 +1,4 @@
-"""pxcore.nn.yolo_layers: shapes and PaddleDetection's parameter names, DropBlock's rate
+"""pxcore_yolov3.layers: shapes and PaddleDetection's parameter names, DropBlock's rate
 and its absence from eval programs, CoordConv's grid and its export."""
 
 import subprocess
@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 from pxcore.errors import PxError
-from pxcore.nn.yolo_layers import (
+from pxcore_yolov3.layers import (
     PADDLEDETECTION_COORD_RANGE,
     SPP,
     ConvBNLayer,

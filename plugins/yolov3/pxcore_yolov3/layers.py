@@ -16,8 +16,8 @@ import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
-from ..errors import PxError
-from .activations import leaky_relu
+from pxcore.errors import PxError
+from pxcore.nn.activations import leaky_relu
 
 # The coordinate range PaddleDetection 2.6's add_coord computes: arange(w) / ((w - 1.) * 2.)
 # - 1. runs from -1 to -0.5, not -1 to 1 (operator precedence). A PP-YOLO that is to give
