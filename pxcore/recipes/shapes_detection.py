@@ -60,7 +60,7 @@ def train(data: ShapesData, model_name: str, save_dir: str | Path, num_epochs: i
     import paddle
 
     import pxcore as px
-    from pxcore_yolov3.anchors import dataset_anchors
+    from pxcore.datasets.anchors import dataset_anchors
 
     paddle.seed(seed)
     args = {"neck_channels": NECK_CHANNELS, "target_iou_thresh": TARGET_IOU_THRESH, **overrides}

@@ -2,7 +2,8 @@
 
 Targets are built in numpy from the padded boxes of a batch (cheap next to the network
 on any device), so the data pipeline stays model-agnostic: a detection data set feeds
-YOLOv3 and Faster R-CNN alike.
+YOLOv3 and Faster R-CNN alike. Anchors fitted to a data set's boxes come from the core:
+``pxcore.datasets.anchors.dataset_anchors``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from pxcore.datasets.anchors import wh_iou
+
 # YOLOv3's COCO anchors (k-means at 608x608, in pixels) and which level uses which:
 # the deepest level (stride 32) takes the largest three.
 COCO_ANCHORS = ((10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119),
                 (116, 90), (156, 198), (373, 326))
 ANCHOR_MASKS = ((6, 7, 8), (3, 4, 5), (0, 1, 2))
-
-
-def _wh_iou(wh: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """IoU of boxes and anchors placed at the same centre: [N, 2] x [A, 2] -> [N, A]."""
-    inter = np.minimum(wh[:, None, 0], anchors[None, :, 0]) * np.minimum(wh[:, None, 1], anchors[None, :, 1])
-    union = wh[:, None].prod(-1) + anchors[None].prod(-1) - inter
-    return inter / np.maximum(union, 1e-12)
 
 
 def yolo_targets(gt_bbox: np.ndarray, gt_class: np.ndarray, gt_score: np.ndarray | None,
@@ -58,7 +54,7 @@ def yolo_targets(gt_bbox: np.ndarray, gt_class: np.ndarray, gt_score: np.ndarray
         valid = np.flatnonzero((w > 0) & (h > 0) & (scores > 0))
         if not valid.size:
             continue
-        ious = _wh_iou(np.stack([w[valid], h[valid]], 1), anchors_norm)
+        ious = wh_iou(np.stack([w[valid], h[valid]], 1), anchors_norm)
         best = ious.argmax(1)
         classes = np.asarray(gt_class[b]).reshape(-1)
         for row, n in enumerate(valid):
@@ -82,37 +78,3 @@ def yolo_targets(gt_bbox: np.ndarray, gt_class: np.ndarray, gt_score: np.ndarray
                     cell[5] = scores[n]
                     cell[6 + int(classes[n])] = 1.0
     return targets
-
-
-def cluster_anchors(box_sizes: np.ndarray, count: int = 9, seed: int = 0,
-                    iterations: int = 100) -> list[list[int]]:
-    """``count`` anchors fitted to a data set's box sizes (``[N, 2]`` widths and heights
-    in input pixels) by k-means with 1 - IoU as the distance (YOLOv2's recipe), smallest
-    first: what to pass as ``anchors`` when the data's objects are unlike COCO's."""
-    sizes = np.asarray(box_sizes, np.float32).reshape(-1, 2)
-    sizes = sizes[(sizes > 0).all(1)]
-    if len(sizes) < count:
-        raise ValueError(f"cluster_anchors: {len(sizes)} boxes cannot make {count} anchors")
-    rng = np.random.default_rng(seed)
-    centres = sizes[rng.choice(len(sizes), count, replace=False)]
-    for _ in range(iterations):
-        nearest = _wh_iou(sizes, centres).argmax(1)
-        moved = np.array([np.median(sizes[nearest == k], 0) if (nearest == k).any() else centres[k]
-                          for k in range(count)])
-        if np.allclose(moved, centres):
-            break
-        centres = moved
-    centres = centres[np.argsort(centres.prod(1))]
-    return [[max(1, round(float(w))), max(1, round(float(h)))] for w, h in centres]
-
-
-def dataset_anchors(dataset, input_size: int | tuple[int, int], count: int = 9,
-                    seed: int = 0) -> list[list[int]]:
-    """``cluster_anchors`` over a detection data set's boxes, scaled to ``input_size``
-    (an int or (height, width)) from each image's own size."""
-    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
-    coco = dataset.to_coco()
-    shapes = {im["id"]: (im["height"], im["width"]) for im in coco["images"]}
-    sizes = [(a["bbox"][2] * width / shapes[a["image_id"]][1],
-              a["bbox"][3] * height / shapes[a["image_id"]][0]) for a in coco["annotations"]]
-    return cluster_anchors(np.array(sizes), count, seed)

@@ -9,9 +9,9 @@ import pytest
 import pxcore as px
 from pxcore import transforms as T
 from pxcore.data.loader import Loader
+from pxcore.datasets.anchors import dataset_anchors
 from pxcore.testing.detections import assert_same_detection_lists
 from pxcore.testing.training import loss_falls, settle_batchnorm
-from pxcore_yolov3.anchors import dataset_anchors
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
 from pxcore_yolov3.postprocess import NMS_DEFAULTS
 
