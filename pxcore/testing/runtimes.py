@@ -1,6 +1,7 @@
 """A network's export path, checked without the task machinery: ``paddle.jit.to_static``
 with dynamic batch and image size (outputs equal to eager at every size), saved with
-``paddle.jit.save``, then run by Paddle Inference with oneDNN or by ONNX Runtime.
+``paddle.jit.save``, then run by Paddle Inference with oneDNN or by the registered
+"onnxruntime" runtime (a plugin's).
 
     eager = save_dynamic(net, images, folder)          # folder/net.json, net.pdiparams
     check_outputs(paddle_inference_outputs(folder, images), eager, "Paddle Inference")
@@ -57,18 +58,30 @@ def paddle_inference_outputs(folder: str | os.PathLike, images: list) -> list[np
     return outputs
 
 
+ONNX_RUNTIME = "onnxruntime"
+ONNX_PLUGIN_INSTALL = "pip install plugins/runtime-onnx"
+
+
 def onnx_runtime_outputs(folder: str | os.PathLike, images: list) -> list[np.ndarray]:
-    """The first output of ``folder/net`` converted by pxcore-runtime-onnx's paddle2onnx
-    call and run by ONNX Runtime."""
-    import onnxruntime as ort
+    """The first output of ``folder/net`` run on CPU by the registered "onnxruntime"
+    runtime (the pxcore-runtime-onnx plugin: paddle2onnx conversion, then ONNX Runtime),
+    found through the registry as ``Predictor`` finds it. Raises RuntimeUnavailable,
+    saying to ``pip install plugins/runtime-onnx``, where that runtime is not registered
+    or cannot run here."""
+    from ..deploy.runtime import RuntimeUnavailable, select_runtime
+    from ..plugins import get_registry
 
-    from pxcore_runtime_onnx.convert import convert
-
-    folder = Path(folder)
-    convert(folder / "net.json", folder / "net.pdiparams", folder / "net.onnx")
-    session = ort.InferenceSession(str(folder / "net.onnx"), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return [session.run(None, {name: np.asarray(x, np.float32)})[0] for x in images]
+    spec = get_registry().find("runtime", ONNX_RUNTIME)
+    if spec is None:
+        raise RuntimeUnavailable(f"no {ONNX_RUNTIME!r} runtime is registered: the "
+                                 f"pxcore-runtime-onnx plugin is not installed ({ONNX_PLUGIN_INSTALL})")
+    reason = spec.unavailable_reason()
+    if reason is not None:
+        raise RuntimeUnavailable(f"the {ONNX_RUNTIME!r} runtime cannot run here: {reason} "
+                                 f"({ONNX_PLUGIN_INSTALL} installs what it needs)")
+    info = {"files": {"program": "net.json", "params": "net.pdiparams"}}
+    runtime = select_runtime(Path(folder), info, ONNX_RUNTIME, device="cpu")
+    return [runtime.run([np.asarray(x, np.float32)])[0] for x in images]
 
 
 def check_outputs(got: list[np.ndarray], expected: list[np.ndarray], what: str, rtol: float = 1e-4,
