@@ -26,6 +26,17 @@ def test_upsample_nearest_is_paddles_nearest_interpolation():
     np.testing.assert_array_equal(upsample_nearest(x, 2, like).numpy(), expected.numpy())
 
 
+@pytest.mark.parametrize("finer", [(5, 9), (6, 10), (7, 11)])
+def test_upsample_nearest_meets_a_finer_level_one_pixel_off(finer):
+    # a 3x5 level under one of 6x10 (exact), 5x9 (input not a multiple of the stride:
+    # cut) or 7x11 (a backbone that floors its sizes: the last row and column repeat)
+    x = paddle.rand([1, 2, 3, 5])
+    got = upsample_nearest(x, 2, paddle.zeros([1, 1, *finer])).numpy()
+    doubled = F.interpolate(x, scale_factor=2, mode="nearest").numpy()
+    padded = np.pad(doubled, [(0, 0), (0, 0), (0, 1), (0, 1)], mode="edge")
+    np.testing.assert_array_equal(got, padded[:, :, :finer[0], :finer[1]])
+
+
 @pytest.mark.parametrize("factor", [3, 1, 2.0])
 def test_upsample_bilinear_takes_powers_of_two(factor):
     with pytest.raises(ValueError, match="power of two"):

@@ -7,19 +7,36 @@ import paddle
 import paddle.nn.functional as F
 
 
+def fit_to(x, like, margin: int):
+    """``x`` cut, or extended by repeating its last row and column (up to ``margin``
+    times), to the height and width of ``like``.
+
+    Joins an upsampled level to a finer one. Upsampled by f, a level is up to f - 1
+    pixels smaller than the finer one when a backbone floors its sizes (convolutions
+    that do not pad, as AlexNet's), and larger when it ceils them (an input size that is
+    not a multiple of the coarsest stride); exactly as large otherwise, and then this is
+    the identity."""
+    if margin:
+        x = F.pad(x, [0, margin, 0, margin], mode="replicate")
+    size = paddle.shape(like)[2:]
+    return paddle.slice(x, axes=[2, 3], starts=[0, 0], ends=[size[0], size[1]])
+
+
 def upsample_nearest(x, factor: int, like):
-    """Nearest-neighbour upsampling of ``x`` by an integer ``factor`` to the height and
-    width of ``like`` (reached by repeating every pixel factor x factor times): exactly
+    """Nearest-neighbour upsampling of ``x`` by an integer ``factor``, fitted to the
+    height and width of ``like`` (``fit_to``): every pixel repeated factor x factor
+    times. When ``like`` is exactly ``factor`` times larger this is
     ``F.interpolate(x, scale_factor=factor, mode="nearest")``.
 
     Not written as an interpolation: exported, Paddle Inference with oneDNN (Paddle
     3.3) rejects every nearest_interp op ("ConvertPirAttribute2RuntimeAttribute not
     support pir::ArrayAttribute<pir::DoubleAttribute>"), and paddle2onnx refuses one
-    with a scale factor. Tile and reshape (to a shape read from the tensors, which
-    Paddle Lite also runs) export to every runtime."""
+    with a scale factor. Tile, reshape, pad and slice (to sizes read from the tensors,
+    which Paddle Lite also runs) export to every runtime."""
+    shape = paddle.shape(x)
     tiled = paddle.tile(paddle.unsqueeze(x, [3, 5]), [1, 1, 1, factor, 1, factor])
-    shape = paddle.concat([paddle.shape(x)[:2], paddle.shape(like)[2:]])
-    return paddle.reshape(tiled, shape)
+    return fit_to(paddle.reshape(tiled, paddle.concat([shape[:2], shape[2:] * factor])),
+                  like, factor - 1)
 
 
 def _bilinear_kernel(factor: int) -> np.ndarray:

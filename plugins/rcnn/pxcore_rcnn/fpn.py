@@ -7,23 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import paddle
 import paddle.nn.functional as F
 from paddle import nn
 
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
-
-
-def upsample_to(x, like):
-    """``x`` repeated 2x2 per pixel and cut to ``like``'s height and width: the same as
-    nearest interpolation when the sizes match, and right when the finer level is one
-    pixel short (an input size that is not a multiple of the coarsest stride)."""
-    shape = paddle.shape(x)
-    tiled = paddle.tile(paddle.unsqueeze(x, [3, 5]), [1, 1, 1, 2, 1, 2])
-    doubled = paddle.reshape(tiled, paddle.concat([shape[:2], shape[2:] * 2]))
-    size = paddle.shape(like)[2:]
-    return paddle.slice(doubled, axes=[2, 3], starts=[0, 0], ends=[size[0], size[1]])
+from pxcore.nn.resize import upsample_nearest
 
 
 class FPN(nn.Layer):
@@ -54,7 +43,7 @@ class FPN(nn.Layer):
     def forward(self, features):
         laterals = [conv(f) for conv, f in zip(self.lateral_convs, features)]  # noqa: B905
         for i in range(len(laterals) - 1, 0, -1):
-            laterals[i - 1] = laterals[i - 1] + upsample_to(laterals[i], laterals[i - 1])
+            laterals[i - 1] = laterals[i - 1] + upsample_nearest(laterals[i], 2, laterals[i - 1])
         outputs = [conv(x) for conv, x in zip(self.output_convs, laterals)]  # noqa: B905
         if self.extra_level:
             outputs.append(F.max_pool2d(outputs[-1], kernel_size=1, stride=2))

@@ -14,7 +14,7 @@ from paddle import nn
 
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
-from pxcore.nn.resize import upsample_bilinear
+from pxcore.nn.resize import fit_to, upsample_bilinear
 
 
 class HRFPN(nn.Layer):
@@ -35,10 +35,8 @@ class HRFPN(nn.Layer):
                              for i in range(count)]
 
     def forward(self, features):
-        size = paddle.shape(features[0])[2:]
-        joined = [features[0]] + [
-            paddle.slice(upsample_bilinear(f, 2 ** i), axes=[2, 3], starts=[0, 0], ends=[size[0], size[1]])
-            for i, f in enumerate(features[1:], 1)]
+        joined = [features[0]] + [fit_to(upsample_bilinear(f, 2 ** i), features[0], 2 ** i - 1)
+                                  for i, f in enumerate(features[1:], 1)]
         x = self.reduction(paddle.concat(joined, axis=1))
         levels = [x] + [F.avg_pool2d(x, 2 ** i, 2 ** i) for i in range(1, len(self.fpn_convs))]
         return [conv(level) for conv, level in zip(self.fpn_convs, levels)]  # noqa: B905
