@@ -34,7 +34,7 @@ def model_rows(pattern: str | None = None, *, task: str | None = None,
                     "provided_by": spec.distribution if spec else None,
                     "install": None if spec else entry.install_hint()})
     if dataset is None:
-        presets = {e.model for e in zoo.CATALOG}
+        presets = {e.model for e in zoo.catalog()}
         for spec in sorted(registry.specs("model"), key=lambda s: natural_key(s.name)):
             if spec.name in presets or (task and spec.task != task) or not matches(spec.name, pattern):
                 continue

@@ -62,6 +62,22 @@ def px_register_runtimes(registry):
     """Add RuntimeSpecs: inference runtimes for exported models."""
 
 
+@hookspec
+def px_register_zoo(registry):
+    """Add zoo rows (``pxcore.zoo.ZooEntry``): published weights of a registered model
+    preset and what the table reports of them. A row carries its name (and the seed's
+    spelling), task, data set and the class count of the weights, size in MB (or
+    parameters in millions), latency in ms with the device and setting it was taken on,
+    the reported metrics (keys of ``pxcore.zoo.METRICS``: top1, top5, box_ap, mask_ap,
+    miou), the weights URL, the model preset that builds it, the distributions that
+    must be installed for that, and PaddleX 1.x's spelling of it. Rows sharing columns
+    can be written with ``pxcore.zoo_tables.ZooTable``::
+
+        registry.add(name="TinyNet_x1_0", task="classification", dataset="digits",
+                     num_classes=10, metrics={"top1": 97.2}, plugins=("px-tinynet",))
+    """
+
+
 # kind -> hook name; the registry walks this to collect a plugin's specs.
 HOOK_FOR_KIND = {
     "backbone": "px_register_backbones",
@@ -73,3 +89,6 @@ HOOK_FOR_KIND = {
     "metric": "px_register_metrics",
     "runtime": "px_register_runtimes",
 }
+# The hook that adds zoo rows, which are data about specs rather than specs.
+ZOO_HOOK = "px_register_zoo"
+HOOKS = (*HOOK_FOR_KIND.values(), ZOO_HOOK)

@@ -43,9 +43,9 @@ def _candidates(group: str) -> list[tuple[str, str, Mapping[str, Any]]]:
 
     tasks = GROUPS[group]
     out, seen = [], set()
-    for entry in zoo.CATALOG:
+    for entry in zoo.catalog():
         if entry.task in tasks and entry.model not in seen:  # a name may have two rows
-            out.append((entry.name, entry.task, entry.paddlex))
+            out.append((entry.name, entry.task, entry.paddlex or {"class": entry.name}))
             seen.add(entry.model)
     for spec in get_registry().specs("model"):
         if spec.task in tasks and spec.name not in seen:

@@ -29,8 +29,8 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .hookspecs import HOOK_FOR_KIND, PROJECT
-from .registry import Registrar, Registry
+from .hookspecs import HOOK_FOR_KIND, HOOKS, PROJECT, ZOO_HOOK
+from .registry import Registrar, Registry, ZooRegistrar
 
 ENTRY_POINT_GROUP = "pxcore.plugins"
 BUILTIN = "pxcore"  # the core registers its own parts through the same hooks
@@ -49,6 +49,7 @@ class PluginRecord:
     version: str | None = None
     source: str = "entry-point"  # entry-point | builtin | env | program
     provides: dict[str, list[str]] = attrs.field(factory=dict)
+    zoo: list[str] = attrs.field(factory=list)  # ids of the zoo rows it added
     error: str | None = None
     traceback: str | None = None
     disabled: bool = False
@@ -142,24 +143,31 @@ class PluginManager:
         try:
             self._check_hook_names(plugin, name)
             added = self._collect(plugin, name)
+            rows = self._collect_zoo(plugin, name)
             for spec in added:  # all or nothing: check every name before adding any
                 clash = self.registry.find(spec.kind, spec.name)
                 if clash is not None:
                     self.registry.add(spec)  # raises DuplicateNameError naming both
+            for row in rows:
+                if self.registry.find_zoo_row(row.id) is not None:
+                    self.registry.add_zoo_row(row)  # raises DuplicateNameError naming both
             for spec in added:
                 self.registry.add(spec)
+            for row in rows:
+                self.registry.add_zoo_row(row)
         except Exception as exc:  # noqa: BLE001
             self.hooks.unregister(name=name)
             return self._fail(record, f"{type(exc).__name__}: {exc}")
         for spec in added:
             record.provides.setdefault(spec.kind, []).append(spec.name)
+        record.zoo = [row.id for row in rows]
         return record
 
     def _check_hook_names(self, plugin: Any, name: str) -> None:
         for caller in self.hooks.get_hookcallers(plugin) or []:
             if caller.spec is None:
                 raise PluginError(
-                    f"unknown hook {caller.name!r}; pxcore's hooks are {', '.join(HOOK_FOR_KIND.values())}"
+                    f"unknown hook {caller.name!r}; pxcore's hooks are {', '.join(HOOKS)}"
                 )
 
     def _collect(self, plugin: Any, name: str) -> list:
@@ -174,6 +182,16 @@ class PluginManager:
                 impl.function(**{arg: registrar for arg in impl.argnames})
                 added.extend(registrar.added)
         return added
+
+    def _collect_zoo(self, plugin: Any, name: str) -> list:
+        """Call this plugin's ``px_register_zoo`` with a fresh registrar; return its rows."""
+        rows = []
+        for impl in getattr(self.hooks.hook, ZOO_HOOK).get_hookimpls():
+            if impl.plugin is plugin:
+                registrar = ZooRegistrar(name)
+                impl.function(**{arg: registrar for arg in impl.argnames})
+                rows.extend(registrar.added)
+        return rows
 
     def _fail(self, record: PluginRecord, message: str) -> PluginRecord:
         record.error = message

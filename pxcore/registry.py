@@ -1,4 +1,5 @@
-"""The registry: one table of specs per kind of part, filled by plugins through registrars."""
+"""The registry: one table of specs per kind of part, and the zoo rows, filled by plugins
+through registrars."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from .errors import DuplicateNameError, SpecError, UnknownNameError
 from .hookspecs import HOOK_FOR_KIND
 from .names import closest, normalize
 from .specs import KINDS, SPEC_TYPES, Spec
+from .zoo import ZooEntry
 
 
 class Registry:
-    """Specs by kind and name. Lookups ignore case and spaces; misses suggest names."""
+    """Specs by kind and name, and zoo rows by id. Lookups ignore case and spaces; misses
+    suggest names."""
 
     def __init__(self) -> None:
         self._specs: dict[str, dict[str, Spec]] = {kind: {} for kind in KINDS}
+        self._zoo: dict[str, ZooEntry] = {}
+        self.zoo_revision = 0  # counts changes to the zoo rows (pxcore.zoo caches its catalog)
 
     def _table(self, kind: str) -> dict[str, Spec]:
         try:
@@ -74,6 +79,36 @@ class Registry:
         for table in self._specs.values():
             for name in [n for n, s in table.items() if s.distribution == distribution]:
                 del table[name]
+        for row_id in [i for i, row in self._zoo.items() if row.distribution == distribution]:
+            del self._zoo[row_id]
+            self.zoo_revision += 1
+
+    # -- zoo rows ----------------------------------------------------------------------
+
+    def add_zoo_row(self, row: ZooEntry) -> ZooEntry:
+        clash = self.find_zoo_row(row.id)
+        if clash is not None:
+            raise DuplicateNameError(
+                f"zoo row {row.id!r} is registered twice: by {clash.distribution!r} and by "
+                f"{row.distribution!r}. Uninstall or disable one of them "
+                "(PXCORE_DISABLE_PLUGINS=name), or give the row another name or data set."
+            )
+        self._zoo[row.id] = row
+        self.zoo_revision += 1
+        return row
+
+    def find_zoo_row(self, row_id: str) -> ZooEntry | None:
+        """The row with this id (``<name>.<dataset>``), or None; case and spaces ignored."""
+        if row_id in self._zoo:
+            return self._zoo[row_id]
+        wanted = normalize(row_id)
+        return next((row for i, row in self._zoo.items() if normalize(i) == wanted), None)
+
+    def zoo_rows(self, distribution: str | None = None) -> list[ZooEntry]:
+        """Registered rows in the order they were added (``pxcore.zoo.catalog()`` puts
+        them in the zoo's order)."""
+        return [row for row in self._zoo.values()
+                if distribution is None or row.distribution == distribution]
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         kind, name = key
@@ -127,3 +162,35 @@ class Registrar:
 
     def __repr__(self) -> str:
         return f"<Registrar {self.kind}s for {self.distribution!r}>"
+
+
+class ZooRegistrar:
+    """What ``px_register_zoo`` receives: it adds zoo rows, stamped with the plugin."""
+
+    kind = "zoo"
+
+    def __init__(self, distribution: str) -> None:
+        self.distribution = distribution
+        self.added: list[ZooEntry] = []
+
+    def add(self, row: ZooEntry | None = None, /, **fields: Any) -> ZooEntry:
+        """``add(ZooEntry(...))`` or ``add(name=..., task=..., **more_fields)``. A row
+        that names no distributions needs only the one adding it."""
+        if row is None:
+            row = ZooEntry(**fields)
+        elif fields:
+            raise SpecError("pass either a ZooEntry or its fields to registry.add, not both")
+        if not isinstance(row, ZooEntry):
+            raise SpecError(
+                f"px_register_zoo may add ZooEntry rows only; {self.distribution!r} gave "
+                f"{type(row).__name__} {getattr(row, 'name', row)!r}"
+            )
+        row = attrs.evolve(row, distribution=self.distribution, default=False,
+                           plugins=row.plugins or (self.distribution,))
+        if any(normalize(r.id) == normalize(row.id) for r in self.added):
+            raise DuplicateNameError(f"zoo row {row.id!r} is registered twice by {self.distribution!r}")
+        self.added.append(row)
+        return row
+
+    def __repr__(self) -> str:
+        return f"<ZooRegistrar for {self.distribution!r}>"

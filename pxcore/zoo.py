@@ -1,24 +1,49 @@
-"""The zoo catalog: every row of the PaddleX model-zoo tables, as data.
+"""The zoo: rows of published weights and their figures, declared by the plugins.
 
-The rows keep the seed's figures (size, latency, the device it was taken on, the
-reported metrics and the weights URL). Each row also says which model preset builds it
-and which plugin distributions provide that preset, so a zoo name whose plugin is not
-installed can say what to pip-install.
+A row (``ZooEntry``) says which model preset builds it, what its published weights
+scored on which data set, how large and fast they were, where they are, which plugin
+distributions must be installed to build it, and how PaddleX 1.x spelled it. Plugins
+declare their rows beside the models that own them (``pxcore_resnet/zoo_rows.py``) and
+add them in their ``px_register_zoo`` hook, so a third party adds a row the way it adds
+a model. The core keeps the schema, the lookup and one piece of data:
+
+The index (``pxcore/zoo_index.py``, generated) holds the rows of the seed's PaddleX
+tables as the in-tree plugins declare them, in the seed's order. It is what lets
+
+- a zoo name whose plugin is not installed be listed with its figures and say what to
+  pip-install (``create_model("YOLOv3-DarkNet53")`` without pxcore-yolov3);
+- the catalog keep the seed's order whichever plugins are installed, and whatever order
+  they load in;
+- the seed check compare the zoo with the seed's tables in any installation
+  (``tests/test_zoo.py``); ``tests/test_zoo_plugins.py`` checks that the installed
+  in-tree plugins' rows are exactly the index's, so the two cannot drift.
+  ``write_index()`` rewrites it from them.
+
+``catalog()`` is the index's rows, each replaced by the row an installed plugin
+registered under the same id, followed by the rows of plugins the index does not know
+(a third party's), in the order the plugins loaded. A name's first row in that order is
+its default row.
 
 Ids are ``<name>.<dataset>`` (``HRNet_W18.imagenet``, ``HRNet_W18.cityscapes``). A name
-that appears in several rows resolves to its first row in the seed's order unless
-``task=`` or ``dataset=`` picks another.
+that appears in several rows resolves to its default row unless ``task=`` or
+``dataset=`` picks another.
 """
 
 from __future__ import annotations
 
+import functools
+import pprint
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from .errors import SpecError
 from .names import normalize
+from .specs import TASKS
 
 # What each reported metric is called, and the key ``evaluate()`` returns for it.
 METRICS = {
@@ -29,264 +54,175 @@ METRICS = {
     "miou": ("mIoU (%)", "miou"),
 }
 
-# Where plugins live in this repository, by distribution name.
-PLUGIN_PATHS = {
-    "pxcore-resnet": "plugins/resnet",
-    "pxcore-mobilenet": "plugins/mobilenet",
-    "pxcore-shufflenet": "plugins/shufflenet",
-    "pxcore-darknet": "plugins/darknet",
-    "pxcore-xception": "plugins/xception",
-    "pxcore-densenet": "plugins/densenet",
-    "pxcore-hrnet": "plugins/hrnet",
-    "pxcore-alexnet": "plugins/alexnet",
-    "pxcore-yolov3": "plugins/yolov3",
-    "pxcore-rcnn": "plugins/rcnn",
-    "pxcore-deeplab": "plugins/deeplab",
-    "pxcore-unet": "plugins/unet",
-    "pxcore-fastscnn": "plugins/fastscnn",
-}
-
-# A backbone name's prefix -> the plugin that provides that family.
-_FAMILY_PLUGIN = (
-    ("MobileNet", "pxcore-mobilenet"),
-    ("ShuffleNet", "pxcore-shufflenet"),
-    ("ResNet", "pxcore-resnet"),
-    ("DarkNet", "pxcore-darknet"),
-    ("Xception", "pxcore-xception"),
-    ("DenseNet", "pxcore-densenet"),
-    ("HRNet", "pxcore-hrnet"),
-    ("AlexNet", "pxcore-alexnet"),
-)
-
-
-def family_plugin(backbone: str) -> str:
-    for prefix, plugin in _FAMILY_PLUGIN:
-        if normalize(backbone).startswith(normalize(prefix)):
-            return plugin
-    raise KeyError(f"no plugin family for backbone {backbone!r}")
-
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
 
+def _check_name(instance, attribute, value):
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"ZooEntry: {attribute.name} {value!r} must be a non-empty string")
+    if attribute.name in ("name", "model") and re.search(r"\s", value):
+        raise SpecError(f"ZooEntry: {attribute.name} {value!r} must not contain spaces "
+                        "(the seed's own spelling goes in seed_name)")
+
+
+def _check_task(instance, attribute, value):
+    if value not in TASKS:
+        raise SpecError(f"ZooEntry {instance.name!r}: task {value!r} is not one of {TASKS}")
+
+
+def _check_num_classes(instance, attribute, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SpecError(f"ZooEntry {instance.name!r}: num_classes must be a positive integer, "
+                        f"got {value!r}")
+
+
+def _check_metrics(instance, attribute, value):
+    unknown = [key for key in value if key not in METRICS]
+    if unknown:
+        raise SpecError(f"ZooEntry {instance.name!r}: unknown metric keys {unknown}; the keys "
+                        f"are {', '.join(METRICS)}")
+
+
+def _same_as_name(self) -> str:
+    return self.name
+
+
 @attrs.frozen(kw_only=True)
 class ZooEntry:
-    """One row of the zoo."""
+    """One row of the zoo. Plugins give the fields from ``name`` on; ``id`` is derived
+    and ``default`` and ``distribution`` are set by the catalog and the registry."""
 
-    id: str
-    name: str  # canonical spelling: DenseNet121, FasterRCNN-HRNet_W18-FPN
-    seed_name: str  # as the seed writes it: densenet121, FasterRCNN - HRNet_W18-FPN
-    task: str
-    dataset: str
-    num_classes: int  # classes of the published weights (R-CNN: foreground only)
-    size_mb: float | None
-    params_m: float | None  # only where the seed gives a parameter count instead of a size
-    latency_ms: float | None
-    latency_device: str | None
-    latency_setting: str | None
-    metrics: Mapping[str, float | None] = attrs.field(converter=_frozen, hash=False)
-    weights_url: str
-    model: str  # the model preset that builds this row
-    plugins: tuple[str, ...]  # distributions that must be installed to build it
-    paddlex: Mapping[str, Any] = attrs.field(converter=_frozen, hash=False)
-    default: bool  # the bare name resolves to this row
+    id: str = attrs.field(init=False)  # <name>.<dataset in lower case>
+    name: str = attrs.field(validator=_check_name)  # canonical: DenseNet121, FasterRCNN-HRNet_W18-FPN
+    # as the seed writes it: densenet121, FasterRCNN - HRNet_W18-FPN
+    seed_name: str = attrs.field(default=attrs.Factory(_same_as_name, takes_self=True),
+                                 validator=_check_name)
+    task: str = attrs.field(validator=_check_task)
+    dataset: str = attrs.field(validator=_check_name)
+    # classes of the published weights (R-CNN: foreground only)
+    num_classes: int = attrs.field(validator=_check_num_classes)
+    size_mb: float | None = None
+    params_m: float | None = None  # only where the seed gives a parameter count instead of a size
+    latency_ms: float | None = None
+    latency_device: str | None = None
+    latency_setting: str | None = None
+    # reported figures by METRICS key, in the table's column order; None: not measured
+    metrics: Mapping[str, float | None] = attrs.field(converter=_frozen, hash=False,
+                                                      validator=_check_metrics)
+    weights_url: str | None = None
+    # the model preset that builds this row
+    model: str = attrs.field(default=attrs.Factory(_same_as_name, takes_self=True),
+                             validator=_check_name)
+    # distributions that must be installed to build it; empty: the one registering it
+    plugins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # PaddleX 1.x's spelling: {"class": "FasterRCNN", "backbone": "ResNet50", "with_fpn": True}
+    paddlex: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen, hash=False)
+    default: bool = False  # the bare name resolves to this row (set by the catalog)
+    distribution: str | None = attrs.field(default=None, eq=False)  # set by the registry
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "id", f"{self.name}.{self.dataset.lower()}")
 
     def as_dict(self) -> dict[str, Any]:
-        out = attrs.asdict(self, value_serializer=lambda inst, field, v: dict(v)
+        """The row as plain data (without who registered it), with the key ``evaluate()``
+        returns for each reported metric."""
+        out = attrs.asdict(self, filter=lambda field, _: field.name != "distribution",
+                           value_serializer=lambda inst, field, v: dict(v)
                            if isinstance(v, Mapping) else v)
         out["plugins"] = list(self.plugins)
-        # which key of evaluate()'s result each reported metric corresponds to
         out["evaluate_keys"] = {key: METRICS[key][1] for key in self.metrics}
         return out
 
     def install_hint(self) -> str:
-        paths = " ".join(PLUGIN_PATHS.get(p, p) for p in self.plugins)
-        return f"pip install {' '.join(self.plugins)}  (in this repository: pip install {paths})"
+        """What to pip-install to build this row; from a source checkout, also the
+        directories of the plugins that live in it."""
+        hint = f"pip install {' '.join(self.plugins)}"
+        paths = source_plugin_paths()
+        if any(p in paths for p in self.plugins):
+            hint += f"  (in this repository: pip install {' '.join(paths.get(p, p) for p in self.plugins)})"
+        return hint
 
 
-# --- the seed's tables ----------------------------------------------------------------
-# Each table shares task, data set, class count and where latency was measured; rows
-# give (name, size MB, latency ms, metric values..., weights URL).
-
-_IMAGENET = "https://paddle-imagenet-models-name.bj.bcebos.com/"
-_DET = "https://paddlemodels.bj.bcebos.com/object_detection/"
-_PDX = "https://bj.bcebos.com/paddlex/pretrained_weights/"
-_SEG = "https://paddleseg.bj.bcebos.com/models/"
-
-_V100 = ("V100", "640x640, batch 1, Paddle 1.6 Fluid C++ with TensorRT 5.1 FP32, mean of 100 runs after 10 warm-up")
-
-_TABLES: list[dict[str, Any]] = [
-    dict(
-        task="classification", dataset="ImageNet", num_classes=1000, metrics=("top1", "top5"),
-        device=("SD855", "Snapdragon 855, batch 1"),
-        rows=[
-            ("MobileNetV1", 17.4, 32.523048, 71.0, 89.7, _IMAGENET + "MobileNetV1_pretrained.tar"),
-            ("MobileNetV2", 15.0, 23.317699, 72.2, 90.7, _IMAGENET + "MobileNetV2_pretrained.tar"),
-            ("MobileNetV3_large", 22.8, 19.30835, 75.3, 93.2, _IMAGENET + "MobileNetV3_large_x1_0_pretrained.tar"),
-            ("MobileNetV3_small", 12.5, 9.2745, 68.2, 88.1, _IMAGENET + "MobileNetV3_small_x1_0_pretrained.tar"),
-            ("MobileNetV3_large_ssld", 22.8, 19.30835, 79.0, 94.5, _IMAGENET + "MobileNetV3_large_x1_0_ssld_pretrained.tar"),
-            ("MobileNetV3_small_ssld", 12.5, 6.5463, 71.3, 90.1, _IMAGENET + "MobileNetV3_small_x1_0_ssld_pretrained.tar"),
-            ("ShuffleNetV2", 10.2, 10.941, 68.8, 88.5, _IMAGENET + "ShuffleNetV2_pretrained.tar"),
-        ],
-    ),
-    dict(
-        task="classification", dataset="ImageNet", num_classes=1000, metrics=("top1", "top5"),
-        device=("T4", "T4, batch 1, FP32 TensorRT, 500 runs after 10 warm-up"),
-        rows=[
-            ("ResNet18", 46.2, 1.45606, 71.0, 89.9, _IMAGENET + "ResNet18_pretrained.tar"),
-            ("ResNet34", 87.9, 2.34957, 74.6, 92.1, _IMAGENET + "ResNet34_pretrained.tar"),
-            ("ResNet50", 103.4, 3.47712, 76.5, 93.0, _IMAGENET + "ResNet50_pretrained.tar"),
-            ("ResNet101", 180.4, 6.07125, 77.6, 93.6, _IMAGENET + "ResNet101_pretrained.tar"),
-            ("ResNet50_vd", 103.5, 3.53131, 79.1, 94.4, _IMAGENET + "ResNet50_vd_pretrained.tar"),
-            ("ResNet101_vd", 180.5, 6.11704, 80.2, 95.0, _IMAGENET + "ResNet101_vd_pretrained.tar"),
-            ("ResNet50_vd_ssld", 103.5, 3.53131, 82.4, 96.1, _IMAGENET + "ResNet50_vd_ssld_pretrained.tar"),
-            ("ResNet101_vd_ssld", 180.5, 6.11704, 83.7, 96.7, _IMAGENET + "ResNet101_vd_ssld_pretrained.tar"),
-            ("DarkNet53", 167.4, None, 78.0, 94.1, _IMAGENET + "DarkNet53_ImageNet1k_pretrained.tar"),
-            ("Xception41", 109.2, 4.96939, 79.6, 94.4, _IMAGENET + "Xception41_deeplab_pretrained.tar"),
-            ("Xception65", 161.6, 7.26158, 80.3, 94.5, _IMAGENET + "Xception65_deeplab_pretrained.tar"),
-            ("densenet121", 33.1, 4.40447, 75.7, 92.6, _IMAGENET + "DenseNet121_pretrained.tar"),
-            ("densenet161", 118.0, 10.39152, 78.6, 94.1, _IMAGENET + "DenseNet161_pretrained.tar"),
-            ("densenet201", 84.1, 8.20652, 77.6, 93.7, _IMAGENET + "DenseNet201_pretrained.tar"),
-            # The seed's "21.29MB" for HRNet_W18 is its parameter count in millions.
-            ("HRNet_W18", None, 7.40636, 76.9, 93.4, _IMAGENET + "HRNet_W18_C_pretrained.tar"),
-            ("AlexNet", 244.4, None, 56.7, 79.2, _IMAGENET + "AlexNet_pretrained.tar"),
-        ],
-    ),
-    dict(
-        task="detection", dataset="COCO", num_classes=80, metrics=("box_ap",), device=_V100,
-        rows=[
-            ("FasterRCNN-ResNet18-FPN", 173.2, None, 32.6, _PDX + "faster_rcnn_r18_fpn_1x.tar"),
-            ("FasterRCNN-ResNet50", 136.0, 146.124, 35.2, _DET + "faster_rcnn_r50_1x.tar"),
-            ("FasterRCNN-ResNet50_vd", 136.1, 144.767, 36.4, _DET + "faster_rcnn_r50_vd_1x.tar"),
-            ("FasterRCNN-ResNet101", 212.5, 150.985, 38.3, _DET + "faster_rcnn_r101_1x.tar"),
-            ("FasterRCNN-ResNet50-FPN", 167.7, 24.758, 37.2, _DET + "faster_rcnn_r50_fpn_1x.tar"),
-            ("FasterRCNN-ResNet50_vd-FPN", 167.8, 25.292, 38.9, _DET + "faster_rcnn_r50_vd_fpn_2x.tar"),
-            ("FasterRCNN-ResNet101-FPN", 244.2, 30.331, 38.7, _DET + "faster_rcnn_r101_fpn_1x.tar"),
-            ("FasterRCNN-ResNet101_vd-FPN", 244.3, 29.969, 40.5, _DET + "faster_rcnn_r101_vd_fpn_2x.tar"),
-            ("FasterRCNN - HRNet_W18-FPN", 115.5, None, 36.0, _DET + "faster_rcnn_hrnetv2p_w18_1x.tar"),
-            ("PPYOLO", 329.1, None, 45.9, _DET + "ppyolo_2x.pdparams"),
-            ("YOLOv3-DarkNet53", 249.2, 20.252, 38.9, _DET + "yolov3_darknet.tar"),
-            ("YOLOv3-MobileNetV1", 99.2, 11.834, 29.3, _DET + "yolov3_mobilenet_v1.tar"),
-            ("YOLOv3-MobileNetV3_large", 100.7, None, 31.6, _DET + "yolov3_mobilenet_v3.pdparams"),
-            ("YOLOv3-ResNet34", 170.3, 14.125, 36.2, _DET + "yolov3_r34.tar"),
-        ],
-    ),
-    dict(
-        task="instance_segmentation", dataset="COCO", num_classes=80, metrics=("box_ap", "mask_ap"),
-        device=_V100,
-        rows=[
-            ("MaskRCNN-ResNet18-FPN", 189.1, None, 33.6, 30.5, _PDX + "mask_rcnn_r18_fpn_1x.tar"),
-            ("MaskRCNN-ResNet50", 143.9, 159.527, 38.2, 38.2, _DET + "mask_rcnn_r50_2x.tar"),
-            ("MaskRCNN-ResNet50-FPN", 177.7, 83.567, 38.7, 34.7, _DET + "mask_rcnn_r50_fpn_2x.tar"),
-            ("MaskRCNN-ResNet50_vd-FPN", 177.7, 97.929, 39.8, 35.4, _DET + "mask_rcnn_r50_vd_fpn_2x.tar"),
-            ("MaskRCNN-ResNet101-FPN", 253.6, 97.929, 39.5, 35.2, _DET + "mask_rcnn_r101_fpn_1x.tar"),
-            ("MaskRCNN-ResNet101_vd-FPN", 253.7, 97.647, 41.4, 36.8, _DET + "mask_rcnn_r101_vd_fpn_1x.tar"),
-            ("MaskRCNN - HRNet_W18-FPN", 120.7, None, 38.7, 34.7, _PDX + "mask_rcnn_hrnetv2p_w18_2x.tar"),
-        ],
-    ),
-    dict(
-        # PaddleSeg's COCO weights: the instance annotations turned into semantic labels,
-        # 80 classes plus background.
-        task="semantic_segmentation", dataset="COCO", num_classes=81, metrics=("miou",),
-        device=(None, None),
-        rows=[
-            ("DeepLabv3_MobileNetV2_x1.0", 14.7, None, None, "https://bj.bcebos.com/v1/paddleseg/deeplab_mobilenet_x1_0_coco.tgz"),
-            ("DeepLabv3_Xception65", 329.3, None, None, _SEG + "xception65_coco.tgz"),
-            ("UNet", 107.3, None, None, _SEG + "unet_coco_v3.tgz"),
-        ],
-    ),
-    dict(
-        task="semantic_segmentation", dataset="Cityscapes", num_classes=19, metrics=("miou",),
-        device=(None, None),
-        rows=[
-            ("DeepLabv3_MobileNetV3_large_x1_0_ssld", 9.3, None, 73.28, _SEG + "deeplabv3p_mobilenetv3_large_cityscapes.tar.gz"),
-            ("DeepLabv3_MobileNetV2_x1.0", 14.7, None, 69.8, _SEG + "mobilenet_cityscapes.tgz"),
-            ("DeepLabv3_Xception65", 329.3, None, 79.3, _SEG + "xception65_bn_cityscapes.tgz"),
-            ("HRNet_W18", 77.3, None, 79.36, _SEG + "hrnet_w18_bn_cityscapes.tgz"),
-            ("Fast-SCNN", 9.8, None, 69.64, _SEG + "fast_scnn_cityscape.tar"),
-        ],
-    ),
-]
-
-# Where a canonical name differs from the seed's spelling.
-_CANONICAL = {
-    "densenet121": "DenseNet121",
-    "densenet161": "DenseNet161",
-    "densenet201": "DenseNet201",
-    "FasterRCNN - HRNet_W18-FPN": "FasterRCNN-HRNet_W18-FPN",
-    "MaskRCNN - HRNet_W18-FPN": "MaskRCNN-HRNet_W18-FPN",
-}
-# A preset name where one zoo name stands for two different architectures.
-_PRESET = {("HRNet_W18", "semantic_segmentation"): "HRNet_W18_seg"}
+@functools.cache
+def source_plugin_paths() -> dict[str, str]:
+    """Distribution name -> its directory relative to the checkout, for the plugins of
+    this source tree (``plugins/*/pyproject.toml``); empty when pxcore does not run from
+    a checkout of its repository."""
+    root = Path(__file__).resolve().parent.parent
+    if _project_name(root / "pyproject.toml") != "pxcore":
+        return {}
+    paths = {}
+    for pyproject in sorted(root.glob("plugins/*/pyproject.toml")):
+        name = _project_name(pyproject)
+        if name:
+            paths[name] = pyproject.parent.relative_to(root).as_posix()
+    return paths
 
 
-def _structure(name: str, task: str) -> tuple[tuple[str, ...], dict[str, Any]]:
-    """The plugins a row needs and its PaddleX 1.x spelling, read off its name."""
-    if task == "classification":
-        cls = "HRNet_W18_C" if name == "HRNet_W18" else name
-        return (family_plugin(name),), {"class": cls}
-    if name == "PPYOLO":
-        return ("pxcore-yolov3", "pxcore-resnet"), {"class": "PPYOLO", "backbone": "ResNet50_vd_ssld"}
-    if name.startswith("YOLOv3-"):
-        backbone = name.split("-", 1)[1]
-        return ("pxcore-yolov3", family_plugin(backbone)), {"class": "YOLOv3", "backbone": backbone}
-    if name.startswith(("FasterRCNN-", "MaskRCNN-")):
-        arch, backbone, *fpn = name.split("-")
-        return ("pxcore-rcnn", family_plugin(backbone)), {
-            "class": arch, "backbone": backbone, "with_fpn": bool(fpn)}
-    if name.startswith("DeepLabv3_"):
-        backbone = name.split("_", 1)[1]
-        return ("pxcore-deeplab", family_plugin(backbone)), {"class": "DeepLabv3p", "backbone": backbone}
-    if name == "UNet":
-        return ("pxcore-unet",), {"class": "UNet"}
-    if name == "HRNet_W18":
-        return ("pxcore-hrnet",), {"class": "HRNet", "width": 18}
-    if name == "Fast-SCNN":
-        return ("pxcore-fastscnn",), {"class": "FastSCNN"}
-    raise ValueError(f"zoo row {name!r} ({task}) has no known structure")
+def _project_name(pyproject: Path) -> str | None:
+    """``[project] name`` of a pyproject.toml (read by hand: tomllib is Python 3.11+)."""
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    table = None
+    for line in text.splitlines():
+        header = re.match(r"^\s*\[([^\]]+)\]\s*$", line)
+        if header:
+            table = header.group(1).strip()
+            continue
+        found = re.match(r"""^\s*name\s*=\s*["']([^"']+)["']""", line)
+        if table == "project" and found:
+            return found.group(1)
+    return None
 
 
-def _build_catalog() -> tuple[ZooEntry, ...]:
-    entries: list[ZooEntry] = []
+# --- the index and the catalog ----------------------------------------------------------
+
+INDEX_FILE = Path(__file__).with_name("zoo_index.py")
+
+
+@functools.cache
+def index() -> tuple[ZooEntry, ...]:
+    """The seed's rows as the in-tree plugins declare them, in the seed's order."""
+    from .zoo_index import ROWS
+
+    return tuple(ZooEntry(**row) for row in ROWS)
+
+
+_cached: tuple[Any, int, tuple[ZooEntry, ...]] | None = None
+
+
+def catalog() -> tuple[ZooEntry, ...]:
+    """Every row: the index's, each replaced by an installed plugin's row of the same
+    id, then other plugins' rows in the order they loaded; each name's first row is its
+    default."""
+    global _cached
+    from .plugins import get_registry
+
+    registry = get_registry()
+    if _cached is not None and _cached[0] is registry and _cached[1] == registry.zoo_revision:
+        return _cached[2]
+    revision = registry.zoo_revision
+    registered = {normalize(row.id): row for row in registry.zoo_rows()}
+    rows = [registered.pop(normalize(row.id), row) for row in index()]
+    rows += registered.values()
     seen: set[str] = set()
-    for table in _TABLES:
-        device, setting = table["device"]
-        keys = table["metrics"]
-        for seed_name, size, latency, *values, url in table["rows"]:
-            name = _CANONICAL.get(seed_name, seed_name)
-            task = table["task"]
-            plugins, paddlex = _structure(name, task)
-            params_m = 21.29 if (name, task) == ("HRNet_W18", "classification") else None
-            entries.append(ZooEntry(
-                id=f"{name}.{table['dataset'].lower()}",
-                name=name,
-                seed_name=seed_name,
-                task=task,
-                dataset=table["dataset"],
-                num_classes=table["num_classes"],
-                size_mb=size,
-                params_m=params_m,
-                latency_ms=latency,
-                latency_device=device,
-                latency_setting=setting,
-                metrics=dict(zip(keys, values, strict=True)),
-                weights_url=url,
-                model=_PRESET.get((name, task), name),
-                plugins=plugins,
-                paddlex=paddlex,
-                default=name not in seen,
-            ))
-            seen.add(name)
-    return tuple(entries)
-
-
-CATALOG: tuple[ZooEntry, ...] = _build_catalog()
+    out = []
+    for row in rows:
+        default = normalize(row.name) not in seen
+        seen.add(normalize(row.name))
+        out.append(row if row.default == default else attrs.evolve(row, default=default))
+    result = tuple(out)
+    _cached = (registry, revision, result)
+    return result
 
 
 def entries(task: str | None = None, dataset: str | None = None) -> list[ZooEntry]:
     return [
-        e for e in CATALOG
+        e for e in catalog()
         if (task is None or e.task == task)
         and (dataset is None or normalize(e.dataset) == normalize(dataset))
     ]
@@ -306,7 +242,59 @@ def lookup(name: str, task: str | None = None, dataset: str | None = None) -> li
 def all_names() -> list[str]:
     """Every spelling that resolves to a row: names, ids, seed spellings."""
     names: dict[str, None] = {}
-    for e in CATALOG:
+    for e in catalog():
         for n in (e.name, e.id, e.seed_name, e.model):
             names.setdefault(n, None)
     return list(names)
+
+
+# --- writing the index ------------------------------------------------------------------
+
+def _index_fields(row: ZooEntry) -> dict[str, Any]:
+    """The fields ``ZooEntry(**fields)`` needs to give the row back: the given ones,
+    without those equal to their defaults."""
+    out = {}
+    for field in attrs.fields(ZooEntry):
+        if not field.init or field.name in ("default", "distribution"):
+            continue
+        value = getattr(row, field.name)
+        if isinstance(value, Mapping):
+            value = dict(value)
+        default = field.default
+        if isinstance(default, attrs.Factory):
+            default = default.factory(row) if default.takes_self else default.factory()
+        if value == default:
+            continue
+        out[field.name] = value
+    return out
+
+
+def in_tree_rows() -> list[ZooEntry]:
+    """The rows registered by plugins of this source tree, in the index's order (rows
+    the index does not have yet follow, in the order they were registered)."""
+    from .plugins import get_registry
+
+    in_tree = set(source_plugin_paths())
+    rows = [row for row in get_registry().zoo_rows() if row.distribution in in_tree]
+    order = {normalize(row.id): i for i, row in enumerate(index())}
+    return sorted(rows, key=lambda row: order.get(normalize(row.id), len(order)))
+
+
+def write_index(path: str | Path = INDEX_FILE) -> int:
+    """Rewrite the index from the installed in-tree plugins' rows (run from a checkout
+    with every plugin installed)::
+
+        python -c "from pxcore import zoo; zoo.write_index()"
+
+    Returns the number of rows written."""
+    rows = in_tree_rows()
+    if not rows:
+        raise SpecError("no in-tree plugin registered zoo rows: run this from a source "
+                        "checkout with the plugins installed")
+    body = pprint.pformat([_index_fields(row) for row in rows], width=100, sort_dicts=False)
+    Path(path).write_text(
+        '"""The rows of the seed\'s PaddleX zoo tables, as the in-tree plugins declare them,\n'
+        "in the seed's order (see pxcore.zoo). Generated by ``pxcore.zoo.write_index()``; do\n"
+        'not edit: tests/test_zoo_plugins.py checks it against the plugins."""\n\n'
+        f"ROWS = {body}\n", encoding="utf-8")
+    return len(rows)

@@ -18,17 +18,17 @@ SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "000_6ca5340e86
 
 def test_row_counts_per_task():
     counts = {}
-    for e in zoo.CATALOG:
+    for e in zoo.catalog():
         counts[e.task] = counts.get(e.task, 0) + 1
-    assert len(zoo.CATALOG) == 52
+    assert len(zoo.catalog()) == 52
     assert counts == {"classification": 23, "detection": 14,
                       "instance_segmentation": 7, "semantic_segmentation": 8}
 
 
 def test_ids_are_unique_and_every_name_resolves_to_one_default():
-    ids = [e.id for e in zoo.CATALOG]
+    ids = [e.id for e in zoo.catalog()]
     assert len(set(ids)) == len(ids)
-    for name in {e.name for e in zoo.CATALOG}:
+    for name in {e.name for e in zoo.catalog()}:
         rows = zoo.lookup(name)
         assert sum(r.default for r in rows) == 1
         assert rows[0].default
@@ -54,13 +54,13 @@ def test_seed_spellings_resolve():
 def test_hrnet_classification_size_is_a_parameter_count():
     row = zoo.lookup("HRNet_W18", task="classification")[0]
     assert row.size_mb is None and row.params_m == 21.29
-    assert all(e.params_m is None for e in zoo.CATALOG if e is not row)
+    assert all(e.params_m is None for e in zoo.catalog() if e is not row)
 
 
 def test_devices_metrics_and_plugins():
-    for e in zoo.CATALOG:
+    for e in zoo.catalog():
         assert e.weights_url.startswith("https://")
-        assert e.plugins and all(p in zoo.PLUGIN_PATHS for p in e.plugins)
+        assert e.plugins and all(p in zoo.source_plugin_paths() for p in e.plugins)
         if e.latency_ms is not None:
             assert e.latency_device in ("SD855", "T4", "V100")
         expected = {"classification": {"top1", "top5"}, "detection": {"box_ap"},
@@ -91,7 +91,7 @@ def _parse_seed(text: str):
 def test_catalog_matches_the_seed_table_for_table():
     seed_rows = _parse_seed(SEED_COPY.read_text(encoding="utf-8"))
     assert len(seed_rows) == 52
-    for entry, (name, size, latency, metrics, url) in zip(zoo.CATALOG, seed_rows, strict=True):
+    for entry, (name, size, latency, metrics, url) in zip(zoo.catalog(), seed_rows, strict=True):
         assert entry.seed_name == name
         assert (entry.size_mb if entry.params_m is None else entry.params_m) == size
         assert entry.latency_ms == latency
@@ -110,7 +110,7 @@ def test_the_in_repository_copy_is_the_seed():
 def test_as_dict_is_plain_json():
     import json
 
-    data = json.loads(json.dumps([e.as_dict() for e in zoo.CATALOG]))
+    data = json.loads(json.dumps([e.as_dict() for e in zoo.catalog()]))
     fields = {"id", "name", "seed_name", "task", "dataset", "num_classes", "size_mb", "params_m",
               "latency_ms", "latency_device", "latency_setting", "metrics", "weights_url",
               "model", "plugins", "paddlex", "default", "evaluate_keys"}

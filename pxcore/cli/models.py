@@ -14,7 +14,7 @@ def add_parser(sub, name):
                        description="List every zoo row (and other registered models) by task.")
     p.add_argument("pattern", nargs="?", help="wildcard on names or ids, ignoring case (ResNet*)")
     p.add_argument("--task", choices=TASKS)
-    p.add_argument("--dataset", help="ImageNet, COCO or Cityscapes")
+    p.add_argument("--dataset", help="the seed's ImageNet, COCO or Cityscapes, or a plugin's")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--installed", action="store_true", help="only what can be built now")
     shown.add_argument("--missing", action="store_true", help="only rows whose plugin is missing")

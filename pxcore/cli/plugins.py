@@ -1,4 +1,5 @@
-"""``px plugins``: each plugin, its version, what it provides, and its error if it failed."""
+"""``px plugins``: each plugin, its version, what it provides (zoo rows included), and its
+error if it failed."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ def add_parser(sub, name):
     return p
 
 
-def _provides(provides: dict) -> str:
+def _provides(provides: dict, zoo: list) -> str:
+    parts = {**provides, **({"zoo row": zoo} if zoo else {})}
     return "; ".join(f"{len(names)} {kind}{'s' if len(names) > 1 else ''}: {', '.join(names)}"
-                     for kind, names in provides.items()) or "-"
+                     for kind, names in parts.items()) or "-"
 
 
 def run(args) -> int:
@@ -28,7 +30,7 @@ def run(args) -> int:
     rows = []
     for r in records:
         status = "disabled" if r.disabled else "FAILED" if r.error else "ok"
-        rows.append([r.name, r.version or "-", r.source, status, _provides(r.provides)])
+        rows.append([r.name, r.version or "-", r.source, status, _provides(r.provides, r.zoo)])
     print(format_table(["plugin", "version", "source", "status", "provides"], rows))
     failed = [r for r in records if r.error]
     for r in failed:
