@@ -46,3 +46,11 @@ def px_register_models(registry):
             summary=f"{arch} classifier for {INPUT_SIZE} px inputs ({weights} weights; "
                     "PaddleClas tensor names)",
         )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

@@ -41,3 +41,11 @@ def px_register_models(registry):
             summary=f"DarkNet-{arch_args['depth']} classifier ({weights} weights; "
                     "PaddleClas tensor names)",
         )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

@@ -80,3 +80,11 @@ def px_register_models(registry):
                      paddlex={"class": "DeepLabv3p", "backbone": backbone},
                      metadata=metadata,
                      summary=f"DeepLabv3+ on {backbone} (output stride {args['output_stride']}; {head})")
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

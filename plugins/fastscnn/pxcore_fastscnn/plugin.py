@@ -26,3 +26,11 @@ def px_register_models(registry):
                  task="semantic_segmentation", paddlex={"class": "FastSCNN"}, metadata=METADATA,
                  summary="Fast-SCNN: learning-to-downsample, MobileNetV2 global features with "
                          "pyramid pooling, two-branch fusion (real time)")
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

@@ -61,3 +61,11 @@ def px_register_models(registry):
             summary=f"HRNet-W{width} segmentation: four branches joined at stride 4, 1x1 convs "
                     "(PaddleX 1.x / PaddleSeg legacy tensor names)",
         )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

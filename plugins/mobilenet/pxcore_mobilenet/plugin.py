@@ -50,3 +50,11 @@ def px_register_models(registry):
             metadata={"input_size": 224, "architecture": arch},
             summary=f"{arch} x{WIDTH} classifier ({weights} weights; PaddleClas tensor names)",
         )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

@@ -59,3 +59,11 @@ def px_register_models(registry):
                      paddlex={"class": arch, "backbone": backbone, "with_fpn": fpn},
                      metadata=_METADATA,
                      summary=f"{'Mask' if args['with_mask'] else 'Faster'} R-CNN on {backbone} ({layout})")
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

@@ -61,3 +61,11 @@ def px_register_models(registry):
             metadata={"input_size": 224},
             summary=f"{_describe(depth, variant)} ImageNet classifier{weights}",
         )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

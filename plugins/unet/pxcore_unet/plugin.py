@@ -20,3 +20,11 @@ def px_register_models(registry):
                  task="semantic_segmentation", paddlex={"class": "UNet"}, metadata=METADATA,
                  summary="UNet: 5-level conv-BN-ReLU encoder, bilinear-upsampling decoder "
                          "with skip concatenation")
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

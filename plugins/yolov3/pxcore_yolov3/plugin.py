@@ -54,3 +54,11 @@ def px_register_models(registry):
                  metadata={**_METADATA, "use_ema": True},  # PP-YOLO trains with an EMA
                  summary="PP-YOLO: YOLOv3 on ResNet50_vd-DCN with CoordConv, SPP, DropBlock, "
                          "IoU-aware branch and Matrix NMS")
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    from .zoo_rows import ROWS  # the zoo rows this plugin owns
+
+    for row in ROWS:
+        registry.add(row)

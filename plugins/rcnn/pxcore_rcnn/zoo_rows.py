@@ -1,0 +1,44 @@
+"""The zoo's rows of Faster and Mask R-CNN: the seed's COCO detection and instance
+segmentation tables. Each needs this plugin and the one of its backbone; the seed
+writes the HRNet rows with spaces ("FasterRCNN - HRNet_W18-FPN")."""
+
+from pxcore.zoo_tables import DET_URL, DETECTION, INSTANCE_SEGMENTATION, PDX_URL
+
+
+def _row(cls, backbone, fpn, size_mb, latency_ms, *metrics, weights_url):
+    name = f"{cls}-{backbone}" + ("-FPN" if fpn else "")
+    hrnet = backbone.startswith("HRNet")
+    table = DETECTION if cls == "FasterRCNN" else INSTANCE_SEGMENTATION
+    return table.row(name, size_mb, latency_ms, *metrics, weights_url=weights_url,
+                     seed_name=name.replace("-", " - ", 1) if hrnet else name,
+                     paddlex={"class": cls, "backbone": backbone, "with_fpn": fpn},
+                     plugins=("pxcore-rcnn", "pxcore-hrnet" if hrnet else "pxcore-resnet"))
+
+
+def _faster(backbone, fpn, size_mb, latency_ms, box_ap, weights_url):
+    return _row("FasterRCNN", backbone, fpn, size_mb, latency_ms, box_ap, weights_url=weights_url)
+
+
+def _mask(backbone, fpn, size_mb, latency_ms, box_ap, mask_ap, weights_url):
+    return _row("MaskRCNN", backbone, fpn, size_mb, latency_ms, box_ap, mask_ap,
+                weights_url=weights_url)
+
+
+ROWS = [
+    _faster("ResNet18", True, 173.2, None, 32.6, PDX_URL + "faster_rcnn_r18_fpn_1x.tar"),
+    _faster("ResNet50", False, 136.0, 146.124, 35.2, DET_URL + "faster_rcnn_r50_1x.tar"),
+    _faster("ResNet50_vd", False, 136.1, 144.767, 36.4, DET_URL + "faster_rcnn_r50_vd_1x.tar"),
+    _faster("ResNet101", False, 212.5, 150.985, 38.3, DET_URL + "faster_rcnn_r101_1x.tar"),
+    _faster("ResNet50", True, 167.7, 24.758, 37.2, DET_URL + "faster_rcnn_r50_fpn_1x.tar"),
+    _faster("ResNet50_vd", True, 167.8, 25.292, 38.9, DET_URL + "faster_rcnn_r50_vd_fpn_2x.tar"),
+    _faster("ResNet101", True, 244.2, 30.331, 38.7, DET_URL + "faster_rcnn_r101_fpn_1x.tar"),
+    _faster("ResNet101_vd", True, 244.3, 29.969, 40.5, DET_URL + "faster_rcnn_r101_vd_fpn_2x.tar"),
+    _faster("HRNet_W18", True, 115.5, None, 36.0, DET_URL + "faster_rcnn_hrnetv2p_w18_1x.tar"),
+    _mask("ResNet18", True, 189.1, None, 33.6, 30.5, PDX_URL + "mask_rcnn_r18_fpn_1x.tar"),
+    _mask("ResNet50", False, 143.9, 159.527, 38.2, 38.2, DET_URL + "mask_rcnn_r50_2x.tar"),
+    _mask("ResNet50", True, 177.7, 83.567, 38.7, 34.7, DET_URL + "mask_rcnn_r50_fpn_2x.tar"),
+    _mask("ResNet50_vd", True, 177.7, 97.929, 39.8, 35.4, DET_URL + "mask_rcnn_r50_vd_fpn_2x.tar"),
+    _mask("ResNet101", True, 253.6, 97.929, 39.5, 35.2, DET_URL + "mask_rcnn_r101_fpn_1x.tar"),
+    _mask("ResNet101_vd", True, 253.7, 97.647, 41.4, 36.8, DET_URL + "mask_rcnn_r101_vd_fpn_1x.tar"),
+    _mask("HRNet_W18", True, 120.7, None, 38.7, 34.7, PDX_URL + "mask_rcnn_hrnetv2p_w18_2x.tar"),
+]
