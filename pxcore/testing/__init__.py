@@ -37,6 +37,7 @@ from typing import Any
 
 from ..plugins import get_registry
 from ..specs import Spec, resolve
+from .zoo import zoo_row_failures
 
 DEFAULT_INPUT_SIZE = 64
 TEST_NUM_CLASSES = 3
@@ -73,6 +74,7 @@ def check_plugin(distribution: str, overrides: Mapping[str, Mapping[str, Any]] |
             check_spec(spec, **overrides.get(spec.name, {}))
         except AssertionError as exc:
             failures.append(str(exc))
+    failures += zoo_row_failures(distribution)  # its zoo rows, if it registers any
     assert not failures, "\n\n".join(failures)
     return len(specs)
 
