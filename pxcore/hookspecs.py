@@ -74,7 +74,7 @@ def px_register_zoo(registry):
     can be written with ``pxcore.zoo_tables.ZooTable``::
 
         registry.add(name="TinyNet_x1_0", task="classification", dataset="digits",
-                     num_classes=10, metrics={"top1": 97.2}, plugins=("px-tinynet",))
+                     num_classes=10, metrics={"top1": 97.8}, plugins=("px-tinynet",))
     """
 
 

@@ -64,6 +64,7 @@ def test_found_after_pip_install_with_the_broken_one_beside_it(installed):
     assert records["px-tinynet"]["source"] == "entry-point"
     assert records["px-tinynet"]["version"] == "0.1.0"
     assert records["px-tinynet"]["provides"] == {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}
+    assert records["px-tinynet"]["zoo"] == ["TinyNet_x1_0.digits"]
     assert "RuntimeError: px-broken-fixture is broken on purpose" in records["px-broken-fixture"]["error"]
     assert records["pxcore"]["error"] is None
 
@@ -78,6 +79,26 @@ def test_the_plugin_builds_and_the_cli_reports_both(installed):
     cli = _run("from pxcore.cli import main; main(['plugins'])", tinynet, broken)
     assert "px-broken-fixture" in cli.stdout and "FAILED" in cli.stdout
     assert "1 plugin(s) failed; the others work" in cli.stdout
+    assert "1 zoo row: TinyNet_x1_0.digits" in cli.stdout
+
+
+def test_px_models_lists_the_plugins_zoo_row(installed):
+    tinynet, broken = installed
+    cli = _run("from pxcore.cli import main; main(['models', '--dataset', 'digits'])", tinynet, broken)
+    assert cli.returncode == 0, cli.stderr
+    assert "classification: 1 rows, 1 installed" in cli.stdout
+    row = next(line for line in cli.stdout.splitlines() if "TinyNet_x1_0.digits" in line)
+    for figure in ("4.5 MB", "0.18 ms (CPU)", "top1=97.8", "top5=100.0", "yes (px-tinynet)"):
+        assert figure in row, row
+    code = ("import json, pxcore\n"
+            "m = pxcore.create_model('TinyNet_x1_0')\n"
+            "print(json.dumps([m.entry.id, m.num_classes, pxcore.model_info('TinyNet_x1_0')]))")
+    result = _run(code, tinynet, broken)
+    assert result.returncode == 0, result.stderr
+    entry_id, num_classes, info = json.loads(result.stdout.splitlines()[-1])
+    assert entry_id == "TinyNet_x1_0.digits" and num_classes == 10  # the row's class count
+    assert info["dataset"] == "digits" and info["metrics"] == {"top1": 97.8, "top5": 100.0}
+    assert info["installed"] and info["provided_by"] == "px-tinynet"
 
 
 def test_the_plugin_passes_its_own_conformance_tests(installed, tmp_path):

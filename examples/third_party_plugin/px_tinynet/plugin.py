@@ -19,3 +19,12 @@ def px_register_models(registry):
         task="classification",
         summary="TinyNet under pxcore's linear classification head (example plugin)",
     )
+
+
+@pxcore.hookimpl
+def px_register_zoo(registry):
+    # Published weights of a preset and their figures: `px models` lists the row.
+    from .zoo_rows import ROWS
+
+    for row in ROWS:
+        registry.add(row)

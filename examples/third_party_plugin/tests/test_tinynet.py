@@ -6,6 +6,7 @@ import pytest
 
 import pxcore
 from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.zoo import check_zoo_rows
 
 DIST = "px-tinynet"
 
@@ -19,6 +20,13 @@ def test_found_through_its_entry_point():
     record = next(r for r in pxcore.plugin_records() if r.name == DIST)
     assert record.source == "entry-point" and record.ok
     assert record.provides == {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}
+    assert record.zoo == ["TinyNet_x1_0.digits"]
+
+
+def test_zoo_row():
+    check_zoo_rows(DIST)  # its preset is registered, its metric keys are known
+    (row,) = pxcore.zoo.lookup("TinyNet_x1_0")
+    assert row.dataset == "digits" and row.num_classes == 10 and row.metrics["top1"] == 97.8
 
 
 def test_classifier_learns_a_fixed_batch():
