@@ -60,6 +60,28 @@ def feature_levels(block_strides: Iterable[int], block_channels: Iterable[int],
     return indices, infos
 
 
+def expand_levels(owner: str, infos: Sequence[FeatureInfo], level_blocks: Sequence[int],
+                  expanded_strides: Iterable[int],
+                  hidden_channels: Sequence[int]) -> tuple[tuple[int, ...], list[FeatureInfo]]:
+    """The levels at ``expanded_strides`` swapped for the expanded depthwise output (after
+    its activation) of the block that gives them, ``C<n>_expanded`` with that block's
+    ``hidden_channels``: PaddleX 1.x's DeepLabv3+ "decode point", the low-level map its
+    decoder reads from a MobileNet. Returns the swapped blocks and the levels."""
+    wanted = tuple(int(s) for s in expanded_strides)
+    strides = [info.stride for info in infos]
+    missing = [s for s in wanted if s not in strides]
+    if missing:
+        raise PxError(f"{owner}: expanded_strides {list(wanted)}: it has no level at stride "
+                      f"{', '.join(map(str, missing))}; its levels are at strides {strides}")
+    blocks, levels = [], []
+    for info, block in zip(infos, level_blocks, strict=True):
+        if info.stride in wanted:
+            blocks.append(block)
+            info = FeatureInfo(f"{info.name}_expanded", hidden_channels[block], info.stride)
+        levels.append(info)
+    return tuple(blocks), levels
+
+
 # The forwards below have no control flow that depends on tensor values, so they run the
 # same eagerly and while a static graph is built. Marking them not_to_static spares
 # dy2static's source rewrite, which it redoes for every layer instance: export and

@@ -13,7 +13,14 @@ from paddle import nn
 from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone, tap_levels
 
-from ._layers import Chain, conv_bn_act, feature_levels, legacy_aliases, static_safe
+from ._layers import (
+    Chain,
+    conv_bn_act,
+    expand_levels,
+    feature_levels,
+    legacy_aliases,
+    static_safe,
+)
 
 # (expansion, output channels, blocks, stride of the first block) per stage at width 1.0.
 STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -34,6 +41,7 @@ class InvertedResidual(nn.Layer):
     def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int) -> None:
         super().__init__()
         hidden = int(round(in_channels * expansion))
+        self.hidden_channels = hidden
         self._expand_conv = conv_bn(in_channels, hidden, 1)
         self._bottleneck_conv = conv_bn(hidden, hidden, 3, stride, groups=hidden)
         self._linear_conv = conv_bn(hidden, out_channels, 1, act=False)
@@ -60,6 +68,8 @@ class InvertedResidualStage(nn.Layer):
             self.add_sublayer(f"conv{number}_{j}",
                               InvertedResidual(out_channels, out_channels, 1, expansion))
             for j in range(2, blocks + 1)]
+        # what forward_with_hidden gives: the last block's expanded depthwise output
+        self.hidden_channels = (self._later_blocks or [self._first_block])[-1].hidden_channels
 
     @static_safe
     def forward(self, x):
@@ -88,13 +98,18 @@ def stage_strides(output_stride: int | None = None) -> list[int]:
 class MobileNetV2(Backbone):
     """``scale`` multiplies every width (PaddleClas's x0_25 ... x2_0). Levels: the last
     stage at strides 4, 8, 16 and 32. ``output_stride`` (DeepLab's, e.g. 16) caps the
-    stride: later stages keep the resolution, and the levels stop at it."""
+    stride: later stages keep the resolution, and the levels stop at it.
+
+    ``expanded_strides`` (e.g. ``(4,)``): at those strides the level is instead the
+    expanded depthwise output (after ReLU6) of the stage's last block, ``C2_expanded``
+    (144 channels at stride 4, width 1.0): the low-level map PaddleX 1.x's DeepLabv3+
+    decodes from, its "decode point" 4. The parameters are the same either way."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("conv9.", "out.")
 
     def __init__(self, scale: float = 1.0, out_indices: Sequence[int] | None = None,
-                 output_stride: int | None = None) -> None:
+                 output_stride: int | None = None, expanded_strides: Sequence[int] = ()) -> None:
         super().__init__(out_indices)
         if output_stride is not None and output_stride not in (4, 8, 16, 32):
             raise PxError(f"MobileNetV2: output_stride {output_stride!r} is not 4, 8, 16 or 32")
@@ -110,11 +125,26 @@ class MobileNetV2(Backbone):
             stage = InvertedResidualStage(number, in_channels, out_channels, blocks, stride, expansion)
             self._stages.append(self.add_sublayer(f"conv{number}", stage))
             in_channels = out_channels
-        self._level_stages, self.feature_info = feature_levels(
-            strides, [int(s[1] * scale) for s in STAGES])
+        self._level_stages, levels = feature_levels(strides, [int(s[1] * scale) for s in STAGES])
+        self._expanded_stages, self.feature_info = expand_levels(
+            type(self).__name__, levels, self._level_stages, expanded_strides,
+            [stage.hidden_channels for stage in self._stages])
 
+    @static_safe
     def forward_features(self, x):
-        return tap_levels(self.conv1(x), self._stages, self._level_stages)
+        if not self._expanded_stages:
+            return tap_levels(self.conv1(x), self._stages, self._level_stages)
+        x = self.conv1(x)
+        levels = []
+        for index, stage in enumerate(self._stages):
+            if index in self._expanded_stages:
+                x, hidden = stage.forward_with_hidden(x)
+                levels.append(hidden)
+            else:
+                x = stage(x)
+                if index in self._level_stages:
+                    levels.append(x)
+        return levels
 
     def forward_with_hidden(self, x, stage: int):
         """The last stage's output and the depthwise output (expanded channels, after

@@ -18,6 +18,7 @@ from pxcore.nn.backbone import Backbone, tap_levels
 from ._layers import (
     ACTIVATIONS,
     conv_bn_act,
+    expand_levels,
     feature_levels,
     legacy_aliases,
     make_divisible,
@@ -62,12 +63,13 @@ CONFIGS = {
 }
 # PaddleX 1.x's segmentation variant (``MobileNetV3(for_seg=True)``, LR-ASPP's backbone
 # in Howard et al.): the last three blocks at half width; its last 1x1 conv ("conv_last",
-# 480 channels) belongs to the segmentation model.
+# 480 channels) belongs to the segmentation model (``MobileNetV3.deeplab_extras``).
 CONFIGS["large_seg"] = {
     "blocks": CONFIGS["large"]["blocks"][:12] + ((5, 336, 80, True, "hardswish", 2),
                                                  (5, 480, 80, True, "hardswish", 1),
                                                  (5, 480, 80, True, "hardswish", 1)),
     "squeeze": 480,
+    "segmentation": True,
 }
 STEM_CHANNELS = 16
 EXPAND_CHANNELS = 1280  # the classifier's last 1x1 conv; not scaled
@@ -97,6 +99,7 @@ class ResidualUnit(nn.Layer):
                                            groups=mid_channels, act=act)
         self.mid_se = SqueezeExcite(mid_channels) if use_se else None
         self.linear_conv = conv_bn_act(mid_channels, out_channels, 1, act=None)
+        self.hidden_channels = mid_channels
         self.residual = stride == 1 and in_channels == out_channels
 
     @static_safe
@@ -115,13 +118,19 @@ class ResidualUnit(nn.Layer):
 class MobileNetV3(Backbone):
     """``config`` is "large" or "small" (or "large_seg", PaddleX's segmentation variant);
     ``scale`` multiplies every width, rounded to a multiple of 8 (PaddleClas's x0_35 ...
-    x1_25). Levels: the last block at strides 4, 8, 16 and 32."""
+    x1_25). Levels: the last block at strides 4, 8, 16 and 32.
+
+    ``expanded_strides`` (e.g. ``(8,)``): at those strides the level is instead the
+    block's expanded depthwise output (activated, before SE), ``C3_expanded`` (120
+    channels at stride 8, "large"): the low-level map PaddleX 1.x's DeepLabv3+ decodes
+    from on "large_seg". The parameters are the same either way."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("last_second_conv.", "last_conv.", "fc.")
 
     def __init__(self, config: str = "large", scale: float = 1.0,
-                 out_indices: Sequence[int] | None = None) -> None:
+                 out_indices: Sequence[int] | None = None,
+                 expanded_strides: Sequence[int] = ()) -> None:
         super().__init__(out_indices)
         if config not in CONFIGS:
             raise PxError(f"MobileNetV3: config {config!r} is not one of {sorted(CONFIGS)}")
@@ -136,11 +145,42 @@ class MobileNetV3(Backbone):
                                       kernel, stride, use_se, act))
             in_channels = out_channels
         self.blocks = nn.Sequential(*units)
-        self._level_blocks, self.feature_info = feature_levels(
+        self.out_channels = in_channels  # the last block's
+        self._level_blocks, levels = feature_levels(
             [b[5] for b in blocks], [make_divisible(b[2] * scale) for b in blocks])
+        self._expanded_blocks, self.feature_info = expand_levels(
+            type(self).__name__, levels, self._level_blocks, expanded_strides,
+            [unit.hidden_channels for unit in units])
 
+    @static_safe
     def forward_features(self, x):
-        return tap_levels(self.conv(x), self.blocks, self._level_blocks)
+        if not self._expanded_blocks:
+            return tap_levels(self.conv(x), self.blocks, self._level_blocks)
+        x = self.conv(x)
+        levels = []
+        for index, unit in enumerate(self.blocks):
+            if index in self._expanded_blocks:
+                x, hidden = unit.forward_with_hidden(x)
+                levels.append(hidden)
+            else:
+                x = unit(x)
+                if index in self._level_blocks:
+                    levels.append(x)
+        return levels
+
+    def deeplab_extras(self) -> list[tuple[str, nn.Layer, int]]:
+        """What PaddleX 1.x's DeepLabv3+ runs on this backbone's deepest level, as
+        ``(name, layer, channels out)`` in order; the segmentation model holds the layers
+        under those names (their Paddle 1.x scopes). The segmentation configs
+        ("large_seg") end in a 1x1 conv, BatchNorm and hard swish to the config's squeeze
+        width, ``conv_last`` (480 channels): their classifier's ``last_second_conv``, which
+        PaddleX's ``for_seg`` network keeps. The classifier configs: none."""
+        spec = CONFIGS[self.config]
+        if not spec.get("segmentation"):
+            return []
+        squeeze = make_divisible(spec["squeeze"] * self.scale)
+        layer = conv_bn_act(self.out_channels, squeeze, 1, act="hardswish")
+        return [("conv_last", layer, squeeze)]
 
     def forward_with_hidden(self, x, block: int):
         """The last block's output and block ``block``'s depthwise output (expanded,

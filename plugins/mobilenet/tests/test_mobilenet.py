@@ -170,3 +170,32 @@ def test_backbone_takes_its_classifier_legacy_archive(name, tmp_path):
     backbone = pxcore.create_backbone(name, pretrained=tmp_path)
     for key, value in backbone.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), state[key])
+
+
+@pytest.mark.parametrize(("name", "args", "expanded"), [
+    ("MobileNetV2", {"scale": 0.5, "output_stride": 16}, ("C2_expanded", 72, 4)),
+    ("MobileNetV3_large", {"config": "large_seg"}, ("C3_expanded", 120, 8)),
+])
+def test_expanded_strides_report_the_depthwise_output(name, args, expanded):
+    """``expanded_strides``: the level at a stride is its block's expanded depthwise
+    output (DeepLabv3+'s decode point in PaddleX 1.x), reported and returned as such;
+    the parameters do not change."""
+    plain = pxcore.create_backbone(name, **args)
+    net = pxcore.create_backbone(name, expanded_strides=(expanded[2],), **args)
+    assert set(net.state_dict()) == set(plain.state_dict())
+    net.set_state_dict(plain.state_dict())
+    infos = [(f.name, f.channels, f.stride) for f in net.feature_info]
+    assert expanded in infos and len(infos) == len(plain.feature_info)
+    net.eval()
+    plain.eval()
+    image = paddle.rand([1, 3, 64, 96])
+    levels, reference = net(image), plain(image)
+    for info, level, other in zip(net.feature_info, levels, reference, strict=True):
+        assert list(level.shape) == [1, info.channels, 64 // info.stride, 96 // info.stride]
+        if not info.name.endswith("_expanded"):
+            np.testing.assert_allclose(level.numpy(), other.numpy(), rtol=1e-5, atol=1e-6)
+    index = 1 if name == "MobileNetV2" else 5  # the block forward_with_hidden reads
+    _, hidden = net.forward_with_hidden(image, index)
+    np.testing.assert_allclose(levels[infos.index(expanded)].numpy(), hidden.numpy(), rtol=1e-6)
+    with pytest.raises(pxcore.PxError, match="no level at stride 2"):
+        pxcore.create_backbone(name, expanded_strides=(2,), **args)
