@@ -7,7 +7,8 @@ deeplabv3p.py``, whose weights the zoo's rows are; it is PaddleSeg's legacy stat
 
 - encoder (ASPP): image pooling (mean, or average pooling of a training crop's size),
   a 1x1 conv, three 3x3 convs at dilations 6/12/18 (output stride 16; 12/24/36 at 8;
-  none at 32), separable or not; concatenated, projected by a 1x1 conv and dropped out
+  none at 32; see ``aspp_dilations`` for a backbone that cannot give the stride asked),
+  separable or not; concatenated, projected by a 1x1 conv and dropped out
   with probability 0.9 in Paddle 1.x's "downgrade in infer" mode (training zeroes 90%
   without rescaling, inference multiplies by 0.1, as the weights were trained). With
   ``aspp_with_se`` the result is gated by the image pooling branch (LR-ASPP).
@@ -27,7 +28,9 @@ Module paths follow the Paddle 1.x name scopes (``encoder.aspp1.depthwise.conv``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import paddle
 import paddle.nn.functional as F
@@ -36,9 +39,12 @@ from paddle import nn
 from pxcore.errors import PxError
 from pxcore.nn.resize import resize_bilinear
 
-from .encoders import build_encoder
+from .encoders import Encoder
+
+logger = logging.getLogger("pxcore")
 
 BN_EPSILON = 1e-5  # PaddleX's segmentation layers (libs.bn); the backbones keep theirs
+# PaddleX's (and PaddleSeg's) rates per output stride; none at 32 (LR-ASPP's 1x1 branch)
 ASPP_DILATIONS = {16: (6, 12, 18), 8: (12, 24, 36)}
 DECODER_SHORTCUT_CHANNELS = 48
 ASPP_DROPOUT = 0.9  # fluid.layers.dropout(data, 0.9): a drop probability
@@ -96,10 +102,24 @@ def _block(in_channels: int, out_channels: int, separable: bool) -> nn.Layer:
     return SeparableConv(in_channels, out_channels) if separable else ConvBN(in_channels, out_channels, 3)
 
 
-class ASPP(nn.Layer):
-    """The encoder; sublayers ``image_pool``, ``aspp0`` ... ``aspp3``, ``concat``."""
+def aspp_dilations(output_stride: int, stride: int) -> tuple[int, ...]:
+    """The ASPP's dilation rates for the ``output_stride`` asked when the deepest map is
+    at ``stride``: PaddleX's rates for the stride asked (``ASPP_DILATIONS``), scaled by
+    ``output_stride / stride``. They are the same when the backbone gives the stride asked
+    (MobileNetV2 and Xception take ``output_stride``). A backbone that does not (ResNet,
+    TinyNet: their deepest map is at stride 32) gets the rates that span the same image
+    pixels: 6/12/18 at stride 16 are 3/6/9 at 32, as PaddleSeg's 12/24/36 at 8 are
+    6/12/18 at 16. Asked for 32 (LR-ASPP), there are no dilated branches at any stride."""
+    return tuple(max(1, rate * output_stride // stride)
+                 for rate in ASPP_DILATIONS.get(output_stride, ()))
 
-    def __init__(self, in_channels: int, channels: int, output_stride: int, separable: bool,
+
+class ASPP(nn.Layer):
+    """The encoder; sublayers ``image_pool``, ``aspp0`` ... ``aspp3``, ``concat``.
+    ``output_stride`` is the stride of its input map, ``dilations`` its dilated branches'."""
+
+    def __init__(self, in_channels: int, channels: int, output_stride: int,
+                 dilations: Sequence[int], separable: bool,
                  image_level_feature: bool, concat_projection: bool, with_se: bool,
                  se_use_qsigmoid: bool, pooling_crop_size: Sequence[int] | None,
                  pooling_stride: Sequence[int], dropout: float) -> None:
@@ -118,7 +138,7 @@ class ASPP(nn.Layer):
         self.image_pool = ConvBN(in_channels, channels, 1, bn=not se_use_qsigmoid,
                                  act=None if se_use_qsigmoid else "relu")
         self.aspp0 = ConvBN(in_channels, channels, 1)
-        self.dilations = ASPP_DILATIONS.get(output_stride, ())
+        self.dilations = tuple(dilations)
         self.branches = []
         for index, dilation in enumerate(self.dilations, start=1):
             branch = (SeparableConv(in_channels, channels, dilation) if separable
@@ -205,11 +225,19 @@ class DeepLabV3P(nn.Layer):
     these to ``paddlex.cv.nets.segmentation.DeepLabv3p``; ``pxcore_deeplab.plugin``
     holds the values it picks per backbone).
 
-    ``backbone``: PaddleX's name ("MobileNetV2_x1.0" ... "MobileNetV2_x2.0", "Xception41",
-    "Xception65", "Xception71", "MobileNetV3_large_x1_0_ssld"). ``output_stride`` 8, 16
-    or 32 (the ASPP dilations follow it). ``aspp_channels`` is PaddleX's
-    ``aspp_convs_filters``, ``decoder_channels`` its ``conv_filters`` (the number of
-    classes when ``output_is_logits``), ``decoder`` "concat" or "sum" (``use_sum_merge``).
+    ``backbone``: any registered backbone (built with ``backbone_args``), a ``{"type":
+    ...}`` config, or a built pxcore Backbone; PaddleX's names ("MobileNetV2_x1.0" ...
+    "MobileNetV2_x2.0", "Xception41", "Xception65", "Xception71",
+    "MobileNetV3_large_x1_0_ssld") build the registered backbone as PaddleX does
+    (``encoders.PADDLEX_BACKBONES``). The network reads two of the levels the backbone
+    reports, by stride: the deepest, and for the decoder the one at ``low_level_stride``
+    (None: 4, or a PaddleX name's decode point, 8 for MobileNetV3); a backbone without
+    it raises ``IncompatiblePartsError``. ``output_stride`` 8, 16 or 32 is passed to a
+    backbone that takes it (MobileNetV2, Xception); the ASPP dilations follow the stride
+    the deepest level has (``aspp_dilations``), and ``self.output_stride`` is that stride.
+    ``aspp_channels`` is PaddleX's ``aspp_convs_filters``, ``decoder_channels`` its
+    ``conv_filters`` (the number of classes when ``output_is_logits``), ``decoder``
+    "concat" or "sum" (``use_sum_merge``).
     ``pooling_crop_size`` ([width, height] of the training crop) makes the image pooling an
     average pool of that crop's feature size at ``pooling_stride`` ([h, w]), as in
     training; None (PaddleX's default) takes the mean. With it, inputs must be at least
@@ -230,7 +258,9 @@ class DeepLabV3P(nn.Layer):
                  pooling_crop_size: Sequence[int] | None = None,
                  pooling_stride: Sequence[int] = (1, 1), decoder: str = "concat",
                  decoder_channels: int = 256, output_is_logits: bool = False,
-                 aspp_dropout: float = ASPP_DROPOUT, align_corners: bool = True) -> None:
+                 aspp_dropout: float = ASPP_DROPOUT, align_corners: bool = True,
+                 backbone_args: Mapping[str, Any] | None = None,
+                 low_level_stride: int | None = None) -> None:
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise PxError(f"DeepLabV3P: output_stride {output_stride!r} is not 8, 16 or 32")
@@ -241,18 +271,28 @@ class DeepLabV3P(nn.Layer):
         if pooling_crop_size is not None and len(pooling_crop_size) != 2:
             raise PxError(f"DeepLabV3P: pooling_crop_size {pooling_crop_size!r} is not [width, height]")
         self.num_classes = num_classes
-        self.backbone_name = backbone
-        self.output_stride = output_stride
+        # a name (a built backbone is not held twice: it would register as a sublayer)
+        self.backbone_name = backbone if isinstance(backbone, str) else type(backbone).__name__
         self.align_corners = align_corners
-        self.encoder_kind = build_encoder(backbone, output_stride)
+        self.encoder_kind = Encoder(backbone, backbone_args, output_stride, low_level_stride,
+                                    with_decoder=enable_decoder)
         self.backbone = self.encoder_kind.backbone
-        extra = self.encoder_kind.extra_layers()
-        for name, layer in extra.items():
-            self.add_sublayer(name, layer)
+        # the backbone's extras on its deepest map, held here under their own names
+        self._extras = [self.add_sublayer(name, layer) for name, layer, _ in self.encoder_kind.extras]
+        # the stride of the deepest map: the one asked unless the backbone cannot give it
+        self.output_stride = self.encoder_kind.output_stride
+        dilations = aspp_dilations(output_stride, self.output_stride)
+        if self.output_stride != output_stride:
+            logger.info("DeepLabV3P: %s's deepest level is at stride %d, not the output_stride "
+                        "%d asked (a backbone that does not take output_stride keeps its "
+                        "own); ASPP dilations %s",
+                        type(self.backbone).__name__, self.output_stride, output_stride,
+                        dilations if encoder_with_aspp else "(no ASPP)")
         channels = self.encoder_kind.channels
         self.encoder = None
         if encoder_with_aspp:
-            self.encoder = ASPP(channels, aspp_channels, output_stride, aspp_with_sep_conv,
+            self.encoder = ASPP(channels, aspp_channels, self.output_stride, dilations,
+                                aspp_with_sep_conv,
                                 add_image_level_feature, aspp_with_concat_projection,
                                 aspp_with_se, se_use_qsigmoid, pooling_crop_size,
                                 pooling_stride, aspp_dropout)
@@ -272,8 +312,13 @@ class DeepLabV3P(nn.Layer):
                               else ("decoder.conv.", "decoder.merge."))
 
     def features(self, images):
-        """The backbone's deepest map and low-level map."""
-        return self.encoder_kind.run(self, images)
+        """The backbone's deepest map (through its extras) and low-level map (None
+        without a decoder)."""
+        levels = self.backbone(images)
+        low, x = (levels[0], levels[1]) if self.decoder is not None else (None, levels[0])
+        for layer in self._extras:
+            x = layer(x)
+        return x, low
 
     def forward(self, images):
         x, low = self.features(images)

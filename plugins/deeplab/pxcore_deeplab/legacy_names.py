@@ -3,7 +3,11 @@ programs): the backbone keeps its classifier's names (``conv2_1_expand_weights``
 ``xception_65/entry_flow/conv1/weights``, ``conv7_depthwise_bn_scale``; no classifier
 head); the head's are its name scopes: ``<scope>/weights``, ``<scope>/biases``,
 ``<scope>/BatchNorm/{gamma,beta,moving_mean,moving_variance}``, with the scope the
-module path (``encoder.aspp1.depthwise`` -> ``encoder/aspp1/depthwise``)."""
+module path (``encoder.aspp1.depthwise`` -> ``encoder/aspp1/depthwise``). A backbone's
+``deeplab_extras`` are held under their Paddle 1.x scopes (MobileNetV3's ``conv_last``).
+
+A backbone without Paddle 1.x names (no ``weight_aliases``: ResNet, a third party's)
+leaves its tensors under their own keys; the head's are named all the same."""
 
 from __future__ import annotations
 
@@ -41,20 +45,25 @@ def head_aliases(net: nn.Layer) -> dict[str, str]:
 
 def backbone_aliases(net: nn.Layer) -> dict[str, str]:
     """The backbone's Paddle 1.x names under ``backbone.``, less its classifier's, and
-    MobileNetV3's segmentation ``conv_last``."""
+    those of the layers it added (``deeplab_extras``, e.g. MobileNetV3's ``conv_last``),
+    named after their scopes; empty for a backbone without such names."""
+    if not hasattr(net.backbone, "weight_aliases"):
+        return {}
     keys = set(net.backbone.state_dict())
     aliases = {name: f"backbone.{key}" for name, key in net.backbone.weight_aliases().items()
                if key in keys}
-    if hasattr(net, "conv_last"):
-        aliases.update(aliases_by_layer(net, [("conv_last", "conv_last")]))
+    aliases.update(aliases_by_layer(net, [(name, name) for name, _, _ in net.encoder_kind.extras]))
     return aliases
 
 
 def legacy_aliases(net: nn.Layer) -> dict[str, str]:
-    """Every tensor of ``net`` once, or ValueError."""
+    """Every tensor of ``net`` once, or ValueError; only the head's when the backbone has
+    no Paddle 1.x names."""
     aliases = backbone_aliases(net)
     for name, key in head_aliases(net).items():
         if name in aliases:
             raise ValueError(f"{type(net).__name__}: legacy name {name} given twice")
         aliases[name] = key
+    if not hasattr(net.backbone, "weight_aliases"):
+        return aliases
     return check_coverage(net, aliases)
