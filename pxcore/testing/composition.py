@@ -66,13 +66,18 @@ def composition_params() -> list:
 def check_composition(head: str, backbone: str, **overrides: Any) -> str | None:
     """Build preset ``head`` on ``backbone`` and run one forward pass with the checks its
     task's outputs must pass. Returns None when it composed, or the reason it cannot
-    (an :class:`IncompatiblePartsError`'s message); other errors propagate."""
+    (an :class:`IncompatiblePartsError`'s message); other errors propagate.
+
+    The network class's ``smoke_arguments`` (a mapping, if it has one: narrower layers,
+    fewer boxes) apply under ``overrides``: the wiring is what is tested, and a full
+    width head on every backbone would cost minutes."""
     from ..api import create_model
     from . import TEST_NUM_CLASSES, check_model_outputs
 
     spec = get_registry().get("model", head)
     try:
-        model = create_model(head, num_classes=TEST_NUM_CLASSES, backbone=backbone, **overrides)
+        args = {**getattr(spec.load(), "smoke_arguments", {}), **overrides}
+        model = create_model(head, num_classes=TEST_NUM_CLASSES, backbone=backbone, **args)
     except IncompatiblePartsError as exc:
         return f"{backbone} under {head}: {exc}"
     check_model_outputs(model, spec, f"{head} on {backbone}")

@@ -75,6 +75,10 @@ class RCNN(nn.Layer):
     (``fpn_channels``, ``box_head_hidden``, proposal counts, sample sizes)."""
 
     export_batch_size = 1  # proposals are merged per image in a loop fixed at export
+    # Where only the wiring is tested (pxcore.testing.composition): narrow layers and few
+    # boxes, so the mask head does not run on 100 detections of an untrained net.
+    smoke_arguments = {"fpn_channels": 32, "box_head_hidden": 64, "mask_head_channels": 16,
+                       "test_proposals": (200, 50), "keep_top_k": 10}
 
     def __init__(self, num_classes: int = 80, backbone: Any = "ResNet50",
                  backbone_args: Mapping[str, Any] | None = None, fpn: bool = True,

@@ -129,6 +129,9 @@ class YOLOv3(nn.Layer):
     picking them per level, deepest level first; ``neck_channels`` the FPN's deepest
     block width (512, PaddleDetection's, by default)."""
 
+    # Where only the wiring is tested (pxcore.testing.composition): a narrow neck.
+    smoke_arguments = {"neck_channels": 32}
+
     def __init__(self, num_classes: int = 80, backbone: Any = "DarkNet53",
                  backbone_args: Mapping[str, Any] | None = None,
                  anchors: Sequence[Sequence[float]] = COCO_ANCHORS,
