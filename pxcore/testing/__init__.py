@@ -23,7 +23,9 @@ did not hold. What is checked, by kind:
   ``loss_weights``), same outputs after ``paddle.jit.to_static``;
 - runtime: its probe imports and, called directly (not through
   ``unavailable_reason()``, which turns an exception into a reason), answers None or a
-  reason without raising.
+  reason without raising;
+- zoo rows (``px_register_zoo``): each row's preset is registered for its task, its
+  metric keys are known, and its distributions include the plugin itself.
 
 ``pxcore.testing.layouts.check_weight_layouts`` checks that a model takes its zoo row's
 official weight layouts (.pdparams, Paddle 1.x per-variable directories and archives).

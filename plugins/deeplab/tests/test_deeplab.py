@@ -47,7 +47,7 @@ def test_registers_the_zoo_names():
     for name, (backbone, crop) in PRESETS.items():
         spec = pxcore.get_registry().get("model", name)
         assert spec.task == "semantic_segmentation"
-        _, paddlex = zoo._structure(name, "semantic_segmentation")
+        paddlex = zoo.lookup(name, "semantic_segmentation")[0].paddlex
         assert spec.paddlex == paddlex == {"class": "DeepLabv3p", "backbone": backbone}
         meta = spec.metadata
         assert meta["input_size"] == crop and meta["test_input_size"] % 32 == 0

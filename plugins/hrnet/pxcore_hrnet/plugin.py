@@ -16,7 +16,7 @@ ARCHITECTURES = {
 }
 
 # Segmentation preset -> width. The zoo's Cityscapes row "HRNet_W18" is built by
-# "HRNet_W18_seg" (pxcore.zoo._PRESET): one zoo name, two architectures.
+# "HRNet_W18_seg" (its zoo row in zoo_rows.py names it): one zoo name, two architectures.
 SEGMENTATION = {
     "HRNet_W18_seg": 18,
 }
