@@ -56,7 +56,7 @@ def prepare(data_dir: str | Path, seed: int = 0) -> ShapesData:
 
 
 def train(data: ShapesData, model_name: str = MODEL, save_dir: str | Path = "output",
-          num_epochs: int = EPOCHS, seed: int = 0, **overrides: Any):
+          num_epochs: int = EPOCHS, seed: int = 0, precise_bn: Any = "auto", **overrides: Any):
     """Build ``model_name`` scaled to the data and train it; returns the model and the
     training history."""
     import paddle
@@ -69,5 +69,5 @@ def train(data: ShapesData, model_name: str = MODEL, save_dir: str | Path = "out
     state = model.train(num_epochs, data.train, train_batch_size=BATCH_SIZE, eval_dataset=data.val,
                         learning_rate=LEARNING_RATE, optimizer="Adam", warmup_steps=WARMUP_STEPS,
                         lr_decay_epochs=[max(1, num_epochs - 1)], save_interval_epochs=num_epochs,
-                        save_dir=str(save_dir), log_interval_steps=50, seed=seed)
+                        save_dir=str(save_dir), log_interval_steps=50, seed=seed, precise_bn=precise_bn)
     return model, state

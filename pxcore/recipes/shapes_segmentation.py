@@ -50,9 +50,10 @@ def prepare(data_dir: str | Path, seed: int = 0) -> ShapesData:
 
 
 def train(data: ShapesData, model_name: str = MODEL, save_dir: str | Path = "output",
-          num_epochs: int = EPOCHS, seed: int = 0, **overrides: Any):
+          num_epochs: int = EPOCHS, seed: int = 0, precise_bn: Any = "auto",
+          batchnorm_momentum: float | None = BATCHNORM_MOMENTUM, **overrides: Any):
     """Build ``model_name`` for the data's classes and train it; returns the model and
-    the training history."""
+    the training history. ``batchnorm_momentum`` None keeps the preset's."""
     import paddle
 
     import pxcore as px
@@ -61,10 +62,11 @@ def train(data: ShapesData, model_name: str = MODEL, save_dir: str | Path = "out
     paddle.seed(seed)
     model = px.create_model(model_name, num_classes=data.train.num_classes,
                             task="semantic_segmentation", **overrides)
-    set_batchnorm_momentum(model.net, BATCHNORM_MOMENTUM)
+    if batchnorm_momentum is not None:
+        set_batchnorm_momentum(model.net, batchnorm_momentum)
     model.eval_transforms = data.val.transforms
     state = model.train(num_epochs, data.train, train_batch_size=BATCH_SIZE, eval_dataset=data.val,
                         learning_rate=LEARNING_RATE, optimizer="Adam",
                         save_interval_epochs=max(1, num_epochs // 2), save_dir=str(save_dir),
-                        log_interval_steps=50, seed=seed)
+                        log_interval_steps=50, seed=seed, precise_bn=precise_bn)
     return model, state
