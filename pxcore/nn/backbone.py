@@ -11,11 +11,18 @@ from ..errors import IncompatiblePartsError, PxError
 from .features import FeatureInfo
 
 
-def tap_levels(x, blocks, taps) -> list:
+def tap_levels(x, blocks, taps, hidden_taps=()) -> list:
     """Run ``blocks`` in order on ``x`` and return the outputs of the blocks whose index
-    is in ``taps``: the feature levels of a chain of blocks."""
+    is in ``taps``: the feature levels of a chain of blocks. A block whose index is in
+    ``hidden_taps`` runs as ``block.forward_with_hidden(x)`` -> (output, hidden) and
+    gives its hidden map as the level instead (an inverted residual's expanded
+    depthwise output, the map DeepLabv3+ decodes from)."""
     levels = []
     for index, block in enumerate(blocks):
+        if index in hidden_taps:
+            x, hidden = block.forward_with_hidden(x)
+            levels.append(hidden)
+            continue
         x = block(x)
         if index in taps:
             levels.append(x)

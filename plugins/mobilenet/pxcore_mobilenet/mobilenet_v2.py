@@ -132,19 +132,7 @@ class MobileNetV2(Backbone):
 
     @static_safe
     def forward_features(self, x):
-        if not self._expanded_stages:
-            return tap_levels(self.conv1(x), self._stages, self._level_stages)
-        x = self.conv1(x)
-        levels = []
-        for index, stage in enumerate(self._stages):
-            if index in self._expanded_stages:
-                x, hidden = stage.forward_with_hidden(x)
-                levels.append(hidden)
-            else:
-                x = stage(x)
-                if index in self._level_stages:
-                    levels.append(x)
-        return levels
+        return tap_levels(self.conv1(x), self._stages, self._level_stages, self._expanded_stages)
 
     def forward_with_hidden(self, x, stage: int):
         """The last stage's output and the depthwise output (expanded channels, after

@@ -154,19 +154,7 @@ class MobileNetV3(Backbone):
 
     @static_safe
     def forward_features(self, x):
-        if not self._expanded_blocks:
-            return tap_levels(self.conv(x), self.blocks, self._level_blocks)
-        x = self.conv(x)
-        levels = []
-        for index, unit in enumerate(self.blocks):
-            if index in self._expanded_blocks:
-                x, hidden = unit.forward_with_hidden(x)
-                levels.append(hidden)
-            else:
-                x = unit(x)
-                if index in self._level_blocks:
-                    levels.append(x)
-        return levels
+        return tap_levels(self.conv(x), self.blocks, self._level_blocks, self._expanded_blocks)
 
     def deeplab_extras(self) -> list[tuple[str, nn.Layer, int]]:
         """What PaddleX 1.x's DeepLabv3+ runs on this backbone's deepest level, as
