@@ -14,30 +14,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..nn.norm import batchnorm_layers
-
 
 def settle_batchnorm(model, batch: Any) -> None:
-    """One training forward of ``model.training_step(batch)`` with every BatchNorm's
-    momentum at 0 and no gradients: the running statistics become the batch's (running
-    = momentum * running + (1 - momentum) * batch), what many passes approach, through
-    the whole network (an R-CNN's C4 head runs its blocks on RoIs only, so the
-    backbone's pass alone would not reach them). The momenta are restored; the network
-    is left in training mode. Fails if the network has no BatchNorm to settle."""
-    import paddle
+    """Precise BatchNorm on one batch (``pxcore.engine.precise_bn.recompute_batchnorm``
+    over ``model.training_step(batch)``, no gradients): every live BatchNorm's running
+    statistics become the batch's, what many passes approach, through the whole network
+    (an R-CNN's C4 head runs its blocks on RoIs only, so the backbone's pass alone would
+    not reach them). For tests that step a network by hand instead of through
+    ``train()``, which does this itself. The network is left in training mode. Fails if
+    the network has no BatchNorm to settle."""
+    from ..engine.precise_bn import live_layers, recompute_batchnorm
 
-    layers = batchnorm_layers(model.net)
-    assert layers, f"{type(model.net).__name__} has no BatchNorm to settle"
-    saved = [m._momentum for m in layers]
     model.net.train()
-    try:
-        for m in layers:
-            m._momentum = 0.0
-        with paddle.no_grad():
-            model.training_step(batch)
-    finally:
-        for m, momentum in zip(layers, saved, strict=True):
-            m._momentum = momentum
+    assert live_layers(model.net), f"{type(model.net).__name__} has no BatchNorm to settle"
+    recompute_batchnorm(model.net, model.training_step, [batch])
 
 
 def loss_falls(model, batch: Any, steps: int = 8, learning_rate: float = 1e-3,
