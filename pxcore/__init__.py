@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from importlib import metadata as _metadata
 
-from .api import create_backbone, create_model, list_models, model_info
+from .api import create_backbone, create_model, list_models, load_model, model_info
 from .config import build, load_config
 from .errors import (
     ConfigError,
@@ -26,7 +26,7 @@ from .errors import (
     WeightsError,
 )
 from .hookspecs import hookimpl
-from .model import Model, load_model
+from .model import Model
 from .plugins import get_registry, plugin_records, register_plugin
 from .specs import (
     BackboneSpec,
@@ -46,9 +46,9 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 # Submodules loaded on first use: the PaddleX namespaces, the conformance checks, the
 # network building blocks (which import paddle).
-_LAZY_ATTRIBUTES = {"Predictor": "pxcore.deploy.predictor"}
+_LAZY_ATTRIBUTES = {"Predictor": "pxcore.inference.predictor"}
 _LAZY_SUBMODULES = {"cls", "det", "seg", "testing", "nn", "zoo", "weights", "datasets",
-                    "transforms", "metrics", "visualize", "deploy"}
+                    "transforms", "metrics", "visualize", "deploy", "inference"}
 
 
 def __getattr__(name: str):

@@ -1,7 +1,8 @@
-"""The public model API: list_models, model_info, create_model, create_backbone."""
+"""The public model API: list_models, model_info, create_model, create_backbone, load_model."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import zoo
@@ -174,3 +175,25 @@ def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, 
 
         load_weights(net, pretrained)
     return net
+
+
+def load_model(model_dir: str | os.PathLike) -> Model:
+    """Rebuild a model saved by ``model.save`` or by training (a ``best_model`` or
+    ``epoch_N`` directory): network, weights, labels and pre-processing."""
+    from .engine.checkpoint import read_info
+    from .transforms import compose
+    from .weights import load_weights
+
+    info = read_info(model_dir)
+    args = dict(info.get("build_args") or {})
+    dataset = info["zoo_id"].rsplit(".", 1)[1] if info.get("zoo_id") else None
+    model = create_model(info["model"], task=info.get("task"), dataset=dataset, **args)
+    load_weights(model.net, model_dir, reinit_head=False)
+    model.net.eval()  # ready for inference; train() switches back
+    model.labels = info.get("labels")
+    transforms = info.get("transforms") or {}
+    if transforms.get("train"):
+        model.train_transforms = compose(transforms["train"])
+    if transforms.get("eval"):
+        model.eval_transforms = compose(transforms["eval"])
+    return model

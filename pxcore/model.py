@@ -110,26 +110,3 @@ def _check_plain(value: Any, where: str) -> None:
         return
     raise PxError(f"cannot save {where}: it is a {type(value).__name__}; build the model from "
                   "names and {'type': ...} configs (not objects) so it can be saved and reloaded")
-
-
-def load_model(model_dir: str | os.PathLike) -> Model:
-    """Rebuild a model saved by ``model.save`` or by training (a ``best_model`` or
-    ``epoch_N`` directory): network, weights, labels and pre-processing."""
-    from .api import create_model
-    from .engine.checkpoint import read_info
-    from .transforms import compose
-    from .weights import load_weights
-
-    info = read_info(model_dir)
-    args = dict(info.get("build_args") or {})
-    dataset = info["zoo_id"].rsplit(".", 1)[1] if info.get("zoo_id") else None
-    model = create_model(info["model"], task=info.get("task"), dataset=dataset, **args)
-    load_weights(model.net, model_dir, reinit_head=False)
-    model.net.eval()  # ready for inference; train() switches back
-    model.labels = info.get("labels")
-    transforms = info.get("transforms") or {}
-    if transforms.get("train"):
-        model.train_transforms = compose(transforms["train"])
-    if transforms.get("eval"):
-        model.eval_transforms = compose(transforms["eval"])
-    return model

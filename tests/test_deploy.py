@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 import pxcore
-from pxcore.deploy import RuntimeUnavailable
 from pxcore.errors import PxError, UnknownNameError
+from pxcore.inference import RuntimeUnavailable
 from pxcore.testing.numerics import assert_same_classifications
 from pxcore.transforms import Compose, Normalize, Resize
 

@@ -1,4 +1,4 @@
-"""pxcore.deploy.cache: cache files written under a name of their own, renamed into place."""
+"""pxcore.inference.cache: cache files written under a name of their own, renamed into place."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pxcore.deploy.cache import atomic_output, atomic_write_bytes
+from pxcore.inference.cache import atomic_output, atomic_write_bytes
 
 
 def test_the_result_appears_whole_under_its_name_and_nothing_else_stays(tmp_path):
@@ -48,7 +48,7 @@ def test_atomic_write_bytes_replaces_and_an_unwritable_folder_is_an_oserror(tmp_
 _WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from pxcore.deploy.cache import atomic_write_bytes
+    from pxcore.inference.cache import atomic_write_bytes
     target, tag = Path(sys.argv[1]), sys.argv[2]
     go = target.parent / "go"
     while not go.exists():

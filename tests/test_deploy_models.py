@@ -17,7 +17,7 @@ import pytest
 from classifier_families import installed_classifiers, network_class, representatives
 
 import pxcore
-from pxcore.deploy import runtime_report
+from pxcore.inference import runtime_report
 from pxcore.testing.numerics import LOGIT_RTOL, assert_logits_close
 
 pytestmark = [pytest.mark.uses_installed_plugins, pytest.mark.slow]

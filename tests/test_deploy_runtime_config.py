@@ -8,10 +8,10 @@ import logging
 import pytest
 
 import pxcore
-from pxcore.deploy import RuntimeUnavailable, select_runtime
 from pxcore.deploy.paddle_inference import configure_gpu, trt_shape_ranges
-from pxcore.deploy.runtime import Runtime, parse_device, runtime_specs
 from pxcore.errors import PxError
+from pxcore.inference import RuntimeUnavailable, select_runtime
+from pxcore.inference.runtime import Runtime, parse_device, runtime_specs
 
 INFO = {"model": "Tiny", "inputs": [{"name": "image", "shape": [-1, 3, -1, -1]}],
         "input_size": [224, 160], "files": {}}

@@ -58,7 +58,7 @@ def run(args) -> int:
 
     from ..api import list_models, resolve_model
     from ..deploy.bench import _child, default_vs_fastest, format_report, run_bench
-    from ..deploy.runtime import runtime_report
+    from ..inference.runtime import runtime_report
 
     exportable = ("classification", "detection", "instance_segmentation", "semantic_segmentation")
     models = args.models or [_unambiguous(n, task) for task in exportable

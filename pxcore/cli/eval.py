@@ -25,9 +25,9 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
+    from ..api import load_model
     from ..datasets import CocoDetection, ImageNet, SegDataset, VOCDetection
     from ..errors import PxError
-    from ..model import load_model
 
     model = load_model(args.model_dir)
     detector = model.task in DETECTION_TASKS

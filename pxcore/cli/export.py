@@ -15,8 +15,8 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
+    from ..api import load_model
     from ..errors import PxError
-    from ..model import load_model
 
     shape = None
     if args.fixed_input_shape:

@@ -28,14 +28,14 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..deploy.export import DEPLOY_FILE
+    from ..api import load_model
     from ..errors import PxError
-    from ..model import load_model
+    from ..inference.deploy_file import DEPLOY_FILE
     from ..ops.masks import mask_to_rle
     from ..visualize import visualize
 
     if (Path(args.model_dir) / DEPLOY_FILE).is_file():
-        from ..deploy.predictor import Predictor
+        from ..inference.predictor import Predictor
 
         model = Predictor(args.model_dir, runtime=args.runtime or "auto", device=args.device)
         where = f"runtime {model.runtime}"

@@ -15,7 +15,7 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
-    from ..deploy.runtime import runtime_report
+    from ..inference.runtime import runtime_report
 
     rows = runtime_report(args.device)
     if args.json:

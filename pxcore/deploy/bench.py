@@ -54,7 +54,7 @@ def _export(name: str, root: Path, legacy: bool = False) -> Path:
 def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None, warmup: int,
             repeats: int) -> dict[str, Any]:
     """One runtime on one exported model (runs in the child process)."""
-    from .predictor import Predictor
+    from ..inference.predictor import Predictor
 
     predictor = Predictor(model_dir, runtime=runtime, threads=threads)
     height, width = predictor.info.get("input_size") or typical_input_size(predictor.transforms)
@@ -84,8 +84,8 @@ def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | Non
                   repeats: int) -> dict[str, float]:
     """The whole predictor path (decode, pre-process, run, post-process) against the bare
     runtime call on the same, already pre-processed image; interleaved, best of rounds."""
-    from ..tasks.classification import preprocess
-    from .predictor import Predictor
+    from ..inference.classification import preprocess
+    from ..inference.predictor import Predictor
 
     predictor = Predictor(model_dir, runtime=runtime, threads=threads)
     batch = preprocess(str(image), predictor.transforms)[None]
@@ -199,7 +199,7 @@ def _main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore")
     kind, *rest = argv
     if kind == "default":
-        from .predictor import Predictor
+        from ..inference.predictor import Predictor
 
         figures = {"runtime": Predictor(Path(rest[0])).runtime}
     elif kind == "measure":

@@ -24,9 +24,11 @@ import yaml
 
 from ..engine.checkpoint import replace_dir
 from ..errors import PxError
+from ..inference.deploy_file import DEPLOY_FILE, FORMAT, read_deploy_info
 
-DEPLOY_FILE = "deploy.yml"
-FORMAT = "pxcore-deploy/1"
+__all__ = ["DEPLOY_FILE", "FORMAT", "PROGRAM", "export_model", "nominal_input_size",
+           "read_deploy_info"]
+
 PROGRAM = "model"  # paddle.jit.save's prefix: model.json / model.pdmodel, model.pdiparams
 
 
@@ -129,16 +131,3 @@ def _export_legacy(model, folder: Path, shape: list) -> None:
              ",".join(str(d) for d in shape)], env=env, capture_output=True, text=True)
     if result.returncode != 0 or not (folder / f"{PROGRAM}.pdmodel").is_file():
         raise PxError(f"writing the legacy program format failed:\n{result.stderr[-2000:]}")
-
-
-def read_deploy_info(model_dir: str | os.PathLike) -> dict[str, Any]:
-    model_dir = Path(model_dir)
-    path = model_dir / DEPLOY_FILE
-    if not path.is_file():
-        hint = (" (it is a training checkpoint: export it with `px export` or model.export())"
-                if (model_dir / "model.yml").is_file() else "")
-        raise PxError(f"{str(model_dir)!r} is not an exported model: no {DEPLOY_FILE}{hint}")
-    info = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        raise PxError(f"{path}: not a {FORMAT} description (format {info.get('format') if isinstance(info, dict) else None!r})")
-    return info

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import Runtime, RuntimeUnavailable
-from .shapes import NoShapeRule, derived_range
+from ..inference.runtime import Runtime, RuntimeUnavailable
+from ..inference.shapes import NoShapeRule, derived_range
 
 TRT_WORKSPACE_BYTES = 1 << 30
 TRT_MAX_BATCH = 8

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import paddle
 
-from ..data.images import image_list, load_image
 from ..errors import PxError
+from ..inference.classification import predict_images
+from ..inference.classification import softmax as _softmax
 from ..metrics import TopKAccuracy
 from ..transforms import CenterCrop, Compose, Normalize, ResizeByShort, compose
 from .base import TrainableModel
@@ -118,44 +118,3 @@ class ClassificationModel(TrainableModel):
                 return [self.net(paddle.to_tensor(batch)).numpy()]
 
         return predict_images(img_file, transforms, run, self.labels, self.num_classes, topk, batch_size)
-
-
-# --- pre- and post-processing shared with the deployed Predictor ---------------------
-
-def predict_images(images, transforms, run, labels, num_classes: int, topk: int = 1,
-                   batch_size: int = 8):
-    """``model.predict`` and ``Predictor.predict`` both: decode and transform each image,
-    ``run`` batches (an array in, the network's outputs out), return top-k per image.
-    One image in, its list out; a list in, a list of lists out."""
-    images, single = image_list(images)
-    k = max(1, min(int(topk), num_classes))
-    results = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        batch = np.stack([preprocess(image, transforms, start + i) for i, image in enumerate(chunk)])
-        results.extend(postprocess(run(batch)[0], labels, k))
-    return results[0] if single else results
-
-
-def preprocess(image, transforms, index: int = 0) -> np.ndarray:
-    """One image (path or RGB array) as the network's CHW float32 input."""
-    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
-    sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
-    return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
-
-
-def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]]:
-    """Softmax scores, top-k per row, with class names."""
-    probs = _softmax(np.asarray(logits, np.float32))
-    out = []
-    for row in probs:
-        top = np.argsort(-row, kind="stable")[:k]
-        out.append([{"category_id": int(c), "category": labels[c] if labels else str(int(c)),
-                     "score": float(row[c])} for c in top])
-    return out
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)

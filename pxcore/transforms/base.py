@@ -99,9 +99,18 @@ def build_transform(cfg: Any) -> Transform:
     if isinstance(cfg, Sequence) and not isinstance(cfg, str):
         return Compose(list(cfg))
     if isinstance(cfg, Mapping):
-        from ..config import build
+        # Straight from the registry (what ``pxcore.config.build`` does for a transform),
+        # so that the transforms, and the inference layer above them, stay below the API.
+        from ..plugins import get_registry
 
-        built = build(cfg, "transform")
+        if "type" not in cfg:
+            raise ConfigError(f"a transform config needs a 'type' key naming a registered "
+                              f"transform; got keys {sorted(cfg)}")
+        args = dict(cfg)
+        name = args.pop("type")
+        if not isinstance(name, str):
+            raise ConfigError(f"'type' of a transform config must be a name, got {name!r}")
+        built = get_registry().get("transform", name).build(**args)
         if not isinstance(built, Transform):
             raise ConfigError(f"{cfg.get('type')!r} built a {type(built).__name__}, not a transform")
         return built

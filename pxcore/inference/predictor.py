@@ -1,6 +1,6 @@
 """``Predictor(model_dir, runtime=...)``: an exported model, its pre- and
 post-processing read from deploy.yml, run by any runtime; ``predict`` returns exactly
-what ``model.predict`` does."""
+what ``model.predict`` does (both run this package's ``predict_images``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import PxError
 from ..transforms import compose
-from .export import read_deploy_info
+from . import classification, detection, segmentation
+from .deploy_file import read_deploy_info
 from .runtime import select_runtime
 
 DETECTION_TASKS = ("detection", "instance_segmentation")
@@ -39,9 +40,7 @@ class Predictor:
         self.transforms = compose(self.info["transforms"])
         self._postprocess = None
         if self.task in DETECTION_TASKS:
-            from ..tasks.detection import build_postprocess
-
-            self._postprocess = build_postprocess(self.info["postprocess"])
+            self._postprocess = detection.build_postprocess(self.info["postprocess"])
         self.labels = self.info.get("labels")
         self.num_classes = int(self.info["num_classes"])
         # A graph exported for a fixed batch (R-CNN's 1) takes exactly that many.
@@ -78,20 +77,14 @@ class Predictor:
         them: top-k classes, detections (with masks for instance segmentation), or
         label and score maps (``tile_size``/``overlap``: sliding windows)."""
         if self.task == "semantic_segmentation":
-            from ..tasks.segmentation import predict_images as predict_segmentation
-
             divisor = int(self.info["postprocess"].get("size_divisor", 32))
-            return predict_segmentation(images, self.transforms, self.run, self.batch_size, divisor,
-                                        tile_size, overlap)
+            return segmentation.predict_images(images, self.transforms, self.run, self.batch_size,
+                                               divisor, tile_size, overlap)
         if self.task in DETECTION_TASKS:
-            from ..tasks.detection import predict_images as predict_detections
-
-            return predict_detections(images, self.transforms, self.run, self._postprocess,
-                                      self.labels, self.batch_size, mask_format)
-        from ..tasks.classification import predict_images
-
-        return predict_images(images, self.transforms, self.run, self.labels, self.num_classes,
-                              topk, self.batch_size)
+            return detection.predict_images(images, self.transforms, self.run, self._postprocess,
+                                            self.labels, self.batch_size, mask_format)
+        return classification.predict_images(images, self.transforms, self.run, self.labels,
+                                             self.num_classes, topk, self.batch_size)
 
     def __repr__(self) -> str:
         return f"<pxcore.Predictor {self.info.get('model')} on {self.runtime} from {self.model_dir}>"

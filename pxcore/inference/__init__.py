@@ -1,0 +1,26 @@
+"""The inference layer: what running an exported model needs, and nothing more.
+
+    deploy_file   reading deploy.yml (inputs, outputs, labels, pre/post-processing)
+    runtime       the Runtime interface and choosing one ("auto" or by name)
+    cache         atomic cache files for runtimes' conversions (ONNX, Lite, TensorRT)
+    shapes        shape ranges for engines compiled per range (TensorRT)
+    predictor     Predictor: deploy.yml + a runtime + the pre/post-processing
+    classification, detection, segmentation
+                  each task's pre- and post-processing on numpy/OpenCV: top-k,
+                  decoding/NMS glue and mask pasting (through the decoder deploy.yml
+                  names), segmentation's restore and tiling
+
+It imports neither paddle nor the training side (``pxcore.tasks``, ``pxcore.engine``,
+``pxcore.api``, ``pxcore.model``): ``pip install pxcore pxcore-runtime-onnx`` runs an
+export without paddle. ``model.predict`` in ``pxcore.tasks`` calls the same
+``predict_images`` functions with an eager-paddle ``run``, so there is one
+implementation. What needs paddle stays in ``pxcore.deploy``: ``export`` (writing the
+static graph), the Paddle Inference runtime, and ``px bench`` (which exports).
+"""
+
+from .deploy_file import DEPLOY_FILE, FORMAT, read_deploy_info
+from .predictor import Predictor
+from .runtime import Runtime, RuntimeUnavailable, runtime_report, select_runtime
+
+__all__ = ["DEPLOY_FILE", "FORMAT", "Predictor", "Runtime", "RuntimeUnavailable",
+           "read_deploy_info", "runtime_report", "select_runtime"]

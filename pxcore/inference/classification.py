@@ -1,0 +1,52 @@
+"""Classification's pre- and post-processing: an image to the network's CHW input, and
+logits to top-k classes. ``model.predict`` (pxcore.tasks) and ``Predictor.predict`` both
+run ``predict_images``, each with its own ``run`` (eager paddle, or a runtime)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..data.images import image_list, load_image
+
+
+def predict_images(images, transforms, run, labels, num_classes: int, topk: int = 1,
+                   batch_size: int = 8):
+    """Decode and transform each image, ``run`` batches (an array in, the network's
+    outputs out), return top-k per image. One image in, its list out; a list in, a list
+    of lists out."""
+    images, single = image_list(images)
+    k = max(1, min(int(topk), num_classes))
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        batch = np.stack([preprocess(image, transforms, start + i) for i, image in enumerate(chunk)])
+        results.extend(postprocess(run(batch)[0], labels, k))
+    return results[0] if single else results
+
+
+def preprocess(image, transforms, index: int = 0) -> np.ndarray:
+    """One image (path or RGB array) as the network's CHW float32 input."""
+    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+    sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
+    return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+
+
+def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]]:
+    """Softmax scores, top-k per row, with class names."""
+    probs = softmax(np.asarray(logits, np.float32))
+    out = []
+    for row in probs:
+        top = np.argsort(-row, kind="stable")[:k]
+        out.append([{"category_id": int(c), "category": labels[c] if labels else str(int(c)),
+                     "score": float(row[c])} for c in top])
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of [N, C] logits."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)

@@ -1,0 +1,179 @@
+"""What an inference runtime is, and how one is chosen.
+
+A runtime is registered as a RuntimeSpec whose factory is a Runtime subclass, whose
+``probe`` says whether it can run here, and whose metadata gives the devices it serves
+and its ``priority`` per device ("auto" takes the highest that can load the model).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PxError, UnknownNameError
+
+logger = logging.getLogger("pxcore")
+
+DEVICES = ("cpu", "gpu")
+PRECISIONS = ("fp32", "fp16")
+
+
+class RuntimeUnavailable(PxError):
+    """A runtime that cannot run here, or cannot run this model; says why."""
+
+
+class Runtime:
+    """Loads an exported model directory and runs batches: arrays in, arrays out.
+
+    ``thread_safe`` runtimes share one instance between threads; the others are
+    ``clone()``d per thread by the Predictor.
+    """
+
+    name = "runtime"
+    thread_safe = False
+
+    def __init__(self, model_dir: Path, info: dict[str, Any], *, device: str = "cpu",
+                 precision: str = "fp32", threads: int | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.info = info
+        self.device = device  # as given ("gpu:1"), so that clone() keeps it
+        self.device_type, self.device_id = parse_device(device)
+        self.precision = precision
+        self.threads = threads or default_threads()
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def clone(self) -> Runtime:
+        """An instance for another thread (shares weights where the runtime can)."""
+        return self if self.thread_safe else type(self)(
+            self.model_dir, self.info, device=self.device, precision=self.precision, threads=self.threads)
+
+
+ENV_THREADS = "PXCORE_NUM_THREADS"
+
+
+def default_threads() -> int:
+    """CPU threads a runtime uses when not told: ``PXCORE_NUM_THREADS``, else every core.
+
+    Not OMP_NUM_THREADS: importing paddle sets that to 1 in its own process, so it would
+    make every runtime single-threaded once paddle is loaded.
+    """
+    value = os.environ.get(ENV_THREADS)
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise PxError(f"{ENV_THREADS}={value!r} is not a positive whole number of threads; "
+                      f"set it to e.g. 2, or unset it to use every core")
+    return int(value)
+
+
+def parse_device(device: str) -> tuple[str, int]:
+    """``("cpu", 0)`` for "cpu", ``("gpu", 0)`` for "gpu", ``("gpu", 1)`` for "gpu:1"."""
+    kind, sep, index = str(device).partition(":")
+    if kind in DEVICES and not sep:
+        return kind, 0
+    if kind == "gpu" and index.isdigit():
+        return kind, int(index)
+    raise PxError(f"device {device!r} is not one of {', '.join(DEVICES)} (or gpu:N, the N-th GPU)")
+
+
+def _check(device: str, precision: str) -> None:
+    parse_device(device)
+    if precision not in PRECISIONS:
+        raise PxError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+
+
+def runtime_specs(device: str | None = None):
+    from ..plugins import get_registry
+
+    specs = get_registry().specs("runtime")
+    kind = parse_device(device)[0] if device is not None else "cpu"
+    if device is not None:
+        specs = [s for s in specs if kind in s.metadata.get("devices", DEVICES)]
+    return sorted(specs, key=lambda s: -float(s.metadata.get("priority", {}).get(kind, 0)))
+
+
+def runtime_report(device: str | None = None) -> list[dict[str, Any]]:
+    """Every registered runtime: devices, priority, usable here or why not."""
+    rows = []
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason()
+        rows.append({"name": spec.name, "distribution": spec.distribution,
+                     "devices": list(spec.metadata.get("devices", DEVICES)),
+                     "priority": dict(spec.metadata.get("priority", {})),
+                     "usable": reason is None, "reason": reason, "summary": spec.summary,
+                     "unsupported_ops": dict(spec.metadata.get("unsupported_ops", {}))})
+    return rows
+
+
+def unsupported_ops(spec, info: dict) -> dict[str, str]:
+    """The ops of an exported graph (deploy.yml's ``graph_ops``) this runtime cannot
+    run, each with why (the runtime spec's metadata ``unsupported_ops``)."""
+    known = dict(spec.metadata.get("unsupported_ops", {}))
+    used = (info.get("postprocess") or {}).get("graph_ops", [])
+    return {op: known[op] for op in used if op in known}
+
+
+def _model_refusal(spec, info: dict, model_dir: Path) -> str | None:
+    missing = unsupported_ops(spec, info)
+    if not missing:
+        return None
+    why = "; ".join(f"{op}: {reason}" for op, reason in missing.items())
+    return (f"runtime {spec.name!r} cannot run {info.get('model', model_dir)}: its graph uses "
+            f"ops it cannot convert ({why}). Use runtime='paddle' (Paddle Inference runs it whole)")
+
+
+def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
+                   precision: str = "fp32", threads: int | None = None,
+                   runtime_options: dict[str, Any] | None = None) -> Runtime:
+    """Build the named runtime, or with "auto" the highest-priority one for the device
+    that is usable here and loads this model. ``device``: "cpu", "gpu" or "gpu:N".
+    ``runtime_options``: keyword arguments of the named runtime (e.g. Paddle Inference's
+    ``trt_shape_range``); "auto" takes none, since they are specific to one runtime.
+
+    With "auto", a runtime that is usable here but fails on this model is skipped with a
+    warning naming it and its error (one that is not installed or not for this device
+    is skipped quietly, at info level)."""
+    from ..plugins import get_registry
+
+    _check(device, precision)
+    if runtime_options and runtime == "auto":
+        raise PxError(f"runtime_options ({', '.join(runtime_options)}) belong to one runtime; "
+                      "name it, e.g. runtime='paddle'")
+    if runtime != "auto":
+        spec = get_registry().find("runtime", runtime)
+        if spec is None:
+            names = [s.name for s in runtime_specs()]
+            raise UnknownNameError(f"no runtime named {runtime!r}; registered: {', '.join(names)} "
+                                   "(`px runtimes` shows which run here)", name=runtime, kind="runtime")
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            raise RuntimeUnavailable(f"runtime {spec.name!r} cannot run here: {reason}")
+        refusal = _model_refusal(spec, info, model_dir)
+        if refusal is not None:
+            raise RuntimeUnavailable(refusal)
+        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+                          threads=threads, **(runtime_options or {}))
+    tried = []
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason() or _model_refusal(spec, info, model_dir)
+        if reason is None:
+            try:
+                return spec.build(model_dir=model_dir, info=info, device=device,
+                                  precision=precision, threads=threads)
+            except RuntimeUnavailable as exc:
+                reason = str(exc)
+                # Usable here, yet it failed on this model: the user gets another runtime
+                # than the best one, and should see which failed and why.
+                logger.warning("runtime='auto': the %s runtime failed on %s, trying the next "
+                               "one: %s", spec.name, model_dir, reason)
+        else:
+            logger.info("runtime %s skipped: %s", spec.name, reason)
+        tried.append(f"{spec.name}: {reason}")
+    raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                             + "\n  ".join(tried or ["none registered for this device"]))

@@ -1,0 +1,132 @@
+"""Semantic segmentation's pre- and post-processing: images transformed and padded to a
+multiple of the network's ``size_divisor``, logits turned into probabilities, restored
+to each image's own size (cropped to the content, resized), optionally by overlapping
+windows (tiling). ``model.predict``/``evaluate`` (pxcore.tasks) and
+``Predictor.predict`` all run ``predict_images``, each with its own ``run``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..data.images import image_list, load_image
+from ..errors import PxError
+
+
+def preprocess(image, transforms, index: int = 0) -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
+    """One image as a HWC float32 array after ``transforms``, the (height, width) of its
+    content there (before any right/bottom padding), and its original (height, width)."""
+    source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
+    pixels = load_image(image, source)
+    height, width = pixels.shape[:2]
+    sample = {"image": pixels, "im_shape": np.array([height, width], np.float32),
+              "scale_factor": np.ones(2, np.float32)}
+    sample = transforms(sample, np.random.default_rng(0))
+    out = np.asarray(sample["image"], np.float32)
+    content = tuple(min(int(round(v)), d) for v, d in zip(sample["im_shape"], out.shape[:2], strict=True))
+    return out, content, (height, width)
+
+
+def _pad_batch(arrays: list[np.ndarray], divisor: int) -> np.ndarray:
+    """HWC arrays as one NCHW batch, zero-padded right and bottom to a common size that
+    ``divisor`` divides."""
+    height = max(a.shape[0] for a in arrays)
+    width = max(a.shape[1] for a in arrays)
+    height, width = -(-height // divisor) * divisor, -(-width // divisor) * divisor
+    batch = np.zeros((len(arrays), arrays[0].shape[2], height, width), np.float32)
+    for i, a in enumerate(arrays):
+        batch[i, :, :a.shape[0], :a.shape[1]] = a.transpose(2, 0, 1)
+    return batch
+
+
+def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def _windows(length: int, tile: int, step: int) -> list[int]:
+    """Window starts covering ``length``; the last window ends at the edge."""
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def _size_pair(value, what: str) -> tuple[int, int]:
+    """[width, height] or one int as (height, width)."""
+    if isinstance(value, int | np.integer):
+        value = (int(value), int(value))
+    try:
+        width, height = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise PxError(f"{what} must be [width, height] or one int, got {value!r}") from None
+    return height, width
+
+
+def _tile_scores(image: np.ndarray, run, divisor: int, tile, overlap, batch_size: int) -> np.ndarray:
+    """Class probabilities [C, H, W] of one transformed image by overlapping windows."""
+    tile_h, tile_w = _size_pair(tile, "tile_size")
+    over_h, over_w = _size_pair(overlap, "overlap")
+    if not (0 <= over_h < tile_h and 0 <= over_w < tile_w):
+        raise PxError(f"overlap {list(overlap) if not isinstance(overlap, int) else overlap} must "
+                      f"be smaller than tile_size and not negative")
+    height, width = image.shape[:2]
+    boxes = [(y, x) for y in _windows(height, tile_h, tile_h - over_h)
+             for x in _windows(width, tile_w, tile_w - over_w)]
+    total = count = None
+    for start in range(0, len(boxes), batch_size):
+        chunk = boxes[start:start + batch_size]
+        crops = [image[y:y + tile_h, x:x + tile_w] for y, x in chunk]
+        logits = run(_pad_batch(crops, divisor))[0]
+        if total is None:
+            total = np.zeros((logits.shape[1], height, width), np.float32)
+            count = np.zeros((height, width), np.float32)
+        for (y, x), crop, scores in zip(chunk, crops, logits, strict=True):
+            h, w = crop.shape[:2]
+            total[:, y:y + h, x:x + w] += softmax(scores[:, :h, :w])
+            count[y:y + h, x:x + w] += 1
+    return total / count
+
+
+def _restore(scores: np.ndarray, content: tuple[int, int], original: tuple[int, int]) -> np.ndarray:
+    """[C, h, w] scores of the transformed image as [C, H, W] at the original size."""
+    import cv2
+
+    scores = scores[:, :content[0], :content[1]]
+    if scores.shape[1:] == tuple(original):
+        return scores
+    height, width = original
+    resized = [cv2.resize(channel, (width, height), interpolation=cv2.INTER_LINEAR) for channel in scores]
+    return np.stack(resized)
+
+
+def _result(scores: np.ndarray, num_classes: int, with_scores: bool) -> dict[str, Any]:
+    label_map = scores.argmax(0).astype(np.uint8 if num_classes <= 256 else np.int32)
+    result = {"label_map": label_map}
+    if with_scores:
+        result["score_map"] = np.ascontiguousarray(scores.transpose(1, 2, 0), np.float32)
+    return result
+
+
+def predict_images(images, transforms, run, batch_size: int = 8, size_divisor: int = 32,
+                   tile_size: Any = None, overlap: Any = (64, 64), with_scores: bool = True):
+    """``model.predict`` and ``Predictor.predict`` both: transform, pad, ``run`` batches
+    (array in, [logits] out), softmax, restore to each image's size. One image in, its
+    dict out; a list in, a list of dicts out."""
+    images, single = image_list(images)
+    results = []
+    for start in range(0, len(images), batch_size):
+        chunk = [preprocess(image, transforms, start + i)
+                 for i, image in enumerate(images[start:start + batch_size])]
+        if tile_size is not None:
+            scores = [_tile_scores(c[0], run, size_divisor, tile_size, overlap, batch_size) for c in chunk]
+        else:
+            logits = run(_pad_batch([c[0] for c in chunk], size_divisor))[0]
+            scores = [softmax(row) for row in logits]
+        for (_, content, original), row in zip(chunk, scores, strict=True):
+            results.append(_result(_restore(row, content, original), row.shape[0], with_scores))
+    return results[0] if single else results
+
