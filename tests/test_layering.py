@@ -2,7 +2,9 @@
 under pxcore/ imports a plugin's package, at any depth (lazy imports inside functions
 too, and ``importlib.import_module`` of a literal name); plugins reach the core through
 the registry, never the other way. Inside the core, the low layers do not import the
-high ones.
+high ones; the inference layer imports no paddle and nothing of training; the
+transforms, the Model wrapper, the tasks, the inference layer and deployment are on no
+import circle.
 
 Plugin packages are found on disk (every ``plugins/<distribution>/<package>/__init__.py``),
 so a new plugin is covered without editing this file.
@@ -118,7 +120,14 @@ FORBIDDEN = {
     "errors": {"*"},
     "specs": HIGH | {"engine", "nn", "data", "datasets", "transforms"},
     "weights": HIGH | {"engine", "nn", "data", "datasets", "transforms"},
-    "transforms": HIGH | {"engine", "nn", "data", "datasets"},
+    # transforms build configs through the registry, not pxcore.config (which reaches the
+    # API): so the API, the tasks and the inference layer sit above them without a circle
+    "transforms": HIGH | {"engine", "nn", "data", "datasets", "config", "inference"},
+    # what a deployed model needs: deploy.yml, pre/post-processing, runtimes; no paddle
+    # (see test_the_inference_layer_imports_no_paddle) and no training side
+    "inference": HIGH | {"engine", "nn", "datasets", "config", "metrics"},
+    # the Model wrapper is below the API that creates it (load_model lives in api)
+    "model": HIGH - {"model"} | {"config"},
     "ops": HIGH | {"engine", "nn", "data", "datasets"},
     "nn": HIGH | {"engine", "data", "datasets"},
     "metrics": HIGH | {"engine", "nn", "data", "datasets"},
@@ -148,6 +157,98 @@ def test_low_core_layers_do_not_import_high_ones():
                    for target, where in imports.get(own, ())
                    if "*" in forbidden or target in forbidden)
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_inference_layer_imports_no_paddle():
+    """At any depth, lazy imports too: a deployed model runs where paddle is not
+    installed (tests/test_inference_layer.py runs one in a fresh process)."""
+    wrong = sorted(f"{path.relative_to(REPO)}:{line}: {name}"
+                   for path in core_files(CORE / "inference")
+                   for line, name in imported_names(path)
+                   if name.partition(".")[0] in ("paddle", "paddle2onnx", "paddlelite"))
+    assert not wrong, "\n".join(wrong)
+
+
+def import_graph(core: Path = CORE, root: Path = REPO) -> dict[str, set[str]]:
+    """core module -> the core modules it imports, at any depth. ``from pxcore import
+    __version__`` is not an edge: the root package is the facade on top, imported before
+    any of its submodules anyway."""
+    files = {module_name(path, root): path for path in core_files(core)}
+    top = core.name
+    graph: dict[str, set[str]] = {}
+    for module, path in files.items():
+        graph[module] = set()
+        for _, name in imported_names(path, root):
+            while name and name not in files:
+                name = name.rpartition(".")[0]
+            if name and name not in (module, top):
+                graph[module].add(name)
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start), on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            for target in targets:
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target), on_stack.add(target)
+                    work.append((target, iter(sorted(graph.get(target, ())))))
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        circles.append(sorted(component))
+    return circles
+
+
+# Modules that once imported each other in a circle (api, config, model, tasks and the
+# transforms, through transforms building configs with pxcore.config) and the inference
+# layer: none of them may be on an import circle again. (api, compose and config still
+# build parts recursively, a nested config through create_backbone; that circle stays
+# within one layer.)
+ACYCLIC = ("pxcore.transforms", "pxcore.inference", "pxcore.model", "pxcore.tasks", "pxcore.deploy")
+
+
+def test_transforms_model_tasks_and_inference_are_on_no_import_circle():
+    circles = [c for c in import_circles(import_graph())
+               if any(m == p or m.startswith(p + ".") for m in c for p in ACYCLIC)]
+    assert not circles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def test_the_circle_check_finds_a_lazy_circle(tmp_path):
+    core = tmp_path / "pxcore"
+    (core / "transforms").mkdir(parents=True)
+    (core / "__init__.py").write_text("from .api import f\n")
+    (core / "api.py").write_text("from .transforms import t\ndef f():\n    pass\n")
+    (core / "transforms" / "__init__.py").write_text(
+        "from .. import __version__\ndef t():\n    from ..api import f\n")
+    circles = import_circles(import_graph(core, tmp_path))
+    assert circles == [["pxcore.api", "pxcore.transforms"]]
 
 
 def test_only_the_cli_imports_the_cli():

@@ -13,9 +13,12 @@ import numpy as np
 
 from ..errors import PxError
 from ..transforms import compose
-from . import classification, detection, segmentation
+from .classification import predict_images as predict_classes
 from .deploy_file import read_deploy_info
+from .detection import build_postprocess
+from .detection import predict_images as predict_detections
 from .runtime import select_runtime
+from .segmentation import predict_images as predict_segments
 
 DETECTION_TASKS = ("detection", "instance_segmentation")
 
@@ -40,7 +43,7 @@ class Predictor:
         self.transforms = compose(self.info["transforms"])
         self._postprocess = None
         if self.task in DETECTION_TASKS:
-            self._postprocess = detection.build_postprocess(self.info["postprocess"])
+            self._postprocess = build_postprocess(self.info["postprocess"])
         self.labels = self.info.get("labels")
         self.num_classes = int(self.info["num_classes"])
         # A graph exported for a fixed batch (R-CNN's 1) takes exactly that many.
@@ -78,13 +81,13 @@ class Predictor:
         label and score maps (``tile_size``/``overlap``: sliding windows)."""
         if self.task == "semantic_segmentation":
             divisor = int(self.info["postprocess"].get("size_divisor", 32))
-            return segmentation.predict_images(images, self.transforms, self.run, self.batch_size,
-                                               divisor, tile_size, overlap)
+            return predict_segments(images, self.transforms, self.run, self.batch_size, divisor,
+                                    tile_size, overlap)
         if self.task in DETECTION_TASKS:
-            return detection.predict_images(images, self.transforms, self.run, self._postprocess,
-                                            self.labels, self.batch_size, mask_format)
-        return classification.predict_images(images, self.transforms, self.run, self.labels,
-                                             self.num_classes, topk, self.batch_size)
+            return predict_detections(images, self.transforms, self.run, self._postprocess,
+                                      self.labels, self.batch_size, mask_format)
+        return predict_classes(images, self.transforms, self.run, self.labels, self.num_classes,
+                               topk, self.batch_size)
 
     def __repr__(self) -> str:
         return f"<pxcore.Predictor {self.info.get('model')} on {self.runtime} from {self.model_dir}>"
