@@ -13,36 +13,251 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import PxError
-from ..transforms.geometry import box_iou
+
+# How the work stays small, all classes at once, with results exactly those of greedy
+# NMS done box by box: the IoU of a pair is Paddle's JaccardOverlap arithmetic
+# elementwise, and it is computed only for pairs of one class that can exceed the
+# threshold (boxes sorted along one axis are paired with the run after them whose
+# intervals can overlap enough, and the other axis filters those; IoU is at most the
+# IoU of the intervals on either axis). Boxes with no area (IoU 0 with every box) take
+# part in no pair, and boxes of a class with the same coordinates are one node: a copy
+# of a better box has IoU exactly 1 with it, so greedy NMS removes it whatever the
+# better box's fate, and in Matrix NMS it decays nothing.
+
+_PAIR_CHUNK = 1 << 22  # pairs whose IoU is computed at once (memory bound, ~200 MB)
 
 
-def _iou(a: np.ndarray, b: np.ndarray, normalized: bool) -> np.ndarray:
-    """IoU [N, M] as Paddle's JaccardOverlap computes it (for boxes with x1 <= x2, y1 <= y2)."""
-    if normalized:
-        return box_iou(a, b)
-    apart = ((b[None, :, 0] > a[:, None, 2]) | (b[None, :, 2] < a[:, None, 0])
-             | (b[None, :, 1] > a[:, None, 3]) | (b[None, :, 3] < a[:, None, 1]))
-    pixel = np.array([0, 0, 1, 1], np.float64)
-    return np.where(apart, 0.0, box_iou(a + pixel, b + pixel))
+def _shifted(xyxy: np.ndarray, normalized: bool) -> np.ndarray:
+    """The boxes whose continuous IoU Paddle measures: pixel boxes end one pixel later."""
+    return xyxy if normalized else xyxy + np.array([0, 0, 1, 1], np.float64)
 
 
-def _greedy(boxes: np.ndarray, iou_threshold: float, normalized: bool) -> np.ndarray:
-    """Positions kept by greedy NMS among ``boxes`` sorted by descending score."""
-    order = np.arange(len(boxes))
-    keep = []
-    while order.size:
-        first, order = order[0], order[1:]
-        keep.append(first)
-        if order.size:
-            order = order[_iou(boxes[first:first + 1], boxes[order], normalized)[0] <= iou_threshold]
-    return np.asarray(keep, np.int64)
+def _areas(shifted: np.ndarray) -> np.ndarray:
+    return (np.clip(shifted[:, 2] - shifted[:, 0], 0, None)
+            * np.clip(shifted[:, 3] - shifted[:, 1], 0, None))
+
+
+def _pair_iou(xyxy, shifted, areas, a, b, normalized: bool) -> np.ndarray:
+    """IoU of boxes ``a[k]`` and ``b[k]`` as Paddle's JaccardOverlap computes it
+    (``box_iou``'s arithmetic, elementwise; pixel boxes that do not touch have 0).
+    ``xyxy`` and ``shifted`` are tuples of coordinate columns."""
+    x1, y1, x2, y2 = shifted
+    width = np.clip(np.minimum(x2[a], x2[b]) - np.maximum(x1[a], x1[b]), 0, None)
+    height = np.clip(np.minimum(y2[a], y2[b]) - np.maximum(y1[a], y1[b]), 0, None)
+    inter = width * height
+    union = areas[a] + areas[b] - inter
+    positive = union > 0
+    iou = np.where(positive, inter / np.where(positive, union, 1), 0.0)
+    if not normalized:
+        _, _, x2, y2 = xyxy
+        apart = ((x1[b] > x2[a]) | (x2[b] < x1[a]) | (y1[b] > y2[a]) | (y2[b] < y1[a]))
+        iou[apart] = 0.0
+    return iou
+
+
+def _segments(cls: np.ndarray) -> np.ndarray:
+    """Start of each run of equal values in ``cls`` (sorted), and its end."""
+    return np.concatenate([[0], np.flatnonzero(cls[1:] != cls[:-1]) + 1, [len(cls)]])
+
+
+def _sweep(xyxy, shifted, cls, nodes, axis: int, threshold: float | None):
+    """``nodes`` sorted by class then by their low coordinate on ``axis``, and for each
+    the end of the run after it that may reach IoU > threshold with it."""
+    nodes = nodes[np.lexsort((xyxy[nodes, axis], cls[nodes]))]
+    low, bounds = xyxy[nodes, axis], _segments(cls[nodes])
+    if threshold is None:
+        return nodes, np.repeat(bounds[1:], np.diff(bounds))
+    reach = xyxy[nodes, axis + 2]  # normalized: overlap; pixel: not apart
+    if threshold > 0:
+        high = shifted[nodes, axis + 2]
+        tight = high - threshold * (1 - 1e-9) * (high - low) + 1e-9 * (np.abs(low) + np.abs(high))
+        reach = np.minimum(reach, tight)
+    end = np.empty(len(nodes), np.int64)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        end[lo:hi] = lo + np.searchsorted(low[lo:hi], reach[lo:hi], side="right")
+    return nodes, end
+
+
+def _pairs(xyxy, shifted, areas, cls, nodes, normalized: bool, threshold: float | None):
+    """Pairs ``(a, b)`` of ``nodes`` (a < b, same class) whose IoU is not at most
+    ``threshold``, and the IoU; ``threshold`` None: every pair of a class, IoU 0 too.
+
+    For a threshold t >= 0 only pairs that can overlap enough are measured. IoU is at
+    most the IoU of the boxes' intervals on either axis, and that exceeds t only if the
+    intervals overlap by more than t times the longer one: boxes sorted on one axis (the
+    one giving fewer pairs) are paired with the run after them that starts early enough,
+    and the other axis filters those before their IoU is computed (margins cover
+    rounding, so no pair that counts is missed)."""
+    sweeps = [_sweep(xyxy, shifted, cls, nodes, axis, threshold)
+              for axis in ((0,) if threshold is None else (0, 1))]
+    counts = [np.maximum(end - np.arange(len(end)) - 1, 0) for _, end in sweeps]
+    axis = int(np.argmin([c.sum() for c in counts]))
+    nodes, count = sweeps[axis][0], counts[axis]
+    if threshold is not None:  # the other axis, in sorted order: overlap > t * longer - margin
+        other = 1 - axis
+        low, high = xyxy[nodes, other], shifted[nodes, other + 2]
+        span = threshold * (1 - 1e-9) * (high - low)
+        margin = 2e-9 * float(np.max(np.abs(low) + np.abs(high), initial=0.0))
+    columns = tuple(np.ascontiguousarray(v) for v in xyxy.T)
+    shifted_columns = columns if shifted is xyxy else tuple(np.ascontiguousarray(v) for v in shifted.T)
+    total = np.cumsum(count)
+    out_a, out_b, out_iou = [], [], []
+    first = 0
+    while first < len(nodes):
+        last = int(np.searchsorted(total, (total[first - 1] if first else 0) + _PAIR_CHUNK,
+                                   side="right"))
+        last = max(last, first + 1)
+        counts = count[first:last]
+        n = int(counts.sum())
+        if n:
+            # positions p < q in sorted order: q runs over the count[p] after p
+            position = np.arange(first, last, dtype=np.int32)
+            p = np.repeat(position, counts)
+            skip = position + 1 - (np.cumsum(counts) - counts).astype(np.int32)
+            q = np.arange(n, dtype=np.int32) + np.repeat(skip, counts)
+            if threshold is not None:
+                part = slice(first, last)
+                low_q, high_q = low[q], high[q]
+                overlap = (np.minimum(np.repeat(high[part], counts), high_q)
+                           - np.maximum(np.repeat(low[part], counts), low_q))
+                near = overlap > np.maximum(np.repeat(span[part], counts), span[q]) - margin
+                p, q = p[near], q[near]
+            a, b = nodes[p], nodes[q]
+            iou = _pair_iou(columns, shifted_columns, areas, a, b, normalized)
+            if threshold is not None:
+                hit = ~(iou <= threshold)
+                a, b, iou = a[hit], b[hit], iou[hit]
+            out_a.append(np.minimum(a, b))
+            out_b.append(np.maximum(a, b))
+            out_iou.append(iou)
+        first = last
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_iou)
+
+
+def _copies(xyxy, cls, nodes, uid=None) -> tuple[np.ndarray, np.ndarray]:
+    """Among ``nodes`` (in class-major, best-first order), the group of each (boxes of a
+    class with the same coordinates) as ``group`` [len(nodes)] and the group's first
+    (best) node ``first`` [groups]. ``uid``: a box id per node where boxes are shared."""
+    if uid is None:
+        rows = np.ascontiguousarray(xyxy[nodes] + 0.0)  # + 0.0: -0.0 and 0.0 alike
+        _, uid = np.unique(rows.view(np.dtype((np.void, 32))).reshape(-1), return_inverse=True)
+    key = cls[nodes].astype(np.int64) * (int(uid.max(initial=0)) + 1) + uid.reshape(-1)
+    order = np.argsort(key, kind="stable")  # stable: each group's nodes best first
+    new = np.ones(len(order), bool)
+    new[1:] = key[order[1:]] != key[order[:-1]]
+    group = np.empty(len(nodes), np.int64)
+    group[order] = np.cumsum(new) - 1
+    return group, nodes[order[new]]
+
+
+class _Candidates:
+    """The boxes that go through NMS, all classes at once: node k is box ``index[k]`` of
+    class ``cls[k]``; a class's nodes are consecutive, best first (so within a class a
+    lower node is a better box). ``xyxy`` are the nodes' coordinates (float64)."""
+
+    def __init__(self, index: np.ndarray, cls: np.ndarray, coordinates: np.ndarray):
+        self.index, self.cls, self.coordinates = index, cls, coordinates
+        self.shared = coordinates.ndim == 2
+        self.xyxy = coordinates[index] if self.shared else coordinates[index, cls]
+
+    @classmethod
+    def ranked(cls, scores: np.ndarray, labels, score_threshold: float, top_k: int,
+               coordinates: np.ndarray):
+        """Per class of ``labels``, its ``top_k`` best boxes above ``score_threshold``."""
+        index, classes = [], []
+        columns = np.ascontiguousarray(scores.T)
+        for c in labels:
+            index.append(_by_score(columns[c], score_threshold, top_k))
+            classes.append(np.full(len(index[-1]), c, np.int64))
+        return cls(np.concatenate(index) if index else np.zeros(0, np.int64),
+                   np.concatenate(classes) if classes else np.zeros(0, np.int64), coordinates)
+
+    def boxes(self, normalized: bool):
+        shifted = _shifted(self.xyxy, normalized)
+        areas = _areas(shifted)
+        # IoU > 0 needs both areas finite and positive (else inter is 0 or union inf/nan),
+        # and a copy of a box has IoU exactly 1 with it where 2 * area is finite
+        solid = np.isfinite(areas) & (areas > 0) & (areas < 1e300)
+        return shifted, areas, solid
+
+    def groups(self, nodes: np.ndarray, normalized: bool):
+        """Groups of copies among ``nodes`` (solid boxes), see ``_copies``. A pixel box
+        reversed by less than a pixel (x2 < x1) is apart from its copy (IoU 0): alone."""
+        uid = None
+        if self.shared and len(nodes):
+            rows = np.ascontiguousarray(self.coordinates + 0.0)
+            _, box_uid = np.unique(rows.view(np.dtype((np.void, 32))).reshape(-1),
+                                   return_inverse=True)
+            uid = box_uid.reshape(-1)[self.index[nodes]]
+        if not normalized:
+            box = self.xyxy[nodes]
+            alone = np.flatnonzero((box[:, 2] < box[:, 0]) | (box[:, 3] < box[:, 1]))
+            if len(alone):
+                if uid is None:
+                    uid = _copies(self.xyxy, self.cls, nodes)[0]
+                uid = uid.copy()
+                uid[alone] = uid.max() + 1 + np.arange(len(alone))
+        return _copies(self.xyxy, self.cls, nodes, uid)
+
+
+def _greedy_keep(candidates: _Candidates, iou_threshold: float, normalized: bool) -> np.ndarray:
+    """Greedy NMS in every class at once: which nodes are kept.
+
+    Box j is kept iff no kept better box of its class has IoU > threshold with it. The
+    decisions are made in rounds: a box all of whose suppressors are removed is kept, a
+    box with a kept suppressor is removed; the best undecided box of each class is
+    always decided, so the rounds end, usually after a few."""
+    count = len(candidates.index)
+    state = np.zeros(count, np.int8)  # 0 undecided, 1 kept, 2 removed
+    if not count:
+        return state.astype(bool)
+    xyxy, cls = candidates.xyxy, candidates.cls
+    shifted, areas, solid = candidates.boxes(normalized)
+    if not iou_threshold >= 0:  # negative or NaN: every IoU suppresses, the best box stays
+        better, worse, _ = _pairs(xyxy, shifted, areas, cls, np.arange(count), normalized, None)
+    elif iou_threshold >= 1:  # no IoU exceeds 1: nothing is suppressed
+        better = worse = np.zeros(0, np.int64)
+    else:
+        nodes = np.flatnonzero(solid)
+        group, first = candidates.groups(nodes, normalized)
+        copies = np.ones(count, bool)
+        copies[~solid] = False
+        copies[first] = False
+        state[copies] = 2  # a copy of a better box goes with it (IoU 1)
+        better, worse, _ = _pairs(xyxy, shifted, areas, cls, first, normalized, iou_threshold)
+    while True:
+        live = (state[worse] == 0) & (state[better] != 2)
+        better, worse = better[live], worse[live]
+        fired = state[better] == 1
+        state[worse[fired]] = 2
+        better, worse = better[~fired], worse[~fired]
+        better, worse = better[state[worse] == 0], worse[state[worse] == 0]
+        waiting = np.zeros(count, bool)
+        waiting[worse] = True
+        state[(state == 0) & ~waiting] = 1
+        if not (state == 0).any():
+            return state == 1
 
 
 def _by_score(scores: np.ndarray, score_threshold: float, top_k: int) -> np.ndarray:
-    """Indices of the scores above the threshold, highest first, at most ``top_k`` (-1: all)."""
+    """Indices of the scores above the threshold, highest first (ties by index, as a
+    stable sort), at most ``top_k`` (-1: all)."""
     candidates = np.flatnonzero(scores > score_threshold)
-    order = candidates[np.argsort(-scores[candidates], kind="stable")]
-    return order if top_k < 0 else order[:top_k]
+    values = -scores[candidates]
+    if top_k == 0:
+        return candidates[:0]
+    if -1 < top_k < len(candidates):
+        # the top_k: those better than the top_k-th score, then its ties by index (a
+        # partition is fast on distinct scores, a sort on many equal ones)
+        sample = values[:256]
+        few = np.unique(sample).size * 2 < sample.size
+        kth = (np.sort(values) if few else np.partition(values, top_k - 1))[top_k - 1]
+        chosen = values < kth
+        chosen[np.flatnonzero(values == kth)[:top_k - int(chosen.sum())]] = True
+        candidates, values = candidates[chosen], values[chosen]
+    return candidates[np.argsort(values, kind="stable")]
 
 
 def nms(boxes_xyxy, scores, iou_threshold: float, normalized: bool = True) -> np.ndarray:
@@ -51,8 +266,87 @@ def nms(boxes_xyxy, scores, iou_threshold: float, normalized: bool = True) -> np
     scores = np.asarray(scores, np.float32).reshape(-1)
     if len(boxes) != len(scores):
         raise PxError(f"nms: {len(boxes)} boxes but {len(scores)} scores; give one score per box")
-    order = np.argsort(-scores, kind="stable")
-    return order[_greedy(boxes[order], iou_threshold, normalized)]
+    order = np.argsort(-scores, kind="stable")  # every box, NaN scores too
+    candidates = _Candidates(order, np.zeros(len(boxes), np.int64), boxes)
+    return candidates.index[_greedy_keep(candidates, iou_threshold, normalized)]
+
+
+def _prefix_min(segment: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running minimum of ``values`` within each run of equal ``segment`` (by doubling)."""
+    values = values.copy()
+    step = 1
+    while step < len(values):
+        same = segment[step:] == segment[:-step]
+        values[step:] = np.where(same, np.minimum(values[step:], values[:-step]), values[step:])
+        step *= 2
+    return values
+
+
+def _matrix_decay(candidates: _Candidates, use_gaussian: bool, gaussian_sigma: float,
+                  normalized: bool) -> np.ndarray:
+    """Each node's Matrix NMS decay: the minimum, over the better boxes j of its class,
+    of ``(1 - iou) / (1 - iou_max_j)`` (or ``exp((iou_max_j² - iou²) * sigma)``), NaN
+    and anything above 1 counting as 1.
+
+    A pair with IoU 0 decays by at least 1 (for sigma >= 0), so only overlapping pairs
+    are measured; a copy of a better box (iou_max 1) decays nothing, and is itself
+    decayed by its original (IoU 1) and by the boxes overlapping it that are better
+    than it, found as a running minimum over its group's pairs by rank."""
+    count = len(candidates.index)
+    xyxy, cls = candidates.xyxy, candidates.cls
+    shifted, areas, solid = candidates.boxes(normalized)
+
+    def decay_of(iou, iou_max):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if use_gaussian:
+                value = np.exp((iou_max ** 2 - iou ** 2) * gaussian_sigma)
+            else:
+                value = (1.0 - iou) / (1.0 - iou_max)
+        return np.where(np.isnan(value), 1.0, value)
+
+    if use_gaussian and not gaussian_sigma >= 0:  # then IoU 0 decays too: every pair counts
+        nodes = np.arange(count)
+        group, first = nodes, nodes
+        better, worse, iou = _pairs(xyxy, shifted, areas, cls, nodes, normalized, None)
+    else:
+        nodes = np.flatnonzero(solid)
+        group, first = candidates.groups(nodes, normalized)
+        better, worse, iou = _pairs(xyxy, shifted, areas, cls, first, normalized, 0.0)
+    # iou_max of each group's first node (a copy's is 1: it only matters for decaying others)
+    groups = len(first)
+    position = np.full(count, -1, np.int64)
+    position[first] = np.arange(groups)
+    g_better, g_worse = position[better], position[worse]
+    iou_max = np.zeros(groups)
+    np.maximum.at(iou_max, g_worse, iou)
+    # decay of group T's nodes by box S: (T, S's node, value), for nodes of T after S
+    last = np.full(groups, -1, np.int64)
+    np.maximum.at(last, group, nodes)
+    target = np.concatenate([g_worse, g_better])
+    source = np.concatenate([better, worse])
+    value = np.concatenate([decay_of(iou, iou_max[g_better]), decay_of(iou, iou_max[g_worse])])
+    needed = source < last[target]
+    target, source, value = target[needed], source[needed], value[needed]
+    # each node's decay: the minimum over its group's sources better than it. The
+    # group's nodes in order split its sources into pieces (those before its first
+    # node, those between one node and the next): each source goes into its piece,
+    # then a running minimum over the pieces of a group.
+    members = np.lexsort((nodes, group))
+    member_group, member_node = group[members], nodes[members]
+    start = np.searchsorted(member_group, np.arange(groups))
+    piece = start[target]
+    later = source > first[target]  # after a group's first node: find its piece
+    piece[later] = np.searchsorted(member_group * count + member_node,
+                                   target[later] * count + source[later])
+    pieces = np.full(len(members), np.inf)
+    np.minimum.at(pieces, piece, value)
+    decay = np.ones(count)
+    decay[member_node] = np.minimum(1.0, _prefix_min(member_group, pieces))
+    copy = nodes != first[group]
+    if copy.any():  # decayed by its original: IoU 1
+        own = decay_of(np.ones(int(copy.sum())), iou_max[group[copy]])
+        decay[nodes[copy]] = np.minimum(decay[nodes[copy]], own)
+    return decay
 
 
 def _check(name: str, boxes, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -87,17 +381,11 @@ def multiclass_nms(boxes, scores, score_threshold: float = 0.05, nms_threshold: 
     orders them; with ``return_index`` also ``index`` [K], each one's row in ``boxes``.
     """
     boxes, scores = _check("multiclass_nms", boxes, scores)
-    coordinates = np.asarray(boxes, np.float64)
-    kept, classes = [], []
-    for c in range(scores.shape[1]):
-        if c == background_label:
-            continue
-        order = _by_score(scores[:, c], score_threshold, nms_top_k)
-        class_boxes = coordinates[:, c] if boxes.ndim == 3 else coordinates
-        kept.append(order[_greedy(class_boxes[order], nms_threshold, normalized)])
-        classes.append(np.full(len(kept[-1]), c, np.int64))
-    index = np.concatenate(kept) if kept else np.zeros(0, np.int64)
-    classes = np.concatenate(classes) if classes else np.zeros(0, np.int64)
+    labels = [c for c in range(scores.shape[1]) if c != background_label]
+    candidates = _Candidates.ranked(scores, labels, score_threshold, nms_top_k,
+                                    np.asarray(boxes, np.float64))
+    kept = _greedy_keep(candidates, nms_threshold, normalized)
+    index, classes = candidates.index[kept], candidates.cls[kept]
     kept_scores = scores[index, classes]
     if -1 < keep_top_k < len(index):
         # the best overall, back in class-major order
@@ -126,32 +414,13 @@ def matrix_nms(boxes, scores, score_threshold: float = 0.05, post_threshold: flo
     if boxes.ndim != 2:
         raise PxError(f"matrix_nms: boxes {list(boxes.shape)} must be [N, 4], shared by the "
                       "classes (Paddle's matrix_nms has no per-class boxes)")
-    coordinates = np.asarray(boxes, np.float64)
-    kept, classes, decayed = [], [], []
-    for c in range(scores.shape[1]):
-        if c == background_label:
-            continue
-        order = _by_score(scores[:, c], score_threshold, nms_top_k)
-        if not order.size:
-            continue
-        # iou[i, j]: box i with the better box j (j < i); zero elsewhere
-        iou = np.tril(_iou(coordinates[order], coordinates[order], normalized), k=-1)
-        iou_max = iou.max(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if use_gaussian:
-                decay = np.exp((iou_max[None, :] ** 2 - iou ** 2) * gaussian_sigma)
-            else:
-                decay = (1.0 - iou) / (1.0 - iou_max[None, :])
-        decay = np.where(np.tri(len(order), k=-1, dtype=bool) & ~np.isnan(decay), decay, 1.0)
-        score = (decay.min(axis=1, initial=1.0) * scores[order, c]).astype(np.float32)
-        alive = score > post_threshold
-        kept.append(order[alive])
-        classes.append(np.full(int(alive.sum()), c, np.int64))
-        decayed.append(score[alive])
-    if not kept:
-        return _detections(boxes, np.zeros(0, np.int64), np.zeros(0, np.float32),
-                           np.zeros(0, np.int64), return_index)
-    index, classes, decayed = np.concatenate(kept), np.concatenate(classes), np.concatenate(decayed)
+    labels = [c for c in range(scores.shape[1]) if c != background_label]
+    candidates = _Candidates.ranked(scores, labels, score_threshold, nms_top_k,
+                                    np.asarray(boxes, np.float64))
+    decay = _matrix_decay(candidates, use_gaussian, gaussian_sigma, normalized)
+    score = (decay * scores[candidates.index, candidates.cls]).astype(np.float32)
+    alive = score > post_threshold
+    index, classes, decayed = candidates.index[alive], candidates.cls[alive], score[alive]
     best = np.argsort(-decayed, kind="stable")
     if keep_top_k > -1:
         best = best[:keep_top_k]
