@@ -2,9 +2,9 @@
 imports do not count), ``pxcore.inference`` builds a Predictor on an export and
 predicts, and neither paddle nor the training side (``pxcore.tasks``, ``pxcore.engine``)
 is imported. The ONNX runtime is the one used (Paddle Inference is paddle): its
-conversion needs paddle2onnx, hence paddle, so this process converts first and the
-child finds the cached ONNX file beside the export, as a deploy-only machine would find
-the one ``export`` wrote."""
+conversion needs paddle2onnx, hence paddle, so ``export`` converts where the runtime's
+plugin is installed and the export carries the ONNX file, which the child (as a
+deploy-only machine would) runs as it is."""
 
 from __future__ import annotations
 
@@ -76,17 +76,17 @@ def test_a_predictor_runs_an_export_without_paddle(good_plugin, tmp_path):
     model.labels = ["a", "b", "c"]
     model.eval_transforms = Compose([Resize(32), Normalize()])
     out = model.export(tmp_path / "inference")
+    (converted,) = (out / "onnx").glob("model-*.onnx")  # written by export
     rng = np.random.default_rng(0)
     images = []
     for i in range(3):
         path = tmp_path / f"image{i}.png"
         cv2.imwrite(str(path), rng.integers(0, 256, (40 + 8 * i, 48, 3), dtype=np.uint8))
         images.append(str(path))
-    # Converts to ONNX here (paddle2onnx needs paddle) and caches it beside the export.
-    parent = pxcore.Predictor(out, runtime="onnxruntime")
-    expected = parent.predict(images, topk=2)
-    converted = parent._runtime.onnx_path
     stamp = converted.stat().st_mtime_ns
+    parent = pxcore.Predictor(out, runtime="onnxruntime")
+    assert parent._runtime.onnx_path == converted
+    expected = parent.predict(images, topk=2)
 
     found = _run_child(f"""
         from pxcore.inference import Predictor
@@ -101,3 +101,20 @@ def test_a_predictor_runs_an_export_without_paddle(good_plugin, tmp_path):
     assert found["onnx"] == str(converted) and converted.stat().st_mtime_ns == stamp
     assert len(found["result"]) == len(images)
     assert found["result"] == expected  # the same runtime on the same file: exactly
+
+
+@pytest.mark.slow  # an export with a conversion that fails
+def test_an_export_whose_conversion_fails_stands_without_it(good_plugin, tmp_path, monkeypatch, caplog):
+    conversion = pytest.importorskip("pxcore_runtime_onnx.convert")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("paddle2onnx")
+
+    pxcore.register_plugin(ONNX_PLUGIN)
+    monkeypatch.setattr(conversion, "_CHILD", "import sys; sys.exit(3)")
+    model = pxcore.create_model("FixtureNet_cls", num_classes=3)
+    with caplog.at_level("WARNING", logger="pxcore"):
+        out = model.export(tmp_path / "inference")
+    assert "the onnxruntime runtime's conversion failed" in caplog.text
+    assert (out / "deploy.yml").is_file() and not list(out.rglob("*.onnx"))
+    assert not list(out.parent.glob(".inference.*"))  # no temporary folder left
+    assert pxcore.Predictor(out, runtime="paddle").predict(np.zeros((32, 32, 3), np.uint8))

@@ -5,17 +5,24 @@
                                            which Paddle Lite's optimizer reads
     save_dir/deploy.yml                    inputs, outputs, labels, and the pre- and
                                            post-processing as data
+    save_dir/onnx/model-KEY.onnx           the ONNX conversion, where the ONNX runtime's
+                                           plugin is installed (see ``prepare``)
 
 Batch size and image size stay dynamic unless fixed.
+
+This module is the paddle side of deployment (it writes the graph with paddle); reading
+deploy.yml and running an export is ``pxcore.inference``, which imports no paddle.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,8 @@ from ..inference.deploy_file import DEPLOY_FILE, FORMAT, read_deploy_info
 
 __all__ = ["DEPLOY_FILE", "FORMAT", "PROGRAM", "export_model", "nominal_input_size",
            "read_deploy_info"]
+
+logger = logging.getLogger("pxcore")
 
 PROGRAM = "model"  # paddle.jit.save's prefix: model.json / model.pdmodel, model.pdiparams
 
@@ -44,11 +53,20 @@ def nominal_input_size(transforms, probe: int = 512) -> tuple[int, int] | None:
     return sizes.pop() if len(sizes) == 1 else None
 
 
+# Runtimes whose conversion export runs when they are installed and usable here, so that
+# the export carries its result: the ONNX file, which a machine without paddle (and so
+# without a working paddle2onnx) runs as it is.
+PREPARE_AT_EXPORT = ("onnxruntime",)
+
+
 def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = None,
-                 batch_size: int | None = None, legacy: bool = False) -> Path:
+                 batch_size: int | None = None, legacy: bool = False,
+                 prepare: Sequence[str] = PREPARE_AT_EXPORT) -> Path:
     """Write the inference directory for ``model``. ``fixed_input_shape`` is [width,
     height] as in PaddleX; ``batch_size`` fixes the batch; ``legacy`` also writes the
-    pre-PIR program (for Paddle Lite)."""
+    pre-PIR program (for Paddle Lite). ``prepare``: runtimes whose conversion is done
+    now and kept in the export (those registered and usable here that can run the
+    model; one whose conversion fails is left out with a warning, the export stands)."""
     import paddle
 
     if not hasattr(model, "deploy_outputs"):
@@ -97,11 +115,30 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         }
         (tmp / DEPLOY_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
                                        encoding="utf-8")
+        _prepare_runtimes(tmp, info, prepare)
         replace_dir(tmp, save_dir)  # a kill leaves the old export or the new one, whole
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return save_dir
+
+
+def _prepare_runtimes(folder: Path, info: dict[str, Any], names: Sequence[str]) -> None:
+    """Build each named runtime once on the export being written, so that it converts
+    (and caches, in the export) what it needs. Runtimes are found through the registry:
+    the core never imports a runtime plugin."""
+    from ..inference.runtime import unsupported_ops
+    from ..plugins import get_registry
+
+    for name in names:
+        spec = get_registry().find("runtime", name)
+        if spec is None or spec.unavailable_reason() is not None or unsupported_ops(spec, info):
+            continue  # not installed, not usable here, or cannot run this graph: nothing to keep
+        try:
+            spec.build(model_dir=folder, info=info, device="cpu", precision="fp32", threads=1)
+        except Exception as exc:  # an optional head start: never worth failing the export
+            logger.warning("export: the %s runtime's conversion failed, so the export carries "
+                           "none (it will be tried again where the model runs): %s", name, exc)
 
 
 def _program_file(folder: Path) -> str:
