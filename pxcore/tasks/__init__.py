@@ -1,5 +1,8 @@
 """One Model subclass per task: training, evaluation and prediction with the task's
-losses, metrics and outputs. ``model_class(task)`` picks it for ``create_model``."""
+losses, metrics and outputs. ``model_class(task)`` picks it for ``create_model``.
+
+Prediction's pre- and post-processing is not here: ``predict`` runs
+``pxcore.inference``'s (the deployed Predictor's) with the eager network as its runtime."""
 
 from __future__ import annotations
 
