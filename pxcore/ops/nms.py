@@ -61,20 +61,27 @@ def _segments(cls: np.ndarray) -> np.ndarray:
 
 
 def _sweep(xyxy, shifted, cls, nodes, axis: int, threshold: float | None):
-    """``nodes`` sorted by class then by their low coordinate on ``axis``, and for each
-    the end of the run after it that may reach IoU > threshold with it."""
-    nodes = nodes[np.lexsort((xyxy[nodes, axis], cls[nodes]))]
-    low, bounds = xyxy[nodes, axis], _segments(cls[nodes])
-    if threshold is None:
-        return nodes, np.repeat(bounds[1:], np.diff(bounds))
-    reach = xyxy[nodes, axis + 2]  # normalized: overlap; pixel: not apart
-    if threshold > 0:
-        high = shifted[nodes, axis + 2]
-        tight = high - threshold * (1 - 1e-9) * (high - low) + 1e-9 * (np.abs(low) + np.abs(high))
-        reach = np.minimum(reach, tight)
+    """``nodes`` (in class-major order) sorted within each class by their low coordinate
+    on ``axis``, and for each the end of the run after it that may reach IoU > threshold
+    with it."""
+    nodes = nodes.copy()
+    bounds = _segments(cls[nodes])
     end = np.empty(len(nodes), np.int64)
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        end[lo:hi] = lo + np.searchsorted(low[lo:hi], reach[lo:hi], side="right")
+        part = nodes[lo:hi]
+        low = xyxy[part, axis]
+        order = np.argsort(low, kind="stable")
+        part, low = part[order], low[order]
+        nodes[lo:hi] = part
+        if threshold is None:
+            end[lo:hi] = hi
+            continue
+        reach = xyxy[part, axis + 2]  # normalized: overlap; pixel: not apart
+        if threshold > 0:
+            high = shifted[part, axis + 2]
+            margin = 1e-9 * (np.abs(low) + np.abs(high))
+            reach = np.minimum(reach, high - threshold * (1 - 1e-9) * (high - low) + margin)
+        end[lo:hi] = lo + np.searchsorted(low, reach, side="right")
     return nodes, end
 
 
@@ -101,7 +108,7 @@ def _pairs(xyxy, shifted, areas, cls, nodes, normalized: bool, threshold: float 
     columns = tuple(np.ascontiguousarray(v) for v in xyxy.T)
     shifted_columns = columns if shifted is xyxy else tuple(np.ascontiguousarray(v) for v in shifted.T)
     total = np.cumsum(count)
-    out_a, out_b, out_iou = [], [], []
+    found_a, found_b, found_iou = [], [], []
     first = 0
     while first < len(nodes):
         last = int(np.searchsorted(total, (total[first - 1] if first else 0) + _PAIR_CHUNK,
@@ -127,13 +134,13 @@ def _pairs(xyxy, shifted, areas, cls, nodes, normalized: bool, threshold: float 
             if threshold is not None:
                 hit = ~(iou <= threshold)
                 a, b, iou = a[hit], b[hit], iou[hit]
-            out_a.append(np.minimum(a, b))
-            out_b.append(np.maximum(a, b))
-            out_iou.append(iou)
+            found_a.append(np.minimum(a, b))
+            found_b.append(np.maximum(a, b))
+            found_iou.append(iou)
         first = last
-    if not out_a:
+    if not found_a:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_iou)
+    return np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_iou)
 
 
 def _copies(xyxy, cls, nodes, uid=None) -> tuple[np.ndarray, np.ndarray]:
@@ -166,13 +173,12 @@ class _Candidates:
     def ranked(cls, scores: np.ndarray, labels, score_threshold: float, top_k: int,
                coordinates: np.ndarray):
         """Per class of ``labels``, its ``top_k`` best boxes above ``score_threshold``."""
-        index, classes = [], []
+        index, classes = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         columns = np.ascontiguousarray(scores.T)
         for c in labels:
             index.append(_by_score(columns[c], score_threshold, top_k))
             classes.append(np.full(len(index[-1]), c, np.int64))
-        return cls(np.concatenate(index) if index else np.zeros(0, np.int64),
-                   np.concatenate(classes) if classes else np.zeros(0, np.int64), coordinates)
+        return cls(np.concatenate(index), np.concatenate(classes), coordinates)
 
     def boxes(self, normalized: bool):
         shifted = _shifted(self.xyxy, normalized)
@@ -245,17 +251,17 @@ def _by_score(scores: np.ndarray, score_threshold: float, top_k: int) -> np.ndar
     """Indices of the scores above the threshold, highest first (ties by index, as a
     stable sort), at most ``top_k`` (-1: all)."""
     candidates = np.flatnonzero(scores > score_threshold)
-    values = -scores[candidates]
     if top_k == 0:
         return candidates[:0]
+    values = -scores[candidates]
     if -1 < top_k < len(candidates):
         # the top_k: those better than the top_k-th score, then its ties by index (a
         # partition is fast on distinct scores, a sort on many equal ones)
-        sample = values[:256]
-        few = np.unique(sample).size * 2 < sample.size
+        sample = np.sort(values[:64])
+        few = 2 * np.count_nonzero(sample[1:] == sample[:-1]) > len(sample)
         kth = (np.sort(values) if few else np.partition(values, top_k - 1))[top_k - 1]
         chosen = values < kth
-        chosen[np.flatnonzero(values == kth)[:top_k - int(chosen.sum())]] = True
+        chosen[np.flatnonzero(values == kth)[:top_k - np.count_nonzero(chosen)]] = True
         candidates, values = candidates[chosen], values[chosen]
     return candidates[np.argsort(values, kind="stable")]
 
