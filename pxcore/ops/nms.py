@@ -325,27 +325,23 @@ def _matrix_decay(candidates: _Candidates, use_gaussian: bool, gaussian_sigma: f
     g_better, g_worse = position[better], position[worse]
     iou_max = np.zeros(groups)
     np.maximum.at(iou_max, g_worse, iou)
-    # decay of group T's nodes by box S: (T, S's node, value), for nodes of T after S
-    last = np.full(groups, -1, np.int64)
-    np.maximum.at(last, group, nodes)
-    target = np.concatenate([g_worse, g_better])
-    source = np.concatenate([better, worse])
-    value = np.concatenate([decay_of(iou, iou_max[g_better]), decay_of(iou, iou_max[g_worse])])
-    needed = source < last[target]
-    target, source, value = target[needed], source[needed], value[needed]
-    # each node's decay: the minimum over its group's sources better than it. The
-    # group's nodes in order split its sources into pieces (those before its first
-    # node, those between one node and the next): each source goes into its piece,
-    # then a running minimum over the pieces of a group.
+    # each node's decay: the minimum over the sources (better boxes) of its group's
+    # pairs that are better than it. The group's nodes in order split its sources into
+    # pieces (those before its first node, those between one node and the next): each
+    # source goes into its piece, then a running minimum over a group's pieces.
     members = np.lexsort((nodes, group))
     member_group, member_node = group[members], nodes[members]
     start = np.searchsorted(member_group, np.arange(groups))
-    piece = start[target]
-    later = source > first[target]  # after a group's first node: find its piece
-    piece[later] = np.searchsorted(member_group * count + member_node,
-                                   target[later] * count + source[later])
     pieces = np.full(len(members), np.inf)
-    np.minimum.at(pieces, piece, value)
+    # the worse box's group, by the better one: before the group's first node
+    np.minimum.at(pieces, start[g_worse], decay_of(iou, iou_max[g_better]))
+    # the better box's group, by the worse one: only its copies after the worse box
+    last = np.full(groups, -1, np.int64)
+    np.maximum.at(last, group, nodes)
+    later = worse < last[g_better]
+    target, source = g_better[later], worse[later]
+    piece = np.searchsorted(member_group * count + member_node, target * count + source)
+    np.minimum.at(pieces, piece, decay_of(iou[later], iou_max[g_worse[later]]))
     decay = np.ones(count)
     decay[member_node] = np.minimum(1.0, _prefix_min(member_group, pieces))
     copy = nodes != first[group]
