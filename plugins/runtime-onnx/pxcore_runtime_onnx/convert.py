@@ -2,13 +2,19 @@
 
 paddle2onnx aborts the process (SIGABRT) on an operator it cannot convert, so it runs
 in a child process; its log is searched for the operators it named. The ONNX file is
-cached beside the export (or in the user cache if that is read-only) under a key of the
-program, the weights, the converter version and the opset.
+cached beside the export (or in the user cache if that is read-only) as
+``model-CONTENT-CONVERTER.onnx``: CONTENT a hash of the program and the weights,
+CONVERTER one of the converter's version and the opset.
+
+``export`` converts where this plugin is installed, so the export carries its ONNX
+file. A deploy-only machine (no paddle, so no working paddle2onnx) runs that file as it
+is: without the converter it takes any conversion of the same content.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import signal
@@ -24,14 +30,32 @@ from pxcore.deploy.runtime import RuntimeUnavailable
 OPSET = 13
 
 
-def cache_key(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> str:
+def content_key(model_dir: Path, info: dict[str, Any]) -> str:
+    """A hash of the exported program and weights."""
     digest = hashlib.sha256()
     for name in (info["files"]["program"], info["files"]["params"]):
         with open(model_dir / name, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-    digest.update(f"paddle2onnx={metadata.version('paddle2onnx')};opset={opset}".encode())
-    return digest.hexdigest()[:24]
+    return digest.hexdigest()[:16]
+
+
+def converter_available() -> str | None:
+    """None when paddle2onnx can convert here, else why not (it imports paddle)."""
+    missing = [m for m in ("paddle2onnx", "paddle") if importlib.util.find_spec(m) is None]
+    if missing:
+        return f"{' and '.join(missing)} is not installed"
+    return None
+
+
+def converter_key(opset: int = OPSET) -> str:
+    """A hash of the converter's version and the opset (the converter must be installed)."""
+    version = f"paddle2onnx={metadata.version('paddle2onnx')};opset={opset}"
+    return hashlib.sha256(version.encode()).hexdigest()[:8]
+
+
+def cache_key(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> str:
+    return f"{content_key(model_dir, info)}-{converter_key(opset)}"
 
 
 def _cache_dirs(model_dir: Path) -> list[Path]:
@@ -40,7 +64,21 @@ def _cache_dirs(model_dir: Path) -> list[Path]:
 
 
 def onnx_model(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> Path:
-    """The ONNX file for an exported model, converting it if no cached one fits."""
+    """The ONNX file for an exported model, converting it if no cached one fits. Where
+    the converter cannot run, any cached conversion of this program and these weights
+    fits (the export's own, typically)."""
+    why_not = converter_available()
+    if why_not is not None:
+        content = content_key(model_dir, info)
+        for folder in _cache_dirs(model_dir):
+            found = sorted(folder.glob(f"model-{content}-*.onnx")) if folder.is_dir() else []
+            if found:
+                return found[-1]
+        raise RuntimeUnavailable(
+            f"{model_dir} carries no ONNX conversion of its model, and none can be made here "
+            f"({why_not}; paddle2onnx needs paddle). Export it where pxcore-runtime-onnx is "
+            "installed (the export then carries model-*.onnx under onnx/) and copy that, or "
+            "pip install paddle2onnx paddlepaddle here")
     key = cache_key(model_dir, info, opset)
     for folder in _cache_dirs(model_dir):
         candidate = folder / f"model-{key}.onnx"

@@ -10,11 +10,10 @@ from pxcore.deploy.runtime import Runtime, RuntimeUnavailable
 
 
 def probe() -> str | None:
-    # Found, not imported: importing paddle2onnx imports paddle (hundreds of MB), and only
-    # the conversion, in its own process, needs it.
-    missing = [module for module in ("onnxruntime", "paddle2onnx") if importlib.util.find_spec(module) is None]
-    if missing:
-        return f"{' and '.join(missing)} is not installed; pip install pxcore-runtime-onnx"
+    # Found, not imported. Only ONNX Runtime is needed to run: paddle2onnx (which imports
+    # paddle) converts, in its own process, and only where the export carries no ONNX file.
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed; pip install pxcore-runtime-onnx"
     return None
 
 

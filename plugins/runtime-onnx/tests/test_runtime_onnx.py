@@ -89,3 +89,29 @@ def test_fp16_and_missing_cuda_are_refused_with_the_way_out(exported):
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         with pytest.raises(RuntimeUnavailable, match="onnxruntime-gpu"):
             pxcore.Predictor(out, runtime="onnxruntime", device="gpu")
+
+
+def test_without_the_converter_the_exports_own_conversion_runs(exported, tmp_path, monkeypatch):
+    """A deploy-only machine (no paddle, so paddle2onnx cannot run) takes the ONNX file
+    the export carries, whatever converter made it; with none it says what to do."""
+    import shutil
+
+    model, out = exported
+    info = pxcore.deploy.read_deploy_info(out)
+    (carried,) = (out / "onnx").glob("model-*.onnx")  # written by export
+    assert carried.name == f"model-{conversion.cache_key(out, info)}.onnx"
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    # made by another paddle2onnx: the converter part of the name differs
+    other = copy / "onnx" / f"model-{conversion.content_key(copy, info)}-00000000.onnx"
+    (copy / "onnx" / carried.name).rename(other)
+    monkeypatch.setattr(conversion, "converter_available", lambda: "paddle is not installed")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    predictor = pxcore.Predictor(copy, runtime="onnxruntime")
+    assert predictor._runtime.onnx_path == other
+    batch = np.random.default_rng(2).random((1, 3, 64, 64), dtype=np.float32)
+    (expected,) = pxcore.Predictor(out, runtime="onnxruntime").run(batch)
+    np.testing.assert_array_equal(predictor.run(batch)[0], expected)  # the same file, same kernels
+    other.unlink()
+    with pytest.raises(RuntimeUnavailable, match=r"carries no ONNX conversion .*paddle is not installed"):
+        pxcore.Predictor(copy, runtime="onnxruntime")
