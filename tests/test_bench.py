@@ -19,6 +19,7 @@ def test_bench_measures_every_runtime_beside_the_zoo(tmp_path):
     assert {r["requested"] for r in measured} == {default, "paddle"}
     for row in measured:
         assert row["ms_per_image"] > 0 and row["peak_mb"] > 50 and 8 < row["size_mb"] < 14
+        assert row["images_per_s"] == pytest.approx(1000 / row["ms_per_image"])
     failed = next(r for r in rows if r["requested"] == "no-such-runtime")
     assert "no runtime named 'no-such-runtime'" in " ".join(failed["error"])
     table = format_report(rows, batch_size=1, threads=2)
@@ -30,6 +31,11 @@ def test_bench_measures_every_runtime_beside_the_zoo(tmp_path):
     fastest = min(ms, key=ms.get)
     (ratio_row,) = default_vs_fastest(rows)
     assert ratio_row == ("MobileNetV3_small", default, fastest, pytest.approx(ms[default] / ms[fastest]))
+    # a batch of 4 (the export reused): images per second over the whole batch
+    (batched,) = run_bench(["MobileNetV3_small"], ["paddle"], batch_size=4, warmup=1, repeats=2,
+                           workdir=tmp_path, rounds=1)
+    assert batched["images_per_s"] == pytest.approx(1000 / batched["ms_per_image"])
+    assert "bs=4" in format_report([batched], batch_size=4, threads=2).splitlines()[0]
 
 
 def test_default_vs_fastest_picks_the_auto_row():

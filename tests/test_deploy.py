@@ -63,13 +63,43 @@ def test_batch_and_image_size_stay_dynamic(exported):
         assert logits.shape == (shape[0], 10)
 
 
-def test_fixed_input_shape(good_plugin, tmp_path):
+def test_fixed_input_shape(good_plugin, digits_dir, tmp_path):
     model = pxcore.create_model("FixtureNet_cls", num_classes=4)
+    model.eval_transforms = Compose([Resize((48, 32)), Normalize()])
     out = model.export(tmp_path / "fixed", fixed_input_shape=[48, 32], batch_size=2)
     info = pxcore.deploy.read_deploy_info(out)
     assert info["inputs"][0]["shape"] == [2, 3, 32, 48]
     with pytest.raises(PxError, match=r"fixed_input_shape must be \[width, height\]"):
         model.export(tmp_path / "bad", fixed_input_shape=32)
+    # A graph for batches of exactly 2 runs 3 images as 2 + 1 padded to 2.
+    predictor = pxcore.Predictor(out, runtime="paddle")
+    images = _images(digits_dir, 3)
+    pairs = predictor.predict(images, topk=2)
+    assert len(pairs) == 3
+    # Paddle Inference on a batch of 2 against eager Paddle: SCORE_RTOL as above.
+    assert_same_classifications(pairs, model.predict(images, topk=2, batch_size=1))
+    with pytest.raises(PxError, match=r"exported for batches of exactly 2, so batch_size=4 cannot run"):
+        predictor.predict(images, batch_size=4)
+
+
+@pytest.mark.parity
+def test_predict_runs_the_network_on_batches_of_batch_size(exported, digits_dir):
+    _, out = exported
+    predictor = pxcore.Predictor(out, runtime="paddle")
+    images = _images(digits_dir, 7)
+    sizes = []
+    run = predictor.run
+    predictor.run = lambda batch: sizes.append(len(batch)) or run(batch)
+    batched = predictor.predict(images, topk=3, batch_size=3)
+    assert sizes == [3, 3, 1]
+    sizes.clear()
+    one_by_one = predictor.predict(images, topk=3, batch_size=1)
+    assert sizes == [1] * 7
+    # Other batch sizes, other kernel blocking: SCORE_RTOL, order the same except ties.
+    assert_same_classifications(batched, one_by_one)
+    for bad in (0, -2, 1.5, True, "8"):
+        with pytest.raises(PxError, match="batch_size must be a positive whole number"):
+            predictor.predict(images, batch_size=bad)
 
 
 @pytest.mark.parity
@@ -135,6 +165,14 @@ def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
     assert line["by"] == "runtime paddle"
     # Paddle Inference against eager: top-1 the same unless its score ties (numerics)
     assert_same_classifications(line["result"], model.predict(image))
+    three = _images(digits_dir, 3)
+    assert main(["predict", str(tmp_path / "inf"), *three, "--runtime", "paddle", "--batch-size", "2",
+                 "--topk", "2", "--save-dir", str(tmp_path / "pics")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # batches of 2 and 1 against eager batches of 8: SCORE_RTOL (numerics)
+    assert_same_classifications([line["result"] for line in lines], model.predict(three, topk=2))
+    assert main(["predict", str(tmp_path / "inf"), image, "--batch-size", "0"]) == 1
+    assert "batch_size must be a positive whole number" in capsys.readouterr().err
     assert main(["predict", str(saved), image, "--runtime", "paddle"]) == 1
     assert "export" in capsys.readouterr().err
     assert main(["runtimes"]) == 0

@@ -23,6 +23,7 @@ def add_parser(sub, name):
                         "width height)")
     p.add_argument("--overlap", type=int, nargs="+", default=[64], metavar="PX",
                    help="segmentation: how much sliding windows overlap (64)")
+    p.add_argument("--batch-size", type=int, default=8, help="images the network runs at once (8)")
     p.add_argument("--save-dir", default="output/predict", help="where the labelled pictures go")
     return p
 
@@ -48,11 +49,13 @@ def run(args) -> int:
     task = getattr(model, "task", None)
     detects = task in ("detection", "instance_segmentation")
     segments = task == "semantic_segmentation"
+    batch = {"batch_size": args.batch_size}
     if segments:
-        results = model.predict(args.images, tile_size=_pair(args.tile_size), overlap=_pair(args.overlap))
+        results = model.predict(args.images, tile_size=_pair(args.tile_size), overlap=_pair(args.overlap),
+                                **batch)
     else:
-        results = (model.predict(args.images) if detects
-                   else model.predict(args.images, topk=args.topk))
+        results = (model.predict(args.images, **batch) if detects
+                   else model.predict(args.images, topk=args.topk, **batch))
     save_dir = Path(args.save_dir)
     for image, result in zip(args.images, results, strict=True):
         picture = save_dir / f"{Path(image).stem}.png"

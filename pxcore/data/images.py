@@ -93,3 +93,11 @@ def image_list(images) -> tuple[list, bool]:
     if not images:
         raise ImageError("predict() got an empty list of images")
     return images, single
+
+
+def check_batch_size(batch_size) -> int:
+    """``predict``'s ``batch_size`` (images the network runs at once) as an int, or a
+    PxError saying what it must be."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise PxError(f"batch_size must be a positive whole number of images, got {batch_size!r}")
+    return int(batch_size)

@@ -3,8 +3,9 @@
 Each (model, runtime) runs in its own process so its peak memory is its own. A model
 is exported once (ImageNet class count, untrained weights: latency does not depend on
 the values), then ``Predictor.run`` is timed on a batch at the model's input size:
-warm-up runs dropped, mean milliseconds per image over the repeated runs, copies in
-and out included (the runtime takes and returns host arrays).
+warm-up runs dropped, mean milliseconds per image over the repeated runs and images per
+second (what a larger ``--batch-size`` buys), copies in and out included (the runtime
+takes and returns host arrays).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
     elapsed = time.perf_counter() - start
     params = model_dir / predictor.info["files"]["params"]
     return {"runtime": predictor.runtime, "ms_per_image": elapsed / repeats / batch_size * 1000,
+            "images_per_s": repeats * batch_size / elapsed,
             "size_mb": params.stat().st_size / 2**20,
             "peak_mb": peak_rss_mb()}
 
@@ -152,7 +154,7 @@ def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threa
 def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | None) -> str:
     """The zoo's columns (model, size, latency, metric), ours beside the seed's."""
     header = ["model", "runtime", "size MB", f"ms/image (CPU, bs={batch_size}, {threads or os.cpu_count()} thr)",
-              "peak MB", "zoo size", "zoo latency", "zoo metric"]
+              "images/s", "peak MB", "zoo size", "zoo latency", "zoo metric"]
     table = []
     for row in rows:
         entry = seed_row(row["model"])
@@ -164,11 +166,12 @@ def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | No
             f"{k}={'-' if v is None else v}" for k, v in entry.metrics.items())
         if "error" in row:
             table.append([row["model"], row["requested"], "-", f"not run: {' '.join(row['error'])[:60]}",
-                          "-", zoo_size, zoo_latency, zoo_metric])
+                          "-", "-", zoo_size, zoo_latency, zoo_metric])
             continue
         runtime = f"{row['runtime']} (default)" if row.get("default") else row["runtime"]
         table.append([row["model"], runtime, f"{row['size_mb']:.1f}", f"{row['ms_per_image']:.2f}",
-                      f"{row['peak_mb']:.0f}", zoo_size, zoo_latency, zoo_metric])
+                      f"{row['images_per_s']:.1f}", f"{row['peak_mb']:.0f}", zoo_size, zoo_latency,
+                      zoo_metric])
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
     lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
              for r in [header, *table]]

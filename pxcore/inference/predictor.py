@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.images import check_batch_size
 from ..errors import PxError
 from ..transforms import compose
 from .classification import predict_images as predict_classes
@@ -48,7 +49,9 @@ class Predictor:
         self.num_classes = int(self.info["num_classes"])
         # A graph exported for a fixed batch (R-CNN's 1) takes exactly that many.
         fixed = self.info["inputs"][0]["shape"][0]
-        self.batch_size = fixed if isinstance(fixed, int) and fixed > 0 else batch_size
+        self.fixed_batch = fixed if isinstance(fixed, int) and fixed > 0 else None
+        self.batch_size = self._check_batch_size(batch_size if self.fixed_batch is None
+                                                 else self.fixed_batch)
         self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
                                        precision=precision, threads=threads,
                                        runtime_options=runtime_options)
@@ -70,24 +73,44 @@ class Predictor:
                 session = self._local.session = self._runtime.clone()
         return session
 
+    def _check_batch_size(self, batch_size: Any) -> int:
+        batch_size = check_batch_size(batch_size)
+        if self.fixed_batch is not None and batch_size != self.fixed_batch:
+            raise PxError(f"{self.model_dir} was exported for batches of exactly {self.fixed_batch}, "
+                          f"so batch_size={batch_size} cannot run; leave batch_size out, or export "
+                          "again without batch_size= for a dynamic batch")
+        return batch_size
+
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out."""
-        return self._session().run([np.asarray(batch, np.float32)])
+        """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out. A
+        graph exported for a fixed batch gets a short last batch padded with zeros, and
+        its outputs cut back to the images given."""
+        batch = np.asarray(batch, np.float32)
+        count, fixed = batch.shape[0], self.fixed_batch
+        if fixed is None or count == fixed:
+            return self._session().run([batch])
+        if count > fixed:
+            raise PxError(f"{self.model_dir} was exported for batches of {fixed}; got {count} images")
+        padded = np.concatenate([batch, np.zeros((fixed - count, *batch.shape[1:]), np.float32)])
+        return [out[:count] if out.ndim and out.shape[0] == fixed else out
+                for out in self._session().run([padded])]
 
     def predict(self, images: Any, topk: int = 1, mask_format: str = "array", tile_size: Any = None,
-                overlap: Any = (64, 64)):
+                overlap: Any = (64, 64), batch_size: int | None = None):
         """What ``model.predict`` gives for one image (path or RGB array) or a list of
         them: top-k classes, detections (with masks for instance segmentation), or
-        label and score maps (``tile_size``/``overlap``: sliding windows)."""
+        label and score maps (``tile_size``/``overlap``: sliding windows). A list runs
+        through the network ``batch_size`` images at a time (default: the Predictor's)."""
+        size = self.batch_size if batch_size is None else self._check_batch_size(batch_size)
         if self.task == "semantic_segmentation":
             divisor = int(self.info["postprocess"].get("size_divisor", 32))
-            return predict_segments(images, self.transforms, self.run, self.batch_size, divisor,
+            return predict_segments(images, self.transforms, self.run, size, divisor,
                                     tile_size, overlap)
         if self.task in DETECTION_TASKS:
             return predict_detections(images, self.transforms, self.run, self._postprocess,
-                                      self.labels, self.batch_size, mask_format)
+                                      self.labels, size, mask_format)
         return predict_classes(images, self.transforms, self.run, self.labels, self.num_classes,
-                               topk, self.batch_size)
+                               topk, size)
 
     def __repr__(self) -> str:
         return f"<pxcore.Predictor {self.info.get('model')} on {self.runtime} from {self.model_dir}>"
