@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..data.images import image_list, load_image
+from .fused import Fused, fuse, stack
 
 
 def predict_images(images, transforms, run, labels, num_classes: int, topk: int = 1,
@@ -19,18 +20,25 @@ def predict_images(images, transforms, run, labels, num_classes: int, topk: int 
     of lists out."""
     images, single = image_list(images)
     k = max(1, min(int(topk), num_classes))
+    fused = fuse(transforms)
     results = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
-        batch = np.stack([preprocess(image, transforms, start + i) for i, image in enumerate(chunk)])
+        batch = stack([preprocess(image, transforms, start + i, fused) for i, image in enumerate(chunk)])
         results.extend(postprocess(run(batch)[0], labels, k))
     return results[0] if single else results
 
 
-def preprocess(image, transforms, index: int = 0) -> np.ndarray:
-    """One image (path or RGB array) as the network's CHW float32 input."""
+def preprocess(image, transforms, index: int = 0, fused: Fused | None | bool = True) -> np.ndarray:
+    """One image (path or RGB array) as the network's CHW float32 input. ``fused``:
+    ``fuse(transforms)`` when the caller has it (None: the general path), True to work
+    it out here; both paths give the same values."""
     source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
-    sample = transforms({"image": load_image(image, source)}, np.random.default_rng(0))
+    pixels = load_image(image, source)
+    fused = fuse(transforms) if fused is True else fused
+    if fused is not None:
+        return fused.chw(fused.geometry({"image": pixels})["image"])
+    sample = transforms({"image": pixels}, np.random.default_rng(0))
     return np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
 
 
@@ -39,7 +47,8 @@ def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]
     probs = softmax(np.asarray(logits, np.float32))
     out = []
     for row in probs:
-        top = np.argsort(-row, kind="stable")[:k]
+        # the first highest score is what the stable sort puts first (NaN sorts last there)
+        top = [row.argmax()] if k == 1 and not np.isnan(row).any() else np.argsort(-row, kind="stable")[:k]
         out.append([{"category_id": int(c), "category": labels[c] if labels else str(int(c)),
                      "score": float(row[c])} for c in top])
     return out

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.images import image_list, load_image
 from ..errors import PxError
+from .fused import Fused, fuse, stack
 
 
 def build_postprocess(config: dict[str, Any]):
@@ -64,26 +65,33 @@ def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None, masks: np.nd
     return out
 
 
-def preprocess(image, transforms, index: int = 0) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+def preprocess(image, transforms, index: int = 0,
+               fused: Fused | None | bool = True) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     """One image as the network's CHW float32 input, its scale factor (sy, sx) and its
-    original (height, width)."""
+    original (height, width). ``fused``: as for classification's ``preprocess`` (the
+    fused lookup where the pipeline allows it; the same values either way)."""
     source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
     pixels = load_image(image, source)
     height, width = pixels.shape[:2]
     sample = {"image": pixels, "im_shape": np.array([height, width], np.float32),
               "scale_factor": np.ones(2, np.float32)}
-    sample = transforms(sample, np.random.default_rng(0))
-    chw = np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
+    fused = fuse(transforms) if fused is True else fused
+    if fused is not None:
+        sample = fused.geometry(sample)
+        chw = fused.chw(sample["image"])
+    else:
+        sample = transforms(sample, np.random.default_rng(0))
+        chw = np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
     return chw, np.asarray(sample["scale_factor"], np.float32), (height, width)
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
     """A batch of CHW images; different sizes are padded (bottom, right) to the largest,
-    which leaves every box where it was."""
+    which leaves every box where it was. One contiguous image is its own batch."""
     height = max(a.shape[1] for a in arrays)
     width = max(a.shape[2] for a in arrays)
     if all(a.shape[1:] == (height, width) for a in arrays):
-        return np.stack(arrays)
+        return stack(arrays)
     batch = np.zeros((len(arrays), arrays[0].shape[0], height, width), np.float32)
     for i, a in enumerate(arrays):
         batch[i, :, :a.shape[1], :a.shape[2]] = a
@@ -96,9 +104,10 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
     (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
     its list out; a list in, a list of lists out."""
     images, single = image_list(images)
+    fused = fuse(transforms)
     results = []
     for start in range(0, len(images), batch_size):
-        chunk = [preprocess(image, transforms, start + i)
+        chunk = [preprocess(image, transforms, start + i, fused)
                  for i, image in enumerate(images[start:start + batch_size])]
         outputs = run(_stack([c[0] for c in chunk]))
         dets = postprocess(outputs, np.stack([c[1] for c in chunk]), [c[2] for c in chunk])

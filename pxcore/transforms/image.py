@@ -379,10 +379,16 @@ class Normalize(Transform):
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise PxError(f"Normalize: mean and std need 3 values with std > 0, got {self.mean}, {self.std}")
 
-    def __call__(self, sample, rng):
-        # (x / 255 - mean) / std as one multiply and one subtract, in float32.
+    def coefficients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel float32 ``scale`` and ``shift``: the result is ``x * scale - shift``
+        (``pxcore.inference.fused`` tabulates the same two operations per uint8 value)."""
         scale = 1.0 / (255.0 if self.is_scale else 1.0) / np.array(self.std, np.float32)
         shift = np.array(self.mean, np.float32) / np.array(self.std, np.float32)
+        return scale, shift
+
+    def __call__(self, sample, rng):
+        # (x / 255 - mean) / std as one multiply and one subtract, in float32.
+        scale, shift = self.coefficients()
         image = np.multiply(sample["image"], scale, dtype=np.float32)
         image -= shift
         sample["image"] = image
