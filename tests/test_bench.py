@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import pxcore
@@ -43,3 +44,70 @@ def test_default_vs_fastest_picks_the_auto_row():
             {"model": "M", "requested": "onnxruntime", "runtime": "onnxruntime", "ms_per_image": 2.0},
             {"model": "M", "requested": "lite", "error": ["no"]}]
     assert default_vs_fastest(rows) == [("M", "paddle", "onnxruntime", pytest.approx(1.1))]
+
+
+def test_path_overhead_times_predict_against_its_own_network_input(tmp_path):
+    from pxcore.cli.bench import _photo
+    from pxcore.data.images import read_image
+    from pxcore.deploy.bench import _export, path_overhead
+
+    exported = _export("MobileNetV3_small", tmp_path)
+    photo = _photo(tmp_path / "photo.jpg")
+    row = path_overhead(exported, photo, "auto", None, warmup=1, repeats=12, budget_s=0.0)
+    height, width = read_image(photo).shape[:2]
+    assert row["task"] == "classification" and row["image"] == f"{width}x{height}"
+    assert row["rounds"] == 10  # the budget spent, it stops once 10 rounds are in
+    assert row["runtime"] == pxcore.Predictor(exported).runtime
+    assert 0 < row["bare_ms"] and 0 < row["whole_ms"] and 0 < row["decode_ms"]
+
+
+def test_network_input_is_what_predict_hands_the_runtime():
+    from types import SimpleNamespace
+
+    from pxcore.deploy.bench import network_input
+    from pxcore.inference import classification, detection, segmentation
+    from pxcore.transforms import CenterCrop, Compose, Normalize, Resize, ResizeByShort
+
+    pixels = np.random.default_rng(0).integers(0, 256, (123, 201, 3), dtype=np.uint8)
+    seen = []
+
+    def run(batch):
+        seen.append(np.array(batch))
+        return [np.zeros((len(batch), 4, *batch.shape[2:]), np.float32)]
+
+    cases = [("classification", Compose([ResizeByShort(40), CenterCrop(32), Normalize()]),
+              lambda t: classification.predict_images(pixels, t, lambda b: [run(b)[0][:, :, 0, 0]], None, 4)),
+             ("detection", Compose([Resize(64, interp="CUBIC"), Normalize()]),
+              lambda t: detection.predict_images(pixels, t, run, lambda o, s, i: [np.zeros((0, 6))], None)),
+             ("semantic_segmentation", Compose([Normalize((0.5,) * 3, (0.5,) * 3)]),
+              lambda t: segmentation.predict_images(pixels, t, run, 1, 32))]
+    for task, transforms, predict in cases:
+        seen.clear()
+        predict(transforms)
+        info = {"postprocess": {"size_divisor": 32}}
+        batch = network_input(SimpleNamespace(task=task, transforms=transforms, info=info), pixels)
+        assert batch.flags.c_contiguous and np.array_equal(batch, seen[0]), task
+
+
+def test_format_overhead_marks_each_row_against_its_task_target():
+    from pxcore.deploy.bench import format_overhead
+
+    rows = [{"model": "A", "runtime": "onnxruntime", "task": "classification", "bare_ms": 1.0,
+             "whole_ms": 1.08, "decode_ms": 1.2},
+            {"model": "B", "runtime": "paddle", "task": "detection", "bare_ms": 100.0, "whole_ms": 106.0,
+             "decode_ms": 1.2},
+            {"model": "C", "error": ["no model named 'C'"]}]
+    lines = format_overhead(rows).splitlines()
+    assert [c.strip() for c in lines[0].split("|")[1:-1]] == ["model", "runtime", "bare ms", "whole ms",
+                                                             "overhead", "target", "decode ms"]
+    assert "+8.0% ok" in lines[2] and "| 10%" in lines[2] and "1.20" in lines[2]
+    assert "+6.0% OVER" in lines[3] and "| 5% " in lines[3]
+    assert "not run: no model named 'C'" in lines[4]
+
+
+def test_cli_path_overhead_prints_the_table(capsys):
+    from pxcore.cli import main
+
+    assert main(["bench", "--path-overhead", "MobileNetV3_small", "--warmup", "1", "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "one 640x4" in out and "| MobileNetV3_small |" in out and "| 10% " in out

@@ -82,27 +82,80 @@ def typical_input_size(transforms) -> tuple[int, int]:
     return int(height), int(width)
 
 
+#: What ``predict()`` may add to the bare runtime call, per task (issue 20).
+OVERHEAD_TARGETS = {"classification": 0.10, "detection": 0.05, "instance_segmentation": 0.05,
+                    "semantic_segmentation": 0.05}
+#: ``px bench --path-overhead`` without models: the smallest classifier (its network
+#: the fastest, so the overhead shows most), two more, a YOLO row and a segmenter.
+OVERHEAD_MODELS = ("MobileNetV3_small", "MobileNetV1", "ResNet50", "YOLOv3-MobileNetV1", "Fast-SCNN")
+
+
+def network_input(predictor, pixels: np.ndarray) -> np.ndarray:
+    """The contiguous batch of one that ``predictor.predict(pixels)`` hands the runtime."""
+    from ..inference import classification, detection, segmentation
+
+    if predictor.task == "semantic_segmentation":
+        divisor = int(predictor.info["postprocess"].get("size_divisor", 32))
+        hwc = segmentation.preprocess(pixels, predictor.transforms)[0]
+        batch = segmentation._pad_batch([hwc], divisor)
+    elif predictor.task == "classification":
+        batch = classification.preprocess(pixels, predictor.transforms)[None]
+    else:
+        batch = detection.preprocess(pixels, predictor.transforms)[0][None]
+    return np.ascontiguousarray(batch, np.float32)
+
+
 def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | None, warmup: int,
-                  repeats: int) -> dict[str, float]:
-    """The whole predictor path (decode, pre-process, run, post-process) against the bare
-    runtime call on the same, already pre-processed image; interleaved, best of rounds."""
-    from ..inference.classification import preprocess
+                  repeats: int, budget_s: float = 30.0) -> dict[str, Any]:
+    """``predictor.predict`` on the decoded photo (an RGB array: pre-processing, run,
+    post-processing) against the bare runtime call on its network input, interleaved
+    (each goes first every other round), medians; decoding the JPEG timed on its own,
+    being the caller's I/O. Stops after ``budget_s`` once 10 rounds are in."""
+    from ..data.images import read_image
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model_dir, runtime=runtime, threads=threads)
-    batch = preprocess(str(image), predictor.transforms)[None]
+    pixels = read_image(image)
+    batch = network_input(predictor, pixels)
     for _ in range(warmup):
-        predictor.predict(str(image))
-    bare, whole = [], []
-    for _ in range(repeats):
-        start = time.perf_counter()
         predictor.run(batch)
-        middle = time.perf_counter()
-        predictor.predict(str(image))
-        whole.append(time.perf_counter() - middle)
-        bare.append(middle - start)
-    return {"runtime": predictor.runtime, "bare_ms": float(np.median(bare)) * 1000,
-            "whole_ms": float(np.median(whole)) * 1000}
+        predictor.predict(pixels)
+    timed = {"bare": (lambda: predictor.run(batch), []), "whole": (lambda: predictor.predict(pixels), []),
+             "decode": (lambda: read_image(image), [])}
+    deadline = time.perf_counter() + budget_s
+    for round_ in range(repeats):
+        for key in (("bare", "whole") if round_ % 2 == 0 else ("whole", "bare")) + ("decode",):
+            call, times = timed[key]
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        if round_ >= 9 and time.perf_counter() > deadline:
+            break
+    height, width = pixels.shape[:2]
+    return {"runtime": predictor.runtime, "task": predictor.task, "image": f"{width}x{height}",
+            "rounds": len(timed["bare"][1]),
+            **{f"{key}_ms": float(np.median(times)) * 1000 for key, (_, times) in timed.items()}}
+
+
+def format_overhead(rows: list[dict[str, Any]]) -> str:
+    """One line per model: the bare call, the whole predict() path, what the path adds
+    against its task's target, and the decode a path input would add on top."""
+    header = ["model", "runtime", "bare ms", "whole ms", "overhead", "target", "decode ms"]
+    table = []
+    for row in rows:
+        if "error" in row:
+            table.append([row["model"], "-", "-", "-", f"not run: {' '.join(row['error'])[:60]}", "-", "-"])
+            continue
+        extra = row["whole_ms"] / row["bare_ms"] - 1
+        target = OVERHEAD_TARGETS[row["task"]]
+        table.append([row["model"], row["runtime"], f"{row['bare_ms']:.2f}", f"{row['whole_ms']:.2f}",
+                      f"{extra:+.1%} {'ok' if extra <= target else 'OVER'}", f"{target:.0%}",
+                      f"{row['decode_ms']:.2f}"])
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+             for r in [header, *table]]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
 
 
 def _child(args: list[str]) -> dict[str, Any]:
