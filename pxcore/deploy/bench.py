@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import zoo
+from ..inference.shapes import typical_input_size
 
 
 def peak_rss_mb() -> float:
@@ -71,15 +72,6 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
             "images_per_s": repeats * batch_size / elapsed,
             "size_mb": params.stat().st_size / 2**20,
             "peak_mb": peak_rss_mb()}
-
-
-def typical_input_size(transforms) -> tuple[int, int]:
-    """The network input a 640x480 photo becomes, for models whose input size follows
-    the image (R-CNN's short side 800, padded: 800x1088)."""
-    sample = {"image": np.zeros((480, 640, 3), np.uint8), "im_shape": np.array([480, 640], np.float32),
-              "scale_factor": np.ones(2, np.float32)}
-    height, width = np.asarray(transforms(sample, np.random.default_rng(0))["image"]).shape[:2]
-    return int(height), int(width)
 
 
 #: What ``predict()`` may add to the bare runtime call, per task (issue 20).

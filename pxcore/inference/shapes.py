@@ -1,5 +1,6 @@
-"""Shape ranges for engines compiled per range of input shapes (TensorRT, directly or
-through Paddle Inference): one rule, derived from deploy.yml."""
+"""An export's input shapes, derived from deploy.yml: the nominal size it runs at
+(timing it, as ``runtime="auto"`` and ``px bench`` do), and the ranges for engines
+compiled per range of input shapes (TensorRT, directly or through Paddle Inference)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,25 @@ def derived_range(spec: dict[str, Any], input_size: Any, *, max_batch: int = MAX
             raise NoShapeRule(f"input {spec['name']!r} of shape {shape}: dynamic axis {axis} has no "
                               "range rule (deploy.yml gives no input_size)")
     return low, best, high
+
+
+def typical_input_size(transforms) -> tuple[int, int]:
+    """The network input a 640x480 photo becomes through ``transforms`` (a Compose), for
+    models whose input size follows the image (R-CNN's short side 800, padded: 800x1088)."""
+    import numpy as np
+
+    sample = {"image": np.zeros((480, 640, 3), np.uint8), "im_shape": np.array([480, 640], np.float32),
+              "scale_factor": np.ones(2, np.float32)}
+    height, width = np.asarray(transforms(sample, np.random.default_rng(0))["image"]).shape[:2]
+    return int(height), int(width)
+
+
+def nominal_input_size(info: dict[str, Any]) -> tuple[int, int]:
+    """(height, width) an export runs at: deploy.yml's ``input_size``, else what its
+    pre-processing makes of a 640x480 photo."""
+    if info.get("input_size"):
+        height, width = info["input_size"]
+        return int(height), int(width)
+    from ..transforms import compose
+
+    return typical_input_size(compose(info["transforms"]))
