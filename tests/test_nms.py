@@ -368,3 +368,216 @@ def test_worst_case_completes():
     assert multiclass_nms(small, some, 0.01, 0.45, nms_top_k=-1, keep_top_k=100,
                           normalized=False).shape == (100, 6)
     assert matrix_nms(small, some, 0.01, 0.01, nms_top_k=-1, keep_top_k=100).shape == (100, 6)
+
+
+# --- keep_top_k settles the output early ------------------------------------------------
+# With keep_top_k set and many candidates, both NMS kinds first go through the best
+# candidates across classes (every one scoring at least a cut) and stop once those
+# settle the output; else a larger prefix, and at last every candidate. The rounds taken
+# are recorded so that each case below is known to take the path it is named for.
+
+nms_module = sys.modules["pxcore.ops.nms"]
+
+
+@pytest.fixture
+def rounds(monkeypatch):
+    """The cuts of the candidate sets each call went through (None: all candidates)."""
+    taken = []
+    original = nms_module._prefixes
+
+    def recorded(*args, **kwargs):
+        for candidates, cut in original(*args, **kwargs):
+            taken.append(None if cut is None else float(cut))
+            yield candidates, cut
+
+    monkeypatch.setattr(nms_module, "_prefixes", recorded)
+    return taken
+
+
+def clustered(seed: int, n: int, classes: int, clusters: int, jitter: float,
+              ties: int = 0, low: float = 0.0):
+    """``n`` boxes around ``clusters`` centres (the fewer and tighter, the more is
+    suppressed) and scores [N, C] uniform in (low, 1), rounded to 1/``ties`` if given."""
+    rng = np.random.default_rng(seed)
+    centres = (rng.uniform(20, 180, (clusters, 2))[rng.integers(0, clusters, n)]
+               + rng.normal(0, jitter, (n, 2)))
+    sizes = rng.uniform(8, 40, (n, 2))
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1).astype(np.float32)
+    scores = rng.uniform(low, 1, (n, classes))
+    if ties:
+        scores = np.round(scores * ties) / ties
+    return boxes, scores.astype(np.float32)
+
+
+def tied_across_classes(seed: int):
+    """Classes that copy each other's scores and boxes that copy each other: equal scores
+    in several classes and in one class, many of them at whatever score the cut falls on."""
+    boxes, scores = clustered(seed, 300, 12, 12, 6, ties=8)
+    scores[:, 6:] = scores[:, :6]
+    boxes[150:] = boxes[:150]
+    return boxes, scores
+
+
+def one_score(data):
+    boxes, scores = data
+    return boxes, np.full_like(scores, 0.5)
+
+
+def two_scores(data):
+    """Most candidates tied at the higher score."""
+    boxes, scores = data
+    return boxes, np.where(scores < 0.7, np.float32(0.9), np.float32(0.5))
+
+
+def _path(taken, expected: str):
+    if expected == "first":  # the first prefix settled it
+        assert len(taken) == 1 and taken[0] is not None, taken
+    elif expected == "later":  # a larger prefix settled it
+        assert len(taken) >= 2 and taken[-1] is not None, taken
+    elif expected == "fallback":  # prefixes tried, then every candidate
+        assert len(taken) >= 2 and taken[-1] is None, taken
+    else:  # "all": no prefix
+        assert taken == [None], taken
+
+
+EARLY_MULTICLASS = {
+    # name: (boxes and scores, options, path)
+    "many classes": (lambda: clustered(1, 400, 40, 12, 6),
+                     dict(nms_threshold=0.5), "first"),
+    "80 classes, nms_top_k 3": (lambda: clustered(2, 150, 80, 12, 6),
+                                dict(nms_threshold=0.45, nms_top_k=3), "first"),
+    "second prefix": (lambda: clustered(0, 3000, 3, 4, 2), dict(nms_threshold=0.5), "later"),
+    "fewer than keep_top_k kept": (lambda: clustered(0, 2000, 4, 6, 3),
+                                   dict(nms_threshold=0.2), "fallback"),
+    "ties at the cut": (lambda: tied_across_classes(3), dict(nms_threshold=0.5), "first"),
+    "ties, keep_top_k 1": (lambda: tied_across_classes(4),
+                           dict(nms_threshold=0.5, keep_top_k=1), "first"),
+    "keep_top_k 0": (lambda: clustered(5, 400, 40, 12, 6), dict(keep_top_k=0), "first"),
+    "keep_top_k above the candidates": (lambda: clustered(6, 300, 4, 12, 6),
+                                        dict(keep_top_k=5000), "all"),
+    "keep_top_k -1": (lambda: clustered(6, 300, 40, 12, 6), dict(keep_top_k=-1), "all"),
+    "nms_top_k 0": (lambda: clustered(6, 300, 40, 12, 6), dict(nms_top_k=0), "all"),
+    "background": (lambda: clustered(7, 400, 30, 12, 6),
+                   dict(background_label=0, nms_top_k=8), "first"),
+    "awkward boxes": (lambda: hard_boxes(7, 300, 30), dict(nms_threshold=0.3), "first"),
+    "negative scores": (lambda: clustered(8, 300, 30, 12, 6, low=-1.0),
+                        dict(score_threshold=-0.5), "first"),
+    "every IoU suppresses": (lambda: clustered(9, 200, 40, 12, 6),
+                             dict(nms_threshold=-1.0), "fallback"),
+    "one score": (lambda: one_score(clustered(0, 2000, 4, 6, 3)), dict(nms_threshold=0.2),
+                  "first"),  # the first prefix holds every candidate
+    "two scores": (lambda: two_scores(clustered(0, 2000, 4, 6, 3)), dict(nms_threshold=0.2),
+                   "fallback"),
+}
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+@pytest.mark.parametrize("case", list(EARLY_MULTICLASS))
+def test_multiclass_nms_stopping_early_equals_the_reference(case, normalized, rounds):
+    make, changes, path = EARLY_MULTICLASS[case]
+    boxes, scores = make()
+    options = dict(score_threshold=0.01, nms_threshold=0.45, nms_top_k=-1, keep_top_k=100,
+                   background_label=-1, normalized=normalized)
+    options.update(changes)
+    got = multiclass_nms(boxes, scores, **options, return_index=True)
+    _path(rounds, path)
+    _assert_same(got, _ref_multiclass(boxes, scores, **options))
+    if path != "all":  # and with a box per class (all copies of one): the same output
+        per_class = np.repeat(boxes[:, None], scores.shape[1], 1)
+        _assert_same(multiclass_nms(per_class, scores, **options, return_index=True), got)
+
+
+EARLY_MATRIX = {
+    "ppyolo": (lambda: clustered(1, 400, 40, 12, 6), dict(), "first"),
+    "80 classes, nms_top_k 3": (lambda: clustered(2, 150, 80, 12, 6),
+                                dict(nms_top_k=3), "first"),
+    "second prefix": (lambda: clustered(0, 2000, 4, 12, 6), dict(), "later"),
+    "copies decay to 0": (lambda: (np.tile(clustered(3, 3, 1, 3, 6)[0], (200, 1)),
+                                   clustered(3, 600, 30, 12, 6)[1]), dict(), "fallback"),
+    "ties at the cut": (lambda: tied_across_classes(3), dict(), "first"),
+    "ties, keep_top_k 1": (lambda: tied_across_classes(4), dict(keep_top_k=1), "first"),
+    "keep_top_k 0": (lambda: clustered(5, 400, 40, 12, 6), dict(keep_top_k=0), "first"),
+    "keep_top_k above the candidates": (lambda: clustered(6, 300, 4, 12, 6),
+                                        dict(keep_top_k=5000), "all"),
+    "keep_top_k -1": (lambda: clustered(6, 300, 40, 12, 6), dict(keep_top_k=-1), "all"),
+    "post_threshold 0.6": (lambda: clustered(7, 400, 30, 12, 6),
+                           dict(post_threshold=0.6), "first"),
+    "post_threshold above all": (lambda: clustered(7, 400, 30, 12, 6),
+                                 dict(post_threshold=0.99), "all"),
+    "post_threshold NaN": (lambda: clustered(7, 400, 30, 12, 6),
+                           dict(post_threshold=float("nan")), "first"),
+    "gaussian, background": (lambda: clustered(8, 400, 30, 12, 6),
+                             dict(use_gaussian=True, background_label=0, nms_top_k=20),
+                             "first"),
+    "gaussian, negative sigma": (lambda: clustered(8, 400, 30, 12, 6),
+                                 dict(use_gaussian=True, gaussian_sigma=-1.0), "first"),
+    "awkward boxes": (lambda: hard_boxes(7, 300, 30), dict(), "first"),
+    "negative scores": (lambda: clustered(9, 300, 30, 12, 6, low=-1.0),
+                        dict(score_threshold=-0.5, post_threshold=-0.9), "first"),
+    # a decay raises a negative score: no prefix below 0, no pruning by a negative
+    # post_threshold
+    "only negative scores": (lambda: negative(clustered(9, 300, 30, 12, 6)),
+                             dict(score_threshold=-2.0, post_threshold=-3.0), "all"),
+    "negative post_threshold": (lambda: clustered(9, 300, 30, 12, 6, low=-1.0),
+                                dict(score_threshold=-1.0, post_threshold=-0.3, keep_top_k=-1),
+                                "all"),
+    "one score": (lambda: one_score(clustered(0, 600, 4, 6, 3)), dict(), "first"),
+    "two scores": (lambda: two_scores(clustered(0, 600, 4, 6, 3)), dict(), "fallback"),
+}
+
+
+def negative(data):
+    boxes, scores = data
+    return boxes, scores - np.float32(1.1)
+
+
+@pytest.mark.parametrize("normalized", [True, False])
+@pytest.mark.parametrize("case", list(EARLY_MATRIX))
+def test_matrix_nms_stopping_early_equals_the_reference(case, normalized, rounds):
+    make, changes, path = EARLY_MATRIX[case]
+    boxes, scores = make()
+    options = dict(score_threshold=0.01, post_threshold=0.01, nms_top_k=-1, keep_top_k=100,
+                   use_gaussian=False, gaussian_sigma=2.0, background_label=-1,
+                   normalized=normalized)
+    options.update(changes)
+    got = matrix_nms(boxes, scores, **options, return_index=True)
+    _path(rounds, path)
+    _assert_same(got, _ref_matrix(boxes, scores, **options))
+
+
+def test_yolo_worst_case_equals_the_reference(rounds):
+    # YOLOv3's boxes at 608, every one above the threshold in 12 classes: as the presets
+    # run them (multiclass, nms_top_k 1,000; Matrix NMS here capped at 300)
+    boxes, scores = yolo_like_boxes(1, classes=12)
+    options = dict(score_threshold=0.01, nms_threshold=0.45, nms_top_k=1000, keep_top_k=100,
+                   background_label=-1, normalized=False)
+    _assert_same(multiclass_nms(boxes, scores, **options, return_index=True),
+                 _ref_multiclass(boxes, scores, **options))
+    options = dict(score_threshold=0.01, post_threshold=0.01, nms_top_k=300, keep_top_k=100,
+                   use_gaussian=False, gaussian_sigma=2.0, background_label=-1,
+                   normalized=False)
+    _assert_same(matrix_nms(boxes, scores, **options, return_index=True),
+                 _ref_matrix(boxes, scores, **options))
+    assert len(rounds) == 2 and None not in rounds  # each settled by a prefix
+
+
+def test_every_keep_top_k_equals_the_reference(rounds):
+    # Whichever prefix settles the output, it holds the keep_top_k best: each keep_top_k
+    # against the reference's output for all (keep_top_k -1) cut as the reference cuts it
+    boxes, scores = clustered(0, 2000, 4, 8, 4)
+    options = dict(score_threshold=0.01, nms_threshold=0.3, nms_top_k=-1, background_label=-1,
+                   normalized=False)
+    dets, index = _ref_multiclass(boxes, scores, **options, keep_top_k=-1)
+    for keep_top_k in range(1, 130):
+        best = np.sort(np.argsort(-dets[:, 1], kind="stable")[:keep_top_k])
+        _assert_same(multiclass_nms(boxes, scores, **options, keep_top_k=keep_top_k,
+                                    return_index=True), (dets[best], index[best]))
+    assert rounds.count(None) < 129 / 2 and len(set(rounds)) > 2  # settled by prefixes
+    rounds.clear()
+    options = dict(score_threshold=0.01, post_threshold=0.01, nms_top_k=-1, use_gaussian=False,
+                   gaussian_sigma=2.0, background_label=-1, normalized=False)
+    dets, index = _ref_matrix(boxes, scores, **options, keep_top_k=-1)
+    for keep_top_k in range(1, 130):
+        _assert_same(matrix_nms(boxes, scores, **options, keep_top_k=keep_top_k,
+                                return_index=True), (dets[:keep_top_k], index[:keep_top_k]))
+    assert rounds.count(None) < 129 / 2 and len(set(rounds)) > 2

@@ -1,5 +1,6 @@
 """``px eval MODEL_DIR --file-list LIST`` (classification, VOC, segmentation) or
-``--ann-file JSON`` (COCO): evaluate a saved model on a data set."""
+``--ann-file JSON`` (COCO): evaluate a saved model on a data set; or an exported one
+(deploy.yml) as deployed, through ``--runtime`` and ``--precision``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ DETECTION_TASKS = ("detection", "instance_segmentation")
 
 def add_parser(sub, name):
     p = sub.add_parser(name, help="evaluate a saved model on a file list or COCO annotations")
-    p.add_argument("model_dir", help="a model directory (e.g. output/best_model)")
+    p.add_argument("model_dir", help="a model directory (e.g. output/best_model) or an exported one")
     p.add_argument("--file-list", help="ImageNet, VOC or segmentation ('image label.png') file "
                                        "list, e.g. data/val_list.txt")
     p.add_argument("--ann-file", help="COCO annotation JSON (detection, instance segmentation)")
@@ -21,6 +22,8 @@ def add_parser(sub, name):
     p.add_argument("--batch-size", type=int,
                    help="default 32 (classification), 1 (detectors and segmenters: images differ "
                         "in size)")
+    p.add_argument("--runtime", help="exported models: auto (default), paddle, onnxruntime, openvino, ...")
+    p.add_argument("--precision", help="exported models: fp32, bf16, int8 (default: the export's own)")
     return p
 
 
@@ -28,25 +31,47 @@ def run(args) -> int:
     from ..api import load_model
     from ..datasets import CocoDetection, ImageNet, SegDataset, VOCDetection
     from ..errors import PxError
+    from ..inference.deploy_file import DEPLOY_FILE
 
-    model = load_model(args.model_dir)
+    exported = (Path(args.model_dir) / DEPLOY_FILE).is_file()
+    if exported:
+        from ..inference.predictor import Predictor
+
+        model = Predictor(args.model_dir, runtime=args.runtime or "auto", precision=args.precision)
+    elif args.runtime or args.precision:
+        raise PxError(f"--runtime and --precision are for exported models; export {args.model_dir} "
+                      f"first (px export {args.model_dir} --save-dir inference_model)")
+    else:
+        model = load_model(args.model_dir)
     detector = model.task in DETECTION_TASKS
     if args.ann_file:
         if not detector:
             raise PxError(f"--ann-file is COCO detection data; {model.name} is a {model.task} model")
         ann_file = Path(args.ann_file)
         data_dir = Path(args.data_dir) if args.data_dir else ann_file.parent.parent
-        dataset = CocoDetection(data_dir, ann_file, transforms=model.eval_transforms)
+        dataset = CocoDetection(data_dir, ann_file, transforms=_transforms(model))
     elif args.file_list:
         file_list = Path(args.file_list)
         data_dir = Path(args.data_dir) if args.data_dir else file_list.parent
         label_list = Path(args.label_list) if args.label_list else data_dir / "labels.txt"
         kind = (VOCDetection if detector else SegDataset if model.task == "semantic_segmentation"
                 else ImageNet)
-        dataset = kind(data_dir, file_list, label_list, transforms=model.eval_transforms)
+        dataset = kind(data_dir, file_list, label_list, transforms=_transforms(model))
     else:
         raise PxError("px eval needs the data: --file-list LIST (ImageNet, VOC or segmentation) "
                       "or --ann-file JSON (COCO)")
     batch_size = args.batch_size or (32 if model.task == "classification" else 1)
-    print(json.dumps(model.evaluate(dataset, batch_size=batch_size), indent=2))
+    if exported:
+        from ..deploy.evaluate import evaluate_export
+
+        scores = {**evaluate_export(model, dataset, batch_size=batch_size), "runtime": model.runtime,
+                  "precision": model.precision}
+    else:
+        scores = model.evaluate(dataset, batch_size=batch_size)
+    print(json.dumps(scores, indent=2))
     return 0
+
+
+def _transforms(model):
+    """A saved model's evaluation transforms; an export's (a Predictor) are its own."""
+    return getattr(model, "eval_transforms", None) or getattr(model, "transforms", None)

@@ -30,10 +30,12 @@ class Predictor:
 
     ``device``: "cpu", "gpu" or "gpu:N" (the N-th GPU). ``runtime_options``: keyword
     arguments for the named runtime, e.g. ``{"trt_shape_range": {"min": [1, 3, 224, 224],
-    "opt": ..., "max": ...}}`` for Paddle Inference's TensorRT (device="gpu", fp16)."""
+    "opt": ..., "max": ...}}`` for Paddle Inference's TensorRT (device="gpu", fp16).
+    ``precision``: "fp32", "fp16" (GPU), "bf16" (CPUs that have it) or "int8" (an export
+    ``px quantize`` wrote); by default the export's own (deploy.yml's ``precision``, else fp32)."""
 
     def __init__(self, model_dir: str | os.PathLike, runtime: str = "auto", device: str = "cpu",
-                 precision: str = "fp32", threads: int | None = None, batch_size: int = 8,
+                 precision: str | None = None, threads: int | None = None, batch_size: int = 8,
                  runtime_options: dict[str, Any] | None = None) -> None:
         self.model_dir = Path(model_dir)
         self.info = read_deploy_info(self.model_dir)
@@ -52,8 +54,10 @@ class Predictor:
         self.fixed_batch = fixed if isinstance(fixed, int) and fixed > 0 else None
         self.batch_size = self._check_batch_size(batch_size if self.fixed_batch is None
                                                  else self.fixed_batch)
+        # The export's own precision unless told (an int8 export: its quantized model)
+        self.precision = precision or self.info.get("precision", "fp32")
         self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
-                                       precision=precision, threads=threads,
+                                       precision=self.precision, threads=threads,
                                        runtime_options=runtime_options)
         self._owner = threading.get_ident()
         self._local = threading.local()

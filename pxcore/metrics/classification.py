@@ -13,8 +13,12 @@ class TopKAccuracy:
         self.count = 0
 
     def update(self, logits: np.ndarray, labels: np.ndarray) -> None:
+        self.update_ranked(np.argsort(-np.asarray(logits), axis=1)[:, : self.k], labels)
+
+    def update_ranked(self, ranked: np.ndarray, labels: np.ndarray) -> None:
+        """Class ids best first, ``[N, k]`` (what ``predict(topk=k)`` lists per image)."""
         labels = np.asarray(labels).reshape(-1)
-        ranked = np.argsort(-np.asarray(logits), axis=1)[:, : self.k]
+        ranked = np.asarray(ranked).reshape(len(labels), -1)[:, : self.k]
         self.correct1 += int((ranked[:, 0] == labels).sum())
         self.correctk += int((ranked == labels[:, None]).any(axis=1).sum())
         self.count += len(labels)

@@ -306,3 +306,42 @@ class VOCMetric:
         if per_class:
             out["per_class"] = {"bbox": aps}
         return out
+
+
+def voc_from_results(metric, coco_gt: dict, results: list[dict]):
+    """``metric`` (a VOCMetric) fed image by image from COCO ground truth and results."""
+    gts: dict[int, list] = {int(im["id"]): [] for im in coco_gt["images"]}
+    for ann in coco_gt["annotations"]:
+        gts.setdefault(int(ann["image_id"]), []).append(ann)
+    preds: dict[int, list] = {}
+    for r in results:
+        preds.setdefault(int(r["image_id"]), []).append(r)
+    for image_id, anns in gts.items():
+        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                           a["bbox"][1] + a["bbox"][3]] for a in anns], np.float32).reshape(-1, 4)
+        classes = np.array([a["category_id"] - 1 for a in anns], np.int64)
+        difficult = np.array([a.get("ignore", 0) for a in anns], np.int64)
+        mine = preds.get(image_id, [])
+        pb = np.array([[p["bbox"][0], p["bbox"][1], p["bbox"][0] + p["bbox"][2],
+                        p["bbox"][1] + p["bbox"][3]] for p in mine], np.float32).reshape(-1, 4)
+        metric.update(boxes, classes, difficult, pb,
+                      np.array([p["category_id"] for p in mine], np.int64),
+                      np.array([p["score"] for p in mine], np.float32))
+    return metric
+
+
+def score_detections(coco_gt: dict[str, Any], labels: Sequence[str], results: list[dict[str, Any]],
+                     voc: bool = False, per_class: bool = False) -> dict[str, Any]:
+    """COCO's ``bbox_mmap``/``bbox_map50`` (and masks' where results carry them) for
+    results in COCO's format (``image_id``, class-index ``category_id``, x/y/w/h
+    ``bbox``, ``score``); with ``voc`` also VOC's ``bbox_map``. What ``model.evaluate``
+    and the evaluation of an export both report."""
+    coco = CocoDetectionMetric(coco_gt, labels)
+    coco.update(results)
+    scores = coco.result(per_class=per_class)
+    if voc:
+        voc_scores = voc_from_results(VOCMetric(labels), coco_gt, results).result(per_class=per_class)
+        scores["bbox_map"] = voc_scores["bbox_map"]
+        if per_class:
+            scores.setdefault("per_class", {})["voc"] = voc_scores.get("per_class")
+    return scores

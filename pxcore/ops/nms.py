@@ -180,6 +180,27 @@ class _Candidates:
             classes.append(np.full(len(index[-1]), c, np.int64))
         return cls(np.concatenate(index), np.concatenate(classes), coordinates)
 
+    @classmethod
+    def above(cls, scores: np.ndarray, background_label: int, score_threshold: float,
+              top_k: int, coordinates: np.ndarray, cut: np.float32):
+        """The candidates (as ``ranked`` gives them) that score at least ``cut``: per
+        class a prefix of its ranking, so every better box of a box here is here too;
+        and how many scored at least ``cut`` before ``top_k`` capped them."""
+        width = scores.shape[1]
+        flat = np.flatnonzero(scores.reshape(-1) >= cut)
+        box, label = np.divmod(flat, width)
+        value = scores.reshape(-1)[flat]
+        ok = (value > score_threshold) & (label != background_label)
+        box, label, value = box[ok], label[ok], value[ok]
+        order = np.lexsort((box, -value, label))  # by class, then as _by_score ranks
+        box, label = box[order], label[order]
+        above = len(box)
+        if top_k > -1:
+            bounds = _segments(label)
+            rank = np.arange(len(label)) - np.repeat(bounds[:-1], np.diff(bounds))
+            box, label = box[rank < top_k], label[rank < top_k]
+        return cls(box, label, coordinates), above
+
     def boxes(self, normalized: bool):
         shifted = _shifted(self.xyxy, normalized)
         areas = _areas(shifted)
@@ -245,6 +266,55 @@ def _greedy_keep(candidates: _Candidates, iou_threshold: float, normalized: bool
         state[(state == 0) & ~waiting] = 1
         if not (state == 0).any():
             return state == 1
+
+
+# Both multiclass NMS and Matrix NMS end with the keep_top_k best of all classes, and a
+# box's fate (kept or not; its decayed score) depends only on the better boxes of its
+# class. So where keep_top_k is small against the candidates, the candidates go through
+# NMS best first across classes, in growing prefixes: every candidate scoring at least a
+# cut. Once the prefix holds keep_top_k results that beat every candidate below the cut,
+# those outside it cannot enter the output, and the output is the prefix's.
+
+_FIRST_PREFIX = 4  # the first prefix: about this many times keep_top_k candidates
+_GROWTH = 8  # each next prefix: this many times the last one
+_SAMPLE = 1 << 16  # scores sampled to place a cut
+
+
+def _prefixes(scores: np.ndarray, background_label: int, score_threshold: float, top_k: int,
+              keep_top_k: int, coordinates: np.ndarray):
+    """The candidate sets to try, smallest first: ``(candidates, cut)`` with every
+    candidate scoring at least ``cut`` (a float32 above 0), then, unless one of those held
+    every candidate, ``(all, None)`` as ``_Candidates.ranked`` gives them. A caller stops
+    once a prefix settles its output. Prefixes are tried only where keep_top_k is set and
+    the candidates are many; the cuts are placed on a sample of the scores."""
+    labels = [c for c in range(scores.shape[1]) if c != background_label]
+    flat = scores.reshape(-1)
+    total = 0
+    if keep_top_k > -1 and top_k != 0 and len(flat):
+        total = int(np.count_nonzero(flat > score_threshold))
+        if 0 <= background_label < scores.shape[1]:
+            total -= int(np.count_nonzero(scores[:, background_label] > score_threshold))
+    want = _FIRST_PREFIX * max(keep_top_k, 64)
+    if total > 2 * want:
+        step = max(1, len(flat) // _SAMPLE)
+        while np.gcd(step, scores.shape[1]) > 1:  # a sample across classes
+            step += 1
+        sample = flat[::step]
+        sample = sample[sample > score_threshold]
+        while 2 * want < total:
+            k = -(-want * len(sample) // total)
+            if k >= len(sample):
+                break
+            cut = np.partition(sample, len(sample) - k)[len(sample) - k]
+            if not cut > 0:
+                break
+            candidates, above = _Candidates.above(scores, background_label, score_threshold,
+                                                  top_k, coordinates, cut)
+            yield candidates, cut
+            if above == total:  # every candidate was in it (ties at the cut): it settled all
+                return
+            want = _GROWTH * max(want, above)
+    yield _Candidates.ranked(scores, labels, score_threshold, top_k, coordinates), None
 
 
 def _by_score(scores: np.ndarray, score_threshold: float, top_k: int) -> np.ndarray:
@@ -383,10 +453,13 @@ def multiclass_nms(boxes, scores, score_threshold: float = 0.05, nms_threshold: 
     orders them; with ``return_index`` also ``index`` [K], each one's row in ``boxes``.
     """
     boxes, scores = _check("multiclass_nms", boxes, scores)
-    labels = [c for c in range(scores.shape[1]) if c != background_label]
-    candidates = _Candidates.ranked(scores, labels, score_threshold, nms_top_k,
-                                    np.asarray(boxes, np.float64))
-    kept = _greedy_keep(candidates, nms_threshold, normalized)
+    # a prefix that keeps keep_top_k boxes settles the output: each of them scores above
+    # every box outside it
+    for candidates, cut in _prefixes(scores, background_label, score_threshold, nms_top_k,
+                                     keep_top_k, np.asarray(boxes, np.float64)):
+        kept = _greedy_keep(candidates, nms_threshold, normalized)
+        if cut is None or np.count_nonzero(kept) >= keep_top_k:
+            break
     index, classes = candidates.index[kept], candidates.cls[kept]
     kept_scores = scores[index, classes]
     if -1 < keep_top_k < len(index):
@@ -416,12 +489,22 @@ def matrix_nms(boxes, scores, score_threshold: float = 0.05, post_threshold: flo
     if boxes.ndim != 2:
         raise PxError(f"matrix_nms: boxes {list(boxes.shape)} must be [N, 4], shared by the "
                       "classes (Paddle's matrix_nms has no per-class boxes)")
-    labels = [c for c in range(scores.shape[1]) if c != background_label]
-    candidates = _Candidates.ranked(scores, labels, score_threshold, nms_top_k,
-                                    np.asarray(boxes, np.float64))
-    decay = _matrix_decay(candidates, use_gaussian, gaussian_sigma, normalized)
-    score = (decay * scores[candidates.index, candidates.cls]).astype(np.float32)
-    alive = score > post_threshold
+    # A decay is at most 1, so a box's decayed score is at most its score where that is
+    # not negative (at most 0 where it is): boxes scoring at most a post_threshold >= 0
+    # cannot stay, and they decay only worse boxes, which cannot stay either
+    if post_threshold >= 0 and post_threshold > score_threshold:
+        score_threshold = post_threshold
+    # a box outside a prefix scores less than its cut (> 0), its decayed score too: the
+    # prefix settles the output once it has keep_top_k decayed scores at least the cut
+    # that stay, or where no decayed score under the cut can stay
+    for candidates, cut in _prefixes(scores, background_label, score_threshold, nms_top_k,
+                                     keep_top_k, np.asarray(boxes, np.float64)):
+        decay = _matrix_decay(candidates, use_gaussian, gaussian_sigma, normalized)
+        score = (decay * scores[candidates.index, candidates.cls]).astype(np.float32)
+        alive = score > post_threshold
+        if cut is None or np.count_nonzero(alive & (score >= cut)) >= keep_top_k \
+                or not cut > post_threshold:
+            break
     index, classes, decayed = candidates.index[alive], candidates.cls[alive], score[alive]
     best = np.argsort(-decayed, kind="stable")
     if keep_top_k > -1:

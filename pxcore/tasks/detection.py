@@ -126,7 +126,7 @@ class DetectionModel(TrainableModel):
         ground truth, so it gets what one process detecting in all would."""
         from ..data.loader import Loader
         from ..engine.distributed import eval_share, gather_samples
-        from ..metrics.detection import CocoDetectionMetric, VOCMetric
+        from ..metrics.detection import score_detections
 
         self._check_dataset(eval_dataset, "eval_dataset")
         metric = self._pick_metric(metric or getattr(self, "metric", None), eval_dataset)
@@ -150,16 +150,8 @@ class DetectionModel(TrainableModel):
         if was_training:
             self.net.train()
         results = [d for found in gather_samples(per_image, world_size) for d in found]
-        labels = list(eval_dataset.labels)
-        coco = CocoDetectionMetric(coco_gt, labels)
-        coco.update(results)
-        scores = coco.result(per_class=per_class)
-        if metric == "VOC":
-            voc = _voc_metric(VOCMetric(labels), coco_gt, results)
-            voc_scores = voc.result(per_class=per_class)
-            scores["bbox_map"] = voc_scores["bbox_map"]
-            if per_class:
-                scores.setdefault("per_class", {})["voc"] = voc_scores.get("per_class")
+        scores = score_detections(coco_gt, list(eval_dataset.labels), results, voc=metric == "VOC",
+                                  per_class=per_class)
         return (scores, results) if return_details else scores
 
     def predict(self, img_file, transforms: Any = None, batch_size: int = 8,
@@ -207,25 +199,3 @@ class DetectionModel(TrainableModel):
         if ops:
             info["graph_ops"] = list(ops)  # runtimes that cannot convert one of these refuse
         return info
-
-
-def _voc_metric(metric, coco_gt: dict, results: list[dict]):
-    """Feed VOC's metric per image from the COCO ground truth and the results."""
-    gts: dict[int, list] = {int(im["id"]): [] for im in coco_gt["images"]}
-    for ann in coco_gt["annotations"]:
-        gts.setdefault(int(ann["image_id"]), []).append(ann)
-    preds: dict[int, list] = {}
-    for r in results:
-        preds.setdefault(int(r["image_id"]), []).append(r)
-    for image_id, anns in gts.items():
-        boxes = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                           a["bbox"][1] + a["bbox"][3]] for a in anns], np.float32).reshape(-1, 4)
-        classes = np.array([a["category_id"] - 1 for a in anns], np.int64)
-        difficult = np.array([a.get("ignore", 0) for a in anns], np.int64)
-        mine = preds.get(image_id, [])
-        pb = np.array([[p["bbox"][0], p["bbox"][1], p["bbox"][0] + p["bbox"][2],
-                        p["bbox"][1] + p["bbox"][3]] for p in mine], np.float32).reshape(-1, 4)
-        metric.update(boxes, classes, difficult, pb,
-                      np.array([p["category_id"] for p in mine], np.int64),
-                      np.array([p["score"] for p in mine], np.float32))
-    return metric

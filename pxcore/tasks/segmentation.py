@@ -154,7 +154,9 @@ class SegmentationModel(TrainableModel):
         return [{"name": "logits", "shape": [-1, self.num_classes, -1, -1]}]
 
     def deploy_postprocess(self) -> dict[str, Any]:
-        return {"type": "semantic_segmentation", "size_divisor": self.size_divisor}
+        # ignore_index: the label value an evaluation of the export leaves out, as evaluate does
+        return {"type": "semantic_segmentation", "size_divisor": self.size_divisor,
+                "ignore_index": self.ignore_index}
 
 
 # --- training's padding (on tensors; prediction pads in pxcore.inference.segmentation) ---
