@@ -82,6 +82,9 @@ def px_register_runtimes(registry):
         name="paddle",
         factory="pxcore.deploy.paddle_inference:PaddleInferenceRuntime",
         probe="pxcore.deploy.paddle_inference:probe",
-        metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 10, "gpu": 10}},
+        # "libraries": what its speed depends on beyond pxcore (runtime="auto" measures
+        # again when their versions change)
+        metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 10, "gpu": 10},
+                  "libraries": ["paddlepaddle", "paddlepaddle-gpu"]},
         summary="Paddle Inference: oneDNN on CPU; CUDA and Paddle-TensorRT in paddlepaddle-gpu",
     )

@@ -97,7 +97,9 @@ def test_runtime_parity(name, runtime, exports):
                         f"{name} (for {', '.join([name, *REPRESENTATIVES[name]])}) on {runtime}")
 
 
-def test_auto_takes_the_highest_priority_usable_runtime(exports):
+def test_auto_in_priority_mode_takes_the_highest_priority_usable_runtime(exports, monkeypatch):
+    # (measuring, the default, is tests/test_runtime_choice.py's)
+    monkeypatch.setenv("PXCORE_RUNTIME_CHOICE", "priority")
     out, _, _ = exports(MODELS[0])
     expected = max((r for r in runtime_report("cpu") if r["usable"]),
                    key=lambda r: r["priority"].get("cpu", 0))["name"]

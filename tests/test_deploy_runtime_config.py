@@ -53,10 +53,10 @@ def test_auto_warns_naming_the_runtime_that_failed_on_the_model_and_its_error(ru
     with caplog.at_level(logging.INFO, logger="pxcore"):
         chosen = select_runtime(tmp_path, INFO, "auto", device="gpu:1")
     assert isinstance(chosen, WorkingRuntime) and chosen.device_id == 1 and chosen.device == "gpu:1"
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    # (the core's Paddle Inference is a candidate too, and fails on this non-export)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "failing" in r.getMessage()]
     assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
-    message = warnings[0].getMessage()
-    assert "failing" in message and "its converter aborted on operator frobnicate" in message
+    assert "its converter aborted on operator frobnicate" in warnings[0].getMessage()
     # One that is merely not installed is not news: info only.
     (absent,) = [r for r in caplog.records if "absent" in r.getMessage()]
     assert absent.levelno == logging.INFO

@@ -1,7 +1,10 @@
 """The inference layer: what running an exported model needs, and nothing more.
 
     deploy_file   reading deploy.yml (inputs, outputs, labels, pre/post-processing)
-    runtime       the Runtime interface and choosing one ("auto" or by name)
+    runtime       the Runtime interface, the registered runtimes and which can run a model
+    runtime_choice
+                  select_runtime: by name, or "auto", the fastest here, measured once
+    choice_cache  the measured choices on disk and what their key holds
     cache         atomic cache files for runtimes' conversions (ONNX, Lite, TensorRT)
     shapes        shape ranges for engines compiled per range (TensorRT)
     predictor     Predictor: deploy.yml + a runtime + the pre/post-processing
@@ -20,7 +23,8 @@ static graph), the Paddle Inference runtime, and ``px bench`` (which exports).
 
 from .deploy_file import DEPLOY_FILE, FORMAT, read_deploy_info
 from .predictor import Predictor
-from .runtime import Runtime, RuntimeUnavailable, runtime_report, select_runtime
+from .runtime import Runtime, RuntimeUnavailable, runtime_report
+from .runtime_choice import select_runtime
 
 __all__ = ["DEPLOY_FILE", "FORMAT", "Predictor", "Runtime", "RuntimeUnavailable",
            "read_deploy_info", "runtime_report", "select_runtime"]

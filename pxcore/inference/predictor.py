@@ -18,7 +18,7 @@ from .classification import predict_images as predict_classes
 from .deploy_file import read_deploy_info
 from .detection import build_postprocess
 from .detection import predict_images as predict_detections
-from .runtime import select_runtime
+from .runtime_choice import select_runtime
 from .segmentation import predict_images as predict_segments
 
 DETECTION_TASKS = ("detection", "instance_segmentation")

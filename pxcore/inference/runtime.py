@@ -1,8 +1,10 @@
-"""What an inference runtime is, and how one is chosen.
+"""What an inference runtime is, which are registered, and which can run a model.
 
 A runtime is registered as a RuntimeSpec whose factory is a Runtime subclass, whose
-``probe`` says whether it can run here, and whose metadata gives the devices it serves
-and its ``priority`` per device ("auto" takes the highest that can load the model).
+``probe`` says whether it can run here, and whose metadata gives the devices it serves,
+its ``priority`` per device (the order ``PXCORE_RUNTIME_CHOICE=priority`` takes them
+in) and the graph ops it cannot run. Choosing one for a model (by name, or "auto" by
+measuring) is runtime_choice's ``select_runtime``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import PxError, UnknownNameError
+from ..errors import PxError
 
 logger = logging.getLogger("pxcore")
 
@@ -82,7 +84,8 @@ def parse_device(device: str) -> tuple[str, int]:
     raise PxError(f"device {device!r} is not one of {', '.join(DEVICES)} (or gpu:N, the N-th GPU)")
 
 
-def _check(device: str, precision: str) -> None:
+def check_device(device: str, precision: str) -> None:
+    """Raises PxError for a device or precision name that is not one."""
     parse_device(device)
     if precision not in PRECISIONS:
         raise PxError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
@@ -119,61 +122,11 @@ def unsupported_ops(spec, info: dict) -> dict[str, str]:
     return {op: known[op] for op in used if op in known}
 
 
-def _model_refusal(spec, info: dict, model_dir: Path) -> str | None:
+def model_refusal(spec, info: dict, model_dir: Path) -> str | None:
+    """Why this runtime cannot run this model (graph ops it cannot convert), or None."""
     missing = unsupported_ops(spec, info)
     if not missing:
         return None
     why = "; ".join(f"{op}: {reason}" for op, reason in missing.items())
     return (f"runtime {spec.name!r} cannot run {info.get('model', model_dir)}: its graph uses "
             f"ops it cannot convert ({why}). Use runtime='paddle' (Paddle Inference runs it whole)")
-
-
-def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
-                   precision: str = "fp32", threads: int | None = None,
-                   runtime_options: dict[str, Any] | None = None) -> Runtime:
-    """Build the named runtime, or with "auto" the highest-priority one for the device
-    that is usable here and loads this model. ``device``: "cpu", "gpu" or "gpu:N".
-    ``runtime_options``: keyword arguments of the named runtime (e.g. Paddle Inference's
-    ``trt_shape_range``); "auto" takes none, since they are specific to one runtime.
-
-    With "auto", a runtime that is usable here but fails on this model is skipped with a
-    warning naming it and its error (one that is not installed or not for this device
-    is skipped quietly, at info level)."""
-    from ..plugins import get_registry
-
-    _check(device, precision)
-    if runtime_options and runtime == "auto":
-        raise PxError(f"runtime_options ({', '.join(runtime_options)}) belong to one runtime; "
-                      "name it, e.g. runtime='paddle'")
-    if runtime != "auto":
-        spec = get_registry().find("runtime", runtime)
-        if spec is None:
-            names = [s.name for s in runtime_specs()]
-            raise UnknownNameError(f"no runtime named {runtime!r}; registered: {', '.join(names)} "
-                                   "(`px runtimes` shows which run here)", name=runtime, kind="runtime")
-        reason = spec.unavailable_reason()
-        if reason is not None:
-            raise RuntimeUnavailable(f"runtime {spec.name!r} cannot run here: {reason}")
-        refusal = _model_refusal(spec, info, model_dir)
-        if refusal is not None:
-            raise RuntimeUnavailable(refusal)
-        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
-                          threads=threads, **(runtime_options or {}))
-    tried = []
-    for spec in runtime_specs(device):
-        reason = spec.unavailable_reason() or _model_refusal(spec, info, model_dir)
-        if reason is None:
-            try:
-                return spec.build(model_dir=model_dir, info=info, device=device,
-                                  precision=precision, threads=threads)
-            except RuntimeUnavailable as exc:
-                reason = str(exc)
-                # Usable here, yet it failed on this model: the user gets another runtime
-                # than the best one, and should see which failed and why.
-                logger.warning("runtime='auto': the %s runtime failed on %s, trying the next "
-                               "one: %s", spec.name, model_dir, reason)
-        else:
-            logger.info("runtime %s skipped: %s", spec.name, reason)
-        tried.append(f"{spec.name}: {reason}")
-    raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
-                             + "\n  ".join(tried or ["none registered for this device"]))

@@ -68,7 +68,8 @@ def onnx_runtime_outputs(folder: str | os.PathLike, images: list) -> list[np.nda
     found through the registry as ``Predictor`` finds it. Raises RuntimeUnavailable,
     saying to ``pip install plugins/runtime-onnx``, where that runtime is not registered
     or cannot run here."""
-    from ..deploy.runtime import RuntimeUnavailable, select_runtime
+    from ..inference.runtime import RuntimeUnavailable
+    from ..inference.runtime_choice import select_runtime
     from ..plugins import get_registry
 
     spec = get_registry().find("runtime", ONNX_RUNTIME)

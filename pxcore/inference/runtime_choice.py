@@ -1,0 +1,277 @@
+"""Choosing a runtime for a model: ``select_runtime`` builds the one named, or with
+``runtime="auto"`` the one that runs this model fastest here, measured once.
+
+The fastest runtime depends on the model, the machine and the runtimes' versions, so
+no fixed order is right everywhere. On a model's first use, when more than one usable
+runtime can run it on the device, each candidate is built and timed on a synthetic
+batch at the model's input size (batch 1): one warm-up run each, then runs taken in
+turn (so that a change of load falls on every candidate alike) until each has had its
+share of about ``BUDGET_S`` seconds, with at least ``MIN_RUNS`` and at most
+``MAX_RUNS`` runs. The one of lowest median time is kept (already built) and the others
+dropped. A candidate that fails to build is skipped with a warning.
+
+The choice and its timings are cached (see choice_cache: keyed by the model's content,
+the runtimes' versions, threads, device, precision and CPU) and reused; a cached
+runtime that no longer builds is measured against the others again.
+
+``PXCORE_RUNTIME_CHOICE=priority`` skips the measuring: "auto" then takes the usable
+runtime of highest metadata priority for the device, as before measuring existed.
+``px runtimes MODEL_DIR`` prints the timings behind a choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import PxError, UnknownNameError
+from .choice_cache import cache_dir, choice_key, load_choice, store_choice
+from .runtime import (
+    Runtime,
+    RuntimeUnavailable,
+    check_device,
+    default_threads,
+    model_refusal,
+    runtime_specs,
+)
+from .shapes import nominal_input_size
+
+logger = logging.getLogger("pxcore")
+
+ENV_CHOICE = "PXCORE_RUNTIME_CHOICE"
+MODES = ("measure", "priority")
+
+BUDGET_S = 2.0  # seconds of timing in all, shared by the candidates
+WARMUP_RUNS = 1
+MIN_RUNS = 3
+MAX_RUNS = 30
+
+
+def choice_mode() -> str:
+    """``PXCORE_RUNTIME_CHOICE``: "measure" (the default) or "priority"."""
+    mode = os.environ.get(ENV_CHOICE) or "measure"
+    if mode not in MODES:
+        raise PxError(f"{ENV_CHOICE}={mode!r} is not one of {', '.join(MODES)}: 'measure' times "
+                      "the usable runtimes once per model and machine, 'priority' takes the "
+                      "highest-priority one without timing")
+    return mode
+
+
+def candidates(model_dir: Path, info: dict, device: str) -> tuple[list, dict[str, str]]:
+    """(specs that are usable here and accept this model, highest priority first;
+    {name: why not} for the others)."""
+    usable, skipped = [], {}
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason() or model_refusal(spec, info, model_dir)
+        if reason is None:
+            usable.append(spec)
+        else:
+            logger.info("runtime %s skipped: %s", spec.name, reason)
+            skipped[spec.name] = reason
+    return usable, skipped
+
+
+def build(spec, model_dir: Path, info: dict, *, device: str, precision: str,
+          threads: int | None) -> Runtime | str:
+    """The runtime, or why it failed on this model (logged as a warning: it is usable
+    here, so the user gets another runtime than they might, and should see why). A
+    factory's unexpected error (SpecError) counts as a failure too: one broken runtime
+    must not stop "auto" from taking another."""
+    try:
+        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+                          threads=threads)
+    except PxError as exc:  # RuntimeUnavailable, or SpecError wrapping the factory's error
+        logger.warning("runtime='auto': the %s runtime failed on %s, trying the others: %s",
+                       spec.name, model_dir, exc)
+        return str(exc)
+
+
+def synthetic_batch(info: dict) -> np.ndarray:
+    """A batch of one at the export's input size (fixed dimensions kept)."""
+    shape = list(info["inputs"][0]["shape"])
+    height, width = nominal_input_size(info)
+    shape = [d if isinstance(d, int) and d > 0 else (1, 3, height, width)[axis]
+             for axis, d in enumerate(shape)]
+    return np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+
+
+def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: float | None = None,
+                  ) -> dict[str, list[float]]:
+    """Seconds per run of each runtime on ``batch``, warm-up excluded: runs taken in turn
+    until each has spent its share of ``budget_s`` (warm-up included) and has
+    ``MIN_RUNS``, or has ``MAX_RUNS``."""
+    budget_s = BUDGET_S if budget_s is None else budget_s
+    share = budget_s / max(len(runtimes), 1)
+    spent = dict.fromkeys(runtimes, 0.0)
+    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    for name, runtime in runtimes.items():
+        for _ in range(WARMUP_RUNS):
+            start = time.perf_counter()
+            runtime.run([batch])
+            spent[name] += time.perf_counter() - start
+
+    def done(name):
+        runs = len(times[name])
+        return runs >= MAX_RUNS or (runs >= MIN_RUNS and spent[name] >= share)
+
+    while not all(done(name) for name in runtimes):
+        for name, runtime in runtimes.items():
+            if done(name):
+                continue
+            start = time.perf_counter()
+            runtime.run([batch])
+            elapsed = time.perf_counter() - start
+            times[name].append(elapsed)
+            spent[name] += elapsed
+    return times
+
+
+def measure(specs, skipped: dict[str, str], model_dir: Path, info: dict, *, device: str,
+            precision: str, threads: int | None) -> tuple[Runtime, dict[str, Any]]:
+    """Builds every spec, times those that build, keeps the fastest: (it, the record)."""
+    skipped = dict(skipped)
+    built: dict[str, Runtime] = {}
+    for spec in specs:
+        runtime = build(spec, model_dir, info, device=device, precision=precision, threads=threads)
+        if isinstance(runtime, str):
+            skipped[spec.name] = runtime
+        else:
+            built[spec.name] = runtime
+    if not built:
+        raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                                 + "\n  ".join(f"{n}: {r}" for n, r in skipped.items()))
+    record: dict[str, Any] = {"model": info.get("model"), "model_dir": str(model_dir),
+                              "skipped": skipped, "timings_ms": {}}
+    if len(built) == 1:
+        (name, runtime), = built.items()
+        return runtime, {**record, "chosen": name}
+    batch = synthetic_batch(info)
+    times = time_runtimes(built, batch)
+    medians = {name: float(np.median(runs)) for name, runs in times.items()}
+    chosen = min(medians, key=medians.get)
+    record.update(chosen=chosen, input_shape=list(batch.shape),
+                  measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  timings_ms={name: {"median": medians[name] * 1000, "runs": len(times[name]),
+                                     "min": min(times[name]) * 1000}
+                              for name in sorted(medians, key=medians.get)})
+    logger.info("runtime='auto' chose %s for %s: %s", chosen, model_dir,
+                ", ".join(f"{n} {t['median']:.2f} ms" for n, t in record["timings_ms"].items()))
+    return built[chosen], record
+
+
+_unwritten: dict[str, dict[str, Any]] = {}  # choices the cache folder would not take
+
+
+def choose(model_dir: Path, info: dict, *, device: str = "cpu", precision: str = "fp32",
+           threads: int | None = None, remeasure: bool = False, build_cached: bool = True,
+           ) -> tuple[Runtime | None, dict[str, Any]]:
+    """(the runtime "auto" takes for this model, the record of the choice: "chosen",
+    "timings_ms" {name: {median, min, runs}}, "skipped" {name: why}, "cached" (read from
+    the cache), "cache_file"). With ``build_cached=False`` a cached choice is returned
+    without building its runtime (None in its place)."""
+    model_dir = Path(model_dir)
+    specs, skipped = candidates(model_dir, info, device)
+    if not specs:
+        raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                                 + "\n  ".join([f"{n}: {r}" for n, r in skipped.items()]
+                                               or ["none registered for this device"]))
+    if len(specs) == 1:  # nothing to compare
+        runtime, record = measure(specs, skipped, model_dir, info, device=device,
+                                  precision=precision, threads=threads)
+        return runtime, {**record, "cached": False, "cache_file": None}
+    key, depends = choice_key(model_dir, info, specs, device=device, precision=precision,
+                              threads=threads or default_threads())
+    record = None if remeasure else load_choice(key) or _unwritten.get(key)
+    by_name = {spec.name: spec for spec in specs}
+    if record is not None and record["chosen"] in by_name:
+        path = cache_dir() / f"{key}.json"
+        if not build_cached:
+            return None, {**record, "cached": True, "cache_file": str(path)}
+        runtime = build(by_name[record["chosen"]], model_dir, info, device=device,
+                        precision=precision, threads=threads)
+        if not isinstance(runtime, str):
+            return runtime, {**record, "cached": True, "cache_file": str(path)}
+        skipped[record["chosen"]] = runtime
+        specs = [spec for spec in specs if spec.name != record["chosen"]]
+    runtime, record = measure(specs, skipped, model_dir, info, device=device, precision=precision,
+                              threads=threads)
+    path = store_choice(key, {**record, "depends_on": depends}) if record["timings_ms"] else None
+    if record["timings_ms"] and path is None:
+        _unwritten[key] = record
+        logger.info("runtime='auto': could not write its choice under %s; it holds for this "
+                    "process only", cache_dir())
+    return runtime, {**record, "depends_on": depends, "cached": False,
+                     "cache_file": None if path is None else str(path)}
+
+
+def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device: str = "cpu",
+                   precision: str = "fp32", threads: int | None = None,
+                   runtime_options: dict[str, Any] | None = None) -> Runtime:
+    """Build the named runtime, or with "auto" the fastest one for this model here.
+    ``device``: "cpu", "gpu" or "gpu:N". ``runtime_options``: keyword arguments of the
+    named runtime (e.g. Paddle Inference's ``trt_shape_range``); "auto" takes none,
+    since they are specific to one runtime.
+
+    "auto" considers the runtimes for the device that are usable here and can run the
+    model (one that is not installed, not for this device or cannot convert the model's
+    graph is skipped quietly, at info level). Where more than one is left, the first use
+    of the model on this machine times each briefly (about 2 s in all) and keeps the
+    fastest; the choice is cached under ``$XDG_CACHE_HOME/pxcore/runtime-choice/`` and
+    reused (see pxcore.inference.runtime_choice). A runtime that is usable here but fails
+    on this model is skipped with a warning naming it and its error.
+    ``PXCORE_RUNTIME_CHOICE=priority`` takes the usable runtime of highest metadata
+    priority instead, without timing. ``px runtimes MODEL_DIR`` shows the timings."""
+    from ..plugins import get_registry
+
+    check_device(device, precision)
+    if runtime_options and runtime == "auto":
+        raise PxError(f"runtime_options ({', '.join(runtime_options)}) belong to one runtime; "
+                      "name it, e.g. runtime='paddle'")
+    if runtime != "auto":
+        spec = get_registry().find("runtime", runtime)
+        if spec is None:
+            names = [s.name for s in runtime_specs()]
+            raise UnknownNameError(f"no runtime named {runtime!r}; registered: {', '.join(names)} "
+                                   "(`px runtimes` shows which run here)", name=runtime, kind="runtime")
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            raise RuntimeUnavailable(f"runtime {spec.name!r} cannot run here: {reason}")
+        refusal = model_refusal(spec, info, model_dir)
+        if refusal is not None:
+            raise RuntimeUnavailable(refusal)
+        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+                          threads=threads, **(runtime_options or {}))
+    if choice_mode() == "measure":
+        return choose(model_dir, info, device=device, precision=precision,
+                      threads=threads)[0]
+    return by_priority(model_dir, info, device=device, precision=precision, threads=threads)
+
+
+def by_priority(model_dir: Path, info: dict, *, device: str = "cpu", precision: str = "fp32",
+                threads: int | None = None) -> Runtime:
+    """The usable runtime of highest metadata priority for the device that loads this
+    model (``PXCORE_RUNTIME_CHOICE=priority``), without timing any."""
+    tried = []
+    for spec in runtime_specs(device):
+        reason = spec.unavailable_reason() or model_refusal(spec, info, model_dir)
+        if reason is None:
+            try:
+                return spec.build(model_dir=model_dir, info=info, device=device,
+                                  precision=precision, threads=threads)
+            except RuntimeUnavailable as exc:
+                reason = str(exc)
+                # Usable here, yet it failed on this model: the user gets another runtime
+                # than the best one, and should see which failed and why.
+                logger.warning("runtime='auto': the %s runtime failed on %s, trying the next "
+                               "one: %s", spec.name, model_dir, reason)
+        else:
+            logger.info("runtime %s skipped: %s", spec.name, reason)
+        tried.append(f"{spec.name}: {reason}")
+    raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                             + "\n  ".join(tried or ["none registered for this device"]))
