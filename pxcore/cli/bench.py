@@ -8,6 +8,10 @@ import os
 import sys
 from pathlib import Path
 
+# runtime="auto" measures the runtimes on each model, so its choice should be within
+# timing noise of the fastest one px bench finds (issue 20)
+DEFAULT_TARGET = 1.05
+
 
 def add_parser(sub, name):
     p = sub.add_parser(name, help="measure deployed latency and memory beside the zoo's figures")
@@ -117,9 +121,9 @@ def run(args) -> int:
     print(table)
     ratios = default_vs_fastest(rows)
     if ratios:
-        print("\ndefault runtime against the fastest (target: within 1.1x)")
+        print(f"\ndefault runtime against the fastest (target: within {DEFAULT_TARGET}x)")
         for name, default, fastest, ratio in ratios:
-            verdict = "ok" if ratio <= 1.1 else "OVER"
+            verdict = "ok" if ratio <= DEFAULT_TARGET else "OVER"
             print(f"  {name}: {default} / {fastest} = {ratio:.2f}x {verdict}")
     if args.output:
         Path(args.output).write_text(table + "\n", encoding="utf-8")
