@@ -103,13 +103,18 @@ def test_predict_runs_the_network_on_batches_of_batch_size(exported, digits_dir)
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("runtime", ["paddle", "onnxruntime"])
+@pytest.mark.parametrize("runtime", ["paddle", "onnxruntime", "openvino"])
 def test_eight_threads_get_the_serial_results(exported, digits_dir, runtime):
-    """Paddle Inference clones a predictor per thread; ONNX Runtime shares one session."""
+    """Paddle Inference clones a predictor per thread; ONNX Runtime shares one session;
+    OpenVINO makes an infer request per thread on one compiled model."""
     if runtime == "onnxruntime":
         import pxcore_runtime_onnx.plugin
 
         pxcore.register_plugin(pxcore_runtime_onnx.plugin, name="pxcore-runtime-onnx")
+    if runtime == "openvino":
+        import pxcore_runtime_openvino.plugin
+
+        pxcore.register_plugin(pxcore_runtime_openvino.plugin, name="pxcore-runtime-openvino")
     _, out = exported
     predictor = pxcore.Predictor(out, runtime=runtime, threads=1)
     images = _images(digits_dir, 8)

@@ -102,6 +102,9 @@ class PaddleInferenceRuntime(Runtime):
         import paddle
         from paddle import inference
 
+        if self.precision == "bf16":
+            raise RuntimeUnavailable("Paddle Inference runs fp32 here (fp16 through Paddle-TensorRT on a "
+                                     "GPU), not bf16; bf16 runs in runtime='openvino' (CPUs with bf16)")
         files = self.info["files"]
         config = inference.Config(str(self.model_dir / files["program"]),
                                   str(self.model_dir / files["params"]))

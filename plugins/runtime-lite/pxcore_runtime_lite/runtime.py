@@ -26,7 +26,8 @@ class LiteRuntime(Runtime):
     def __init__(self, model_dir, info, *, device="cpu", precision="fp32", threads=None) -> None:
         super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
         if self.device_type != "cpu" or precision != "fp32":
-            raise RuntimeUnavailable("the lite runtime runs on device='cpu' in fp32 here")
+            bf16 = "; bf16 runs in runtime='openvino'" if precision == "bf16" else ""
+            raise RuntimeUnavailable(f"the lite runtime runs on device='cpu' in fp32 here{bf16}")
         from .convert import lite_model
 
         self.nb_path = lite_model(self.model_dir, info)

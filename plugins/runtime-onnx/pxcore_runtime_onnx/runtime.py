@@ -28,7 +28,9 @@ class OnnxRuntime(Runtime):
         from .convert import onnx_model
 
         if precision != "fp32":
-            raise RuntimeUnavailable("the onnxruntime runtime runs fp32; for fp16 use runtime='tensorrt'")
+            way_out = ("for bf16 use runtime='openvino' (CPUs with bf16)" if precision == "bf16"
+                       else "for fp16 use runtime='tensorrt'")
+            raise RuntimeUnavailable(f"the onnxruntime runtime runs fp32, not {precision}; {way_out}")
         if self.device_type == "gpu":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise RuntimeUnavailable("this onnxruntime has no CUDA provider; pip install onnxruntime-gpu")

@@ -68,6 +68,9 @@ class TensorRTRuntime(Runtime):
         super().__init__(model_dir, info, device=device, precision=precision, threads=threads)
         if self.device_type != "gpu":
             raise RuntimeUnavailable("TensorRT runs on device='gpu' (or 'gpu:N') only")
+        if precision not in ("fp32", "fp16"):
+            raise RuntimeUnavailable(f"the tensorrt runtime builds fp32 and fp16 engines, not {precision}; "
+                                     "bf16 runs in runtime='openvino' (CPUs with bf16)")
         reason = probe()
         if reason is not None:
             raise RuntimeUnavailable(reason)
