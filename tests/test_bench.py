@@ -111,3 +111,62 @@ def test_cli_path_overhead_prints_the_table(capsys):
     assert main(["bench", "--path-overhead", "MobileNetV3_small", "--warmup", "1", "--repeats", "3"]) == 0
     out = capsys.readouterr().out
     assert "one 640x4" in out and "| MobileNetV3_small |" in out and "| 10% " in out
+
+
+def test_bench_measures_at_a_precision_and_shows_it(tmp_path, monkeypatch):
+    import pxcore.deploy.bench as bench
+    from pxcore.inference import RuntimeUnavailable
+
+    # run_bench hands the precision to each child, "auto"'s included ...
+    calls = []
+
+    def child(args):
+        calls.append(args)
+        if args[0] == "default":
+            return {"runtime": "openvino"}
+        if args[2] == "onnxruntime":
+            return {"error": ["refused"]}
+        return {"runtime": args[2], "precision": args[-1], "ms_per_image": 2.0, "images_per_s": 500.0,
+                "size_mb": 9.0, "peak_mb": 300.0}
+
+    monkeypatch.setattr(bench, "_child", child)
+    monkeypatch.setattr(bench, "_export", lambda name, root, legacy=False: tmp_path / name)
+    rows = run_bench(["MobileNetV3_small"], ["auto", "onnxruntime"], workdir=tmp_path, rounds=1,
+                     precision="bf16")
+    out = str(tmp_path / "MobileNetV3_small")
+    assert calls == [["default", out, "bf16"], ["measure", out, "openvino", "1", "0", "10", "30", "bf16"],
+                     ["measure", out, "onnxruntime", "1", "0", "10", "30", "bf16"]]
+    table = format_report(rows, batch_size=1, threads=2).splitlines()
+    assert [line.split("|")[3].strip() for line in table[0:1] + table[2:]] == ["precision", "bf16", "bf16"]
+    monkeypatch.undo()
+    # ... and the child's Predictor runs at it: OpenVINO in bf16, ONNX Runtime refuses
+    exported = bench._export("MobileNetV3_small", tmp_path / "real")
+    with pytest.raises(RuntimeUnavailable, match="for bf16 use runtime='openvino'"):
+        bench.measure(exported, "onnxruntime", 1, 2, 1, 2, precision="bf16")
+    from pxcore_runtime_openvino.runtime import check_precision
+
+    try:
+        check_precision("bf16")
+    except RuntimeUnavailable:  # a CPU without bf16: the refusal is tested in the plugin
+        return
+    figures = bench.measure(exported, "openvino", 1, 2, 1, 2, precision="bf16")
+    assert figures["runtime"] == "openvino" and figures["precision"] == "bf16"
+    assert figures["ms_per_image"] > 0
+
+
+def test_px_bench_passes_precision_on(monkeypatch, capsys):
+    import pxcore.deploy.bench as bench
+    from pxcore.cli import main
+
+    seen = {}
+
+    def fake_run_bench(models, runtimes, *args, precision=None):
+        seen.update(models=models, runtimes=runtimes, precision=precision)
+        return [{"model": models[0], "requested": runtimes[0], "precision": precision, "error": ["x"]}]
+
+    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+    assert main(["bench", "MobileNetV3_small", "--runtime", "openvino", "--precision", "bf16"]) == 0
+    assert seen == {"models": ["MobileNetV3_small"], "runtimes": ["openvino"], "precision": "bf16"}
+    assert "| bf16 " in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["bench", "MobileNetV3_small", "--precision", "int4"])

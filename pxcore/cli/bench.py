@@ -1,4 +1,4 @@
-"""``px bench MODEL... --runtime R --batch-size B --threads T``: deployed latency, size
+"""``px bench MODEL... --runtime R --batch-size B --threads T [--precision P]``: deployed latency, size
 and peak memory beside the zoo's own figures (see pxcore.deploy.bench);
 ``px bench --path-overhead [MODEL...]``: what predict() adds to the bare runtime call."""
 
@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+
+from ..inference.runtime import PRECISIONS
 
 # runtime="auto" measures the runtimes on each model, so its choice should be within
 # timing noise of the fastest one px bench finds (issue 20)
@@ -21,6 +23,10 @@ def add_parser(sub, name):
                    help="a runtime name, 'auto' (the default choice) or 'all' (auto and every usable one)")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--threads", type=int, help="runtime threads (default: all cores)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="the runtimes' precision (default: the export's own, fp32 unless quantized; "
+                        "bf16: OpenVINO on CPUs with it; fp16: GPU runtimes); a runtime that refuses "
+                        "it says why in its row")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the best is kept")
@@ -116,7 +122,7 @@ def run(args) -> int:
         runtimes = [args.runtime]
     workdir = Path(tempfile.mkdtemp(prefix="pxbench-"))
     rows = run_bench(models, runtimes, args.batch_size, args.threads, args.warmup, args.repeats, workdir,
-                     args.rounds)
+                     args.rounds, precision=args.precision)
     table = format_report(rows, args.batch_size, args.threads)
     print(table)
     ratios = default_vs_fastest(rows)

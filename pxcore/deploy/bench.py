@@ -54,11 +54,11 @@ def _export(name: str, root: Path, legacy: bool = False) -> Path:
 
 
 def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None, warmup: int,
-            repeats: int) -> dict[str, Any]:
+            repeats: int, precision: str | None = None) -> dict[str, Any]:
     """One runtime on one exported model (runs in the child process)."""
     from ..inference.predictor import Predictor
 
-    predictor = Predictor(model_dir, runtime=runtime, threads=threads)
+    predictor = Predictor(model_dir, runtime=runtime, threads=threads, precision=precision)
     height, width = predictor.info.get("input_size") or typical_input_size(predictor.transforms)
     batch = np.random.default_rng(0).random((batch_size, 3, height, width), dtype=np.float32)
     for _ in range(warmup):
@@ -68,7 +68,8 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
         predictor.run(batch)
     elapsed = time.perf_counter() - start
     params = model_dir / predictor.info["files"]["params"]
-    return {"runtime": predictor.runtime, "ms_per_image": elapsed / repeats / batch_size * 1000,
+    return {"runtime": predictor.runtime, "precision": predictor._runtime.precision,
+            "ms_per_image": elapsed / repeats / batch_size * 1000,
             "images_per_s": repeats * batch_size / elapsed,
             "size_mb": params.stat().st_size / 2**20,
             "peak_mb": peak_rss_mb()}
@@ -166,22 +167,24 @@ def seed_row(name: str) -> zoo.ZooEntry | None:
 
 def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threads: int | None = None,
               warmup: int = 10, repeats: int = 30, workdir: Path | None = None,
-              rounds: int = 2) -> list[dict[str, Any]]:
-    """Figures for every (model, runtime); a runtime that cannot run a model gives its
-    reason. "auto" stands for the runtime the Predictor picks by default. Runtimes are
+              rounds: int = 2, precision: str | None = None) -> list[dict[str, Any]]:
+    """Figures for every (model, runtime); a runtime that cannot run a model (or not at
+    ``precision``; None: the export's own) gives its reason. "auto" stands for the runtime the Predictor picks by
+    default at that precision. Runtimes are
     measured in interleaved rounds and the best round kept, so that a noisy machine
     does not decide which runtime looks faster."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="pxbench-"))
     rows = []
     for name in models:
         exported = _export(name, workdir, legacy="lite" in runtimes)
-        default = _child(["default", str(exported)]).get("runtime")
+        at = [precision] if precision else []
+        default = _child(["default", str(exported), *at]).get("runtime")
         chosen = list(dict.fromkeys(r for r in (default if r == "auto" else r for r in runtimes) if r))
         runs: dict[str, list[dict[str, Any]]] = {runtime: [] for runtime in chosen}
         for _ in range(rounds):
             for runtime in chosen:
                 runs[runtime].append(_child(["measure", str(exported), runtime, str(batch_size),
-                                             str(threads or 0), str(warmup), str(repeats)]))
+                                             str(threads or 0), str(warmup), str(repeats), *at]))
         best = {}
         for runtime, figures in runs.items():
             good = [f for f in figures if "ms_per_image" in f]
@@ -189,7 +192,8 @@ def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threa
                               "peak_mb": max(f["peak_mb"] for f in good)} if good else figures[-1])
         for runtime in chosen:
             figures = best[runtime]
-            rows.append({"model": name, "requested": runtime, "default": runtime == default, **figures})
+            rows.append({"model": name, "requested": runtime, "default": runtime == default,
+                         "precision": precision or "-", **figures})
             print(f"  {name} on {runtime}{' (default)' if runtime == default else ''}: "
                   + (f"{figures['ms_per_image']:.2f} ms/image" if "ms_per_image" in figures
                      else f"not run: {figures['error']}"), file=sys.stderr, flush=True)
@@ -198,7 +202,7 @@ def run_bench(models: list[str], runtimes: list[str], batch_size: int = 1, threa
 
 def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | None) -> str:
     """The zoo's columns (model, size, latency, metric), ours beside the seed's."""
-    header = ["model", "runtime", "size MB", f"ms/image (CPU, bs={batch_size}, {threads or os.cpu_count()} thr)",
+    header = ["model", "runtime", "precision", "size MB", f"ms/image (CPU, bs={batch_size}, {threads or os.cpu_count()} thr)",
               "images/s", "peak MB", "zoo size", "zoo latency", "zoo metric"]
     table = []
     for row in rows:
@@ -210,11 +214,11 @@ def format_report(rows: list[dict[str, Any]], batch_size: int, threads: int | No
         zoo_metric = "-" if entry is None else ", ".join(
             f"{k}={'-' if v is None else v}" for k, v in entry.metrics.items())
         if "error" in row:
-            table.append([row["model"], row["requested"], "-", f"not run: {' '.join(row['error'])[:60]}",
+            table.append([row["model"], row["requested"], row.get("precision", "-"), "-", f"not run: {' '.join(row['error'])[:60]}",
                           "-", "-", zoo_size, zoo_latency, zoo_metric])
             continue
         runtime = f"{row['runtime']} (default)" if row.get("default") else row["runtime"]
-        table.append([row["model"], runtime, f"{row['size_mb']:.1f}", f"{row['ms_per_image']:.2f}",
+        table.append([row["model"], runtime, row.get("precision", "-"), f"{row['size_mb']:.1f}", f"{row['ms_per_image']:.2f}",
                       f"{row['images_per_s']:.1f}", f"{row['peak_mb']:.0f}", zoo_size, zoo_latency,
                       zoo_metric])
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
@@ -239,8 +243,8 @@ def default_vs_fastest(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, 
 
 
 def _main(argv: list[str]) -> int:
-    """Child-process entry: ``default DIR``, ``measure DIR RUNTIME B THREADS WARMUP
-    REPEATS`` or ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON
+    """Child-process entry: ``default DIR [PRECISION]``, ``measure DIR RUNTIME B THREADS
+    WARMUP REPEATS [PRECISION]`` or ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON
     line."""
     import warnings
 
@@ -249,11 +253,12 @@ def _main(argv: list[str]) -> int:
     if kind == "default":
         from ..inference.predictor import Predictor
 
-        figures = {"runtime": Predictor(Path(rest[0])).runtime}
+        model_dir, *precision = rest  # precision: optional, the export's own unless given
+        figures = {"runtime": Predictor(Path(model_dir), precision=(precision or [None])[0]).runtime}
     elif kind == "measure":
-        model_dir, runtime, batch, threads, warmup, repeats = rest
+        model_dir, runtime, batch, threads, warmup, repeats, *precision = rest
         figures = measure(Path(model_dir), runtime, int(batch), int(threads) or None, int(warmup),
-                          int(repeats))
+                          int(repeats), (precision or [None])[0])
     else:
         model_dir, image, runtime, threads, warmup, repeats = rest
         figures = path_overhead(Path(model_dir), Path(image), runtime, int(threads) or None,
