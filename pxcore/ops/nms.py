@@ -289,11 +289,13 @@ def _prefixes(scores: np.ndarray, background_label: int, score_threshold: float,
     the candidates are many; the cuts are placed on a sample of the scores."""
     labels = [c for c in range(scores.shape[1]) if c != background_label]
     flat = scores.reshape(-1)
-    total = 0
+    total = capped = 0  # candidates, and those nms_top_k lets through
     if keep_top_k > -1 and top_k != 0 and len(flat):
-        total = int(np.count_nonzero(flat > score_threshold))
+        counts = (scores > score_threshold).sum(0)
         if 0 <= background_label < scores.shape[1]:
-            total -= int(np.count_nonzero(scores[:, background_label] > score_threshold))
+            counts[background_label] = 0
+        total = int(counts.sum())
+        capped = int(np.minimum(counts, top_k).sum()) if top_k > -1 else total
     want = _FIRST_PREFIX * max(keep_top_k, 64)
     if total > 2 * want:
         step = max(1, len(flat) // _SAMPLE)
@@ -311,7 +313,7 @@ def _prefixes(scores: np.ndarray, background_label: int, score_threshold: float,
             candidates, above = _Candidates.above(scores, background_label, score_threshold,
                                                   top_k, coordinates, cut)
             yield candidates, cut
-            if above == total:  # every candidate was in it (ties at the cut): it settled all
+            if len(candidates.index) == capped:  # it held every candidate: it settled all
                 return
             want = _GROWTH * max(want, above)
     yield _Candidates.ranked(scores, labels, score_threshold, top_k, coordinates), None
