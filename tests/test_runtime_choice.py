@@ -26,6 +26,7 @@ RUNS: Counter = Counter()
 SHAPES: list = []
 BROKEN: set[str] = set()  # runtimes whose factory raises RuntimeUnavailable
 ABSENT: set[str] = set()  # runtimes whose probe says they cannot run here
+CRASHING: set[str] = set()  # runtimes whose run raises
 
 
 class Sleeper(Runtime):
@@ -40,6 +41,8 @@ class Sleeper(Runtime):
     def run(self, inputs):
         RUNS[self.name] += 1
         SHAPES.append(inputs[0].shape)
+        if self.name in CRASHING:
+            raise RuntimeError("kernel not implemented for this shape")
         time.sleep(self.delay)
         return [np.zeros((inputs[0].shape[0], 4), np.float32)]
 
@@ -99,7 +102,7 @@ def fakes(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime_choice, "MAX_RUNS", 8)
     pxcore.plugins.reset()
     pxcore.register_plugin(Runtimes(), name="fake-runtimes")
-    for state in (BUILDS, RUNS, BROKEN, ABSENT):
+    for state in (BUILDS, RUNS, BROKEN, ABSENT, CRASHING):
         state.clear()
     SHAPES.clear()
 
@@ -149,7 +152,8 @@ def test_timing_stops_at_its_share_of_the_budget(fakes, monkeypatch):
     monkeypatch.setattr(runtime_choice, "MAX_RUNS", 1000)
     runtimes = {"slow": Slow(".", {}), "fast": Fast(".", {})}
     start = time.perf_counter()
-    times = runtime_choice.time_runtimes(runtimes, np.zeros((1, 3, 8, 8), np.float32), budget_s=0.2)
+    times, failed = runtime_choice.time_runtimes(runtimes, np.zeros((1, 3, 8, 8), np.float32), budget_s=0.2)
+    assert failed == {}
     assert time.perf_counter() - start < 0.6
     # each stopped once it had spent its 0.1 s (so the fast one ran more)
     assert runtime_choice.MIN_RUNS <= len(times["slow"]) <= 11 and len(times["fast"]) > 2 * len(times["slow"])
@@ -212,6 +216,20 @@ def test_a_cached_runtime_that_no_longer_runs_is_measured_again(fakes, tmp_path,
     runtime, record = runtime_choice.choose(out, info, threads=2)
     assert isinstance(runtime, Medium) and not record["cached"] and BUILDS["slow"] == builds["slow"] + 1
     assert record["skipped"]["fast"] == "fast-lib is not installed"
+
+
+def test_a_runtime_whose_run_fails_is_skipped_with_a_warning(fakes, tmp_path, caplog):
+    out, info = _export(tmp_path / "m")
+    CRASHING.add("fast")
+    with caplog.at_level(logging.WARNING, logger="pxcore"):
+        runtime, record = runtime_choice.choose(out, info, threads=2)
+    assert isinstance(runtime, Medium) and set(record["timings_ms"]) == {"medium", "slow"}
+    assert record["skipped"]["fast"] == ("its run on a 1x3x48x40 input failed: RuntimeError: kernel not "
+                                         "implemented for this shape")
+    assert RUNS["fast"] == 1 and any("fast" in r.getMessage() for r in caplog.records)
+    CRASHING.update({"medium", "slow"})
+    with pytest.raises(RuntimeUnavailable, match="(?s)no runtime can run.*slow: its run on"):
+        runtime_choice.choose(out, info, threads=2, remeasure=True)
 
 
 def test_priority_mode_takes_the_fixed_order_without_timing(fakes, tmp_path, monkeypatch):

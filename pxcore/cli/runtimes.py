@@ -5,6 +5,7 @@ timings behind the choice (from the cache, or measured now; ``--remeasure``)."""
 from __future__ import annotations
 
 import json
+import logging
 
 from .table import format_table
 
@@ -61,8 +62,14 @@ def _choice(args) -> int:
     device = args.device or "cpu"
     info = read_deploy_info(args.model_dir)
     threads = args.threads or default_threads()
-    _, record = choose(args.model_dir, info, device=device, precision=args.precision,
-                       threads=threads, remeasure=args.remeasure, build_cached=False)
+    logger = logging.getLogger("pxcore")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))  # what it would log at info is printed below
+    try:
+        _, record = choose(args.model_dir, info, device=device, precision=args.precision,
+                           threads=threads, remeasure=args.remeasure, build_cached=False)
+    finally:
+        logger.setLevel(level)
     if args.json:
         print(json.dumps(record, indent=2))
         return 0

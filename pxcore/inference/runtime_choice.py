@@ -77,6 +77,12 @@ def candidates(model_dir: Path, info: dict, device: str) -> tuple[list, dict[str
     return usable, skipped
 
 
+def none_can_run(model_dir: Path, device: str, precision: str, skipped: dict[str, str]) -> RuntimeUnavailable:
+    return RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
+                              + "\n  ".join([f"{n}: {r}" for n, r in skipped.items()]
+                                            or ["none registered for this device"]))
+
+
 def build(spec, model_dir: Path, info: dict, *, device: str, precision: str,
           threads: int | None) -> Runtime | str:
     """The runtime, or why it failed on this model (logged as a warning: it is usable
@@ -102,19 +108,28 @@ def synthetic_batch(info: dict) -> np.ndarray:
 
 
 def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: float | None = None,
-                  ) -> dict[str, list[float]]:
-    """Seconds per run of each runtime on ``batch``, warm-up excluded: runs taken in turn
-    until each has spent its share of ``budget_s`` (warm-up included) and has
+                  ) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """(seconds per run of each runtime on ``batch``, warm-up excluded; {name: why} for
+    those whose warm-up run raised, which are not timed). Runs are taken in turn until
+    each runtime has spent its share of ``budget_s`` (warm-up included) and has
     ``MIN_RUNS``, or has ``MAX_RUNS``."""
     budget_s = BUDGET_S if budget_s is None else budget_s
-    share = budget_s / max(len(runtimes), 1)
     spent = dict.fromkeys(runtimes, 0.0)
-    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    failed: dict[str, str] = {}
     for name, runtime in runtimes.items():
-        for _ in range(WARMUP_RUNS):
-            start = time.perf_counter()
-            runtime.run([batch])
-            spent[name] += time.perf_counter() - start
+        try:
+            for _ in range(WARMUP_RUNS):
+                start = time.perf_counter()
+                runtime.run([batch])
+                spent[name] += time.perf_counter() - start
+        except Exception as exc:  # a runtime that builds yet cannot run the model
+            failed[name] = f"its run on a {'x'.join(map(str, batch.shape))} input failed: " \
+                           f"{type(exc).__name__}: {exc}"
+            logger.warning("runtime='auto': the %s runtime failed on a synthetic input, "
+                           "trying the others: %s", name, failed[name])
+    runtimes = {name: runtime for name, runtime in runtimes.items() if name not in failed}
+    share = budget_s / max(len(runtimes), 1)
+    times: dict[str, list[float]] = {name: [] for name in runtimes}
 
     def done(name):
         runs = len(times[name])
@@ -129,7 +144,7 @@ def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: flo
             elapsed = time.perf_counter() - start
             times[name].append(elapsed)
             spent[name] += elapsed
-    return times
+    return times, failed
 
 
 def measure(specs, skipped: dict[str, str], model_dir: Path, info: dict, *, device: str,
@@ -144,15 +159,17 @@ def measure(specs, skipped: dict[str, str], model_dir: Path, info: dict, *, devi
         else:
             built[spec.name] = runtime
     if not built:
-        raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
-                                 + "\n  ".join(f"{n}: {r}" for n, r in skipped.items()))
+        raise none_can_run(model_dir, device, precision, skipped)
     record: dict[str, Any] = {"model": info.get("model"), "model_dir": str(model_dir),
                               "skipped": skipped, "timings_ms": {}}
     if len(built) == 1:
         (name, runtime), = built.items()
         return runtime, {**record, "chosen": name}
     batch = synthetic_batch(info)
-    times = time_runtimes(built, batch)
+    times, failed = time_runtimes(built, batch)
+    skipped.update(failed)
+    if not times:
+        raise none_can_run(model_dir, device, precision, skipped)
     medians = {name: float(np.median(runs)) for name, runs in times.items()}
     chosen = min(medians, key=medians.get)
     record.update(chosen=chosen, input_shape=list(batch.shape),
@@ -178,9 +195,7 @@ def choose(model_dir: Path, info: dict, *, device: str = "cpu", precision: str =
     model_dir = Path(model_dir)
     specs, skipped = candidates(model_dir, info, device)
     if not specs:
-        raise RuntimeUnavailable(f"no runtime can run {model_dir} on {device} ({precision}):\n  "
-                                 + "\n  ".join([f"{n}: {r}" for n, r in skipped.items()]
-                                               or ["none registered for this device"]))
+        raise none_can_run(model_dir, device, precision, skipped)
     if len(specs) == 1:  # nothing to compare
         runtime, record = measure(specs, skipped, model_dir, info, device=device,
                                   precision=precision, threads=threads)
