@@ -56,6 +56,7 @@ def _export(name: str, root: Path, legacy: bool = False) -> Path:
 def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None, warmup: int,
             repeats: int, precision: str | None = None) -> dict[str, Any]:
     """One runtime on one exported model (runs in the child process)."""
+    from ..inference.graphs import graph_files
     from ..inference.predictor import Predictor
 
     predictor = Predictor(model_dir, runtime=runtime, threads=threads, precision=precision)
@@ -67,11 +68,11 @@ def measure(model_dir: Path, runtime: str, batch_size: int, threads: int | None,
     for _ in range(repeats):
         predictor.run(batch)
     elapsed = time.perf_counter() - start
-    params = model_dir / predictor.info["files"]["params"]
+    weights = graph_files(predictor.info, ("params",))  # one graph's, or each graph's
     return {"runtime": predictor.runtime, "precision": predictor._runtime.precision,
             "ms_per_image": elapsed / repeats / batch_size * 1000,
             "images_per_s": repeats * batch_size / elapsed,
-            "size_mb": params.stat().st_size / 2**20,
+            "size_mb": sum((model_dir / name).stat().st_size for name in weights) / 2**20,
             "peak_mb": peak_rss_mb()}
 
 

@@ -8,6 +8,11 @@
     save_dir/onnx/model-KEY.onnx           the ONNX conversion, where the ONNX runtime's
                                            plugin is installed (see ``prepare``)
 
+A network that offers ``deploy_graphs(shape)`` and ``deploy_pipeline()`` (R-CNN: its
+proposals and NMS convert to no ONNX) is written as several graphs instead,
+``NAME.json``/``NAME.pdiparams`` each, with deploy.yml's ``graphs`` and ``pipeline``
+saying how they run (pxcore.inference.graphs); every runtime then runs those graphs.
+
 Batch size and image size stay dynamic unless fixed.
 
 This module is the paddle side of deployment (it writes the graph with paddle); reading
@@ -92,12 +97,17 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         net = model.net
         was_training = net.training
         net.eval()
-        spec = [paddle.static.InputSpec(shape, "float32", "image")]
-        paddle.jit.save(net, str(tmp / PROGRAM), input_spec=spec)
+        graphs = None
+        if hasattr(net, "deploy_graphs"):
+            graphs = _save_graphs(net, tmp, [1, *shape[1:]])  # the pipeline feeds one image at a time
+            files = None
+        else:
+            spec = [paddle.static.InputSpec(shape, "float32", "image")]
+            paddle.jit.save(net, str(tmp / PROGRAM), input_spec=spec)
+            files = {"program": _program_file(tmp), "params": f"{PROGRAM}.pdiparams"}
         if was_training:
             net.train()
-        files = {"program": _program_file(tmp), "params": f"{PROGRAM}.pdiparams"}
-        if legacy:
+        if legacy and files is not None:
             _export_legacy(model, tmp / "legacy", shape)
             files["legacy_program"] = f"legacy/{PROGRAM}.pdmodel"
             files["legacy_params"] = f"legacy/{PROGRAM}.pdiparams"
@@ -111,8 +121,12 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
             "input_size": list(nominal_input_size(model.eval_transforms) or []) or None,
             "transforms": model.eval_transforms.to_config(),
             "postprocess": model.deploy_postprocess(),
-            "files": files,
         }
+        if graphs is None:
+            info["files"] = files
+        else:
+            info["graphs"] = graphs
+            info["pipeline"] = net.deploy_pipeline()
         (tmp / DEPLOY_FILE).write_text(yaml.safe_dump(info, sort_keys=False, allow_unicode=True),
                                        encoding="utf-8")
         _prepare_runtimes(tmp, info, prepare)
@@ -127,6 +141,7 @@ def _prepare_runtimes(folder: Path, info: dict[str, Any], names: Sequence[str]) 
     """Build each named runtime once on the export being written, so that it converts
     (and caches, in the export) what it needs. Runtimes are found through the registry:
     the core never imports a runtime plugin."""
+    from ..inference.graphs import build_runtime
     from ..inference.runtime import unsupported_ops
     from ..plugins import get_registry
 
@@ -135,17 +150,38 @@ def _prepare_runtimes(folder: Path, info: dict[str, Any], names: Sequence[str]) 
         if spec is None or spec.unavailable_reason() is not None or unsupported_ops(spec, info):
             continue  # not installed, not usable here, or cannot run this graph: nothing to keep
         try:
-            spec.build(model_dir=folder, info=info, device="cpu", precision="fp32", threads=1)
+            build_runtime(spec, model_dir=folder, info=info, device="cpu", precision="fp32",
+                          threads=1)
         except Exception as exc:  # an optional head start: never worth failing the export
             logger.warning("export: the %s runtime's conversion failed, so the export carries "
                            "none (it will be tried again where the model runs): %s", name, exc)
 
 
-def _program_file(folder: Path) -> str:
-    for name in (f"{PROGRAM}.json", f"{PROGRAM}.pdmodel"):
+def _program_file(folder: Path, prefix: str = PROGRAM) -> str:
+    for name in (f"{prefix}.json", f"{prefix}.pdmodel"):
         if (folder / name).is_file():
             return name
     raise PxError(f"paddle.jit.save wrote no program file in {folder}")
+
+
+def _save_graphs(net, folder: Path, image_shape: list) -> dict[str, dict[str, Any]]:
+    """Each of ``net.deploy_graphs(image_shape)`` (``{"layer", "inputs", "outputs"[,
+    "onnx_opset"]}``, the layer's forward taking the inputs as one list) as its own
+    program and weights, and its deploy.yml entry (pxcore.inference.graphs)."""
+    import paddle
+
+    entries = {}
+    for name, graph in net.deploy_graphs(image_shape).items():
+        # the layer takes its inputs as one list: the program's inputs are its items
+        paddle.jit.save(graph["layer"], str(folder / name), input_spec=[list(graph["inputs"])])
+        entries[name] = {
+            "program": _program_file(folder, name), "params": f"{name}.pdiparams",
+            "inputs": [{"name": spec.name, "shape": [-1 if d is None else int(d) for d in spec.shape],
+                        "dtype": str(spec.dtype).replace("paddle.", "")} for spec in graph["inputs"]],
+            "outputs": [{"name": output} for output in graph["outputs"]],
+            **({"onnx_opset": int(graph["onnx_opset"])} if graph.get("onnx_opset") else {}),
+        }
+    return entries
 
 
 # Paddle writes the pre-PIR format only when FLAGS_enable_pir_api=0 is set before it

@@ -6,6 +6,8 @@
                   select_runtime: by name, or "auto", the fastest here, measured once
     choice_cache  the measured choices on disk and what their key holds
     cache         atomic cache files for runtimes' conversions (ONNX, Lite, TensorRT)
+    graphs        exports of several graphs with numpy between them (R-CNN): one
+                  runtime per graph under the pipeline deploy.yml names
     shapes        shape ranges for engines compiled per range (TensorRT)
     predictor     Predictor: deploy.yml + a runtime + the pre/post-processing
     classification, detection, segmentation

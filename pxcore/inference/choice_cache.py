@@ -48,11 +48,12 @@ def _file_hash(path: Path) -> str:
 
 
 def model_hash(model_dir: Path, info: dict[str, Any]) -> str:
-    """One hash of the exported program, its weights and deploy.yml."""
+    """One hash of the exported program, its weights and deploy.yml (every graph's
+    program and weights, for an export of several)."""
     from .deploy_file import DEPLOY_FILE
+    from .graphs import graph_files
 
-    files = info.get("files") or {}
-    names = [files[k] for k in ("program", "params") if files.get(k)] + [DEPLOY_FILE]
+    names = [*graph_files(info), DEPLOY_FILE]
     digest = hashlib.sha256()
     for name in names:
         path = Path(model_dir) / name

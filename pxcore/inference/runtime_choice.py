@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import PxError, UnknownNameError
 from .choice_cache import cache_dir, choice_key, load_choice, store_choice
+from .graphs import build_runtime
 from .runtime import (
     Runtime,
     RuntimeUnavailable,
@@ -90,7 +91,7 @@ def build(spec, model_dir: Path, info: dict, *, device: str, precision: str,
     factory's unexpected error (SpecError) counts as a failure too: one broken runtime
     must not stop "auto" from taking another."""
     try:
-        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+        return build_runtime(spec, model_dir=model_dir, info=info, device=device, precision=precision,
                           threads=threads)
     except PxError as exc:  # RuntimeUnavailable, or SpecError wrapping the factory's error
         logger.warning("runtime='auto': the %s runtime failed on %s, trying the others: %s",
@@ -260,7 +261,7 @@ def select_runtime(model_dir: Path, info: dict, runtime: str = "auto", *, device
         refusal = model_refusal(spec, info, model_dir)
         if refusal is not None:
             raise RuntimeUnavailable(refusal)
-        return spec.build(model_dir=model_dir, info=info, device=device, precision=precision,
+        return build_runtime(spec, model_dir=model_dir, info=info, device=device, precision=precision,
                           threads=threads, **(runtime_options or {}))
     if choice_mode() == "measure":
         return choose(model_dir, info, device=device, precision=precision,
@@ -277,7 +278,7 @@ def by_priority(model_dir: Path, info: dict, *, device: str = "cpu", precision: 
         reason = spec.unavailable_reason() or model_refusal(spec, info, model_dir)
         if reason is None:
             try:
-                return spec.build(model_dir=model_dir, info=info, device=device,
+                return build_runtime(spec, model_dir=model_dir, info=info, device=device,
                                   precision=precision, threads=threads)
             except RuntimeUnavailable as exc:
                 reason = str(exc)

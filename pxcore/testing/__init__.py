@@ -127,6 +127,8 @@ def check_static_parity(net, inputs: list, label: str, rtol: float = 1e-4, atol:
     import paddle
 
     net.eval()
+    if hasattr(net, "deploy_graphs"):
+        return _check_graphs_static_parity(net, inputs, label, rtol, atol)
     with paddle.no_grad():
         eager = [t.numpy() for t in _as_list(net(*inputs))]
         static_net = paddle.jit.to_static(net, full_graph=True)
@@ -136,6 +138,35 @@ def check_static_parity(net, inputs: list, label: str, rtol: float = 1e-4, atol:
         assert a.shape == b.shape, f"{label}: output {i} is {b.shape} after to_static, {a.shape} eager"
         assert np.allclose(a, b, rtol=rtol, atol=atol), (
             f"{label}: output {i} differs after to_static by up to {np.abs(a - b).max():.3g}")
+
+
+def _check_graphs_static_parity(net, inputs: list, label: str, rtol: float, atol: float) -> None:
+    """A network exported as several graphs (``deploy_graphs``, with numpy between them:
+    pxcore.inference.graphs): each graph gives after ``to_static`` what it gives eagerly,
+    on the inputs the network's own pipeline hands it for ``inputs``."""
+    import numpy as np
+    import paddle
+
+    seen: dict[str, list] = {}
+
+    def run(name, arrays):
+        seen.setdefault(name, [np.asarray(a) for a in arrays])
+        return net.run_graph(name, arrays)
+
+    net.pipeline(run, *[np.asarray(x) for x in inputs])
+    graphs = net.deploy_graphs([1, *inputs[0].shape[1:]])
+    assert set(seen) <= set(graphs), f"{label}: the pipeline runs graphs {sorted(seen)}, exported {sorted(graphs)}"
+    for name, arrays in seen.items():
+        layer = graphs[name]["layer"]
+        tensors = [paddle.to_tensor(a) for a in arrays]
+        with paddle.no_grad():
+            eager = [t.numpy() for t in _as_list(layer(tensors))]
+            static = [t.numpy() for t in _as_list(paddle.jit.to_static(layer, full_graph=True)(tensors))]
+        assert len(eager) == len(static), f"{label}: graph {name} gives {len(static)} outputs after to_static, {len(eager)} eager"
+        for i, (a, b) in enumerate(zip(eager, static, strict=True)):
+            assert a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=atol), (
+                f"{label}: graph {name} output {i} differs after to_static "
+                f"({b.shape} against {a.shape}, up to {np.abs(a - b).max() if a.shape == b.shape else '-'})")
 
 
 def _check_backbone(spec: Spec, label: str, **overrides: Any) -> None:

@@ -54,7 +54,14 @@ def converter_key(opset: int = OPSET) -> str:
     return hashlib.sha256(version.encode()).hexdigest()[:8]
 
 
-def cache_key(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> str:
+def required_opset(info: dict[str, Any]) -> int:
+    """The opset a graph converts at: ours, or the graph's own where it needs a later one
+    (deploy.yml's ``onnx_opset``; R-CNN's RoIAlign needs 16)."""
+    return max(OPSET, int(info.get("onnx_opset") or OPSET))
+
+
+def cache_key(model_dir: Path, info: dict[str, Any], opset: int | None = None) -> str:
+    opset = required_opset(info) if opset is None else opset
     return f"{content_key(model_dir, info)}-{converter_key(opset)}"
 
 
@@ -63,10 +70,12 @@ def _cache_dirs(model_dir: Path) -> list[Path]:
     return [model_dir / "onnx", user_cache]
 
 
-def onnx_model(model_dir: Path, info: dict[str, Any], opset: int = OPSET) -> Path:
-    """The ONNX file for an exported model, converting it if no cached one fits. Where
-    the converter cannot run, any cached conversion of this program and these weights
-    fits (the export's own, typically)."""
+def onnx_model(model_dir: Path, info: dict[str, Any], opset: int | None = None) -> Path:
+    """The ONNX file for an exported model (or one graph of it: ``info["files"]`` names
+    the program), converting it if no cached one fits. Where the converter cannot run,
+    any cached conversion of this program and these weights fits (the export's own,
+    typically)."""
+    opset = required_opset(info) if opset is None else opset
     why_not = converter_available()
     if why_not is not None:
         content = content_key(model_dir, info)
