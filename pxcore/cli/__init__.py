@@ -21,6 +21,7 @@ COMMANDS = {
     "export": "export",
     "runtimes": "runtimes",
     "bench": "bench",
+    "quantize": "quantize",
     "split-dataset": "split_dataset",
     "convert": "convert",
     "plugins": "plugins",

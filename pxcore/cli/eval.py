@@ -29,7 +29,6 @@ def add_parser(sub, name):
 
 def run(args) -> int:
     from ..api import load_model
-    from ..datasets import CocoDetection, ImageNet, SegDataset, VOCDetection
     from ..errors import PxError
     from ..inference.deploy_file import DEPLOY_FILE
 
@@ -43,23 +42,7 @@ def run(args) -> int:
                       f"first (px export {args.model_dir} --save-dir inference_model)")
     else:
         model = load_model(args.model_dir)
-    detector = model.task in DETECTION_TASKS
-    if args.ann_file:
-        if not detector:
-            raise PxError(f"--ann-file is COCO detection data; {model.name} is a {model.task} model")
-        ann_file = Path(args.ann_file)
-        data_dir = Path(args.data_dir) if args.data_dir else ann_file.parent.parent
-        dataset = CocoDetection(data_dir, ann_file, transforms=_transforms(model))
-    elif args.file_list:
-        file_list = Path(args.file_list)
-        data_dir = Path(args.data_dir) if args.data_dir else file_list.parent
-        label_list = Path(args.label_list) if args.label_list else data_dir / "labels.txt"
-        kind = (VOCDetection if detector else SegDataset if model.task == "semantic_segmentation"
-                else ImageNet)
-        dataset = kind(data_dir, file_list, label_list, transforms=_transforms(model))
-    else:
-        raise PxError("px eval needs the data: --file-list LIST (ImageNet, VOC or segmentation) "
-                      "or --ann-file JSON (COCO)")
+    dataset = evaluation_data(model, args.file_list, args.ann_file, args.data_dir, args.label_list)
     batch_size = args.batch_size or (32 if model.task == "classification" else 1)
     if exported:
         from ..deploy.evaluate import evaluate_export
@@ -75,3 +58,30 @@ def run(args) -> int:
 def _transforms(model):
     """A saved model's evaluation transforms; an export's (a Predictor) are its own."""
     return getattr(model, "eval_transforms", None) or getattr(model, "transforms", None)
+
+
+def evaluation_data(model, file_list=None, ann_file=None, data_dir=None, label_list=None):
+    """The data set a file list (ImageNet, VOC or segmentation, by the model's task) or
+    COCO annotations describe, for ``model`` (a saved model or a Predictor)."""
+    from ..datasets import CocoDetection, ImageNet, SegDataset, VOCDetection
+    from ..errors import PxError
+
+    detector = model.task in DETECTION_TASKS
+    if ann_file:
+        if not detector:
+            name = getattr(model, "name", None) or model.info.get("model")
+            raise PxError(f"--ann-file is COCO detection data; {name} is a {model.task} model")
+        ann_file = Path(ann_file)
+        data_dir = Path(data_dir) if data_dir else ann_file.parent.parent
+        dataset = CocoDetection(data_dir, ann_file, transforms=_transforms(model))
+    elif file_list:
+        file_list = Path(file_list)
+        data_dir = Path(data_dir) if data_dir else file_list.parent
+        label_list = Path(label_list) if label_list else data_dir / "labels.txt"
+        kind = (VOCDetection if detector else SegDataset if model.task == "semantic_segmentation"
+                else ImageNet)
+        dataset = kind(data_dir, file_list, label_list, transforms=_transforms(model))
+    else:
+        raise PxError("evaluating needs the data: --file-list LIST (ImageNet, VOC or segmentation) "
+                      "or --ann-file JSON (COCO)")
+    return dataset

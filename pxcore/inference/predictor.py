@@ -56,6 +56,8 @@ class Predictor:
                                                  else self.fixed_batch)
         # The export's own precision unless told (an int8 export: its quantized model)
         self.precision = precision or self.info.get("precision", "fp32")
+        if self.precision == "int8":
+            runtime = self._int8_runtime(runtime)
         self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
                                        precision=self.precision, threads=threads,
                                        runtime_options=runtime_options)
@@ -76,6 +78,18 @@ class Predictor:
             with self._clone_lock:
                 session = self._local.session = self._runtime.clone()
         return session
+
+    def _int8_runtime(self, runtime: str) -> str:
+        """An int8 model belongs to the runtime it was quantized for: "auto" is that one."""
+        entry = self.info.get("files", {}).get("int8")
+        if not entry:
+            raise PxError(f"{self.model_dir} has no int8 model; make one with px quantize "
+                          f"{self.model_dir} --calib-list LIST --save-dir DIR, or use precision='fp32'")
+        if runtime not in ("auto", entry["runtime"]):
+            raise PxError(f"{self.model_dir}'s int8 model was quantized for the {entry['runtime']} "
+                          f"runtime, so runtime={runtime!r} cannot run it; use runtime='auto' or "
+                          f"{entry['runtime']!r}, or precision='fp32' for the float model")
+        return entry["runtime"]
 
     def _check_batch_size(self, batch_size: Any) -> int:
         batch_size = check_batch_size(batch_size)

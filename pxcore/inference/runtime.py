@@ -21,7 +21,7 @@ from ..errors import PxError
 logger = logging.getLogger("pxcore")
 
 DEVICES = ("cpu", "gpu")
-PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 class RuntimeUnavailable(PxError):
