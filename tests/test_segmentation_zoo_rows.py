@@ -1,14 +1,15 @@
 """Every semantic segmentation row of the zoo, from the installed plugins: built by its
 zoo name with its class count, and each preset (the COCO and Cityscapes rows of a model
 share one) through the whole workflow: train steps with falling loss, evaluate,
-predict, export, and Paddle Inference and ONNX Runtime agreeing with Python on more
-than 99.5% of the label map's pixels."""
+predict, export, and Paddle Inference and ONNX Runtime (and OpenVINO where installed)
+agreeing with Python on more than 99.5% of the label map's pixels."""
 
 from __future__ import annotations
 
 import pytest
 
 import pxcore
+from pxcore.testing.runtimes import usable_runtimes
 from pxcore.testing.segmentation import check_segmentation_workflow, shapes_segmentation_data
 
 pytestmark = [pytest.mark.uses_installed_plugins]
@@ -41,5 +42,6 @@ PADDLEX_DEEPLAB_MOBILENETV2 = ("DeepLabv3_MobileNetV2_x1.0", {"encoder_with_aspp
 @pytest.mark.parametrize("preset, overrides", [*((p, {}) for p in PRESETS), PADDLEX_DEEPLAB_MOBILENETV2])
 def test_preset_trains_evaluates_predicts_and_deploys(preset, overrides, shapes, tmp_path):
     report = check_segmentation_workflow(preset, tmp_path, data_dir=shapes,
-                                         runtimes=("paddle", "onnxruntime"), **overrides)
+                                         runtimes=("paddle", "onnxruntime",
+                                                   *usable_runtimes(("openvino",))), **overrides)
     print(report)

@@ -94,3 +94,13 @@ def check_outputs(got: list[np.ndarray], expected: list[np.ndarray], what: str, 
         assert a.shape == b.shape, f"{what}: output {i} is {a.shape}, expected {b.shape}"
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol_scale * float(np.abs(b).max()),
                                    err_msg=f"{what}: output {i}")
+
+
+def usable_runtimes(names, device: str = "cpu") -> tuple[str, ...]:
+    """Those of ``names`` whose runtime is registered and usable here for ``device``, in
+    the order given: a parity test runs an optional runtime (OpenVINO) wherever it is
+    installed, with the tolerances the required ones meet."""
+    from ..inference.runtime import runtime_report
+
+    usable = {row["name"] for row in runtime_report(device) if row["usable"]}
+    return tuple(name for name in names if name in usable)

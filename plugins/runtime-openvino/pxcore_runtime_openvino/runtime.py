@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import threading
 
 import numpy as np
 
 from pxcore.deploy.runtime import Runtime, RuntimeUnavailable
 
-PRECISIONS = {"fp32": "f32", "bf16": "bf16"}  # pxcore's name -> INFERENCE_PRECISION_HINT
+# pxcore's name -> INFERENCE_PRECISION_HINT. int8 is the quantized model px quantize wrote
+# (its integer ops run int8 whatever the hint); the ops left in float run f32.
+PRECISIONS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 ISA_CAP = "ONEDNN_MAX_CPU_ISA"
 # The oneDNN ISA names of a cap that still has bf16 instructions (AVX512_CORE_BF16,
 # AVX512_CORE_AMX, AVX10_1_512..., AVX2_VNNI_2) or no cap at all (ALL, DEFAULT).
@@ -35,13 +38,18 @@ def probe() -> str | None:
 
 
 def core():
-    """One openvino.Core per process (reading and compiling through it is thread-safe)."""
+    """One openvino.Core per process (reading and compiling through it is thread-safe),
+    reading the ONNX ops its front end lacks through onnx_ops."""
     global _core
     with _core_lock:
         if _core is None:
             import openvino as ov
 
+            from .onnx_ops import extensions
+
             _core = ov.Core()
+            for extension in extensions():
+                _core.add_extension(extension)
         return _core
 
 
@@ -71,6 +79,34 @@ def check_precision(precision: str) -> None:
                                      "precision='fp32'")
 
 
+def int8_model(model_dir, info: dict):
+    """The int8 OpenVINO IR ``px quantize`` wrote into the export (deploy.yml ``files.int8``)."""
+    entry = info.get("files", {}).get("int8")
+    if not entry:
+        raise RuntimeUnavailable(f"{model_dir} has no int8 model; make one with px quantize "
+                                 f"{model_dir} --calib-list LIST --save-dir DIR, or use precision='fp32'")
+    if entry.get("runtime") != "openvino":
+        raise RuntimeUnavailable(f"{model_dir}'s int8 model is for the {entry.get('runtime')} runtime")
+    path = os.path.join(model_dir, entry["model"])
+    if not os.path.isfile(path):
+        raise RuntimeUnavailable(f"{model_dir}'s int8 model {entry['model']} is missing; quantize again")
+    return path
+
+
+_NO_RULE = re.compile(r"No conversion rule found for operations: ([^\n]+)")
+
+
+def compile_error(onnx_path, log: str) -> str:
+    """What to tell the user when OpenVINO cannot read or compile the ONNX file: the ONNX
+    ops its front end has no conversion for, if that is why, and the runtimes that run
+    them."""
+    missing = _NO_RULE.search(log)
+    if missing:
+        return (f"OpenVINO's ONNX front end has no conversion for {missing.group(1).strip()} "
+                f"(in {onnx_path}); use runtime='onnxruntime' or 'paddle'")
+    return f"OpenVINO cannot compile {onnx_path}: {log.strip()[-1500:]}"
+
+
 class OpenVinoRuntime(Runtime):
     name = "openvino"
     thread_safe = False  # an infer request serves one thread: clone() makes one per thread
@@ -85,7 +121,8 @@ class OpenVinoRuntime(Runtime):
             check_precision(precision)
             from pxcore_runtime_onnx.convert import onnx_model
 
-            self.onnx_path = onnx_model(self.model_dir, info)
+            self.onnx_path = (int8_model(self.model_dir, info) if precision == "int8"
+                              else onnx_model(self.model_dir, info))
             try:
                 model = core().read_model(str(self.onnx_path))
                 _compiled = core().compile_model(model, "CPU", {
@@ -94,8 +131,7 @@ class OpenVinoRuntime(Runtime):
                     "PERFORMANCE_HINT": "LATENCY",
                 })
             except RuntimeError as exc:  # OpenVINO's errors (an op it lacks, a bad file)
-                raise RuntimeUnavailable(f"OpenVINO cannot compile {self.onnx_path}: "
-                                         f"{str(exc).strip()[-1500:]}") from exc
+                raise RuntimeUnavailable(compile_error(self.onnx_path, str(exc))) from exc
         self.compiled = _compiled
         self.request = _compiled.create_infer_request()
         self.input_types = [port.get_element_type().to_dtype() for port in _compiled.inputs]

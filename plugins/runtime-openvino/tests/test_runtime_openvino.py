@@ -158,6 +158,63 @@ def test_a_graph_openvino_cannot_compile_is_a_clear_error(exported, tmp_path, mo
         pxcore.Predictor(out, runtime="openvino")
 
 
+def _onnx_file(path, nodes, inputs, initializers=(), opsets=(("", 19),)):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor(n, TensorProto.FLOAT, a.shape, a.ravel()) for n, a in initializers])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets]), path)
+    return path
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("inputs", [["x", "w", "offset", "b", "mask"], ["x", "w", "offset"],
+                                    ["x", "w", "offset", "", "mask"]])
+def test_deformable_convolutions_give_onnx_runtimes_results(inputs, exported, tmp_path, monkeypatch):
+    """ONNX DeformConv (what paddle2onnx writes for PP-YOLO's and the _dcn ResNets'
+    deformable convolutions), which OpenVINO's ONNX front end lacks, read as OpenVINO's
+    DeformableConvolution: ONNX Runtime's results, with groups, offset groups, a stride,
+    uneven padding and offsets reaching past the border (bilinear zero padding)."""
+    import onnxruntime
+    from onnx import helper
+
+    _, out = exported
+    rng = np.random.default_rng(0)
+    weights, bias = rng.standard_normal((6, 2, 3, 3), dtype=np.float32), rng.standard_normal(6, dtype=np.float32)
+    node = helper.make_node("DeformConv", inputs, ["y"], kernel_shape=[3, 3], pads=[1, 0, 1, 2],
+                            strides=[2, 1], group=2, offset_group=2)
+    shapes = [("x", ["n", 4, "h", "w"]), ("offset", ["n", 36, "oh", "ow"])]
+    if "mask" in inputs:
+        shapes.append(("mask", ["n", 18, "oh", "ow"]))
+    path = _onnx_file(tmp_path / "deform.onnx", [node], shapes, [("w", weights), ("b", bias)])
+    feed = {"x": rng.standard_normal((2, 4, 9, 11), dtype=np.float32),
+            "offset": 4 * rng.standard_normal((2, 36, 5, 11), dtype=np.float32)}
+    if "mask" in inputs:
+        feed["mask"] = rng.random((2, 18, 5, 11), dtype=np.float32)
+    (expected,) = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feed)
+    monkeypatch.setattr(conversion, "onnx_model", lambda model_dir, info: path)
+    (got,) = pxcore.Predictor(out, runtime="openvino")._runtime.run(list(feed.values()))
+    # float32 sums of 18 bilinear samples times weights, in another order: 6e-7 of the
+    # largest output (about 8) seen; 1e-5 leaves room for other kernels.
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+def test_an_op_its_onnx_front_end_lacks_is_named_with_the_way_out(exported, tmp_path, monkeypatch):
+    from onnx import helper
+
+    _, out = exported
+    node = helper.make_node("Foo", ["x"], ["y"], domain="com.example")
+    path = _onnx_file(tmp_path / "foo.onnx", [node], [("x", [1, 3])],
+                      opsets=(("", 13), ("com.example", 1)))
+    monkeypatch.setattr(conversion, "onnx_model", lambda model_dir, info: path)
+    with pytest.raises(RuntimeUnavailable, match=r"front end has no conversion for com.example.Foo .*"
+                                                 r"runtime='onnxruntime' or 'paddle'"):
+        pxcore.Predictor(out, runtime="openvino")
+
+
 def test_auto_considers_it_on_cpu_only():
     rows = {r["name"]: r for r in pxcore.inference.runtime_report("cpu")}
     assert rows["openvino"]["usable"] and rows["openvino"]["distribution"] == "pxcore-runtime-openvino"

@@ -11,12 +11,14 @@ from pxcore import transforms as T
 from pxcore.data.loader import Loader
 from pxcore.datasets.anchors import dataset_anchors
 from pxcore.testing.detections import assert_same_detection_lists
+from pxcore.testing.runtimes import usable_runtimes
 from pxcore.testing.training import loss_falls, settle_batchnorm
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
 from pxcore_yolov3.postprocess import NMS_DEFAULTS
 
 SIZE = 64
 RUNTIMES = ("paddle", "onnxruntime")
+OPTIONAL_RUNTIMES = ("openvino",)  # wherever installed, held to the same tolerances
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +73,7 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     nms = {**NMS_DEFAULTS[model.net.postprocess.nms.get("type", "multiclass")],
            **model.net.postprocess.nms}
     cut = nms.get("post_threshold", nms["score_threshold"])
-    for runtime in RUNTIMES:
+    for runtime in (*RUNTIMES, *usable_runtimes(OPTIONAL_RUNTIMES)):
         deployed = px.Predictor(exported, runtime=runtime).predict(images)
         try:
             assert_same_detection_lists(deployed, predictions, threshold=cut,
