@@ -179,8 +179,8 @@ class DetectionModel(TrainableModel):
 
         fixed = getattr(self.net, "export_batch_size", None)
         if fixed is not None and batch_size not in (None, fixed):
-            raise PxError(f"{self.name} exports with batch size {fixed} only (its proposals "
-                          f"are merged per image in a loop the graph fixes); got {batch_size}")
+            raise PxError(f"{self.name} exports with batch size {fixed} only (its exported "
+                          f"graphs run one image at a time); got {batch_size}")
         return export_model(self, save_dir, fixed_input_shape, batch_size or fixed, legacy)
 
     def deploy_outputs(self) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """TinyNet under pxcore's heads, as a third party uses them: YOLOv3, Faster R-CNN with
 an FPN, Mask R-CNN and DeepLabv3+ each build on it by name, learn (the loss falls over a
 few steps on one batch), predict, export, and the exported network agrees with Python
-in a runtime: ONNX Runtime for YOLOv3 and DeepLabv3+, Paddle Inference for the R-CNNs
-(paddle2onnx cannot convert their proposal ops; pxcore's README, "Known limits").
+in a runtime: ONNX Runtime for each, and Paddle Inference too for the R-CNNs (whose
+export is three graphs with numpy proposals and NMS between them).
 
 Every head picks the strides it reads from TinyNet's report (2 to 32), nothing here
 tells it which."""
@@ -23,9 +23,10 @@ SIZE = 64
 # 512-wide necks would be most of the cost on a CPU.
 DETECTORS = {
     "YOLOv3-DarkNet53": ({"neck_channels": 64}, ("onnxruntime",)),
-    "FasterRCNN-ResNet50-FPN": ({"fpn_channels": 32, "box_head_hidden": 64, "roi_batch_size": 32}, ("paddle",)),
+    "FasterRCNN-ResNet50-FPN": ({"fpn_channels": 32, "box_head_hidden": 64, "roi_batch_size": 32},
+                                ("paddle", "onnxruntime")),
     "MaskRCNN-ResNet50-FPN": ({"fpn_channels": 32, "box_head_hidden": 64, "roi_batch_size": 32,
-                               "mask_head_channels": 16}, ("paddle",)),
+                               "mask_head_channels": 16}, ("paddle", "onnxruntime")),
 }
 
 

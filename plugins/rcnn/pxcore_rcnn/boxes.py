@@ -1,9 +1,9 @@
-"""Anchors and the box coder R-CNN's two stages share.
+"""Anchors and the box coder R-CNN's two stages share, in numpy (no paddle: the
+inference pipeline, ``pipeline.py``, runs them beside any runtime).
 
 Boxes are (x1, y1, x2, y2) in input pixels with width x2 - x1 (PaddleDetection 2.x,
-``pixel_offset=False``). Anchors are built with Paddle ops from the feature map's
-shape, so the exported graph makes them for any image size; the training targets
-read the same anchors back as numpy.
+``pixel_offset=False``). Training builds the same anchors from its feature maps with
+Paddle ops (``rpn.grid_anchors``); ``level_anchors`` is their numpy twin.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import paddle
 
 # Deltas larger than this (log of 1000/16) would overflow exp() when decoded.
 MAX_LOG_SCALE = math.log(1000.0 / 16)
@@ -30,15 +29,14 @@ def cell_anchors(sizes: Sequence[float], ratios: Sequence[float]) -> np.ndarray:
     return np.asarray(cells, np.float32)
 
 
-def grid_anchors(feature, stride: int, cells: np.ndarray):
-    """Anchors for every cell of ``feature`` ([B, C, H, W]), ordered (y, x, anchor) as
-    ``generate_proposals`` reads the scores: ``[H * W * A, 4]``."""
-    height, width = paddle.shape(feature)[2], paddle.shape(feature)[3]
-    ys = paddle.arange(0, height, dtype="float32") * float(stride)
-    xs = paddle.arange(0, width, dtype="float32") * float(stride)
-    yy, xx = paddle.meshgrid(ys, xs)
-    shifts = paddle.stack([xx, yy, xx, yy], axis=-1).reshape([-1, 1, 4])
-    return (shifts + paddle.to_tensor(cells)).reshape([-1, 4])
+def level_anchors(height: int, width: int, stride: int, cells: np.ndarray) -> np.ndarray:
+    """Anchors for every cell of a ``height`` x ``width`` feature map, ordered (y, x,
+    anchor) as the RPN's outputs are read: ``[H * W * A, 4]`` float32."""
+    ys = np.arange(height, dtype=np.float32) * np.float32(stride)
+    xs = np.arange(width, dtype=np.float32) * np.float32(stride)
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    shifts = np.stack([xx, yy, xx, yy], axis=-1).reshape(-1, 1, 4)
+    return (shifts + cells[None].astype(np.float32)).reshape(-1, 4)
 
 
 def encode(boxes: np.ndarray, anchors: np.ndarray, weights: Sequence[float]) -> np.ndarray:
@@ -54,26 +52,29 @@ def encode(boxes: np.ndarray, anchors: np.ndarray, weights: Sequence[float]) -> 
                      ww * np.log(bw / aw), wh * np.log(bh / ah)], axis=1).astype(np.float32)
 
 
-def decode(deltas, rois, weights: Sequence[float]):
-    """Boxes from ``deltas`` ([R, K, 4], one set per class) applied to ``rois`` ([R, 4]),
-    in Paddle ops (the exported graph decodes too): ``[R, K, 4]``."""
-    wx, wy, ww, wh = weights
-    widths = (rois[:, 2] - rois[:, 0]).unsqueeze(1)
-    heights = (rois[:, 3] - rois[:, 1]).unsqueeze(1)
-    cx = rois[:, 0].unsqueeze(1) + 0.5 * widths
-    cy = rois[:, 1].unsqueeze(1) + 0.5 * heights
-    dx, dy = deltas[:, :, 0] / wx, deltas[:, :, 1] / wy
-    dw = paddle.clip(deltas[:, :, 2] / ww, max=MAX_LOG_SCALE)
-    dh = paddle.clip(deltas[:, :, 3] / wh, max=MAX_LOG_SCALE)
+def decode(deltas: np.ndarray, rois: np.ndarray, weights: Sequence[float],
+           max_log_scale: float = MAX_LOG_SCALE) -> np.ndarray:
+    """Boxes from ``deltas`` ([R, K, 4], K sets per RoI, e.g. one per class) applied to
+    ``rois`` ([R, 4]): ``[R, K, 4]`` float32. Width and height scales are clipped at
+    ``max_log_scale`` before exp(), as Paddle's box coder does."""
+    deltas = np.asarray(deltas, np.float32)
+    rois = np.asarray(rois, np.float32)
+    wx, wy, ww, wh = (np.float32(w) for w in weights)
+    widths = (rois[:, 2] - rois[:, 0])[:, None]
+    heights = (rois[:, 3] - rois[:, 1])[:, None]
+    cx = rois[:, 0][:, None] + np.float32(0.5) * widths
+    cy = rois[:, 1][:, None] + np.float32(0.5) * heights
+    dx, dy = deltas[..., 0] / wx, deltas[..., 1] / wy
+    limit = np.float32(max_log_scale)
+    dw = np.minimum(deltas[..., 2] / ww, limit)
+    dh = np.minimum(deltas[..., 3] / wh, limit)
     px, py = dx * widths + cx, dy * heights + cy
-    pw, ph = paddle.exp(dw) * widths, paddle.exp(dh) * heights
-    return paddle.stack([px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph], axis=-1)
+    pw, ph = np.exp(dw) * widths, np.exp(dh) * heights
+    half_w, half_h = np.float32(0.5) * pw, np.float32(0.5) * ph
+    return np.stack([px - half_w, py - half_h, px + half_w, py + half_h], axis=-1)
 
 
-def clip_to_image(boxes, height, width):
-    """``boxes`` [..., 4] clipped to an image of ``height`` x ``width`` (tensors)."""
-    x1 = paddle.minimum(paddle.maximum(boxes[..., 0], paddle.zeros_like(boxes[..., 0])), width)
-    y1 = paddle.minimum(paddle.maximum(boxes[..., 1], paddle.zeros_like(boxes[..., 1])), height)
-    x2 = paddle.minimum(paddle.maximum(boxes[..., 2], paddle.zeros_like(boxes[..., 2])), width)
-    y2 = paddle.minimum(paddle.maximum(boxes[..., 3], paddle.zeros_like(boxes[..., 3])), height)
-    return paddle.stack([x1, y1, x2, y2], axis=-1)
+def clip_to_image(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
+    """``boxes`` [..., 4] clipped to an image of ``height`` x ``width``."""
+    limits = np.array([width, height, width, height], np.float32)
+    return np.clip(boxes, np.float32(0), limits).astype(np.float32)

@@ -9,11 +9,14 @@ C4 or FPN: one class, and the zoo's sixteen rows are presets of it.
   head, four convs and an upsampling for 28x28 masks.
 
 In training, ``forward`` stops after the RPN and ``loss`` does the rest (targets are
-labels built in numpy). In evaluation ``forward`` runs the whole detector in Paddle
-ops, proposals and NMS included, and returns ``bbox [N, 6]`` (class, score, x1, y1,
-x2, y2 in input pixels), ``bbox_num [B]`` and, with masks, ``mask [N, M, M]``
-(the probability map of each box's class); ``postprocess`` (numpy) scales them back to
-the image and pastes the masks. Paddle Inference runs that graph whole.
+labels built in numpy). In evaluation the detector is three graphs with numpy between
+them (``pipeline.py``): ``rpn_graph`` (backbone, pyramid, RPN head), ``box_graph``
+(RoIAlign and the box head) and ``mask_graph``; ``forward`` runs them eagerly through
+the same ``RCNNPipeline`` an export runs in any runtime, and returns ``bbox [N, 6]``
+(class, score, x1, y1, x2, y2 in input pixels), ``bbox_num [B]`` and, with masks,
+``mask [N, M, M]`` (the probability map of each box's class); ``postprocess`` (numpy)
+scales them back to the image and pastes the masks. ``deploy_graphs`` and
+``deploy_pipeline`` are what ``export`` writes.
 """
 
 from __future__ import annotations
@@ -24,21 +27,20 @@ from typing import Any
 import numpy as np
 import paddle
 import paddle.nn.functional as F
-from paddle import _C_ops, nn
+from paddle import nn
 
 from pxcore.compose import build_backbone
 from pxcore.errors import IncompatiblePartsError, PxError
 
-from .boxes import clip_to_image, decode
 from .fpn import FPN
 from .heads import BoxPredictor, MaskHead, Res5Head, TwoFCHead
 from .hrfpn import HRFPN
+from .pipeline import BOX_WEIGHTS, RCNNPipeline
 from .postprocess import RCNNPostprocess
 from .roi import RoIExtractor
 from .rpn import AnchorGenerator, ProposalSettings, RPNHead, anchors_numpy, propose
 from .targets import mask_targets, rpn_targets, sample_rois, valid_gt
 
-BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 NECKS = {"FPN": FPN, "HRFPN": HRFPN}
 FPN_ANCHOR_SIZES = ((32,), (64,), (128,), (256,), (512,))
 C4_ANCHOR_SIZES = ((32, 64, 128, 256, 512),)
@@ -74,7 +76,7 @@ class RCNN(nn.Layer):
     (its ``neck``: FPN, or HRFPN for HRNet) or C4; the rest are PaddleDetection's defaults, exposed for small data and CPUs
     (``fpn_channels``, ``box_head_hidden``, proposal counts, sample sizes)."""
 
-    export_batch_size = 1  # proposals are merged per image in a loop fixed at export
+    export_batch_size = 1  # the pipeline runs the graphs on one image at a time
     # Where only the wiring is tested (pxcore.testing.composition): narrow layers and few
     # boxes, so the mask head does not run on 100 detections of an untrained net.
     smoke_arguments = {"fpn_channels": 32, "box_head_hidden": 64, "mask_head_channels": 16,
@@ -122,6 +124,7 @@ class RCNN(nn.Layer):
         self.roi_batch_size = roi_batch_size
         self.roi_fg_fraction = roi_fg_fraction
         self._roi_levels = len(roi_levels)
+        self._roi_features = list(roi_levels)
         if fpn:
             self.box_roi = RoIExtractor(roi_levels, 7)
             self.box_head = TwoFCHead(fpn_channels, 7, box_head_hidden)
@@ -163,7 +166,7 @@ class RCNN(nn.Layer):
 
         return from_static(self, state)
 
-    # deploy.yml's outputs, and the graph ops some runtimes cannot convert.
+    # deploy.yml's outputs: what the pipeline of graphs gives, as one graph did.
     @property
     def output_names(self) -> list[str]:
         return ["bbox", "bbox_num", "mask"] if self.with_mask else ["bbox", "bbox_num"]
@@ -178,11 +181,71 @@ class RCNN(nn.Layer):
     legacy_export_refusal = ("Paddle 3.3's pre-PIR static mode fails on R-CNN's graph at the "
                              "RPN's proposal step (measured)")
 
-    @property
-    def deploy_ops(self) -> tuple[str, ...]:
-        merging = ("collect_fpn_proposals", "distribute_fpn_proposals") if self.fpn else ()
-        return ("generate_proposals", *merging, "roi_align", "multiclass_nms3")
+    # --- the export: three graphs and the numpy pipeline between them ---------------
 
+    # RoIAlign with aligned=True is ONNX's RoiAlign in its opset-16 form
+    # (coordinate_transformation_mode "half_pixel"); opset 13's shifts every sample.
+    ONNX_OPSET = 16
+
+    def pipeline_config(self) -> dict[str, Any]:
+        settings = self.test_proposals
+        return {"num_classes": self.num_classes,
+                "anchor_sizes": [list(s) for s in self.anchor_generator.sizes],
+                "anchor_ratios": list(self.anchor_generator.ratios),
+                "rpn_strides": list(self.anchor_generator.strides),
+                "roi_strides": list(self.box_roi.strides),
+                "pre_nms_top_n": settings.pre_nms_top_n, "post_nms_top_n": settings.post_nms_top_n,
+                "rpn_nms_thresh": settings.nms_thresh, "min_size": settings.min_size,
+                "box_weights": list(BOX_WEIGHTS), "score_threshold": self.score_threshold,
+                "nms_threshold": self.nms_threshold, "keep_top_k": self.keep_top_k,
+                "with_mask": self.with_mask,
+                "mask_resolution": getattr(self, "mask_resolution", 28)}
+
+    @property
+    def pipeline(self) -> RCNNPipeline:
+        """The numpy stages, as the current settings (thresholds, proposal counts) say."""
+        config = self.pipeline_config()
+        if getattr(self, "_pipeline", None) is None or self._pipeline.to_config() != config:
+            self._pipeline = RCNNPipeline(**config)
+        return self._pipeline
+
+    def deploy_pipeline(self) -> dict[str, Any]:
+        """deploy.yml's ``pipeline``: the numpy runner between the graphs."""
+        return {"runner": f"{RCNNPipeline.__module__}:{RCNNPipeline.__name__}",
+                "args": self.pipeline.to_config()}
+
+    def deploy_graphs(self, image_shape: Sequence[int | None]) -> dict[str, dict[str, Any]]:
+        """The graphs an export writes, each ``{"layer", "inputs" (InputSpecs), "outputs"
+        (names), "onnx_opset"}``, for an input of ``image_shape`` [1, 3, H, W]."""
+        count = self._roi_levels
+        channels = [f.channels for f in self._roi_features]
+        features = [paddle.static.InputSpec([1, c, None, None], "float32", f"feature{i}")
+                    for i, c in enumerate(channels)]
+
+        def boxes(name):
+            return [paddle.static.InputSpec([None, 4], "float32", f"{name}{i}") for i in range(count)]
+
+        levels = len(self.anchor_generator.strides)
+        box_parts = [self.box_roi_layers(), self.box_head, self.predictor]
+        graphs = {
+            "rpn": {"layer": _Graph(self.rpn_graph, [self.backbone, self.neck, self.rpn_head]),
+                    "inputs": [paddle.static.InputSpec(list(image_shape), "float32", "image")],
+                    "outputs": [f"feature{i}" for i in range(count)]
+                    + [f"score{i}" for i in range(levels)] + [f"delta{i}" for i in range(levels)]},
+            "box": {"layer": _Graph(self.box_graph, box_parts), "inputs": features + boxes("rois"),
+                    "outputs": ["probs", "deltas"], "onnx_opset": self.ONNX_OPSET},
+        }
+        if self.with_mask:
+            parts = [self.mask_head] + ([] if self.fpn else [self.box_roi_layers()])
+            graphs["mask"] = {"layer": _Graph(self.mask_graph, parts),
+                              "inputs": features + boxes("boxes"), "outputs": ["mask_logits"],
+                              "onnx_opset": self.ONNX_OPSET}
+        return graphs
+
+    def box_roi_layers(self) -> nn.Layer:
+        """The layers the box head runs that it does not own (C4: the backbone's last
+        stage), so that a graph holding them saves their weights."""
+        return nn.LayerList(list(getattr(self.box_head, "_blocks", [])))
 
     # --- the network ---------------------------------------------------------------
 
@@ -191,45 +254,44 @@ class RCNN(nn.Layer):
         return self.neck(features) if self.neck is not None else features
 
     def forward(self, image):
+        if not self.training:
+            outputs = self.pipeline(self.run_graph, image.numpy())
+            return [paddle.to_tensor(o) for o in outputs]
         features = self._features(image)
         scores, deltas = self.rpn_head(features)
         anchors = self.anchor_generator(features)
         image_hw = paddle.shape(image)[2:4].astype("float32").reshape([1, 2])
-        if self.training:
-            return {"features": features, "scores": scores, "deltas": deltas,
-                    "anchors": anchors, "image_hw": image_hw}
-        batch = image.shape[0]  # static when exported (batch 1)
-        rois, rois_num = propose(scores, deltas, anchors, image_hw, self.test_proposals, batch)
-        roi_features = features[:self._roi_levels]
-        vector, _ = self.box_head(self.box_roi(roi_features, rois, rois_num))
-        logits, box_deltas = self.predictor(vector)
-        boxes = decode(box_deltas.reshape([-1, self.num_classes, 4]), rois, BOX_WEIGHTS)
-        boxes = clip_to_image(boxes, image_hw[0, 0], image_hw[0, 1])
-        probs = F.softmax(logits, axis=-1)[:, :self.num_classes]
-        bbox, _, bbox_num = _C_ops.multiclass_nms3(
-            boxes, probs, rois_num, self.score_threshold, -1, self.keep_top_k,
-            self.nms_threshold, True, 1.0, -1)
-        if not self.with_mask:
-            return [bbox, bbox_num]
-        return [bbox, bbox_num, self._masks(roi_features, bbox, bbox_num, batch)]
+        return {"features": features, "scores": scores, "deltas": deltas,
+                "anchors": anchors, "image_hw": image_hw}
 
-    def _mask_logits(self, roi_features, rois, rois_num):
+    def run_graph(self, name: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """One of the graphs, eagerly, on numpy arrays (the pipeline's ``run``)."""
+        graph = {"rpn": self.rpn_graph, "box": self.box_graph, "mask": self.mask_graph}[name]
+        with paddle.no_grad():
+            return [o.numpy() for o in graph(*[paddle.to_tensor(a) for a in inputs])]
+
+    def rpn_graph(self, image):
+        """The feature maps RoIAlign reads, then per RPN level objectness and deltas."""
+        features = self._features(image)
+        scores, deltas = self.rpn_head(features)
+        return [*features[:self._roi_levels], *scores, *deltas]
+
+    def box_graph(self, *inputs):
+        """The roi levels' feature maps, then each level's RoIs [R_l, 4] -> class
+        probabilities [R, C + 1] and per-class deltas [R, 4C], RoIs in level order."""
+        count = self._roi_levels
+        vector, _ = self.box_head(self.box_roi.pool_levels(list(inputs[:count]), list(inputs[count:])))
+        logits, deltas = self.predictor(vector)
+        return [F.softmax(logits, axis=-1), deltas]
+
+    def mask_graph(self, *inputs):
+        """The roi levels' feature maps, then each level's boxes -> mask logits [K, C, M, M]."""
+        count = self._roi_levels
+        features, boxes = list(inputs[:count]), list(inputs[count:])
         if self.fpn:
-            return self.mask_head(self.mask_roi(roi_features, rois, rois_num))
-        _, c5_map = self.box_head(self.box_roi(roi_features, rois, rois_num))
-        return self.mask_head(c5_map)
-
-    def _masks(self, roi_features, bbox, bbox_num, batch: int):
-        # One dummy box after the last image's keeps the mask branch off an empty
-        # batch (no detections anywhere); its row is cut off again below.
-        boxes = paddle.concat([bbox[:, 2:6], paddle.to_tensor([[0.0, 0.0, 1.0, 1.0]])])
-        extra = np.zeros(batch, np.int32)
-        extra[-1] = 1
-        counts = bbox_num + paddle.to_tensor(extra)
-        logits = self._mask_logits(roi_features, boxes, counts)
-        classes = paddle.concat([bbox[:, 0], paddle.zeros([1])]).astype("int64")
-        pick = F.one_hot(classes, self.num_classes).unsqueeze([2, 3])
-        return F.sigmoid((logits * pick).sum(axis=1))[:-1]
+            return [self.mask_head(self.mask_roi.pool_levels(features, boxes))]
+        _, c5_map = self.box_head(self.box_roi.pool_levels(features, boxes))
+        return [self.mask_head(c5_map)]
 
     # --- training ------------------------------------------------------------------
 
@@ -338,3 +400,18 @@ class RCNN(nn.Layer):
         pick = F.one_hot(labels, self.num_classes).unsqueeze([2, 3])
         return F.binary_cross_entropy_with_logits(
             (logits * pick).sum(axis=1), paddle.to_tensor(np.concatenate(fg_targets)))
+
+
+class _Graph(nn.Layer):
+    """One graph of the export: ``forward`` is one of RCNN's ``*_graph`` methods, and it
+    holds the layers that method reads, so that its saved parameters are theirs. Its
+    inputs come as one list (``to_static`` takes no ``*args``); the program's inputs are
+    that list's items, in order."""
+
+    def __init__(self, method, parts) -> None:
+        super().__init__()
+        self._method = method
+        self.parts = nn.LayerList([p for p in parts if p is not None])
+
+    def forward(self, inputs):
+        return self._method(*inputs)

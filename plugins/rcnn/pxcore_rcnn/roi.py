@@ -1,6 +1,8 @@
 """RoIAlign (He et al., 2017) over one feature map (C4) or a pyramid (FPN), where each
 RoI reads the level its size calls for: level = 4 + log2(sqrt(area) / 224), clamped
-to the levels there are (Lin et al., 2017)."""
+to the levels there are (Lin et al., 2017). Training assigns levels with Paddle's
+operator (``__call__``); inference assigns them in numpy and pools each level's RoIs
+(``pool_levels``)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,14 @@ class RoIExtractor:
     def _align(self, feature, rois, rois_num, stride):
         return ops.roi_align(feature, rois, rois_num, self.resolution, 1.0 / stride,
                              self.sampling_ratio, self.aligned)
+
+    def pool_levels(self, features, level_rois):
+        """RoIAlign of each level's own RoIs ([R_l, 4], one image) on its feature map,
+        concatenated in level order (the inference graphs: the levels are assigned in
+        numpy, ``pipeline.RoIsByLevel``)."""
+        pooled = [self._align(f, r, paddle.shape(r)[0:1].astype("int32"), s)
+                  for f, r, s in zip(features, level_rois, self.strides)]  # noqa: B905
+        return pooled[0] if len(pooled) == 1 else paddle.concat(pooled)
 
     def __call__(self, features, rois, rois_num):
         if len(features) == 1:

@@ -1,6 +1,7 @@
 """The region proposal network: one small conv head shared by every level, anchors
-per level, and the proposals it keeps (decoded, clipped, NMS'd per level, then the
-best of all levels per image), in Paddle ops so the exported graph proposes too."""
+per level, and, for training, the proposals it keeps in Paddle ops (decoded, clipped,
+NMS'd per level, then the best of all levels per image). Evaluation, prediction and
+every runtime propose in numpy instead (``pipeline.propose``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ from paddle.vision import ops
 
 from pxcore.errors import PxError
 
-from .boxes import cell_anchors, grid_anchors
+from .boxes import cell_anchors
+
+
+def grid_anchors(feature, stride: int, cells: np.ndarray):
+    """Anchors for every cell of ``feature`` ([B, C, H, W]) in Paddle ops, ordered (y, x,
+    anchor) as ``generate_proposals`` reads the scores: ``[H * W * A, 4]`` (what
+    ``boxes.level_anchors`` gives in numpy)."""
+    height, width = paddle.shape(feature)[2], paddle.shape(feature)[3]
+    ys = paddle.arange(0, height, dtype="float32") * float(stride)
+    xs = paddle.arange(0, width, dtype="float32") * float(stride)
+    yy, xx = paddle.meshgrid(ys, xs)
+    shifts = paddle.stack([xx, yy, xx, yy], axis=-1).reshape([-1, 1, 4])
+    return (shifts + paddle.to_tensor(cells)).reshape([-1, 4])
 
 
 class RPNHead(nn.Layer):
@@ -59,6 +72,8 @@ class AnchorGenerator:
         if len(sizes) != len(strides):
             raise PxError(f"RPN anchors: {len(sizes)} anchor size groups for {len(strides)} "
                           "levels; give one group per level")
+        self.sizes = [tuple(float(v) for v in s) for s in sizes]
+        self.ratios = [float(r) for r in ratios]
         self.cells = [cell_anchors(s, ratios) for s in sizes]
         if len({len(c) for c in self.cells}) != 1:
             raise PxError("RPN anchors: every level needs the same number of anchor sizes")

@@ -9,7 +9,6 @@ import paddle
 import pytest
 
 import pxcore as px
-from pxcore.deploy.runtime import RuntimeUnavailable
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
 from pxcore.testing import check_spec, conformance_params
@@ -67,8 +66,7 @@ def test_decoding_inverts_encoding():
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
     weights = (10.0, 10.0, 5.0, 5.0)
     deltas = encode(boxes.astype(np.float32), rois.astype(np.float32), weights)
-    decoded = decode(paddle.to_tensor(deltas[:, None]), paddle.to_tensor(rois.astype(np.float32)),
-                     weights).numpy()[:, 0]
+    decoded = decode(deltas[:, None], rois.astype(np.float32), weights)[:, 0]
     np.testing.assert_allclose(decoded, boxes, atol=1e-3)
 
 
@@ -147,13 +145,112 @@ def test_bad_settings_and_data_name_the_fix(tmp_path):
                      num_workers=0)
 
 
-def test_onnx_runtime_refuses_rcnn_and_says_why(tmp_path):
-    model = px.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, fpn_channels=16,
-                            box_head_hidden=32, test_proposals=(50, 10))
+def _rpn_outputs(rng, sizes, anchors_per_cell=3):
+    """Random RPN outputs per level: objectness logits distinct over all levels (so that
+    no order depends on how ties break), small deltas."""
+    counts = [anchors_per_cell * h * w for h, w in sizes]
+    logits = rng.permutation(sum(counts)).astype(np.float32) / sum(counts) * 8 - 4
+    scores, deltas, start = [], [], 0
+    for (height, width), count in zip(sizes, counts, strict=True):
+        scores.append(logits[start:start + count].reshape(1, anchors_per_cell, height, width))
+        start += count
+        deltas.append(rng.normal(0, 0.3, (1, 4 * anchors_per_cell, height, width)).astype(np.float32))
+    return scores, deltas
+
+
+@pytest.mark.parametrize("fpn", [True, False])
+def test_numpy_proposals_are_paddles_operators(fpn):
+    """The numpy proposals every runtime and model.predict use are what Paddle's
+    generate_proposals (and collect_fpn_proposals) give, which training still runs."""
+    from pxcore_rcnn.boxes import level_anchors
+    from pxcore_rcnn.pipeline import propose as numpy_propose
+    from pxcore_rcnn.rpn import AnchorGenerator, ProposalSettings
+    from pxcore_rcnn.rpn import propose as paddle_propose
+
+    rng = np.random.default_rng(1)
+    image_hw = (96, 128)
+    strides = [4, 8, 16, 32, 64] if fpn else [16]
+    sizes = [(-(-image_hw[0] // s), -(-image_hw[1] // s)) for s in strides]
+    generator = AnchorGenerator([(32 * 2 ** i,) for i in range(5)] if fpn else [(32, 64, 128, 256, 512)],
+                                (0.5, 1.0, 2.0), strides)
+    scores, deltas = _rpn_outputs(rng, sizes, generator.num_anchors)
+    settings = ProposalSettings(300, 100, nms_thresh=0.7)
+    anchors = [level_anchors(h, w, s, c) for (h, w), s, c in zip(sizes, strides, generator.cells, strict=True)]
+    ours = numpy_propose([s[0] for s in scores], [d[0] for d in deltas], anchors, image_hw,
+                         settings.pre_nms_top_n, settings.post_nms_top_n, settings.nms_thresh)
+    grids = generator([paddle.zeros([1, 1, h, w]) for h, w in sizes])
+    for grid, mine in zip(grids, anchors, strict=True):
+        np.testing.assert_allclose(grid.numpy(), mine, atol=1e-4)
+    theirs, counts = paddle_propose([paddle.to_tensor(s) for s in scores], [paddle.to_tensor(d) for d in deltas],
+                                    grids, paddle.to_tensor([list(map(float, image_hw))]), settings, 1)
+    assert len(ours) == int(counts.numpy()[0]) > 20
+    np.testing.assert_allclose(ours, theirs.numpy(), atol=2e-3)
+
+
+def test_levels_are_paddles_distribute_fpn_proposals():
+    from paddle.vision import ops
+
+    from pxcore_rcnn.pipeline import PLACEHOLDER, RoIsByLevel
+
+    rng = np.random.default_rng(2)
+    corners = rng.uniform(0, 800, (400, 2)).astype(np.float32)
+    sides = np.exp(rng.uniform(0, 7, (400, 2))).astype(np.float32)
+    rois = np.concatenate([corners, corners + sides], 1)
+    rois[:3] = [[5, 5, 5, 9], [0, 0, 0, 0], [1, 1, 223.99, 223.99]]  # empty, a point, the edge
+    groups = RoIsByLevel(rois, [2, 3, 4, 5])
+    theirs, restore, _ = ops.distribute_fpn_proposals(paddle.to_tensor(rois), 2, 5, 4, 224,
+                                                      pixel_offset=False,
+                                                      rois_num=paddle.to_tensor([400], "int32"))
+    for level, (mine, paddles) in enumerate(zip(groups.inputs, theirs, strict=True)):
+        expected = paddles.numpy() if len(paddles.numpy()) else PLACEHOLDER  # none: a placeholder
+        np.testing.assert_array_equal(mine, expected, err_msg=f"level {level + 2}")
+    # the graph's rows come back in the RoIs' own order
+    np.testing.assert_array_equal(groups.restore(np.concatenate(groups.inputs)), rois)
+    flat = np.concatenate([t.numpy() for t in theirs])
+    np.testing.assert_array_equal(flat[restore.numpy().reshape(-1)], rois)
+
+
+def test_a_level_without_rois_gets_a_placeholder_that_is_dropped():
+    from pxcore_rcnn.pipeline import RoIsByLevel
+
+    rois = np.array([[0, 0, 20, 20], [0, 0, 30, 30], [0, 0, 500, 500]], np.float32)
+    groups = RoIsByLevel(rois, [2, 3, 4, 5])
+    assert [len(r) for r in groups.inputs] == [2, 1, 1, 1]  # levels 3 and 4: placeholders
+    rows = np.arange(5, dtype=np.float32)[:, None]
+    np.testing.assert_array_equal(groups.restore(rows)[:, 0], [0, 1, 4])
+
+
+def test_an_rcnn_export_is_graphs_every_runtime_runs(tmp_path):
+    """No graph op refusal: deploy.yml names three graphs and the numpy pipeline, the
+    export carries one ONNX file per graph, and ONNX Runtime gives model.predict's."""
+    import yaml
+
+    from pxcore.testing.detections import assert_same_detection_lists
+
+    paddle.seed(0)
+    model = px.create_model("MaskRCNN-ResNet18-FPN", num_classes=2, fpn_channels=16,
+                            box_head_hidden=32, mask_head_channels=8, test_proposals=(50, 10),
+                            score_threshold=0.0, keep_top_k=10)
+    model.eval_transforms = px.transforms.Compose([px.transforms.Resize(64), px.transforms.Normalize()])
+    logits = model.net.mask_head.mask_logits
+    logits.weight.set_value(logits.weight * 50.0)  # clear mask decisions (see test_rcnn_zoo_rows)
+    images = [np.random.default_rng(i).integers(0, 255, (48, 80, 3), dtype=np.uint8) for i in range(2)]
+    expected = model.predict(images)
     exported = model.export(tmp_path / "inference")
-    with pytest.raises(RuntimeUnavailable, match="generate_proposals"):
-        px.Predictor(exported, runtime="onnxruntime")
-    assert px.Predictor(exported).runtime == "paddle"  # "auto" skips what cannot run it
+    info = yaml.safe_load((exported / "deploy.yml").read_text(encoding="utf-8"))
+    assert list(info["graphs"]) == ["rpn", "box", "mask"] and "files" not in info
+    assert "graph_ops" not in info["postprocess"]
+    assert info["pipeline"]["runner"] == "pxcore_rcnn.pipeline:RCNNPipeline"
+    assert [i["name"] for i in info["graphs"]["box"]["inputs"]] == [
+        *(f"feature{i}" for i in range(4)), *(f"rois{i}" for i in range(4))]
+    assert len(list((exported / "onnx").glob("model-*.onnx"))) == 3
+    predictor = px.Predictor(exported, runtime="onnxruntime")
+    assert predictor.runtime == "onnxruntime"
+    deployed = predictor.predict(images)
+    for a, b, found in zip(deployed, expected, assert_same_detection_lists(
+            deployed, expected, require_nonempty=True, threshold=0.0, keep_top_k=10,
+            score_atol=1e-3, coord_atol=0.1), strict=True):
+        assert all(np.mean(a[i]["mask"] == b[j]["mask"]) > 0.995 for i, j in found.pairs)
 
 
 def test_train_save_and_the_cli_evaluate_and_predict_with_masks(tmp_path, capsys):

@@ -3,11 +3,11 @@
 One row per distinct graph (C4, FPN, HRFPN; per backbone family: ResNet basic blocks,
 bottlenecks, vd; Mask R-CNN standing for the Faster R-CNN beside it, whose graph is its
 own without the mask branch) goes through the whole workflow: its export gives the same
-boxes and masks in Paddle Inference, its loss falls, it evaluates (segm mAP too for Mask
+boxes and masks in Paddle Inference, ONNX Runtime and OpenVINO, its loss falls, it evaluates (segm mAP too for Mask
 R-CNN) and predicts (with masks). The other rows are those graphs at another depth
 (ResNet101 for ResNet50): each builds, a gradient reaches every parameter, and it
 predicts; a guard test checks that each one's layers and settings, its pyramid and its
-deploy operators are its representative's, so its export has nothing the
+exported graphs are its representative's, so its export has nothing the
 representative's lacks."""
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ from pxcore_rcnn.plugin import presets
 
 SIZE = 64
 ROWS = [name for name, *_ in presets()]
+
+
+def _usable(name: str) -> bool:
+    spec = px.plugins.get_registry().find("runtime", name)
+    return spec is not None and spec.unavailable_reason() is None
+
+
+# Every runtime runs the export's graphs (numpy between them), so each must give the
+# Python model's boxes and masks; OpenVINO where its plugin is installed and usable.
+RUNTIMES = ("paddle", "onnxruntime") + (("openvino",) if _usable("openvino") else ())
 # representative -> the rows it stands for (see test_every_row_is_a_representatives_graph)
 REPRESENTATIVES = {
     "MaskRCNN-ResNet50": ["FasterRCNN-ResNet50", "FasterRCNN-ResNet101"],
@@ -98,8 +108,10 @@ def _graph(name: str) -> tuple:
     """What decides a row's exported program, from its network built without values."""
     with paddle.LazyGuard():
         net = px.create_model(name, num_classes=3, **LIGHT).net
+    graphs = net.deploy_graphs([1, 3, None, None])
     return (layer_configurations(net, include_self=False), net.fpn, type(net.neck),
-            tuple(net.deploy_ops), net.with_mask, tuple(net.output_names))
+            tuple((g, len(graphs[g]["inputs"])) for g in graphs if g != "mask"), net.with_mask,
+            tuple(net.output_names))
 
 
 def test_every_row_is_a_representatives_graph():
@@ -139,12 +151,13 @@ def test_zoo_row_learns_evaluates_predicts_and_exports(name, shapes, tmp_path):
     predictions = model.predict(images)
     assert all(predictions), "every image gets detections"
     exported = model.export(tmp_path / "inference")
-    deployed = px.Predictor(exported, runtime="paddle").predict(images)
-    for a, b in zip(predictions, deployed, strict=True):
-        pairs = matched(model, a, b)
-        if model.net.with_mask:
-            agree = np.mean([(a[i]["mask"] == b[j]["mask"]).mean() for i, j in pairs])
-            assert agree > 0.995, agree
+    for runtime in RUNTIMES:
+        deployed = px.Predictor(exported, runtime=runtime).predict(images)
+        for a, b in zip(predictions, deployed, strict=True):
+            pairs = matched(model, a, b)
+            if model.net.with_mask:
+                agree = np.mean([(a[i]["mask"] == b[j]["mask"]).mean() for i, j in pairs])
+                assert agree > 0.995, (runtime, agree)
 
     # The loss falls: a few optimizer steps on one batch, sampling 8 RoIs an image (a C4
     # head trains in two thirds of the time 16 take; the export above keeps 16, since
