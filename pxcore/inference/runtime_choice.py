@@ -8,7 +8,8 @@ batch at the model's input size (batch 1): one warm-up run each, then runs taken
 turn (so that a change of load falls on every candidate alike) until each has had its
 share of about ``BUDGET_S`` seconds, with at least ``MIN_RUNS`` and at most
 ``MAX_RUNS`` runs. The one of lowest median time is kept (already built) and the others
-dropped. A candidate that fails to build is skipped with a warning.
+dropped; while they are timed, all of them are loaded at once. A candidate that fails
+to build, or whose first run raises, is skipped with a warning.
 
 The choice and its timings are cached (see choice_cache: keyed by the model's content,
 the runtimes' versions, threads, device, precision and CPU) and reused; a cached
