@@ -159,6 +159,14 @@ def test_timing_stops_at_its_share_of_the_budget(fakes, monkeypatch):
     assert runtime_choice.MIN_RUNS <= len(times["slow"]) <= 11 and len(times["fast"]) > 2 * len(times["slow"])
 
 
+def test_a_runtime_whose_runs_take_long_stops_at_its_cap(fakes, monkeypatch):
+    monkeypatch.setattr(runtime_choice, "RUNTIME_CAP_S", 0.015)
+    times, _ = runtime_choice.time_runtimes({"slow": Slow(".", {})}, np.zeros((1, 3, 8, 8), np.float32),
+                                            budget_s=10)
+    # its warm-up and one run take 20 ms at least, past the cap: one timed run, not MIN_RUNS
+    assert len(times["slow"]) == 1 and RUNS["slow"] == 2
+
+
 def test_the_choice_is_measured_once_and_reused_by_the_next_predictor(fakes, tmp_path):
     out, _ = _export(tmp_path / "m")
     first = pxcore.Predictor(out, threads=2)

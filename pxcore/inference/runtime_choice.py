@@ -7,7 +7,7 @@ runtime can run it on the device, each candidate is built and timed on a synthet
 batch at the model's input size (batch 1): one warm-up run each, then runs taken in
 turn (so that a change of load falls on every candidate alike) until each has had its
 share of about ``BUDGET_S`` seconds, with at least ``MIN_RUNS`` and at most
-``MAX_RUNS`` runs. The one of lowest median time is kept (already built) and the others
+``MAX_RUNS`` runs (a runtime whose runs take seconds stops at ``RUNTIME_CAP_S``). The one of lowest median time is kept (already built) and the others
 dropped; while they are timed, all of them are loaded at once. A candidate that fails
 to build, or whose first run raises, is skipped with a warning.
 
@@ -53,6 +53,9 @@ BUDGET_S = 2.0  # seconds of timing in all, shared by the candidates
 WARMUP_RUNS = 1
 MIN_RUNS = 3
 MAX_RUNS = 30
+# A runtime whose runs take seconds (R-CNN at 800x1088) stops once it has spent this,
+# warm-up included, with one timed run at least: fewer than MIN_RUNS then.
+RUNTIME_CAP_S = 4.0
 
 
 def choice_mode() -> str:
@@ -114,7 +117,7 @@ def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: flo
     """(seconds per run of each runtime on ``batch``, warm-up excluded; {name: why} for
     those whose warm-up run raised, which are not timed). Runs are taken in turn until
     each runtime has spent its share of ``budget_s`` (warm-up included) and has
-    ``MIN_RUNS``, or has ``MAX_RUNS``."""
+    ``MIN_RUNS``, or has ``MAX_RUNS``, or has spent ``RUNTIME_CAP_S`` and has a run."""
     budget_s = BUDGET_S if budget_s is None else budget_s
     spent = dict.fromkeys(runtimes, 0.0)
     failed: dict[str, str] = {}
@@ -135,7 +138,8 @@ def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: flo
 
     def done(name):
         runs = len(times[name])
-        return runs >= MAX_RUNS or (runs >= MIN_RUNS and spent[name] >= share)
+        return (runs >= MAX_RUNS or (runs >= MIN_RUNS and spent[name] >= share)
+                or (runs >= 1 and spent[name] >= RUNTIME_CAP_S))
 
     while not all(done(name) for name in runtimes):
         for name, runtime in runtimes.items():
