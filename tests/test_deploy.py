@@ -182,3 +182,18 @@ def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
     assert "export" in capsys.readouterr().err
     assert main(["runtimes"]) == 0
     assert "paddle" in capsys.readouterr().out
+
+
+def test_model_predict_refuses_a_batch_size_that_is_not_one(exported, digits_dir):
+    """model.predict runs the same predict_images as the Predictor: the same check."""
+    from pxcore.inference import detection, segmentation
+
+    model, _ = exported
+    images = _images(digits_dir, 2)
+    with pytest.raises(PxError, match="batch_size must be a positive whole number of images, got 0"):
+        model.predict(images, batch_size=0)
+    with pytest.raises(PxError, match="got -1"):
+        detection.predict_images(images, model.eval_transforms, run=None, postprocess=None,
+                                 labels=None, batch_size=-1)
+    with pytest.raises(PxError, match="got 2.5"):
+        segmentation.predict_images(images, model.eval_transforms, run=None, batch_size=2.5)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.images import image_list, load_image
+from ..data.images import check_batch_size, image_list, load_image
 from .fused import Fused, fuse, stack
 
 
@@ -18,6 +18,7 @@ def predict_images(images, transforms, run, labels, num_classes: int, topk: int 
     """Decode and transform each image, ``run`` batches (an array in, the network's
     outputs out), return top-k per image. One image in, its list out; a list in, a list
     of lists out."""
+    batch_size = check_batch_size(batch_size)
     images, single = image_list(images)
     k = max(1, min(int(topk), num_classes))
     fused = fuse(transforms)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.images import image_list, load_image
+from ..data.images import check_batch_size, image_list, load_image
 from ..errors import PxError
 from .fused import Fused, fuse, stack
 
@@ -103,6 +103,7 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
     """``model.predict`` and ``Predictor.predict`` both: pre-process, ``run`` batches
     (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
     its list out; a list in, a list of lists out."""
+    batch_size = check_batch_size(batch_size)
     images, single = image_list(images)
     fused = fuse(transforms)
     results = []

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..data.images import image_list, load_image
+from ..data.images import check_batch_size, image_list, load_image
 from ..errors import PxError
 from .fused import Fused, fuse
 
@@ -167,6 +167,7 @@ def predict_images(images, transforms, run, batch_size: int = 8, size_divisor: i
     """``model.predict`` and ``Predictor.predict`` both: transform, pad, ``run`` batches
     (array in, [logits] out), softmax, restore to each image's size. One image in, its
     dict out; a list in, a list of dicts out."""
+    batch_size = check_batch_size(batch_size)
     images, single = image_list(images)
     fused = fuse(transforms)
     results = []

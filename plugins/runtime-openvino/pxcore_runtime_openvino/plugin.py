@@ -17,7 +17,9 @@ def px_register_runtimes(registry):
         probe="pxcore_runtime_openvino.runtime:probe",
         # Below ONNX Runtime: faster on the big convolutional nets at fp32, slower on
         # MobileNetV3 and slower to compile, so it wins "auto" only by measurement.
-        metadata={"devices": ["cpu"], "priority": {"cpu": 15}, "precisions": ["fp32", "bf16"],
+        metadata={"devices": ["cpu"], "priority": {"cpu": 15}, "precisions": ["fp32", "bf16", "int8"],
+                  # px quantize: NNCF's post-training int8 (the [quantize] extra installs it)
+                  "quantizer": "pxcore_runtime_openvino.quantize:quantize",
                   "unsupported_ops": UNSUPPORTED_OPS},
         summary="OpenVINO on CPU over the ONNX conversion; fp32, or bf16 where the CPU has it",
     )
