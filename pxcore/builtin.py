@@ -85,6 +85,7 @@ def px_register_runtimes(registry):
         # "libraries": what its speed depends on beyond pxcore (runtime="auto" measures
         # again when their versions change)
         metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 10, "gpu": 10},
+                  "precisions": ["fp32", "fp16"],  # fp16: GPU, through Paddle-TensorRT
                   "libraries": ["paddlepaddle", "paddlepaddle-gpu"]},
         summary="Paddle Inference: oneDNN on CPU; CUDA and Paddle-TensorRT in paddlepaddle-gpu",
     )

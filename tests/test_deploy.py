@@ -181,7 +181,9 @@ def test_cli_export_predict_runtimes(good_plugin, digits_dir, tmp_path, capsys):
     assert main(["predict", str(saved), image, "--runtime", "paddle"]) == 1
     assert "export" in capsys.readouterr().err
     assert main(["runtimes"]) == 0
-    assert "paddle" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert "precisions" in listing.splitlines()[0]
+    assert any(line.startswith("paddle ") and " fp32,fp16 " in line for line in listing.splitlines())
 
 
 def test_model_predict_refuses_a_batch_size_that_is_not_one(exported, digits_dir):

@@ -39,8 +39,8 @@ def run(args) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(format_table(
-        ["runtime", "from", "devices", "auto priority", "status"],
-        [[r["name"], r["distribution"], ",".join(r["devices"]),
+        ["runtime", "from", "devices", "precisions", "auto priority", "status"],
+        [[r["name"], r["distribution"], ",".join(r["devices"]), ",".join(r["precisions"]),
           " ".join(f"{d}={p}" for d, p in r["priority"].items()),
           "usable" if r["usable"] else f"no: {r['reason']}"] for r in rows]))
     print("\nPredictor(runtime='auto') takes the fastest of the usable runtimes that can run "
@@ -48,8 +48,8 @@ def run(args) -> int:
           "the timings); PXCORE_RUNTIME_CHOICE=priority takes the highest priority instead.")
     limits = [(r["name"], op, why) for r in rows for op, why in r["unsupported_ops"].items()]
     if limits:
-        print("\nGraph ops a runtime cannot run (models using them, such as the R-CNNs, need "
-              "another runtime):")
+        print("\nGraph ops a runtime cannot run (a graph using them needs another runtime; "
+              "R-CNN exports are split around them):")
         print(format_table(["runtime", "op", "why"], [list(row) for row in limits]))
     return 0
 

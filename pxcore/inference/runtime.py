@@ -109,6 +109,7 @@ def runtime_report(device: str | None = None) -> list[dict[str, Any]]:
         rows.append({"name": spec.name, "distribution": spec.distribution,
                      "devices": list(spec.metadata.get("devices", DEVICES)),
                      "priority": dict(spec.metadata.get("priority", {})),
+                     "precisions": list(spec.metadata.get("precisions", ["fp32"])),
                      "usable": reason is None, "reason": reason, "summary": spec.summary,
                      "unsupported_ops": dict(spec.metadata.get("unsupported_ops", {}))})
     return rows

@@ -15,6 +15,7 @@ def px_register_runtimes(registry):
         factory="pxcore_runtime_lite.runtime:LiteRuntime",
         probe="pxcore_runtime_lite.runtime:probe",
         # Lite is for ARM devices; on x86 servers it is slower than the others.
-        metadata={"devices": ["cpu"], "priority": {"cpu": 5}, "unsupported_ops": UNSUPPORTED_OPS},
+        metadata={"devices": ["cpu"], "priority": {"cpu": 5}, "precisions": ["fp32"],
+                  "unsupported_ops": UNSUPPORTED_OPS},
         summary="Paddle Lite: opt to a .nb model, run by the light predictor",
     )

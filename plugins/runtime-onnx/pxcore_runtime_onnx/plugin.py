@@ -16,7 +16,7 @@ def px_register_runtimes(registry):
         factory="pxcore_runtime_onnx.runtime:OnnxRuntime",
         probe="pxcore_runtime_onnx.runtime:probe",
         # Measured faster than Paddle Inference on CPU, so "auto" prefers it there.
-        metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 20, "gpu": 5},
+        metadata={"devices": ["cpu", "gpu"], "priority": {"cpu": 20, "gpu": 5}, "precisions": ["fp32"],
                   "unsupported_ops": UNSUPPORTED_OPS},
         summary="paddle2onnx conversion (in a child process) and ONNX Runtime",
     )
