@@ -387,7 +387,7 @@ def rounds(monkeypatch):
 
     def recorded(*args, **kwargs):
         for candidates, cut in original(*args, **kwargs):
-            taken.append(None if cut is None else float(cut))
+            taken.append(None if cut is None else (float(cut[0]), cut[1]))
             yield candidates, cut
 
     monkeypatch.setattr(nms_module, "_prefixes", recorded)
@@ -429,6 +429,12 @@ def two_scores(data):
     return boxes, np.where(scores < 0.7, np.float32(0.9), np.float32(0.5))
 
 
+def saturated(data):
+    """A third of the scores exactly 1 (as an untrained PP-YOLO's are, in float32)."""
+    boxes, scores = data
+    return boxes, np.minimum(scores * np.float32(1.5), np.float32(1))
+
+
 def _path(taken, expected: str):
     if expected == "first":  # the first prefix settled it
         assert len(taken) == 1 and taken[0] is not None, taken
@@ -465,9 +471,13 @@ EARLY_MULTICLASS = {
     "every IoU suppresses": (lambda: clustered(9, 200, 40, 12, 6),
                              dict(nms_threshold=-1.0), "fallback"),
     "one score": (lambda: one_score(clustered(0, 2000, 4, 6, 3)), dict(nms_threshold=0.2),
-                  "first"),  # the first prefix holds every candidate
+                  "fallback"),  # prefixes of the tie by class and box
     "two scores": (lambda: two_scores(clustered(0, 2000, 4, 6, 3)), dict(nms_threshold=0.2),
                    "fallback"),
+    "saturated scores": (lambda: saturated(clustered(3, 300, 40, 12, 6)), dict(), "first"),
+    "a prefix holds all nms_top_k lets through": (lambda: clustered(0, 2000, 4, 6, 3),
+                                                  dict(nms_threshold=0.2, nms_top_k=100),
+                                                  "later"),
 }
 
 
@@ -521,8 +531,11 @@ EARLY_MATRIX = {
     "negative post_threshold": (lambda: clustered(9, 300, 30, 12, 6, low=-1.0),
                                 dict(score_threshold=-1.0, post_threshold=-0.3, keep_top_k=-1),
                                 "all"),
-    "one score": (lambda: one_score(clustered(0, 600, 4, 6, 3)), dict(), "first"),
+    "one score": (lambda: one_score(clustered(0, 600, 4, 6, 3)), dict(), "fallback"),
     "two scores": (lambda: two_scores(clustered(0, 600, 4, 6, 3)), dict(), "fallback"),
+    "saturated scores": (lambda: saturated(clustered(3, 300, 40, 12, 6)), dict(), "later"),
+    "a prefix holds all nms_top_k lets through": (lambda: clustered(0, 2000, 4, 12, 6),
+                                                  dict(nms_top_k=150), "later"),
 }
 
 
@@ -581,3 +594,24 @@ def test_every_keep_top_k_equals_the_reference(rounds):
         _assert_same(matrix_nms(boxes, scores, **options, keep_top_k=keep_top_k,
                                 return_index=True), (dets[:keep_top_k], index[:keep_top_k]))
     assert rounds.count(None) < 129 / 2 and len(set(rounds)) > 2
+
+
+def test_matrix_nms_decayed_to_the_cut_in_a_later_class(rounds):
+    # Classes 0-38 score 0.5 on 20 copies of one box (the first stays at 0.5, its copies
+    # decay to 0); class 39 has a box at 1 and one at 0.625 that it decays (IoU 1/5) to
+    # exactly 0.5. The first prefix holds the boxes above 0.5 and the first 0.5s by class:
+    # the decayed 0.5 of class 39 comes after the 0.5s of the classes left out, so it must
+    # not count as settled; for some keep_top_k only that tells the outputs apart.
+    boxes = np.array([[100, 100, 110, 110]] * 20 + [[0, 0, 3, 1], [2, 0, 5, 1]], np.float32)
+    scores = np.zeros((22, 40), np.float32)
+    scores[:20, :39] = 0.5
+    scores[20:, 39] = [1.0, 0.625]
+    options = dict(score_threshold=0.01, post_threshold=0.01, nms_top_k=-1,
+                   use_gaussian=False, gaussian_sigma=2.0, background_label=-1, normalized=True)
+    dets, _ = _ref_matrix(boxes, scores, **options, keep_top_k=-1)
+    assert dets[-1, 1] == 0.5 and dets[-1, 0] == 39  # exactly the cut, in the last class
+    for keep_top_k in range(1, 41):
+        _assert_same(matrix_nms(boxes, scores, **options, keep_top_k=keep_top_k,
+                                return_index=True),
+                     _ref_matrix(boxes, scores, **options, keep_top_k=keep_top_k))
+    assert [cut for cut in rounds if cut is not None][0] == (0.5, 12)  # ties left out

@@ -182,16 +182,29 @@ class _Candidates:
 
     @classmethod
     def above(cls, scores: np.ndarray, background_label: int, score_threshold: float,
-              top_k: int, coordinates: np.ndarray, cut: np.float32):
-        """The candidates (as ``ranked`` gives them) that score at least ``cut``: per
-        class a prefix of its ranking, so every better box of a box here is here too;
-        and how many scored at least ``cut`` before ``top_k`` capped them."""
+              top_k: int, coordinates: np.ndarray, cut: np.float32, want: int):
+        """The candidates (as ``ranked`` gives them) that score above ``cut``, and of
+        those that score ``cut`` the first by class, then box, to make about ``want``
+        (all where they fit): per class a prefix of its ranking, so every better box of a
+        box here is here too. Also how many it holds before ``top_k`` capped them, and
+        the last class whose boxes scoring ``cut`` are all in (each further class has
+        none)."""
         width = scores.shape[1]
         flat = np.flatnonzero(scores.reshape(-1) >= cut)
         box, label = np.divmod(flat, width)
         value = scores.reshape(-1)[flat]
         ok = (value > score_threshold) & (label != background_label)
         box, label, value = box[ok], label[ok], value[ok]
+        last = width
+        tie = np.flatnonzero(value == cut)
+        room = max(want - (len(value) - len(tie)), 1)
+        if len(tie) > room:  # many tie at the cut (saturated scores): the first of them
+            key = label[tie] * len(scores) + box[tie]  # by class, then box
+            kth = np.partition(key, room - 1)[room - 1]
+            keep = np.ones(len(value), bool)
+            keep[tie[key > kth]] = False
+            box, label, value = box[keep], label[keep], value[keep]
+            last = int(kth // len(scores))
         order = np.lexsort((box, -value, label))  # by class, then as _by_score ranks
         box, label = box[order], label[order]
         above = len(box)
@@ -199,7 +212,7 @@ class _Candidates:
             bounds = _segments(label)
             rank = np.arange(len(label)) - np.repeat(bounds[:-1], np.diff(bounds))
             box, label = box[rank < top_k], label[rank < top_k]
-        return cls(box, label, coordinates), above
+        return cls(box, label, coordinates), above, last
 
     def boxes(self, normalized: bool):
         shifted = _shifted(self.xyxy, normalized)
@@ -272,8 +285,9 @@ def _greedy_keep(candidates: _Candidates, iou_threshold: float, normalized: bool
 # box's fate (kept or not; its decayed score) depends only on the better boxes of its
 # class. So where keep_top_k is small against the candidates, the candidates go through
 # NMS best first across classes, in growing prefixes: every candidate scoring at least a
-# cut. Once the prefix holds keep_top_k results that beat every candidate below the cut,
-# those outside it cannot enter the output, and the output is the prefix's.
+# cut (and where very many tie at the cut, the first of those by class and box). Once the
+# prefix holds keep_top_k results that come before every candidate outside it in the
+# output's order, those cannot enter the output, and the output is the prefix's.
 
 _FIRST_PREFIX = 4  # the first prefix: about this many times keep_top_k candidates
 _GROWTH = 8  # each next prefix: this many times the last one
@@ -282,8 +296,10 @@ _SAMPLE = 1 << 16  # scores sampled to place a cut
 
 def _prefixes(scores: np.ndarray, background_label: int, score_threshold: float, top_k: int,
               keep_top_k: int, coordinates: np.ndarray):
-    """The candidate sets to try, smallest first: ``(candidates, cut)`` with every
-    candidate scoring at least ``cut`` (a float32 above 0), then, unless one of those held
+    """The candidate sets to try, smallest first: ``(candidates, (cut, last))`` with
+    every candidate scoring above ``cut`` (a float32 above 0) and those scoring ``cut`` in
+    classes before ``last``, some in ``last`` (see ``_Candidates.above``), then, unless one
+    of those held
     every candidate, ``(all, None)`` as ``_Candidates.ranked`` gives them. A caller stops
     once a prefix settles its output. Prefixes are tried only where keep_top_k is set and
     the candidates are many; the cuts are placed on a sample of the scores."""
@@ -310,9 +326,9 @@ def _prefixes(scores: np.ndarray, background_label: int, score_threshold: float,
             cut = np.partition(sample, len(sample) - k)[len(sample) - k]
             if not cut > 0:
                 break
-            candidates, above = _Candidates.above(scores, background_label, score_threshold,
-                                                  top_k, coordinates, cut)
-            yield candidates, cut
+            candidates, above, last = _Candidates.above(
+                scores, background_label, score_threshold, top_k, coordinates, cut, want)
+            yield candidates, (cut, last)
             if len(candidates.index) == capped:  # it held every candidate: it settled all
                 return
             want = _GROWTH * max(want, above)
@@ -455,8 +471,8 @@ def multiclass_nms(boxes, scores, score_threshold: float = 0.05, nms_threshold: 
     orders them; with ``return_index`` also ``index`` [K], each one's row in ``boxes``.
     """
     boxes, scores = _check("multiclass_nms", boxes, scores)
-    # a prefix that keeps keep_top_k boxes settles the output: each of them scores above
-    # every box outside it
+    # a prefix that keeps keep_top_k boxes settles the output: each of them comes before
+    # every box outside it (a better score, or the same and an earlier class or box)
     for candidates, cut in _prefixes(scores, background_label, score_threshold, nms_top_k,
                                      keep_top_k, np.asarray(boxes, np.float64)):
         kept = _greedy_keep(candidates, nms_threshold, normalized)
@@ -496,16 +512,21 @@ def matrix_nms(boxes, scores, score_threshold: float = 0.05, post_threshold: flo
     # cannot stay, and they decay only worse boxes, which cannot stay either
     if post_threshold >= 0 and post_threshold > score_threshold:
         score_threshold = post_threshold
-    # a box outside a prefix scores less than its cut (> 0), its decayed score too: the
-    # prefix settles the output once it has keep_top_k decayed scores at least the cut
-    # that stay, or where no decayed score under the cut can stay
+    # a box outside a prefix scores at most its cut (> 0), its decayed score too, and
+    # scoring the cut it is in class ``last`` (after the prefix's boxes of that class) or
+    # later: the prefix settles the output once keep_top_k decayed scores that stay come
+    # before all those (above the cut, or at it up to class ``last``), or where no
+    # decayed score at most the cut can stay
     for candidates, cut in _prefixes(scores, background_label, score_threshold, nms_top_k,
                                      keep_top_k, np.asarray(boxes, np.float64)):
         decay = _matrix_decay(candidates, use_gaussian, gaussian_sigma, normalized)
         score = (decay * scores[candidates.index, candidates.cls]).astype(np.float32)
         alive = score > post_threshold
-        if cut is None or np.count_nonzero(alive & (score >= cut)) >= keep_top_k \
-                or not cut > post_threshold:
+        if cut is None:
+            break
+        cut, last = cut
+        first = (score > cut) | ((score == cut) & (candidates.cls <= last))
+        if np.count_nonzero(alive & first) >= keep_top_k or not cut > post_threshold:
             break
     index, classes, decayed = candidates.index[alive], candidates.cls[alive], score[alive]
     best = np.argsort(-decayed, kind="stable")
