@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import pxcore
-from pxcore.deploy.bench import default_vs_fastest, format_report, run_bench
+from pxcore.deploy.bench import default_vs_fastest, format_report, run_bench, speedup_over
 
 pytestmark = pytest.mark.uses_installed_plugins
 
@@ -44,6 +44,19 @@ def test_default_vs_fastest_picks_the_auto_row():
             {"model": "M", "requested": "onnxruntime", "runtime": "onnxruntime", "ms_per_image": 2.0},
             {"model": "M", "requested": "lite", "error": ["no"]}]
     assert default_vs_fastest(rows) == [("M", "paddle", "onnxruntime", pytest.approx(1.1))]
+
+
+def test_speedup_over_paddle_is_a_geometric_mean_over_models():
+    def row(model, runtime, ms, default=False):
+        return {"model": model, "requested": runtime, "runtime": runtime, "ms_per_image": ms,
+                "default": default}
+
+    rows = [row("A", "onnxruntime", 1.0, True), row("A", "paddle", 4.0),
+            row("B", "paddle", 3.0, True),                      # the default is paddle: 1x
+            row("C", "openvino", 2.0, True), {"model": "C", "requested": "paddle", "error": ["no"]}]
+    mean, count = speedup_over(rows, "paddle")
+    assert count == 2 and mean == pytest.approx(2.0)  # sqrt(4 * 1); C has no paddle figure
+    assert speedup_over([row("A", "onnxruntime", 1.0, True)]) is None
 
 
 def test_path_overhead_times_predict_against_its_own_network_input(tmp_path):

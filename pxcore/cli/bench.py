@@ -107,7 +107,7 @@ def run(args) -> int:
     import tempfile
 
     from ..api import list_models, resolve_model
-    from ..deploy.bench import default_vs_fastest, format_report, run_bench
+    from ..deploy.bench import default_vs_fastest, format_report, run_bench, speedup_over
     from ..inference.runtime import runtime_report
 
     if args.path_overhead is not None:
@@ -131,6 +131,11 @@ def run(args) -> int:
         for name, default, fastest, ratio in ratios:
             verdict = "ok" if ratio <= DEFAULT_TARGET else "OVER"
             print(f"  {name}: {default} / {fastest} = {ratio:.2f}x {verdict}")
+    speedup = speedup_over(rows, "paddle")
+    if speedup:
+        mean, count = speedup
+        print(f"\ndefault runtime against Paddle Inference: {mean:.2f}x faster, geometric mean over "
+              f"{count} models")
     if args.output:
         Path(args.output).write_text(table + "\n", encoding="utf-8")
     return 0

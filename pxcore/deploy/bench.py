@@ -243,6 +243,21 @@ def default_vs_fastest(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, 
     return out
 
 
+def speedup_over(rows: list[dict[str, Any]], baseline: str = "paddle") -> tuple[float, int] | None:
+    """The geometric mean over models of ``baseline``'s time over the default runtime's
+    (how much faster the default Predictor is), and how many models it covers; None
+    when no model has both."""
+    ratios = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        measured = {r["runtime"]: r for r in rows if r["model"] == name and "ms_per_image" in r}
+        default = next((r for r in measured.values() if r.get("default")), None)
+        if default is not None and baseline in measured:  # the default may be the baseline: 1x
+            ratios.append(measured[baseline]["ms_per_image"] / default["ms_per_image"])
+    if not ratios:
+        return None
+    return float(np.exp(np.mean(np.log(ratios)))), len(ratios)
+
+
 def _main(argv: list[str]) -> int:
     """Child-process entry: ``default DIR [PRECISION]``, ``measure DIR RUNTIME B THREADS
     WARMUP REPEATS [PRECISION]`` or ``overhead DIR IMAGE RUNTIME THREADS WARMUP REPEATS``; prints one JSON
