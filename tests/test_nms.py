@@ -435,6 +435,13 @@ def saturated(data):
     return boxes, np.minimum(scores * np.float32(1.5), np.float32(1))
 
 
+def large_object(n: int, classes: int):
+    """Boxes that all overlap a lot (greedy NMS keeps about one a class), scores [N, C]."""
+    rng = np.random.default_rng(n)
+    boxes = np.concatenate([rng.uniform(0, 20, (n, 2)), rng.uniform(170, 200, (n, 2))], 1)
+    return boxes.astype(np.float32), rng.uniform(0, 1, (n, classes)).astype(np.float32)
+
+
 def _path(taken, expected: str):
     if expected == "first":  # the first prefix settled it
         assert len(taken) == 1 and taken[0] is not None, taken
@@ -475,6 +482,7 @@ EARLY_MULTICLASS = {
     "two scores": (lambda: two_scores(clustered(0, 2000, 4, 6, 3)), dict(nms_threshold=0.2),
                    "fallback"),
     "saturated scores": (lambda: saturated(clustered(3, 300, 40, 12, 6)), dict(), "first"),
+    "one large object": (lambda: large_object(300, 10), dict(nms_top_k=200), "fallback"),
     "a prefix holds all nms_top_k lets through": (lambda: clustered(0, 2000, 4, 6, 3),
                                                   dict(nms_threshold=0.2, nms_top_k=100),
                                                   "later"),

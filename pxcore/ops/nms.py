@@ -242,6 +242,39 @@ class _Candidates:
         return _copies(self.xyxy, self.cls, nodes, uid)
 
 
+_PEEL_STEPS = 16  # at most this many greedy steps before the pairs
+
+
+def _peel(candidates: _Candidates, shifted, areas, live: np.ndarray, state: np.ndarray,
+          iou_threshold: float, normalized: bool) -> np.ndarray:
+    """Greedy NMS steps, every class at once, on the undecided ``live`` nodes (best first
+    within each class): the best of each class is kept and removes those it overlaps.
+    Where boxes overlap a lot (one large object) this decides nearly all of them at a
+    cost linear in the boxes, where their pairs would be quadratic; it stops once a step
+    removes less than a sixteenth. Returns the nodes still undecided: every kept box of
+    their class is better than them and does not overlap them."""
+    columns = tuple(np.ascontiguousarray(v) for v in candidates.xyxy.T)
+    shifted_columns = (columns if shifted is candidates.xyxy
+                       else tuple(np.ascontiguousarray(v) for v in shifted.T))
+    for _ in range(_PEEL_STEPS):
+        bounds = _segments(candidates.cls[live])
+        if len(live) < 2 or len(bounds) - 1 == len(live):  # nothing left to suppress
+            break
+        heads = live[bounds[:-1]]
+        state[heads] = 1
+        rest = np.ones(len(live), bool)
+        rest[bounds[:-1]] = False
+        others = live[rest]
+        iou = _pair_iou(columns, shifted_columns, areas, np.repeat(heads, np.diff(bounds) - 1),
+                        others, normalized)
+        gone = ~(iou <= iou_threshold)
+        state[others[gone]] = 2
+        live = others[~gone]
+        if 16 * np.count_nonzero(gone) < len(others):
+            break
+    return live
+
+
 def _greedy_keep(candidates: _Candidates, iou_threshold: float, normalized: bool) -> np.ndarray:
     """Greedy NMS in every class at once: which nodes are kept.
 
@@ -266,7 +299,9 @@ def _greedy_keep(candidates: _Candidates, iou_threshold: float, normalized: bool
         copies[~solid] = False
         copies[first] = False
         state[copies] = 2  # a copy of a better box goes with it (IoU 1)
-        better, worse, _ = _pairs(xyxy, shifted, areas, cls, first, normalized, iou_threshold)
+        live = _peel(candidates, shifted, areas, np.sort(first), state, iou_threshold,
+                     normalized)
+        better, worse, _ = _pairs(xyxy, shifted, areas, cls, live, normalized, iou_threshold)
     while True:
         live = (state[worse] == 0) & (state[better] != 2)
         better, worse = better[live], worse[live]
