@@ -46,12 +46,13 @@ def _run_child(code: str) -> dict:
 
 
 def test_detection_decoders_import_without_paddle():
-    """The decoders deploy.yml names for YOLO and R-CNN are numpy: a Predictor can build
-    them where paddle is not installed."""
+    """The decoders deploy.yml names for YOLO and R-CNN, and R-CNN's pipeline between its
+    graphs, are numpy: a Predictor can build them where paddle is not installed."""
     pytest.importorskip("pxcore_yolov3")
     pytest.importorskip("pxcore_rcnn")
     found = _run_child("""
         import pxcore.inference
+        import pxcore_rcnn.pipeline
         import pxcore_rcnn.postprocess
         import pxcore_yolov3.postprocess
 

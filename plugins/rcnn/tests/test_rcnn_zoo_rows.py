@@ -21,21 +21,15 @@ from pxcore import transforms as T
 from pxcore.data.loader import Loader
 from pxcore.testing.detections import assert_same_detections
 from pxcore.testing.families import layer_configurations
+from pxcore.testing.runtimes import usable_runtimes
 from pxcore.testing.training import loss_falls, one_step_trains_everything, settle_batchnorm
 from pxcore_rcnn.plugin import presets
 
 SIZE = 64
 ROWS = [name for name, *_ in presets()]
-
-
-def _usable(name: str) -> bool:
-    spec = px.plugins.get_registry().find("runtime", name)
-    return spec is not None and spec.unavailable_reason() is None
-
-
 # Every runtime runs the export's graphs (numpy between them), so each must give the
-# Python model's boxes and masks; OpenVINO where its plugin is installed and usable.
-RUNTIMES = ("paddle", "onnxruntime") + (("openvino",) if _usable("openvino") else ())
+# Python model's boxes and masks; OpenVINO wherever it is installed.
+RUNTIMES = ("paddle", "onnxruntime", *usable_runtimes(("openvino",)))
 # representative -> the rows it stands for (see test_every_row_is_a_representatives_graph)
 REPRESENTATIVES = {
     "MaskRCNN-ResNet50": ["FasterRCNN-ResNet50", "FasterRCNN-ResNet101"],
