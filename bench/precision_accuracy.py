@@ -1,0 +1,271 @@
+"""Accuracy at reduced precision on CPU (issue 21 item 3): bf16 and int8 against fp32 on
+the held-out split of real data the project makes, each model trained here by its own
+recipe, exported, and the export scored as deployed (``pxcore.deploy.evaluate_export``,
+the metric ``model.evaluate`` uses).
+
+    python bench/precision_accuracy.py                     # every case, then bench/RESULTS.md
+    python bench/precision_accuracy.py --only digits-resnet18 --no-write
+    python bench/precision_accuracy.py --quick --no-write  # smoke run: 1 epoch, 16 images
+
+Cases (each trained by the code the project already has, not a copy of it):
+- ``digits-resnet18``, ``digits-mobilenetv3``: the demo's classifier (``pxcore.demo.run_demo``:
+  scikit-learn's real handwritten digits at 32 px, ResNet18 and MobileNetV3_small), top-1;
+- ``shapes-yolov3``: the shapes detection recipe (``pxcore.recipes.shapes_detection``,
+  YOLOv3-MobileNetV1 at 96 px), VOC mAP@0.5;
+- ``shapes-fastscnn``: the shapes segmentation recipe (``pxcore.recipes.shapes_segmentation``,
+  Fast-SCNN at 96 px), mIoU.
+
+Each export is scored on the test split by ONNX Runtime fp32, OpenVINO f32, OpenVINO
+bf16 (``Predictor(precision="bf16")``, where the CPU has it) and int8
+(``quantize_export``: NNCF's post-training quantization, calibrated on up to
+``--calib-images`` training images drawn at random with a fixed seed, never test
+images; run by OpenVINO). A row is within target when bf16 and int8 are each within
+1 point (0.01) of both fp32 figures. The Python model's own score is printed beside them.
+
+Each finished case is kept in a JSON file beside the work folder (``--work-dir``) and
+the RESULTS.md section is rewritten after each case, so an interrupted run still leaves
+the rows it measured (the others listed as not measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- precision_accuracy.py begin -->", "<!-- precision_accuracy.py end -->"
+TARGET = 0.01  # one point of top-1 / mAP@0.5 / mIoU
+CALIB_IMAGES = 300
+DIGITS_EPOCHS = 6  # the demo trains 8; 6 keeps the whole script well under 40 min on 2 cores
+
+# the precisions scored: (column, Predictor keyword arguments; "int8" is the quantized export)
+CONFIGS = [("fp32 ORT", {"runtime": "onnxruntime", "precision": "fp32"}),
+           ("fp32 OV", {"runtime": "openvino", "precision": "fp32"}),
+           ("bf16 OV", {"runtime": "openvino", "precision": "bf16"}),
+           ("int8 OV", {"runtime": "openvino"})]
+FP32 = ("fp32 ORT", "fp32 OV")
+
+
+def digits_case(model_name: str):
+    def run(work: Path, quick: bool, seed: int) -> dict:
+        import pxcore as px
+        from pxcore.demo import digit_transforms, run_demo
+
+        report = run_demo(work, model_name=model_name, num_epochs=1 if quick else DIGITS_EPOCHS, seed=seed)
+        data = work / "data" / "digits"
+        _, eval_t = digit_transforms()
+        test = px.datasets.ImageNet(data, data / "test_list.txt", data / "labels.txt", eval_t)
+        return {"export": report["exported"], "test": test, "train_list": data / "train_list.txt",
+                "python": report["test"]["acc1"], "key": "acc1", "metric": "top-1",
+                "data": f"digits (scikit-learn), 32 px, {len(test)} test images",
+                "epochs": 1 if quick else DIGITS_EPOCHS}
+    return run
+
+
+def recipe_case(module: str, model_name: str, key: str, metric: str, train_list: str, what: str):
+    def run(work: Path, quick: bool, seed: int) -> dict:
+        import importlib
+
+        import pxcore as px
+
+        recipe = importlib.import_module(f"pxcore.recipes.{module}")
+        data = recipe.prepare(work / "data", seed=seed)
+        epochs = 1 if quick else recipe.EPOCHS
+        recipe.train(data, model_name, work / "train", num_epochs=epochs, seed=seed)
+        best = px.load_model(work / "train" / "best_model")
+        python = best.evaluate(data.test, batch_size=8)[key]
+        exported = best.export(work / "inference_model")
+        return {"export": str(exported), "test": data.test, "train_list": data.root / train_list,
+                "python": python, "key": key, "metric": metric,
+                "data": f"{what}, {recipe.SIZE} px, {len(data.test)} test images", "epochs": epochs}
+    return run
+
+
+# case -> (model, trainer)
+CASES = {
+    "digits-resnet18": ("ResNet18", digits_case("ResNet18")),
+    "digits-mobilenetv3": ("MobileNetV3_small", digits_case("MobileNetV3_small")),
+    "shapes-yolov3": ("YOLOv3-MobileNetV1",
+                      recipe_case("shapes_detection", "YOLOv3-MobileNetV1", "bbox_map", "mAP@0.5 (VOC)",
+                                  "train_list.txt", "shapes on real photos (VOC)")),
+    "shapes-fastscnn": ("Fast-SCNN",
+                        recipe_case("shapes_segmentation", "Fast-SCNN", "miou", "mIoU",
+                                    "seg_train_list.txt", "shapes on real photos (label images)")),
+}
+
+
+def calibration_images(train_list: Path, count: int, seed: int) -> list[str]:
+    """Up to ``count`` training images, drawn at random (a list may be ordered by class)."""
+    from pxcore.deploy.quantize import read_image_list
+
+    images = read_image_list(train_list)
+    random.Random(seed).shuffle(images)
+    return images[:count]
+
+
+def measure(case: str, work: Path, quick: bool, seed: int, calib: int) -> dict:
+    from pxcore.deploy.evaluate import evaluate_export
+    from pxcore.deploy.quantize import quantize_export
+    from pxcore.inference.predictor import Predictor
+
+    model, trainer = CASES[case]
+    start = time.perf_counter()
+    trained = trainer(work, quick, seed)
+    train_minutes = (time.perf_counter() - start) / 60
+    images = calibration_images(Path(trained["train_list"]), calib, seed)
+    start = time.perf_counter()
+    int8_dir = quantize_export(trained["export"], images, work / "inference_int8", num_images=len(images),
+                               runtime="openvino", calibration_list=str(trained["train_list"]))
+    quantize_seconds = time.perf_counter() - start
+    scores, runtimes = {}, {}
+    for column, kwargs in CONFIGS:
+        directory = int8_dir if column.startswith("int8") else trained["export"]
+        try:
+            predictor = Predictor(directory, threads=2, **kwargs)
+        except Exception as error:  # bf16 refused on a CPU without it: say so in the row
+            scores[column], runtimes[column] = None, f"refused: {error}"
+            continue
+        runtimes[column] = f"{predictor.runtime} {predictor.precision}"
+        scores[column] = float(evaluate_export(predictor, trained["test"])[trained["key"]])
+        print(f"{case}: {column} ({runtimes[column]}): {trained['metric']} {scores[column]:.4f}", flush=True)
+    return {"case": case, "model": model, "data": trained["data"], "metric": trained["metric"],
+            "epochs": trained["epochs"], "python": trained["python"], "scores": scores,
+            "runtimes": runtimes, "calibration_images": len(images), "train_minutes": train_minutes,
+            "quantize_seconds": quantize_seconds, "minutes": train_minutes + (time.perf_counter() - start) / 60}
+
+
+def verdict(row: dict) -> tuple[dict, bool]:
+    """Points (x100) of bf16 and int8 against OpenVINO f32; within target when each is
+    within ``TARGET`` of both fp32 figures."""
+    s = row["scores"]
+    diffs = {c: None if s.get(c) is None or s.get("fp32 OV") is None else 100 * (s[c] - s["fp32 OV"])
+             for c in ("bf16 OV", "int8 OV")}
+    ok = all(s.get(c) is not None and all(s.get(f) is not None and abs(s[c] - s[f]) <= TARGET + 1e-9
+                                          for f in FP32)
+             for c in ("bf16 OV", "int8 OV"))
+    return diffs, ok
+
+
+def table(rows: list[dict], missing: list[str]) -> str:
+    def fmt(value):
+        return "-" if value is None else f"{value:.4f}"
+
+    lines = ["| model | data | metric | Python (Paddle) | fp32 ONNX Runtime | fp32 OpenVINO | bf16 OpenVINO | "
+             "int8 OpenVINO (NNCF) | bf16 - fp32 (points) | int8 - fp32 (points) | within 1 point? |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        diffs, ok = verdict(r)
+        s = r["scores"]
+        lines.append(f"| {r['model']} | {r['data']} | {r['metric']} | {fmt(r['python'])} | "
+                     + " | ".join(fmt(s.get(c)) for c, _ in CONFIGS) + " | "
+                     + " | ".join("-" if diffs[c] is None else f"{diffs[c]:+.2f}" for c in ("bf16 OV", "int8 OV"))
+                     + f" | {'yes' if ok else 'NO'} |")
+    for case in missing:
+        model = CASES[case][0]
+        lines.append(f"| {model} | not measured ({case}: the run stopped before it) |" + " |" * 9)
+    return "\n".join(lines)
+
+
+def cpu_description() -> str:
+    name = platform.processor() or "CPU"
+    flags = ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+        name = found.group(1).strip() if found else name
+        line = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+        have = set(line.group(1).split()) if line else set()
+        flags = ", ".join(f for f in ("avx512_bf16", "avx512_vnni", "amx_bf16") if f in have)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores" + (f" ({flags})" if flags else "")
+
+
+def versions() -> str:
+    from importlib import metadata
+
+    out = []
+    for dist in ("paddlepaddle", "onnxruntime", "openvino", "nncf"):
+        try:
+            out.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return ", ".join(out)
+
+
+def section(rows: list[dict], missing: list[str], args) -> str:
+    minutes = sum(r["minutes"] for r in rows)
+    calib = sorted({r["calibration_images"] for r in rows})
+    details = "; ".join(
+        f"{r['model']}: {r['epochs']} epochs, trained in {r['train_minutes']:.1f} min, quantized in "
+        f"{r['quantize_seconds']:.0f} s on {r['calibration_images']} images" for r in rows)
+    runs = sorted({f"{c}: {r['runtimes'][c]}" for r in rows for c, _ in CONFIGS if c in r["runtimes"]})
+    return (f"{BEGIN}\n## Accuracy at bf16 and int8 on CPU (issue 21 item 3): "
+            f"`python bench/precision_accuracy.py{' --quick' if args.quick else ''}`\n\n"
+            f"{datetime.date.today().isoformat()}, {cpu_description()}, {versions()}, seed {args.seed}; "
+            f"other sessions' processes shared the cores (minutes are not speeds). Each model trained here by "
+            f"its recipe, exported, and the export scored on the held-out test split "
+            f"(`pxcore.deploy.evaluate_export`, the metric `model.evaluate` uses). int8: `quantize_export` "
+            f"(NNCF post-training quantization) calibrated on {', '.join(map(str, calib)) or '-'} training "
+            f"images drawn at random (seed {args.seed}), run by OpenVINO. Differences in points (x100) against "
+            f"OpenVINO f32; \"within 1 point\" means bf16 and int8 each within 0.01 of both fp32 figures. "
+            f"Cases took {minutes:.1f} min in all.\n\n{table(rows, missing)}\n\n"
+            f"{details}.\nRuntimes as built: {'; '.join(runs)}.\n{END}")
+
+
+def write_results(text: str) -> None:
+    results = RESULTS.read_text()
+    if BEGIN in results:
+        results = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: text, results, flags=re.S)
+    else:
+        results = results.rstrip() + "\n\n" + text + "\n"
+    RESULTS.write_text(results)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(CASES), help="default: every case")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--calib-images", type=int, default=CALIB_IMAGES)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 epoch, 16 calibration images")
+    parser.add_argument("--work-dir", help="keep the models and data here (default: a temporary folder)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
+    args = parser.parse_args()
+    logging.getLogger("pxcore").setLevel(logging.WARNING)
+    calib = 16 if args.quick else args.calib_images
+    cases = args.only or list(CASES)
+    work_root = Path(args.work_dir or tempfile.mkdtemp(prefix="pxbench-precision-"))
+    done_file = work_root / "rows.json"
+    rows = json.loads(done_file.read_text()) if done_file.exists() else []
+    rows = [r for r in rows if r["case"] in cases]
+    started = time.perf_counter()
+    for case in cases:
+        if any(r["case"] == case for r in rows):
+            print(f"{case}: kept from {done_file}")
+            continue
+        rows.append(measure(case, work_root / case, args.quick, args.seed, calib))
+        done_file.write_text(json.dumps(rows, indent=1))
+        missing = [c for c in cases if not any(r["case"] == c for r in rows)]
+        print(table(rows, missing), flush=True)
+        if not args.no_write:
+            write_results(section(rows, missing, args))
+    if not args.no_write and rows:
+        write_results(section(rows, [c for c in cases if not any(r["case"] == c for r in rows)], args))
+    print(f"whole run {(time.perf_counter() - started) / 60:.1f} min; work in {work_root}")
+    if not args.no_write:
+        print(f"written to {RESULTS}")
+    return 0 if all(verdict(r)[1] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
