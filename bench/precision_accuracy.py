@@ -127,6 +127,9 @@ def measure(case: str, work: Path, quick: bool, seed: int, calib: int) -> dict:
     int8_dir = quantize_export(trained["export"], images, work / "inference_int8", num_images=len(images),
                                runtime="openvino", calibration_list=str(trained["train_list"]))
     quantize_seconds = time.perf_counter() - start
+    from pxcore.inference.deploy_file import read_deploy_info
+
+    method = read_deploy_info(int8_dir)["calibration"]["method"]
     scores, runtimes = {}, {}
     for column, kwargs in CONFIGS:
         directory = int8_dir if column.startswith("int8") else trained["export"]
@@ -141,7 +144,7 @@ def measure(case: str, work: Path, quick: bool, seed: int, calib: int) -> dict:
     return {"case": case, "model": model, "data": trained["data"], "metric": trained["metric"],
             "epochs": trained["epochs"], "python": trained["python"], "scores": scores,
             "runtimes": runtimes, "calibration_images": len(images), "train_minutes": train_minutes,
-            "quantize_seconds": quantize_seconds, "minutes": train_minutes + (time.perf_counter() - start) / 60}
+            "quantize_seconds": quantize_seconds, "int8_method": method, "minutes": train_minutes + (time.perf_counter() - start) / 60}
 
 
 def verdict(row: dict) -> tuple[dict, bool]:
@@ -208,7 +211,8 @@ def section(rows: list[dict], missing: list[str], args) -> str:
     calib = sorted({r["calibration_images"] for r in rows})
     details = "; ".join(
         f"{r['model']}: {r['epochs']} epochs, trained in {r['train_minutes']:.1f} min, quantized in "
-        f"{r['quantize_seconds']:.0f} s on {r['calibration_images']} images" for r in rows)
+        f"{r['quantize_seconds']:.0f} s on {r['calibration_images']} images by "
+        f"{r.get('int8_method', 'a quantizer not recorded')}" for r in rows)
     runs = sorted({f"{c}: {r['runtimes'][c]}" for r in rows for c, _ in CONFIGS if c in r["runtimes"]})
     return (f"{BEGIN}\n## Accuracy at bf16 and int8 on CPU (issue 21 item 3): "
             f"`python bench/precision_accuracy.py{' --quick' if args.quick else ''}`\n\n"
