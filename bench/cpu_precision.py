@@ -30,8 +30,8 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from results_section import RESULTS, write_section  # bench/ is on sys.path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- cpu_precision.py begin -->", "<!-- cpu_precision.py end -->"
 MODELS = ["ResNet50", "MobileNetV3_large", "DarkNet53"]
 CONFIGS = [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
@@ -139,12 +139,7 @@ def main() -> int:
             "over the largest fp32 logit, OpenVINO on the same batch."
             + (f" Refused: {'; '.join(refusals)}." if refusals else "")
             + f"\n\n{table}\n{END}")
-        text = RESULTS.read_text()
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        RESULTS.write_text(text)
+        write_section(BEGIN, END, section)
         print(f"written to {RESULTS}")
     return 0
 

@@ -26,15 +26,14 @@ ONNX Runtime's default threads. Minutes depend on what else shares the machine.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from results_section import RESULTS, write_section  # bench/ is on sys.path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- postprocess.py begin -->", "<!-- postprocess.py end -->"
 ROWS = ["PPYOLO", "YOLOv3-DarkNet53", "YOLOv3-MobileNetV1", "YOLOv3-MobileNetV3_large",
         "YOLOv3-ResNet34"]
@@ -162,13 +161,7 @@ def main(argv=None) -> int:
                    f"above the threshold ({cap}). Means of "
                    f"{args.repeats} runs after a warm-up. Target: post-processing at most 10% of "
                    f"the network. {args.note}\n\n{text}\n{END}")
-        current = RESULTS.read_text()  # read right before writing: other scripts write too
-        if BEGIN in current:
-            current = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section,
-                             current, flags=re.S)
-        else:
-            current = current.rstrip() + "\n\n" + section + "\n"
-        RESULTS.write_text(current)
+        write_section(BEGIN, END, section)
         print(f"written to {RESULTS}")
     return 0
 

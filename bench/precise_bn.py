@@ -33,8 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from results_section import RESULTS, write_section  # bench/ is on sys.path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- precise_bn.py begin -->", "<!-- precise_bn.py end -->"
 
 SEG_SIZE = 64
@@ -211,12 +211,7 @@ def main() -> int:
                    f"Seed {args.seed}; each case's runs one after the other on the same data. "
                    f"\"auto\" re-estimates the statistics only while the running averages lag "
                    f"(pxcore.engine.precise_bn).\n\n{table}\n{END}")
-        text = RESULTS.read_text()
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        RESULTS.write_text(text)
+        write_section(BEGIN, END, section)
         print(f"written to {RESULTS}")
     return 0
 

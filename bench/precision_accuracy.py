@@ -42,7 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results_section import RESULTS, write_section  # bench/ is on sys.path
+
 BEGIN, END = "<!-- precision_accuracy.py begin -->", "<!-- precision_accuracy.py end -->"
 TARGET = 0.01  # one point of top-1 / mAP@0.5 / mIoU
 CALIB_IMAGES = 300
@@ -227,15 +228,6 @@ def section(rows: list[dict], missing: list[str], args) -> str:
             f"{details}.\nRuntimes as built: {'; '.join(runs)}.\n{END}")
 
 
-def write_results(text: str) -> None:
-    results = RESULTS.read_text()
-    if BEGIN in results:
-        results = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: text, results, flags=re.S)
-    else:
-        results = results.rstrip() + "\n\n" + text + "\n"
-    RESULTS.write_text(results)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(CASES), help="default: every case")
@@ -262,9 +254,9 @@ def main() -> int:
         missing = [c for c in cases if not any(r["case"] == c for r in rows)]
         print(table(rows, missing), flush=True)
         if not args.no_write:
-            write_results(section(rows, missing, args))
+            write_section(BEGIN, END, section(rows, missing, args))
     if not args.no_write and rows:
-        write_results(section(rows, [c for c in cases if not any(r["case"] == c for r in rows)], args))
+        write_section(BEGIN, END, section(rows, [c for c in cases if not any(r["case"] == c for r in rows)], args))
     print(f"whole run {(time.perf_counter() - started) / 60:.1f} min; work in {work_root}")
     if not args.no_write:
         print(f"written to {RESULTS}")
