@@ -14,7 +14,6 @@ from pxcore.deploy.evaluate import evaluate_export
 from pxcore.deploy.quantize import calibration_samples, quantize_export, read_image_list
 from pxcore.errors import PxError
 from pxcore.plugins import ENV_DISABLE_AUTOLOAD
-from pxcore.transforms import Compose, Normalize
 
 pytest.importorskip("pxcore_runtime_openvino")
 pytest.importorskip("nncf")
@@ -25,8 +24,6 @@ def trained_export(tmp_path_factory, digits_dir):
     """A small classifier trained on the digits (so accuracy means something), exported."""
     import os
 
-    import paddle
-
     import fixture_plugins
 
     # module scope runs before the per-test isolation (tests/conftest.py): do it here
@@ -36,7 +33,7 @@ def trained_export(tmp_path_factory, digits_dir):
     try:
         pxcore.register_plugin(fixture_plugins.Good(), name="fixture-good")
         _runtimes()
-        return _train_and_export(tmp_path_factory.mktemp("quantize"), digits_dir, paddle)
+        return _train_and_export(tmp_path_factory.mktemp("quantize"), digits_dir)
     finally:
         pxcore.plugins.reset()
         if saved is None:
@@ -58,17 +55,10 @@ def _runtimes():
     pxcore.register_plugin(pxcore_runtime_openvino.plugin, name="pxcore-runtime-openvino")
 
 
-def _train_and_export(root, digits_dir, paddle):
-    paddle.seed(0)
-    model = pxcore.create_model("FixtureNet_cls", num_classes=10,
-                                backbone={"type": "FixtureNet", "widths": [8, 16, 32]})
-    model.labels = [str(i) for i in range(10)]
-    model.eval_transforms = Compose([Normalize()])
-    train = pxcore.datasets.ImageNet(digits_dir, digits_dir / "train_list.txt", digits_dir / "labels.txt",
-                                     transforms=model.eval_transforms, shuffle=True)
-    model.train(3, train, train_batch_size=64, learning_rate=0.1, lr_decay_epochs=[],
-                save_dir=str(root / "out"), num_workers=0, seed=0)
-    return model.export(root / "fp32")
+def _train_and_export(root, digits_dir):
+    from digits_classifier import train_digits_classifier
+
+    return train_digits_classifier(digits_dir, root / "out").export(root / "fp32")
 
 
 @pytest.mark.slow
