@@ -42,14 +42,16 @@ def quantizers() -> dict[str, Any]:
 
 def read_image_list(path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> list[str]:
     """Images of a file list (PaddleX's: the first field of each line is an image path,
-    relative to ``data_dir``, by default the list's folder; labels after it are ignored)."""
+    relative to ``data_dir``, by default the list's folder; labels after it are ignored;
+    read as the data sets read lists, so blank and ``#`` lines are skipped)."""
     path = Path(path)
     if not path.is_file():
         raise PxError(f"calibration list {str(path)!r} does not exist; give a file list whose lines "
                       "start with image paths (train_list.txt works)")
+    from ..datasets.base import file_list_entries
+
     root = Path(data_dir) if data_dir else path.parent
-    images = [str(root / line.split()[0]) for line in path.read_text(encoding="utf-8").splitlines()
-              if line.strip()]
+    images = [str(root / line.split()[0]) for line, _ in file_list_entries(path)]
     missing = [image for image in images if not Path(image).is_file()]
     if not images or missing:
         raise PxError(f"calibration list {str(path)!r} "
