@@ -33,11 +33,14 @@ MODELS = {
 }
 LABELS = {"classification": list("abcde"), "detection": ["box", "disc", "ring"],
           "semantic_segmentation": ["background", "blob", "line"]}
-PREDICT_ARGS = {"classification": {"topk": 3}}
+PREDICT_ARGS = {"classification": {"topk": 3}, "semantic_segmentation": {"score_map": True}}
 IMAGE_SIZES = ((120, 160), (97, 131), (64, 64))
 # Segmentation probabilities: a softmax of logits that move by float rounding between
 # runtimes (about 1e-5 on Fast-SCNN's, numerics.py) moves by at most a quarter of that.
 SCORE_MAP_ATOL = 1e-4
+# The default label maps (the export's own argmax output): a pixel whose two best logits
+# are closer than that rounding may flip.
+LABEL_AGREEMENT = 0.999
 
 
 def _images(folder: Path) -> list[str]:
@@ -92,7 +95,9 @@ def export(root: Path) -> None:
         if task == "detection" and not all(expected):
             raise SystemExit(f"{name} found no boxes on some image: the comparison would be empty")
         if task == "semantic_segmentation":
-            np.savez(root / f"{task}.npz", **{f"score_map{i}": r["score_map"] for i, r in enumerate(expected)})
+            labels = model.predict(images)  # the default: label maps alone
+            np.savez(root / f"{task}.npz", **{f"score_map{i}": r["score_map"] for i, r in enumerate(expected)},
+                     **{f"label_map{i}": r["label_map"] for i, r in enumerate(labels)})
         else:
             (root / f"{task}.json").write_text(json.dumps(expected), encoding="utf-8")
         print(f"exported {name} to {out}", flush=True)
@@ -120,9 +125,13 @@ def check(root: Path) -> None:
             assert_same_detection_lists(got, expected)
         else:
             expected = np.load(root / f"{task}.npz")
-            for i, result in enumerate(got):
+            for i, (result, labels) in enumerate(zip(got, predictor.predict(images), strict=True)):
                 np.testing.assert_allclose(result["score_map"], expected[f"score_map{i}"],
                                            atol=SCORE_MAP_ATOL, err_msg=f"{task}, image {i}")
+                agreement = float(np.mean(labels["label_map"] == expected[f"label_map{i}"]))
+                if agreement < LABEL_AGREEMENT:
+                    raise SystemExit(f"{task}, image {i}: the label map agrees with model.predict's "
+                                     f"on {agreement:.2%} of pixels (needs {LABEL_AGREEMENT:.1%})")
         # the command line too, as a deploy-only user runs it
         cli = subprocess.run([str(Path(sys.executable).with_name("px")), "predict", str(root / task),
                               *images, "--save-dir", str(root / "predict" / task)],

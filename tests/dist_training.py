@@ -58,7 +58,7 @@ def main() -> int:
         seg = pxcore.create_model("TinySeg", num_classes=seg_val.num_classes)
         scores, details = seg.evaluate(seg_val, batch_size=2, return_details=True)
         images = [seg_val.load(i)["image"] for i in range(len(seg_val))]  # for telling ties
-        maps = [r["score_map"].tolist() for r in seg.predict(images, seg_val.transforms, batch_size=2)]
+        maps = [r["score_map"].tolist() for r in seg.predict(images, seg_val.transforms, batch_size=2, score_map=True)]
         evaluated.update(seg=scores, seg_matrix=details["confusion_matrix"].tolist(), seg_scores=maps)
     paddle.seed(0)
     model = pxcore.create_model("FixtureNet_cls", num_classes=10,

@@ -261,7 +261,7 @@ def test_segmentation_shares_add_up_to_one_process(tmp_path, monkeypatch):
     matrix = sum(calls["sum"][0] for calls in handed)
     assert matrix.dtype == np.int64 and matrix.sum() > 0
     images = [val.load(i)["image"] for i in range(len(val))]
-    scores = np.stack([r["score_map"] for r in model.predict(images, val.transforms, batch_size=2)])
+    scores = np.stack([r["score_map"] for r in model.predict(images, val.transforms, batch_size=2, score_map=True)])
     assert_same_confusion(matrix, details["confusion_matrix"], scores)
 
 

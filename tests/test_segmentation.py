@@ -228,11 +228,14 @@ def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path, c
     assert len(scores["category_iou"]) == train.num_classes and 0 < scores["oacc"] <= 1
     # predictions come back at each image's own size, whatever it is
     image = np.random.default_rng(0).integers(0, 255, (50, 70, 3), np.uint8)
-    result = model.predict(image)
+    result = model.predict(image, score_map=True)
     assert result["label_map"].shape == (50, 70) and result["score_map"].shape == (50, 70, 4)
+    # the default leaves the probabilities out; its label map (the logits' argmax) is the same
+    assert set(model.predict(image)) == {"label_map"}
+    np.testing.assert_array_equal(model.predict(image)["label_map"], result["label_map"])
     np.testing.assert_allclose(result["score_map"].sum(-1), 1, rtol=1e-4)
     # windows as large as the image give the plain prediction; smaller ones cover it
-    same = model.predict(image, tile_size=[96, 64], overlap=16)
+    same = model.predict(image, tile_size=[96, 64], overlap=16, score_map=True)
     np.testing.assert_allclose(same["score_map"], result["score_map"], atol=1e-5)
     tiled = model.tile_predict(image, tile_size=32, pad_size=[8, 8])
     assert tiled["label_map"].shape == (50, 70) and (tiled["label_map"] == result["label_map"]).mean() > 0.8
@@ -242,9 +245,15 @@ def test_train_evaluate_predict_export_reload(segmenter, shapes_dir, tmp_path, c
     exported = model.export(tmp_path / "inference")
     predictor = pxcore.Predictor(exported, runtime="paddle")
     paths = [str(shapes_dir / "JPEGImages" / f"{i:04d}.jpg") for i in range(3)]
-    for ours, theirs in zip(model.predict(paths), predictor.predict(paths), strict=True):
+    for ours, theirs in zip(model.predict(paths, score_map=True), predictor.predict(paths, score_map=True),
+                            strict=True):
         assert (ours["label_map"] == theirs["label_map"]).mean() > 0.995
         np.testing.assert_allclose(ours["score_map"], theirs["score_map"], atol=1e-4)
+    # without score maps the export's own argmax output gives the label map
+    assert [o["name"] for o in predictor.info["outputs"]] == ["logits", "label_map"]
+    for ours, theirs in zip(model.predict(paths), predictor.predict(paths), strict=True):
+        assert theirs["label_map"].dtype == np.uint8 and set(theirs) == {"label_map"}
+        assert (ours["label_map"] == theirs["label_map"]).mean() > 0.995
     # best_model reloads with its loss options and pre-processing
     reloaded = pxcore.load_model(tmp_path / "out" / "best_model")
     assert reloaded.loss.terms == model.loss.terms and reloaded.labels == train.labels

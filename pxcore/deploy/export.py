@@ -103,7 +103,7 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
             files = None
         else:
             spec = [paddle.static.InputSpec(shape, "float32", "image")]
-            paddle.jit.save(net, str(tmp / PROGRAM), input_spec=spec)
+            paddle.jit.save(deploy_layer(model), str(tmp / PROGRAM), input_spec=spec)
             files = {"program": _program_file(tmp), "params": f"{PROGRAM}.pdiparams"}
         if was_training:
             net.train()
@@ -135,6 +135,12 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return save_dir
+
+
+def deploy_layer(model):
+    """The layer an export saves: the model's ``deploy_layer()`` where it has one (its
+    network with extra outputs), else its network."""
+    return model.deploy_layer() if hasattr(model, "deploy_layer") else model.net
 
 
 def _prepare_runtimes(folder: Path, info: dict[str, Any], names: Sequence[str]) -> None:
@@ -188,10 +194,11 @@ def _save_graphs(net, folder: Path, image_shape: list) -> dict[str, dict[str, An
 # starts, so a child process rebuilds the model from a saved copy and writes it.
 _LEGACY_SCRIPT = """
 import sys, paddle, pxcore
+from pxcore.deploy.export import deploy_layer
 model = pxcore.load_model(sys.argv[1])
 shape = [None if d == "None" else int(d) for d in sys.argv[3].split(",")]
 spec = [paddle.static.InputSpec(shape, "float32", "image")]
-paddle.jit.save(model.net, sys.argv[2], input_spec=spec)
+paddle.jit.save(deploy_layer(model), sys.argv[2], input_spec=spec)
 """
 
 

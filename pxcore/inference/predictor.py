@@ -114,16 +114,17 @@ class Predictor:
                 for out in self._session().run([padded])]
 
     def predict(self, images: Any, topk: int = 1, mask_format: str = "array", tile_size: Any = None,
-                overlap: Any = (64, 64), batch_size: int | None = None):
+                overlap: Any = (64, 64), batch_size: int | None = None, score_map: bool = False):
         """What ``model.predict`` gives for one image (path or RGB array) or a list of
         them: top-k classes, detections (with masks for instance segmentation), or
-        label and score maps (``tile_size``/``overlap``: sliding windows). A list runs
-        through the network ``batch_size`` images at a time (default: the Predictor's)."""
+        label maps (``score_map=True``: with the class probabilities; ``tile_size``/
+        ``overlap``: sliding windows). A list runs through the network ``batch_size``
+        images at a time (default: the Predictor's)."""
         size = self.batch_size if batch_size is None else self._check_batch_size(batch_size)
         if self.task == "semantic_segmentation":
             divisor = int(self.info["postprocess"].get("size_divisor", 32))
             return predict_segments(images, self.transforms, self.run, size, divisor,
-                                    tile_size, overlap)
+                                    tile_size, overlap, with_scores=score_map)
         if self.task in DETECTION_TASKS:
             return predict_detections(images, self.transforms, self.run, self._postprocess,
                                       self.labels, size, mask_format)

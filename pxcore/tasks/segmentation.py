@@ -17,7 +17,7 @@ import numpy as np
 import paddle
 
 from ..errors import PxError
-from ..inference.segmentation import predict_images
+from ..inference.segmentation import label_dtype, predict_images
 from ..transforms import Compose, Normalize, compose
 from ..transforms.geometry import IGNORE_INDEX
 from .base import TrainableModel
@@ -125,20 +125,23 @@ class SegmentationModel(TrainableModel):
         return (scores, {"confusion_matrix": metric.matrix}) if return_details else scores
 
     def predict(self, img_file, transforms: Any = None, batch_size: int = 8, tile_size: Any = None,
-                overlap: Any = (64, 64)):
-        """``{"label_map": HxW class ids, "score_map": HxWxC probabilities}`` for one image
-        (a path or an RGB array) at its own size, or a list of them for a list. With
+                overlap: Any = (64, 64), score_map: bool = False):
+        """``{"label_map": HxW class ids}`` for one image (a path or an RGB array) at its
+        own size, or a list of them for a list; ``score_map=True`` adds the class
+        probabilities, HxWxC float32, as PaddleX 2 returned them (off by default: 160 MB
+        for a 19-class 1024x2048 image, and their cost can exceed the network's). With
         ``tile_size`` ([width, height] or one side) a large image is predicted by
         windows of that size overlapping by ``overlap`` pixels, the probabilities of
         overlapping windows averaged."""
         transforms = compose(transforms) if transforms is not None else self.eval_transforms
         self.net.eval()
-        return predict_images(img_file, transforms, self._forward, batch_size, self.size_divisor, tile_size, overlap)
+        return predict_images(img_file, transforms, self._forward, batch_size, self.size_divisor,
+                              tile_size, overlap, with_scores=score_map)
 
     def tile_predict(self, img_file, tile_size: Any = (512, 512), pad_size: Any = (64, 64),
-                     batch_size: int = 8, transforms: Any = None):
+                     batch_size: int = 8, transforms: Any = None, score_map: bool = False):
         """PaddleX 1.x's name for ``predict(..., tile_size=..., overlap=pad_size)``."""
-        return self.predict(img_file, transforms, batch_size, tile_size, pad_size)
+        return self.predict(img_file, transforms, batch_size, tile_size, pad_size, score_map)
 
     def export(self, save_dir, fixed_input_shape=None, batch_size=None, legacy: bool = False):
         """Write an inference directory ending at the logits; deploy.yml carries the
@@ -150,8 +153,16 @@ class SegmentationModel(TrainableModel):
                           f"{self.size_divisor} for {self.name}")
         return export_model(self, save_dir, fixed_input_shape, batch_size, legacy)
 
+    def deploy_layer(self) -> paddle.nn.Layer:
+        """What export saves: the network with the argmax of its logits as a second
+        output (pxcore.inference.segmentation uses it where nothing is resized)."""
+        layer = LogitsAndLabels(self.net, label_dtype(self.num_classes))
+        layer.eval()  # the wrapper's own mode; export has put the network in eval already
+        return layer
+
     def deploy_outputs(self) -> list[dict[str, Any]]:
-        return [{"name": "logits", "shape": [-1, self.num_classes, -1, -1]}]
+        return [{"name": "logits", "shape": [-1, self.num_classes, -1, -1]},
+                {"name": "label_map", "shape": [-1, -1, -1], "dtype": label_dtype(self.num_classes)}]
 
     def deploy_postprocess(self) -> dict[str, Any]:
         # ignore_index: the label value an evaluation of the export leaves out, as evaluate does
@@ -172,3 +183,17 @@ def pad_to_multiple(images, labels, divisor: int, ignore_index: int = IGNORE_IND
     labels = paddle.nn.functional.pad(paddle.cast(labels, "float32").unsqueeze(1), [0, pad_w, 0, pad_h],
                                       value=float(ignore_index)).squeeze(1)
     return images, labels
+
+
+class LogitsAndLabels(paddle.nn.Layer):
+    """A segmenter's logits and each pixel's first highest class: PaddleSeg's export
+    ends in the argmax too, so the runtime computes the label map in its own threads."""
+
+    def __init__(self, net: paddle.nn.Layer, dtype: str) -> None:
+        super().__init__()
+        self.net = net
+        self.dtype = dtype
+
+    def forward(self, image):
+        logits = self.net(image)
+        return logits, paddle.cast(paddle.argmax(logits, axis=1), self.dtype)

@@ -74,7 +74,7 @@ def check_segmentation_workflow(name: str, work_dir: str | os.PathLike, *, datas
 
     size = int(np.asarray(train.load(0)["image"]).shape[0])
     odd = np.random.default_rng(0).integers(0, 255, (size + 5, size + 21, 3), np.uint8)
-    result = model.predict(odd)
+    result = model.predict(odd, score_map=True)
     assert result["label_map"].shape == odd.shape[:2], (
         f"{name}: predict gave a {result['label_map'].shape} label map for a {odd.shape[:2]} image")
     assert result["score_map"].shape == (*odd.shape[:2], train.num_classes)
@@ -82,15 +82,19 @@ def check_segmentation_workflow(name: str, work_dir: str | os.PathLike, *, datas
     exported = model.export(work_dir / "inference")
     paths = [str(root / line.split()[0]) for line in
              (root / "seg_val_list.txt").read_text(encoding="utf-8").splitlines()[:2]]
-    ours = model.predict(paths + [odd])
+    ours = model.predict(paths + [odd], score_map=True)
     predicted = np.unique(np.concatenate([r["label_map"].ravel() for r in ours]))
     assert len(predicted) > 1, (
         f"{name}: Python predicts class {predicted[0]} everywhere; comparing runtimes on a "
         "constant label map would prove nothing")
     report["agreement"] = {}
     for runtime in runtimes:
-        theirs = pxcore.Predictor(exported, runtime=runtime).predict(paths + [odd])
-        agreement = min(float(np.mean(a["label_map"] == b["label_map"])) for a, b in zip(ours, theirs, strict=True))
+        predictor = pxcore.Predictor(exported, runtime=runtime)
+        theirs = predictor.predict(paths + [odd], score_map=True)
+        # the default: label maps alone, from the export's own argmax output
+        labels_only = predictor.predict(paths + [odd])
+        agreement = min(float(np.mean(a["label_map"] == b["label_map"]))
+                        for found in (theirs, labels_only) for a, b in zip(ours, found, strict=True))
         worst = max(float(np.abs(a["score_map"] - b["score_map"]).max()) for a, b in zip(ours, theirs, strict=True))
         assert agreement > min_agreement and worst < max_score_difference, (
             f"{name}: {runtime} agrees with Python on {agreement:.2%} of pixels (needs more than "

@@ -151,9 +151,12 @@ def test_export_runs_in_onnx_runtime(tmp_path):
     model.net.eval()
     with paddle.no_grad():
         expected = model.net(paddle.to_tensor(batch)).numpy()
-    (got,) = pxcore.Predictor(tmp_path / "exported", runtime="onnxruntime").run(batch)
+    got, labels = pxcore.Predictor(tmp_path / "exported", runtime="onnxruntime").run(batch)
     assert got.shape == expected.shape == (1, 4, 64, 96)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    # the export's second output: each pixel's class, the argmax of those logits
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, got.argmax(1))
 
 
 def test_paddle_inference_round_trip(nets, tmp_path):
