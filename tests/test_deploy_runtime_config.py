@@ -123,6 +123,21 @@ def test_a_fixed_export_keeps_its_shape_and_a_given_range_wins():
         trt_shape_ranges(INFO, {"min": [1, 3, 8, 8]})
 
 
+def test_without_input_size_the_ranges_follow_the_pre_processing():
+    """R-CNN's exports name no input_size (the image keeps its aspect): the nominal size
+    is what the pre-processing makes of a 640x480 photo, and a graph's feature maps
+    follow it by their stride."""
+    info = {**INFO, "input_size": None, "inputs": [
+        {"name": "image", "shape": [1, 3, -1, -1]},
+        {"name": "feature1", "shape": [1, 8, -1, -1], "stride": 8}],
+        "transforms": {"type": "Compose", "transforms": [
+            {"type": "ResizeByShort", "short_size": 800, "max_size": 1333},
+            {"type": "Padding", "coarsest_stride": 32}]}}
+    ranges = trt_shape_ranges(info)
+    assert ranges["opt"] == {"image": [1, 3, 800, 1088], "feature1": [1, 8, 100, 136]}
+    assert ranges["max"]["feature1"] == [1, 8, 200, 272] and ranges["min"]["feature1"] == [1, 8, 4, 4]
+
+
 def test_no_input_size_and_no_range_is_refused_naming_the_fix():
     bare = {**INFO, "input_size": None}
     with pytest.raises(RuntimeUnavailable, match=r"trt_shape_range.*fixed_input_shape"):

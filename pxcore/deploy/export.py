@@ -172,8 +172,10 @@ def _program_file(folder: Path, prefix: str = PROGRAM) -> str:
 
 def _save_graphs(net, folder: Path, image_shape: list) -> dict[str, dict[str, Any]]:
     """Each of ``net.deploy_graphs(image_shape)`` (``{"layer", "inputs", "outputs"[,
-    "onnx_opset"]}``, the layer's forward taking the inputs as one list) as its own
-    program and weights, and its deploy.yml entry (pxcore.inference.graphs)."""
+    "onnx_opset", "shape_rules"]}``, the layer's forward taking the inputs as one list)
+    as its own program and weights, and its deploy.yml entry (pxcore.inference.graphs;
+    ``shape_rules``: {input name: {"stride": s} or {"max_count": n}}, written into that
+    input's entry for ``shapes.derived_range``)."""
     import paddle
 
     entries = {}
@@ -183,7 +185,8 @@ def _save_graphs(net, folder: Path, image_shape: list) -> dict[str, dict[str, An
         entries[name] = {
             "program": _program_file(folder, name), "params": f"{name}.pdiparams",
             "inputs": [{"name": spec.name, "shape": [-1 if d is None else int(d) for d in spec.shape],
-                        "dtype": str(spec.dtype).replace("paddle.", "")} for spec in graph["inputs"]],
+                        "dtype": str(spec.dtype).replace("paddle.", ""),
+                        **graph.get("shape_rules", {}).get(spec.name, {})} for spec in graph["inputs"]],
             "outputs": [{"name": output} for output in graph["outputs"]],
             **({"onnx_opset": int(graph["onnx_opset"])} if graph.get("onnx_opset") else {}),
         }

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..inference.runtime import Runtime, RuntimeUnavailable
-from ..inference.shapes import NoShapeRule, derived_range
+from ..inference.shapes import NoShapeRule, derived_range, nominal_input_size
 
 TRT_WORKSPACE_BYTES = 1 << 30
 TRT_MAX_BATCH = 8
@@ -21,8 +21,9 @@ def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | Non
 
     ``trt_shape_range`` gives them: ``{"min": [1, 3, 224, 224], "opt": ..., "max": ...}``
     for the first input, or ``{"min": {name: shape, ...}, ...}``. Otherwise they follow
-    deploy.yml, by the rule the TensorRT runtime uses too (``shapes.derived_range``). With neither, a RuntimeUnavailable
-    says how to give them."""
+    deploy.yml, by the rule the TensorRT runtime uses too (``shapes.derived_range``,
+    around ``shapes.nominal_input_size``). With neither, a RuntimeUnavailable says how
+    to give them."""
     names = [spec["name"] for spec in info["inputs"]]
     ranges: dict[str, dict[str, list[int]]] = {"min": {}, "opt": {}, "max": {}}
     if trt_shape_range is not None:
@@ -36,7 +37,8 @@ def trt_shape_ranges(info: dict[str, Any], trt_shape_range: dict[str, Any] | Non
                 raise RuntimeUnavailable(f"trt_shape_range names {', '.join(unknown)}; the model's "
                                          f"inputs are {', '.join(names)}")
             ranges[key] = {name: [int(d) for d in shape] for name, shape in given.items()}
-    nominal = info.get("input_size")
+    # deploy.yml's input_size, else what its pre-processing makes of a photo (R-CNN's graphs)
+    nominal = nominal_input_size(info) if info.get("input_size") or info.get("transforms") else None
     for spec in info["inputs"]:
         name, shape = spec["name"], list(spec["shape"])
         if all(name in ranges[key] for key in ranges):

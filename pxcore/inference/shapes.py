@@ -21,18 +21,28 @@ def derived_range(spec: dict[str, Any], input_size: Any, *, max_batch: int = MAX
     """(min, opt, max) shapes of one deploy.yml input. Fixed dimensions stay fixed; a
     dynamic batch runs 1..``max_batch`` (optimal at 1, the latency case); a dynamic
     height or width runs from ``min_size`` (or the nominal size, when smaller) to
-    ``max_scale`` times deploy.yml's ``input_size`` (height, width), optimal at it. NoShapeRule names the input and axis that has no rule."""
+    ``max_scale`` times deploy.yml's ``input_size`` (height, width), optimal at it.
+
+    An input of a graph inside a split export (pxcore.inference.graphs) may carry its
+    own rule: ``stride: s``, a feature map whose height and width are the image's
+    range divided by ``s`` (rounded up); ``max_count: n``, rows (RoIs) from 1 to ``n``,
+    optimal at ``n``. NoShapeRule names the input and axis that has no rule."""
     shape = list(spec["shape"])
+    stride = int(spec.get("stride", 1))
     low, best, high = [], [], []
     for axis, dim in enumerate(shape):
         if dim != -1:
             low.append(dim), best.append(dim), high.append(dim)
+        elif axis == 0 and "max_count" in spec:
+            count = int(spec["max_count"])
+            low.append(1), best.append(count), high.append(count)
         elif axis == 0:
             low.append(1), best.append(1), high.append(max_batch)
         elif axis in (2, 3) and input_size:
             size = int(input_size[axis - 2])
-            low.append(min(min_size, size)), best.append(size)
-            high.append(max(size, int(size * max_scale)))
+            sizes = (min(min_size, size), size, max(size, int(size * max_scale)))
+            for ends, value in zip((low, best, high), sizes, strict=True):
+                ends.append(-(-value // stride))
         else:
             raise NoShapeRule(f"input {spec['name']!r} of shape {shape}: dynamic axis {axis} has no "
                               "range rule (deploy.yml gives no input_size)")

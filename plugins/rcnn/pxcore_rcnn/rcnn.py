@@ -221,9 +221,17 @@ class RCNN(nn.Layer):
         channels = [f.channels for f in self._roi_features]
         features = [paddle.static.InputSpec([1, c, None, None], "float32", f"feature{i}")
                     for i, c in enumerate(channels)]
+        # Shape rules for engines built per range of shapes (TensorRT): a feature map is
+        # the image divided by its stride; a level gets up to all the RoIs (one at
+        # least: an empty level gets a placeholder row).
+        settings = self.test_proposals
+        strides = {f"feature{i}": {"stride": int(f.stride)} for i, f in enumerate(self._roi_features)}
 
         def boxes(name):
             return [paddle.static.InputSpec([None, 4], "float32", f"{name}{i}") for i in range(count)]
+
+        def most(name, limit):
+            return {f"{name}{i}": {"max_count": max(1, int(limit))} for i in range(count)}
 
         levels = len(self.anchor_generator.strides)
         box_parts = [self.box_roi_layers(), self.box_head, self.predictor]
@@ -233,13 +241,15 @@ class RCNN(nn.Layer):
                     "outputs": [f"feature{i}" for i in range(count)]
                     + [f"score{i}" for i in range(levels)] + [f"delta{i}" for i in range(levels)]},
             "box": {"layer": _Graph(self.box_graph, box_parts), "inputs": features + boxes("rois"),
-                    "outputs": ["probs", "deltas"], "onnx_opset": self.ONNX_OPSET},
+                    "outputs": ["probs", "deltas"], "onnx_opset": self.ONNX_OPSET,
+                    "shape_rules": {**strides, **most("rois", settings.post_nms_top_n)}},
         }
         if self.with_mask:
             parts = [self.mask_head] + ([] if self.fpn else [self.box_roi_layers()])
             graphs["mask"] = {"layer": _Graph(self.mask_graph, parts),
                               "inputs": features + boxes("boxes"), "outputs": ["mask_logits"],
-                              "onnx_opset": self.ONNX_OPSET}
+                              "onnx_opset": self.ONNX_OPSET,
+                              "shape_rules": {**strides, **most("boxes", self.keep_top_k)}}
         return graphs
 
     def box_roi_layers(self) -> nn.Layer:

@@ -244,6 +244,8 @@ def test_an_rcnn_export_is_graphs_every_runtime_runs(tmp_path):
     assert [i["name"] for i in info["graphs"]["box"]["inputs"]] == [
         *(f"feature{i}" for i in range(4)), *(f"rois{i}" for i in range(4))]
     assert len(list((exported / "onnx").glob("model-*.onnx"))) == 3
+    _check_shape_ranges(info)
+    _check_tensorrt_parses(exported, info)
     predictor = px.Predictor(exported, runtime="onnxruntime")
     assert predictor.runtime == "onnxruntime"
     deployed = predictor.predict(images)
@@ -251,6 +253,40 @@ def test_an_rcnn_export_is_graphs_every_runtime_runs(tmp_path):
             deployed, expected, require_nonempty=True, threshold=0.0, keep_top_k=10,
             score_atol=1e-3, coord_atol=0.1), strict=True):
         assert all(np.mean(a[i]["mask"] == b[j]["mask"]) > 0.995 for i, j in found.pairs)
+
+
+def _check_tensorrt_parses(exported, info):
+    """Each graph's ONNX file holds only operators TensorRT's ONNX parser takes (the
+    TensorRT plugin's list), so TensorRT builds from the same graphs where it runs."""
+    onnx_ops = pytest.importorskip("pxcore_runtime_tensorrt.onnx_ops")
+    from pxcore.inference.graphs import graph_info
+    from pxcore_runtime_onnx.convert import onnx_model
+
+    for name in info["graphs"]:
+        path = onnx_model(exported, graph_info(info, name))
+        assert onnx_ops.unsupported_ops(path) == [], f"graph {name}: {onnx_ops.unsupported_ops(path)}"
+
+
+def _check_shape_ranges(info):
+    """Every graph input has a range an engine per shape range (TensorRT) is built for:
+    feature maps follow the image by their stride, RoIs run up to the proposal count
+    (box graph) or the kept detections (mask graph)."""
+    from pxcore.inference.graphs import graph_info
+    from pxcore.inference.shapes import derived_range, nominal_input_size
+
+    nominal = nominal_input_size(info)
+    assert nominal == (64, 64)  # Resize(64), the export's own pre-processing
+    for name in info["graphs"]:
+        for spec in graph_info(info, name)["inputs"]:
+            low, best, high = derived_range(spec, nominal)
+            assert all(lo <= b <= hi for lo, b, hi in zip(low, best, high, strict=True)), spec
+    box = {spec["name"]: spec for spec in info["graphs"]["box"]["inputs"]}
+    # FPN levels at strides 4..32: the image's 32..128 (opt 64) divided, rounded up
+    assert derived_range(box["feature0"], nominal) == ([1, 16, 8, 8], [1, 16, 16, 16], [1, 16, 32, 32])
+    assert derived_range(box["feature3"], nominal) == ([1, 16, 1, 1], [1, 16, 2, 2], [1, 16, 4, 4])
+    assert derived_range(box["rois2"], nominal) == ([1, 4], [10, 4], [10, 4])  # test_proposals=(50, 10)
+    mask = {spec["name"]: spec for spec in info["graphs"]["mask"]["inputs"]}
+    assert derived_range(mask["boxes0"], nominal)[2] == [10, 4]  # keep_top_k=10
 
 
 def test_train_save_and_the_cli_evaluate_and_predict_with_masks(tmp_path, capsys):

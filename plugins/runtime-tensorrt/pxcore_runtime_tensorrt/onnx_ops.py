@@ -2,6 +2,8 @@
 
 The set is the "supported" column of onnx-tensorrt's operator matrix for TensorRT 8.4
 (opset 13, the opset pxcore's ONNX uses); later TensorRT releases support all of them.
+RoiAlign joined with TensorRT 8.6 (the matrix lists it for FP32 and FP16 since): R-CNN's
+box and mask graphs, exported at opset 16 for its half-pixel form, need it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ LeakyRelu Less LessOrEqual Log LogSoftmax Loop LRN LSTM LpNormalization LpPool M
 MaxPool Mean Min Mul Neg NonMaxSuppression Not Or Pad ParametricSoftplus Pow PRelu
 QuantizeLinear RandomUniform RandomUniformLike Range ReduceL1 ReduceL2 ReduceLogSum
 ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu
-Reshape Resize ReverseSequence RNN Round ScaledTanh Scan Scatter ScatterElements ScatterND
+Reshape Resize ReverseSequence RNN RoiAlign Round ScaledTanh Scan Scatter ScatterElements ScatterND
 Selu Shape Sigmoid Sign Sin Sinh Size Slice Softmax Softplus Softsign SpaceToDepth Split
 Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Unsqueeze Upsample Where
 Xor

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pxcore.deploy.shapes import NoShapeRule, derived_range
-
-DEFAULT_INPUT_SIZE = (224, 224)  # where deploy.yml names none: the zoo's classifiers'
+from pxcore.deploy.shapes import NoShapeRule, derived_range, nominal_input_size
 
 
 def optimization_profile(info: dict[str, Any], max_batch: int = 8,
                          max_scale: float = 2.0) -> dict[str, tuple[tuple[int, ...], ...]]:
     """{input name: (min shape, opt shape, max shape)}, by the core's rule for shape
-    ranges (``pxcore.deploy.shapes.derived_range``, which Paddle-TensorRT uses too), with
-    224x224 as the nominal size where deploy.yml names none."""
-    nominal = info.get("input_size") or DEFAULT_INPUT_SIZE
+    ranges (``pxcore.deploy.shapes.derived_range``, which Paddle-TensorRT uses too),
+    around the nominal size: deploy.yml's ``input_size``, else what the export's
+    pre-processing makes of a 640x480 photo (R-CNN: 800x1088)."""
+    nominal = nominal_input_size(info)
     profile = {}
     for spec in info["inputs"]:
         try:

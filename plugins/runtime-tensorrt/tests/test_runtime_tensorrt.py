@@ -60,6 +60,21 @@ def test_the_profile_follows_the_export(exported, tmp_path):
     assert optimization_profile(fixed)["image"] == ((2, 3, 240, 320),) * 3
 
 
+def test_split_graph_inputs_follow_their_shape_rules():
+    """An R-CNN export's box graph (pxcore.inference.graphs): feature maps at a stride of
+    the image's range, RoIs up to a count; the nominal size from the pre-processing
+    where deploy.yml has no input_size (800 short side, padded to 32: 800x1088)."""
+    info = {"input_size": None, "inputs": [
+        {"name": "feature0", "shape": [1, 256, -1, -1], "stride": 4},
+        {"name": "rois0", "shape": [-1, 4], "max_count": 1000}],
+        "transforms": {"type": "Compose", "transforms": [
+            {"type": "ResizeByShort", "short_size": 800, "max_size": 1333},
+            {"type": "Padding", "coarsest_stride": 32}]}}
+    profile = optimization_profile(info)
+    assert profile["feature0"] == ((1, 256, 8, 8), (1, 256, 200, 272), (1, 256, 400, 544))
+    assert profile["rois0"] == ((1, 4), (1000, 4), (1000, 4))
+
+
 def test_engine_cache_keys_change_with_everything_an_engine_depends_on(exported):
     _, out, info = exported
     path = onnx_model(out, info)
