@@ -4,8 +4,9 @@ exports made by pxcore, batch 1, 224x224.
     python bench/cpu_precision.py                                  # ResNet50 MobileNetV3_large DarkNet53
     python bench/cpu_precision.py ResNet18 --threads 2 --rounds 5 --no-write
 
-Per model: ONNX Runtime fp32, OpenVINO fp32 and OpenVINO bf16 (where the CPU has it),
-each built once; then rounds in which each runtime in turn runs a warm-up and then
+Per model: ONNX Runtime fp32, OpenVINO fp32, OpenVINO bf16 (where the CPU has it) and
+OpenVINO int8 (``px quantize``'s NNCF model, calibrated on 32 of scikit-learn's photos
+cut and scaled at random: speed does not depend on the calibration), each built once; then rounds in which each runtime in turn runs a warm-up and then
 ``--runs`` timed calls; a runtime's figure is its best round's mean (the least
 disturbed by whatever else runs on the cores). The max relative difference is
 max |bf16 - fp32| over the largest fp32 logit, OpenVINO's bf16 against its fp32 on the
@@ -34,7 +35,24 @@ from results_section import RESULTS, write_section  # bench/ is on sys.path
 
 BEGIN, END = "<!-- cpu_precision.py begin -->", "<!-- cpu_precision.py end -->"
 MODELS = ["ResNet50", "MobileNetV3_large", "DarkNet53"]
-CONFIGS = [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")]
+CONFIGS = [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
+CALIB_IMAGES = 32
+
+
+def calibration_images(count: int) -> list:
+    """``count`` RGB crops of scikit-learn's two photos, at random places and sizes."""
+    from sklearn.datasets import load_sample_images
+
+    photos = load_sample_images().images
+    rng = np.random.default_rng(0)
+    crops = []
+    for i in range(count):
+        photo = photos[i % len(photos)]
+        height, width = photo.shape[:2]
+        h, w = int(rng.integers(height // 3, height)), int(rng.integers(width // 3, width))
+        y, x = int(rng.integers(0, height - h)), int(rng.integers(0, width - w))
+        crops.append(np.ascontiguousarray(photo[y:y + h, x:x + w]))
+    return crops
 
 
 def cpu_name() -> str:
@@ -68,8 +86,16 @@ def measure(name: str, folder: Path, threads: int, rounds: int, runs: int) -> di
     runtimes, skipped = {}, {}
     for runtime, precision in CONFIGS:
         try:
-            runtimes[(runtime, precision)] = select_runtime(out, info, runtime, precision=precision,
-                                                            threads=threads)
+            if precision == "int8":
+                from pxcore.deploy.quantize import quantize_export
+
+                folder_int8 = quantize_export(out, calibration_images(CALIB_IMAGES), folder / f"{name}-int8",
+                                              num_images=CALIB_IMAGES, runtime=runtime)
+                runtimes[(runtime, precision)] = select_runtime(
+                    folder_int8, read_deploy_info(folder_int8), runtime, precision="int8", threads=threads)
+            else:
+                runtimes[(runtime, precision)] = select_runtime(out, info, runtime, precision=precision,
+                                                                threads=threads)
         except RuntimeUnavailable as exc:
             skipped[(runtime, precision)] = str(exc)
     best = {key: float("inf") for key in runtimes}
@@ -89,6 +115,14 @@ def measure(name: str, folder: Path, threads: int, rounds: int, runs: int) -> di
     return {"model": name, "ms": best, "rel": rel, "skipped": skipped}
 
 
+def _load_average() -> str:
+    """The 1-minute load average now, as RESULTS.md states it."""
+    try:
+        return f"{float(Path('/proc/loadavg').read_text().split()[0]):.1f} at the start"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", default=MODELS)
@@ -97,6 +131,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed calls per runtime a round")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
+    args.load_note = _load_average()
     logging.getLogger("pxcore").setLevel(logging.WARNING)
     rows = []
     with tempfile.TemporaryDirectory(prefix="pxbench-openvino-") as tmp:
@@ -109,16 +144,17 @@ def main() -> int:
     def cell(row, key):
         return f"{row['ms'][key]:.1f} ms" if key in row["ms"] else "refused"
 
-    lines = ["| model | ONNX Runtime fp32 | OpenVINO fp32 | OpenVINO bf16 | OpenVINO bf16 vs ONNX Runtime fp32 "
-             "| bf16 max rel. diff |", "|---|---|---|---|---|---|"]
+    ort = ("onnxruntime", "fp32")
+    lines = ["| model | ONNX Runtime fp32 | OpenVINO fp32 | OpenVINO bf16 | OpenVINO int8 "
+             "| bf16 vs ONNX Runtime fp32 | int8 vs ONNX Runtime fp32 | bf16 max rel. diff |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         ms = row["ms"]
-        speedup = (f"{ms[('onnxruntime', 'fp32')] / ms[('openvino', 'bf16')]:.2f}x"
-                   if ("openvino", "bf16") in ms and ("onnxruntime", "fp32") in ms else "-")
+        speedups = [f"{ms[ort] / ms[key]:.2f}x" if key in ms and ort in ms else "-"
+                    for key in (("openvino", "bf16"), ("openvino", "int8"))]
         rel = f"{row['rel']:.1e}" if row["rel"] is not None else "-"
-        lines.append(f"| {row['model']} | {cell(row, ('onnxruntime', 'fp32'))} | "
-                     f"{cell(row, ('openvino', 'fp32'))} | {cell(row, ('openvino', 'bf16'))} | "
-                     f"{speedup} | {rel} |")
+        lines.append(f"| {row['model']} | " + " | ".join(cell(row, key) for key in CONFIGS)
+                     + f" | {' | '.join(speedups)} | {rel} |")
     refusals = sorted({why for row in rows for why in row["skipped"].values()})
     table = "\n".join(lines)
     print(table)
@@ -133,10 +169,11 @@ def main() -> int:
             f"{datetime.date.today()}, {cpu_name()} ({isa or 'no AVX-512'}), "
             f"{args.threads} threads, {versions}. Bare runtime calls on exports made by pxcore "
             f"(untrained, the zoo's class count), batch 1, 224x224; each runtime's best of "
-            f"{args.rounds} interleaved rounds of {args.runs} calls after a warm-up. Other "
-            "processes (other developers' builds and tests) shared the 2 cores: absolute "
-            "times vary between runs; compare within a row. Max rel. diff: max |bf16 - fp32| "
-            "over the largest fp32 logit, OpenVINO on the same batch."
+            f"{args.rounds} interleaved rounds of {args.runs} calls after a warm-up. int8: "
+            f"`quantize_export` (NNCF), calibrated on {CALIB_IMAGES} crops of scikit-learn's "
+            f"photos (its accuracy: the precision_accuracy.py section). Load average "
+            f"{args.load_note}: absolute times vary between runs; compare within a row. Max "
+            "rel. diff: max |bf16 - fp32| over the largest fp32 logit, OpenVINO on the same batch."
             + (f" Refused: {'; '.join(refusals)}." if refusals else "")
             + f"\n\n{table}\n{END}")
         write_section(BEGIN, END, section)
