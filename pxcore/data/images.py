@@ -61,17 +61,25 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)  # also works for non-ASCII paths
     except OSError as exc:
         raise ImageError(f"image {str(path)!r} cannot be read ({exc})") from None
+    return decode_image(data, f"image {str(path)!r}")
+
+
+def decode_image(data: bytes | np.ndarray, source: str = "image") -> np.ndarray:
+    """An encoded image file's bytes (what ``read_image`` reads from disk, or an upload)
+    as HxWx3 uint8 RGB, with the same pixels ``read_image`` gives for that file; ``source``
+    names it in errors."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes | bytearray | memoryview) else data
     if data.size == 0:
-        raise ImageError(f"image {str(path)!r} is empty (0 bytes)")
+        raise ImageError(f"{source} is empty (0 bytes)")
     # IMREAD_COLOR gives 3-channel 8-bit colour whatever the file holds (gray, alpha,
     # 16-bit) and applies EXIF orientation, so a phone photo is upright as viewers show it.
     # OpenCV 4.10+ decodes straight to RGB, saving a pass over the image.
     try:
         image = cv2.imdecode(data, _IMREAD_RGB or cv2.IMREAD_COLOR)
     except cv2.error as exc:  # e.g. a header claiming more pixels than OpenCV allows
-        raise ImageError(f"image {str(path)!r} cannot be decoded: {str(exc).strip()}") from None
+        raise ImageError(f"{source} cannot be decoded: {str(exc).strip()}") from None
     if image is None:
-        raise ImageError(f"image {str(path)!r} cannot be decoded: it is corrupt, truncated, or "
+        raise ImageError(f"{source} cannot be decoded: it is corrupt, truncated, or "
                          "not an image format OpenCV reads (JPEG, PNG, BMP, TIFF, WebP)")
     return image if _IMREAD_RGB else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
