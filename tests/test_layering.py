@@ -126,6 +126,9 @@ FORBIDDEN = {
     # what a deployed model needs: deploy.yml, pre/post-processing, runtimes; no paddle
     # (see test_the_inference_layer_imports_no_paddle) and no training side
     "inference": HIGH | {"engine", "nn", "datasets", "config", "metrics"},
+    # px serve's package: on top, but it serves exports through the inference layer
+    # alone, so a deploy-only install (no paddle) serves too
+    "serve": HIGH | {"engine", "nn", "datasets", "config", "metrics"},
     # the Model wrapper is below the API that creates it (load_model lives in api)
     "model": HIGH - {"model"} | {"config"},
     "ops": HIGH | {"engine", "nn", "data", "datasets"},
@@ -159,11 +162,12 @@ def test_low_core_layers_do_not_import_high_ones():
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_inference_layer_imports_no_paddle():
-    """At any depth, lazy imports too: a deployed model runs where paddle is not
-    installed (tests/test_inference_layer.py runs one in a fresh process)."""
+@pytest.mark.parametrize("package", ["inference", "serve"])
+def test_the_inference_layer_imports_no_paddle(package):
+    """At any depth, lazy imports too: a deployed model runs (and is served) where paddle
+    is not installed (tests/test_inference_layer.py runs one in a fresh process)."""
     wrong = sorted(f"{path.relative_to(REPO)}:{line}: {name}"
-                   for path in core_files(CORE / "inference")
+                   for path in core_files(CORE / package)
                    for line, name in imported_names(path)
                    if name.partition(".")[0] in ("paddle", "paddle2onnx", "paddlelite"))
     assert not wrong, "\n".join(wrong)

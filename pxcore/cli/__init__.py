@@ -22,6 +22,7 @@ COMMANDS = {
     "runtimes": "runtimes",
     "bench": "bench",
     "quantize": "quantize",
+    "serve": "serve",
     "split-dataset": "split_dataset",
     "convert": "convert",
     "plugins": "plugins",
