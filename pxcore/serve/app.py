@@ -1,5 +1,6 @@
 """The ASGI app (FastAPI): routes, limits, the API key, and the models' batchers.
 
+    GET  /                           a page to try each model in a browser (page.html; open)
     POST /v1/models/{name}/predict   images as multipart files or JSON {"images": [base64]}
     GET  /v1/models                  what is served: names, tasks, labels, input sizes
     GET  /v1/models/{name}           one of them
@@ -31,10 +32,11 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.routing import Match
@@ -49,7 +51,8 @@ from .models import ServedModel, parse_model_args
 log = logging.getLogger("pxcore.serve")
 
 OPTIONS_ENV = "PXCORE_SERVE_OPTIONS"
-OPEN_PATHS = ("/health", "/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json")
+# The page holds no secret (it asks for the key and sends it with each request).
+OPEN_PATHS = ("/", "/health", "/ready", "/docs", "/docs/oauth2-redirect", "/openapi.json")
 
 
 @dataclass
@@ -89,6 +92,13 @@ def app_from_env() -> FastAPI:
     """The uvicorn factory of ``px serve``: the options from PXCORE_SERVE_OPTIONS."""
     return create_app(ServeOptions.from_json(os.environ[OPTIONS_ENV]))
 
+
+# The page at /: one self-contained file; the browser lets it reach this server only.
+PAGE_HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                               "img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'; form-action 'none'",
+    "cache-control": "no-cache",
+}
 
 # OpenAPI: the predict route reads its body itself (files or JSON), so it says which.
 _PREDICT_BODY = {"requestBody": {"required": True, "content": {
@@ -147,6 +157,12 @@ def create_app(options: ServeOptions, models: dict[str, ServedModel] | None = No
             raise HTTPException(404, f"no model named {name!r}; this server serves: "
                                      f"{', '.join(sorted(models))}")
         return models[name]
+
+    page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     @app.get("/health", summary="alive")
     async def health() -> dict:
