@@ -39,6 +39,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from ..data.images import ImageError
@@ -217,7 +219,9 @@ def create_app(options: ServeOptions, models: dict[str, ServedModel] | None = No
             raise HTTPException(400, str(exc)) from None
         except ImageError as exc:  # an image the pre-processing refused (too small, say)
             raise HTTPException(400, str(exc)) from None
-        except HTTPException:
+        except ClientDisconnect:  # left while sending its body: no one to answer, no server error
+            raise HTTPException(499, "the client closed the connection while sending its request") from None
+        except StarletteHTTPException:  # FastAPI's and Starlette's own (413 from BodyLimit, say)
             raise
         except Exception as exc:
             raise HTTPException(500, f"prediction failed: {type(exc).__name__}: {exc}") from None
@@ -253,7 +257,13 @@ async def _read_request(request: Request, model: ServedModel, max_images: int):
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = dict(request.query_params)
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=max_images + 1, max_fields=100)
+        try:
+            form = await request.form(max_files=max_images + 1, max_fields=100)
+        except StarletteHTTPException as exc:  # Starlette's 400 for a malformed body
+            if exc.status_code != 400:
+                raise
+            raise ValueError(f"the multipart/form-data body cannot be read: {exc.detail} Send "
+                             "each image as a file part (or JSON {\"images\": [base64, ...]})") from None
         uploads = [(key, value) for key, value in form.multi_items() if isinstance(value, UploadFile)]
         fields.update({k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)})
         _count(len(uploads), max_images)
