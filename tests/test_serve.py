@@ -378,6 +378,39 @@ def test_detection_answers_are_the_predictors(tmp_path):
     assert_same_detection_lists([kept], [[box for box in alone[0] if box["score"] >= 0.5]])
 
 
+def test_a_detector_resizing_to_one_size_batches_images_of_any_size():
+    from pxcore.serve.models import ServedModel, fixed_input_size
+
+    def pipeline(*steps):
+        return {"type": "Compose", "transforms": [*steps, {"type": "Normalize"}]}
+
+    assert fixed_input_size(pipeline({"type": "Resize", "target_size": 320}))
+    assert fixed_input_size(pipeline({"type": "ResizeByShort", "short_size": 400},
+                                     {"type": "Resize", "target_size": 320}, {"type": "Padding"}))
+    assert not fixed_input_size(pipeline({"type": "Resize", "target_size": 320, "keep_ratio": True}))
+    assert not fixed_input_size(pipeline({"type": "ResizeByShort", "short_size": 320}))
+    assert not fixed_input_size(pipeline({"type": "Resize", "target_size": 320, "interp": "RANDOM"}))
+    assert not fixed_input_size(pipeline())
+
+    calls = []
+
+    class Stub:  # a detector's Predictor: records the images of each call
+        def predict(self, images, batch_size, **kwargs):
+            calls.append([image.shape[:2] for image in images])
+            return [[] for _ in images]
+
+    model = ServedModel.__new__(ServedModel)
+    model.task, model.max_batch_size, model.predictor = "detection", 8, Stub()
+    requests = [[np.zeros((30, 40, 3), np.uint8)], [np.zeros((50, 20, 3), np.uint8)],
+                [np.zeros((30, 40, 3), np.uint8)]]
+    for one_size, expected in ((True, [[(30, 40), (50, 20), (30, 40)]]),
+                               (False, [[(30, 40), (30, 40)], [(50, 20)]])):
+        calls.clear()
+        model.one_input_size = one_size
+        assert model.predict_batch(requests, [{}, {}, {}]) == [[[]], [[]], [[]]]
+        assert calls == expected
+
+
 @pytest.mark.parity
 def test_segmentation_label_maps_come_as_png(tmp_path):
     import paddle

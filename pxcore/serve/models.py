@@ -12,7 +12,10 @@ loop). Answers equal what ``Predictor.predict`` gives for each image alone:
 - detection and segmentation: a batch of images of different sizes is padded to the
   largest, which changes what a network with global context (pooling, R-CNN's
   proposals) computes at the edges, so images are batched with images of their own
-  size only (one call per size found in the batch)."""
+  network input size only (one call per size found in the batch). Where the export's
+  transforms stretch every image to one size (``Resize`` without ``keep_ratio``, as
+  YOLO's do), that is every image, whatever size it came in; otherwise images of one
+  size are batched together."""
 
 from __future__ import annotations
 
@@ -62,6 +65,8 @@ class ServedModel:
         self.runtime, self.device, self.threads = runtime, device, threads
         self.max_batch_size = max_batch_size
         self.predictor = None
+        # every image reaches the network at one size: any images may share a batch
+        self.one_input_size = self.task == "classification" or fixed_input_size(self.info["transforms"])
 
     def load(self) -> Callable:
         """Build the Predictor and warm it up with one image of the export's input size
@@ -116,7 +121,7 @@ class ServedModel:
         results: list[Any] = [None] * len(images)
         groups: dict[Any, list[int]] = {}
         for index, image in enumerate(images):
-            key = None if self.task == "classification" else image.shape
+            key = None if self.one_input_size else image.shape
             groups.setdefault(key, []).append(index)
         args: dict[str, Any] = {}
         if self.task == "classification":
@@ -140,3 +145,23 @@ class ServedModel:
         elif "threshold" in options:
             result = [r for r in result if r["score"] >= options["threshold"]]
         return encode_result(self.task, result)
+
+
+def fixed_input_size(transforms: Any) -> bool:
+    """Whether the export's transforms give every image the same size: a ``Resize``
+    that stretches to its target (no ``keep_ratio``), followed only by deterministic
+    steps (their output size is then a function of that one size). Pipelines this does
+    not recognise count as not fixed (images then batch with their own size only)."""
+    from ..inference.fused import GEOMETRIC
+    from ..transforms import compose
+    from ..transforms.image import Normalize, Resize
+
+    fixed = False
+    for step in compose(transforms).transforms:
+        if type(step) is Normalize:
+            continue
+        if type(step) not in GEOMETRIC or getattr(step, "interp", None) == "RANDOM":
+            return False
+        if type(step) is Resize and not step.keep_ratio:
+            fixed = True
+    return fixed
