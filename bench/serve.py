@@ -307,10 +307,11 @@ def references_for(model_dir: Path, images: list[bytes], described: dict, thread
 
 # -- the parts ------------------------------------------------------------------------------
 
-def throughput(args, work: Path, images: list[bytes]) -> dict:
-    """The classifier with dynamic batching against batch-1 serving, in alternating
-    rounds, then the detector."""
-    cls_dir = export(work, args.cls_model)
+def compare(args, name: str, model: str, model_dir: Path, images: list[bytes], task: str, options: dict,
+            counts: tuple[int, int], work: Path) -> list[dict]:
+    """``model`` served with dynamic batching and with batch-1 serving, both up at once,
+    ``counts`` requests each spread over ``--rounds`` rounds taken in alternating order
+    (A B, B A, ...). Rows: batching first."""
     configs = [(f"dynamic batching (max batch {args.max_batch_size}, wait {args.max_wait_ms:g} ms)",
                 args.max_batch_size, args.max_wait_ms), ("batch-1 serving (max batch 1)", 1, 0.0)]
     servers: list[Server] = [None, None]
@@ -319,49 +320,43 @@ def throughput(args, work: Path, images: list[bytes]) -> dict:
         for i in (1, 0):  # batch-1 first; batching takes the runtime it chose unless --batched-runtime
             _, b, w = configs[i]
             runtime = args.runtime if i == 1 else (args.batched_runtime or described[1]["runtime"])
-            servers[i] = Server(args.cls_model, cls_dir, work / f"serve-{b}.log", b, w, runtime, args.threads)
+            servers[i] = Server(name, model_dir, work / f"serve-{name}-{b}.log", b, w, runtime, args.threads)
             described[i] = servers[i].wait_ready()
-        print(f"{args.cls_model}: runtimes {[d['runtime'] for d in described]}", flush=True)
-        requests = bodies(images, {"topk": TOPK})
-        references = references_for(cls_dir, images, described[1], args.threads, {"topk": TOPK})
+        print(f"{model}: runtimes {[d['runtime'] for d in described]}", flush=True)
+        requests = bodies(images, options)
+        references = references_for(model_dir, images, described[1], args.threads, options)
         for server in servers:  # warm-up, not counted
             load(server, requests, 2 * args.clients, args.clients)
-        rounds = args.rounds
-        per_round = args.requests // rounds
-        phases: list[list[dict]] = [[] for _ in servers]
-        for r in range(rounds):
-            order = range(len(servers)) if r % 2 == 0 else reversed(range(len(servers)))
-            for s in order:
-                phase = load(servers[s], requests, per_round, args.clients, offset=r * per_round)
+        per_round = [count // args.rounds for count in counts]
+        phases: list[list[dict]] = [[], []]
+        for r in range(args.rounds):
+            for s in ((0, 1) if r % 2 == 0 else (1, 0)):
+                phase = load(servers[s], requests, per_round[s], args.clients, offset=r * per_round[s])
                 phases[s].append(phase)
-                print(f"  round {r + 1}/{rounds} {configs[s][0]}: {per_round / phase['wall']:.1f} req/s",
+                print(f"  round {r + 1}/{args.rounds} {configs[s][0]}: {per_round[s] / phase['wall']:.1f} req/s",
                       flush=True)
         rows = []
-        for (label, _, _), phase, d, server in zip(configs, phases, described, servers, strict=True):
-            rows.append(summary(label, merge(phase), references, "classification"))
-            rows[-1].update(runtime=d["runtime"], model=args.cls_model, alive=server.alive(),
-                            rounds=[per_round / p["wall"] for p in phase])
+        for s, ((label, _, _), phase, d) in enumerate(zip(configs, phases, described, strict=True)):
+            rows.append(summary(label, merge(phase), references, task))
+            rows[-1].update(runtime=d["runtime"], model=model, alive=servers[s].alive(),
+                            rounds=[per_round[s] / p["wall"] for p in phase],
+                            boxes=sum(len(r) for r in references) / len(references))
+        return rows
     finally:
         for server in servers:
             if server is not None:
                 server.stop()
 
+
+def throughput(args, work: Path, images: list[bytes]) -> dict:
+    """The classifier, then the detector, each with dynamic batching against batch-1 serving."""
+    cls_dir = export(work, args.cls_model)
+    cls = compare(args, "cls", args.cls_model, cls_dir, images, "classification", {"topk": TOPK},
+                  (args.requests, args.requests), work)
     det_dir = export(work, "YOLOv3-MobileNetV1", args.det_size)
-    server = Server("yolo", det_dir, work / "serve-yolo.log", args.max_batch_size, args.max_wait_ms,
-                    args.runtime, args.threads)
-    try:
-        described_det = server.wait_ready()
-        requests = bodies(images, {})
-        references = references_for(det_dir, images, described_det, args.threads, {})
-        load(server, requests, 2 * args.clients, args.clients)
-        phase = load(server, requests, args.requests, args.clients)
-        det = summary(f"dynamic batching (max batch {args.max_batch_size}, wait {args.max_wait_ms:g} ms)",
-                      phase, references, "detection")
-        det.update(runtime=described_det["runtime"], model=f"YOLOv3-MobileNetV1 {args.det_size}x{args.det_size}",
-                   alive=server.alive(), boxes=sum(len(r) for r in references) / len(references))
-    finally:
-        server.stop()
-    return {"cls": rows, "det": det, "cls_dir": cls_dir, "det_dir": det_dir}
+    det = compare(args, "yolo", f"YOLOv3-MobileNetV1 {args.det_size}x{args.det_size}", det_dir, images,
+                  "detection", {}, (args.requests, args.det_batch1_requests), work)
+    return {"cls": cls, "det": det, "cls_dir": cls_dir, "det_dir": det_dir}
 
 
 def profile(args, model_dir: Path, images: list[bytes], cls_rows: list[dict], det_dir: Path,
@@ -601,6 +596,8 @@ def main() -> int:
                         "--runtime gave the batch-1 server)")
     parser.add_argument("--threads", type=int, default=None, help="runtime threads (the runtime's default)")
     parser.add_argument("--det-size", type=int, default=320)
+    parser.add_argument("--det-batch1-requests", type=int, default=500,
+                        help="requests to the detector's batch-1 server (fewer: it is slow)")
     parser.add_argument("--cls-model", default="ResNet50")
     parser.add_argument("--mem-model", default="MobileNetV3_small")
     parser.add_argument("--images", type=int, default=32, help="distinct photos the requests cycle through")
@@ -609,7 +606,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     if parser.parse_known_args()[0].quick:  # its values unless given on the command line
         parser.set_defaults(requests=64, clients=8, rounds=2, memory_requests=1000, cls_model="MobileNetV3_small",
-                            det_size=160, images=8, profile_runs=3, no_write=True)
+                            det_size=160, det_batch1_requests=32, images=8, profile_runs=3, no_write=True)
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     started = (datetime.datetime.now(datetime.timezone.utc), load_average())
@@ -623,22 +620,25 @@ def main() -> int:
         sections = []
         if "throughput" in parts:
             result = throughput(args, work, images)
-            cls_table = table(result["cls"])
-            speedup = result["cls"][0]["rps"] / result["cls"][1]["rps"]
-            rounds = "; ".join(f"{r['label'].split(' (')[0]}: " + ", ".join(f"{x:.1f}" for x in r["rounds"])
-                               for r in result["cls"])
-            verdict = (f"Dynamic batching / batch-1 serving: **{speedup:.2f}x** (target at least "
-                       f"{TARGET_SPEEDUP:g}x: {'met' if speedup >= TARGET_SPEEDUP else 'not met'}). "
-                       f"Req/s per round: {rounds}.")
-            det_table = table([result["det"]])
-            print(cls_table, verdict, det_table, sep="\n\n", flush=True)
-            prof = profile(args, result["cls_dir"], images, result["cls"], result["det_dir"], result["det"])
+            def ratio(rows):
+                rounds = "; ".join(f"{r['label'].split(' (')[0]}: " + ", ".join(f"{x:.1f}" for x in r["rounds"])
+                                   for r in rows)
+                return rows[0]["rps"] / rows[1]["rps"], f"Req/s per round: {rounds}."
+
+            speedup, cls_rounds = ratio(result["cls"])
+            det_speedup, det_rounds = ratio(result["det"])
+            cls_table, det_table = table(result["cls"]), table(result["det"])
+            verdict = (f"{args.cls_model}: dynamic batching / batch-1 serving **{speedup:.2f}x** (target at least "
+                       f"{TARGET_SPEEDUP:g}x: {'met' if speedup >= TARGET_SPEEDUP else 'not met'}). {cls_rounds}")
+            det_verdict = f"YOLOv3-MobileNetV1: dynamic batching / batch-1 serving {det_speedup:.2f}x. {det_rounds}"
+            print(cls_table, verdict, det_table, det_verdict, sep="\n\n", flush=True)
+            prof = profile(args, result["cls_dir"], images, result["cls"], result["det_dir"], result["det"][0])
             prof_table = "\n".join(["| where | ms |", "|---|---|"] + [f"| {a} | {b} |" for a, b in prof])
             print(prof_table, flush=True)
-            problems = [p for r in [*result["cls"], result["det"]] for p in r["problems"]]
+            problems = [p for r in [*result["cls"], *result["det"]] for p in r["problems"]]
             sections.append(
                 f"### Throughput: {args.requests} requests from {args.clients} concurrent clients\n\n"
-                f"{cls_table}\n\n{verdict}\n\n{det_table}\n\nYOLO: {result['det']['boxes']:.1f} boxes per image "
+                f"{cls_table}\n\n{verdict}\n\n{det_table}\n\n{det_verdict} YOLO: {result['det'][0]['boxes']:.1f} boxes per image "
                 "in the Predictor's answers (untrained weights with seeded noise).\n\n"
                 f"Where a {args.cls_model} request's time goes (this process, idle servers, "
                 f"{args.threads or 'default'} runtime threads):\n\n{prof_table}"
