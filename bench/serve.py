@@ -428,6 +428,13 @@ def profile(args, model_dir: Path, images: list[bytes], cls_rows: list[dict], de
     ms8 = best(partial(detector.run, eight), 3)[0] / 8
     rows.append((f"{det_row['model']} network, {det_row['runtime']}: batch 1 / per image at batch 8 (best)",
                  f"{ms1:.1f} / {ms8:.1f} ({ms1 / ms8:.2f}x)"))
+    prepared = [det_preprocess(x, detector.transforms) for x in decoded[:8]]
+    _, pre_ms = best(lambda: [det_preprocess(x, detector.transforms) for x in decoded[:8]], 3)
+    outputs = detector.run(np.stack([c[0] for c in prepared]))
+    scales, sizes = np.stack([c[1] for c in prepared]), [c[2] for c in prepared]
+    _, post_ms = best(lambda: detector._postprocess(outputs, scales, sizes), 3)
+    rows.append((f"{det_row['model']} pre-process / decode boxes and NMS, per image at batch 8 (in the worker)",
+                 f"{pre_ms / 8:.1f} / {post_ms / 8:.1f}"))
     for row in cls_rows:
         rows.append((f"server CPU per request, {row['label']}", f"{row['server_cpu'] / row['requests'] * 1000:.1f}"))
         rows.append((f"client CPU per request, {row['label']}", f"{row['client_cpu'] / row['requests'] * 1000:.1f}"))
