@@ -471,14 +471,20 @@ def faults(args, server: Server, mem: dict, images: list[bytes]) -> list[tuple[s
     path = f"/v1/models/{server.name}/predict"
     rows = []
 
+    def depth() -> float:
+        return float(re.search(r'pxcore_queue_depth_images\{model="mem"\} (\S+)',
+                               httpx.get(f"{server.url}/metrics", timeout=30).text).group(1))
+
     def after() -> str:
+        start, deadline = time.monotonic(), time.monotonic() + 60
+        while depth() and time.monotonic() < deadline:  # requests of clients that left, still queued
+            time.sleep(0.05)
+        drained = time.monotonic() - start
         ready = httpx.get(f"{server.url}/ready", timeout=30).status_code
-        depth = re.search(r'pxcore_queue_depth_images\{model="mem"\} (\S+)',
-                          httpx.get(f"{server.url}/metrics", timeout=30).text).group(1)
         sent = load(server, mem["requests"], 16, 8)
         ok, same, problems = check(sent["done"], mem["references"], "classification")
-        state = (f"up: /ready {ready}, queue {float(depth):g}, next 16 requests {ok} answered, {same} equal "
-                 f"to the Predictor's, RSS {server.rss_mb():.0f} MB")
+        state = (f"up: /ready {ready}, queue {depth():g} (empty after {drained:.1f} s), next 16 requests {ok} "
+                 f"answered, {same} equal to the Predictor's, RSS {server.rss_mb():.0f} MB")
         return state + (f" ({problems[0]})" if problems else "")
 
     body = serve_faults.multipart([("a.jpg", images[0])])
@@ -693,8 +699,10 @@ def main() -> int:
         header = (f"{BEGIN}\n## Serving under load (issue 22): `python bench/serve.py`\n\n"
                   f"{started[0]:%Y-%m-%d %H:%M} UTC, {cpu_name()}, {os.cpu_count()} cores shared by the server "
                   f"process and the clients (one asyncio process, httpx), load average {started[1]} at the start; "
-                  f"{versions()}. Untrained exports (random weights; speed does not depend on them). "
-                  f"Runtime {args.runtime}, {args.threads or 'default'} threads; --max-wait-ms {args.max_wait_ms:g}. "
+                  f"{versions()}. Untrained exports (random weights, batch-norm statistics from 8 other photos so "
+                  "that answers depend on the image; speed does not depend on the weights). "
+                  f"Runtime {args.runtime}, runtime threads: {args.threads or 'the default'}; "
+                  f"--max-wait-ms {args.max_wait_ms:g}. "
                   "Equal to Predictor: the answer is what `Predictor.predict` gives for that image alone "
                   "(top-5 within pxcore.testing.numerics' tolerances; boxes with pxcore.testing.detections').")
         write_section(BEGIN, END, header + "\n\n" + "\n\n".join(sections) + f"\n{END}")
