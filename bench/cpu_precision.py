@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import logging
-import platform
-import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from results_section import RESULTS, write_section  # bench/ is on sys.path
+from results_section import RESULTS, cpu_name, load_average, write_section  # bench/ is on sys.path
 
 BEGIN, END = "<!-- cpu_precision.py begin -->", "<!-- cpu_precision.py end -->"
 MODELS = ["ResNet50", "MobileNetV3_large", "DarkNet53"]
@@ -53,15 +50,6 @@ def calibration_images(count: int) -> list:
         y, x = int(rng.integers(0, height - h)), int(rng.integers(0, width - w))
         crops.append(np.ascontiguousarray(photo[y:y + h, x:x + w]))
     return crops
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = re.search(r"Model name:\s*(.+)", out)
-        return name.group(1).strip() if name else platform.processor()
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
 
 
 def cpu_flags() -> set[str]:
@@ -115,14 +103,6 @@ def measure(name: str, folder: Path, threads: int, rounds: int, runs: int) -> di
     return {"model": name, "ms": best, "rel": rel, "skipped": skipped}
 
 
-def _load_average() -> str:
-    """The 1-minute load average now, as RESULTS.md states it."""
-    try:
-        return f"{float(Path('/proc/loadavg').read_text().split()[0]):.1f} at the start"
-    except (OSError, ValueError, IndexError):
-        return "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="*", default=MODELS)
@@ -131,7 +111,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed calls per runtime a round")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md")
     args = parser.parse_args()
-    args.load_note = _load_average()
+    args.load_note = f"{load_average()} (1, 5, 15 min) at the start"
     logging.getLogger("pxcore").setLevel(logging.WARNING)
     rows = []
     with tempfile.TemporaryDirectory(prefix="pxbench-openvino-") as tmp:

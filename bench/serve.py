@@ -62,7 +62,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from results_section import RESULTS, write_section  # bench/ is on sys.path
+from results_section import RESULTS, cpu_name, load_average, write_section  # bench/ is on sys.path
 
 BEGIN, END = "<!-- serve.py begin -->", "<!-- serve.py end -->"
 PX = Path(sys.executable).with_name("px")
@@ -567,22 +567,6 @@ def batch_error(args, mem: dict) -> tuple[str, str]:
 
 
 # -- the report -----------------------------------------------------------------------------
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        name = re.search(r"Model name:\s*(.+)", out)
-        return name.group(1).strip() if name else platform.processor()
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-
-
-def load_average() -> str:
-    try:
-        return ", ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "unknown"
-
 
 def versions() -> str:
     names = ("pxcore", "paddlepaddle", "onnxruntime", "openvino", "fastapi", "starlette", "uvicorn",

@@ -69,8 +69,8 @@ def _vary(net, seed=0):
             param.set_value((value + rng.normal(0, 0.5, value.shape)).astype(value.dtype))
 
 
-@pytest.fixture(scope="module")
-def cls_export(tmp_path_factory):
+def export_classifier(folder):
+    """A seeded FixtureNet classifier of LABELS at 32 px, exported to ``folder``."""
     import paddle
 
     import fixture_plugins
@@ -82,7 +82,12 @@ def cls_export(tmp_path_factory):
         model.labels = LABELS
         model.eval_transforms = Compose([Resize(32), Normalize()])
         _vary(model.net)
-        return model.export(tmp_path_factory.mktemp("serve") / "cls")
+        return model.export(folder)
+
+
+@pytest.fixture(scope="module")
+def cls_export(tmp_path_factory):
+    return export_classifier(tmp_path_factory.mktemp("serve") / "cls")
 
 
 def _png(seed: int, size=(40, 48)) -> bytes:

@@ -28,7 +28,16 @@ import pxcore
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
-from test_serve import LABELS, _options, _plain_plugins, _png, _rgb, _vary, serving  # noqa: E402
+from test_serve import (  # noqa: E402
+    LABELS,
+    _options,
+    _plain_plugins,
+    _png,
+    _rgb,
+    _vary,
+    export_classifier,
+    serving,
+)
 
 from pxcore.serve.app import ServeOptions, create_app  # noqa: E402
 from pxcore.serve.encoding import encode_label_map, encode_result  # noqa: E402
@@ -61,18 +70,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def cls_export(tmp_path_factory):
-    import paddle
-
-    import fixture_plugins
-    from pxcore.transforms import Compose, Normalize, Resize
-
-    with _plain_plugins((fixture_plugins.Good(), "fixture-good")):
-        paddle.seed(0)
-        model = pxcore.create_model("FixtureNet_cls", num_classes=3)
-        model.labels = LABELS
-        model.eval_transforms = Compose([Resize(32), Normalize()])
-        _vary(model.net)
-        return model.export(tmp_path_factory.mktemp("page") / "cls")
+    return export_classifier(tmp_path_factory.mktemp("page") / "cls")
 
 
 @pytest.fixture(scope="module")
