@@ -147,15 +147,14 @@ def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: flo
                            "trying the others: %s", name, failed[name])
     runtimes = {name: runtime for name, runtime in runtimes.items() if name not in failed}
     share = budget_s / max(len(runtimes), 1)
-    times: dict[str, list[float]] = {name: [] for name in runtimes}
+    blocks: dict[str, list[list[float]]] = {name: [] for name in runtimes}
 
     def done(name, round_):
         """Whether ``name``'s block in round ``round_`` (0-based) is complete."""
-        runs, part = len(times[name]), (round_ + 1) / ROUNDS
+        runs, part = sum(map(len, blocks[name])), (round_ + 1) / ROUNDS
         return (runs >= MAX_RUNS or (runs >= 1 and spent[name] >= RUNTIME_CAP_S)
                 or (runs >= -(-MIN_RUNS * (round_ + 1) // ROUNDS) and spent[name] >= share * part))
 
-    blocks: dict[str, list[list[float]]] = {name: [] for name in runtimes}
     for round_ in range(ROUNDS):
         for name, runtime in runtimes.items():
             if done(name, round_):
@@ -166,7 +165,6 @@ def time_runtimes(runtimes: dict[str, Runtime], batch: np.ndarray, budget_s: flo
                 start = time.perf_counter()
                 runtime.run([batch])
                 elapsed = time.perf_counter() - start
-                times[name].append(elapsed)
                 blocks[name][-1].append(elapsed)
                 spent[name] += elapsed
     return blocks, failed

@@ -166,7 +166,7 @@ def label_dtype(num_classes: int) -> str:
 
 def _labels(scores: np.ndarray) -> np.ndarray:
     """The first highest channel of [C, H, W] scores, as ``label_dtype``."""
-    if scores.shape[0] <= 256:
+    if label_dtype(scores.shape[0]) == "uint8":
         return argmax_channels(scores)
     return scores.argmax(0).astype(np.int32)
 
