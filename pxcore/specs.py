@@ -18,6 +18,8 @@ import attrs
 from .errors import PxError, SpecError
 
 TASKS = ("classification", "detection", "instance_segmentation", "semantic_segmentation")
+# The numeric precisions a runtime may be asked for (pxcore.inference.runtime checks them).
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _NAME = re.compile(r"^\S+$")

@@ -348,6 +348,43 @@ def test_a_failing_batch_gets_500_and_the_others_and_the_next_are_answered(cls_e
     assert app.state.metrics.requests.value("/v1/models/{name}/predict", "500") == 1
 
 
+def test_a_batch_raising_a_base_exception_leaves_the_worker_alive(cls_export):
+    app = create_app(_options(cls_export, max_wait_ms=0))
+    with serving(app) as client:
+        model = app.state.models["cls"]
+        predict = model.predictor.predict
+
+        def exits(images, **kwargs):  # what a runtime's sys.exit() would raise
+            if any(image.shape[:2] == (7, 7) for image in images):
+                raise SystemExit(3)
+            return predict(images, **kwargs)
+
+        model.predictor.predict = exits
+        url = "/v1/models/cls/predict"
+        failed = client.post(url, json={"images": [_b64(_png(0, size=(7, 7)))]})
+        after = client.post(url, json={"images": [_b64(_png(2))]})
+    assert failed.status_code == 500
+    assert failed.json()["detail"] == "prediction failed: RuntimeError: the runtime raised SystemExit: 3"
+    assert after.status_code == 200
+
+
+def test_images_too_large_or_too_thin_get_400_naming_the_option(cls_export):
+    app = create_app(_options(cls_export, max_image_pixels=40 * 48, max_aspect_ratio=4))
+    with serving(app) as client:
+        url = "/v1/models/cls/predict"
+        fits = client.post(url, json={"images": [_b64(_png(0, size=(40, 48)))]})
+        large = client.post(url, json={"images": [_b64(_png(0, size=(40, 49)))]})
+        thin = client.post(url, files=[("images", ("strip.png", _png(1, size=(2, 9)), "image/png"))])
+        square = client.post(url, json={"images": [_b64(_png(1, size=(2, 8)))]})
+    assert fits.status_code == 200 and square.status_code == 200
+    assert large.status_code == 400
+    assert large.json()["detail"] == ("image 0 is 49x40 pixels, more than this server takes (1,920); "
+                                      "send a smaller image (or start px serve with a larger "
+                                      "--max-image-pixels)")
+    assert thin.status_code == 400 and "--max-aspect-ratio" in thin.json()["detail"]
+    assert "image 0 ('strip.png') is 9x2 pixels, longer than 4 times" in thin.json()["detail"]
+
+
 # -- other tasks ---------------------------------------------------------------------------
 
 @pytest.mark.slow  # a YOLOv3-MobileNetV1 export: a few seconds
@@ -515,7 +552,7 @@ def test_px_serve_starts_answers_ready_and_stops_on_sigterm(cls_export):
     px = Path(sys.executable).with_name("px")
     env = {**os.environ, ENV_DISABLE_AUTOLOAD: "1", "GLOG_minloglevel": "2", "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([str(px), "serve", f"digits={cls_export}", "--port", str(port),
-                                "--runtime", "paddle", "--threads", "1"],
+                                "--runtime", "paddle", "--threads", "1", "--max-image-pixels", "100000"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, ready = time.monotonic() + 120, None
@@ -530,6 +567,11 @@ def test_px_serve_starts_answers_ready_and_stops_on_sigterm(cls_export):
         answer = httpx.post(f"http://127.0.0.1:{port}/v1/models/digits/predict",
                             json={"images": [_b64(_png(0))]}, timeout=WAIT_S)
         assert answer.status_code == 200 and answer.json()["results"][0][0]["category"] in LABELS
+        # px serve handed its pixel limit to OpenCV: refused from the header, never decoded
+        huge = httpx.post(f"http://127.0.0.1:{port}/v1/models/digits/predict",
+                          json={"images": [_b64(_png(0, size=(400, 400)))]}, timeout=WAIT_S)
+        assert huge.status_code == 400
+        assert huge.json()["detail"].startswith("image 0 holds more than 100,000 pixels"), huge.text
         process.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the shutdown (the batchers finish their queues), then raises
         # the signal it caught again: the exit status says "ended by SIGTERM", as a

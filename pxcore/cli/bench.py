@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..inference.runtime import PRECISIONS
+from ..specs import PRECISIONS  # not from ..inference: building the parser loads no OpenCV
 
 # runtime="auto" measures the runtimes on each model, so its choice should be within
 # timing noise of the fastest one px bench finds (issue 20)

@@ -28,6 +28,11 @@ def add_parser(sub, name):
                    help="a request unanswered after this gets 504 (30)")
     p.add_argument("--max-body-mb", type=float, default=20.0,
                    help="largest request body in MiB; larger gets 413 (20)")
+    p.add_argument("--max-image-pixels", type=int, default=64_000_000,
+                   help="largest image in pixels, as decoded; larger gets 400 (64,000,000)")
+    p.add_argument("--max-aspect-ratio", type=float, default=50.0,
+                   help="longest side over shortest side at most; pre-processing scales a thin "
+                   "strip up to a huge image (50)")
     p.add_argument("--api-key-env", metavar="VAR",
                    help="require the API key held in this environment variable (401 without it)")
     p.add_argument("--runtime", default="auto", help="auto (default), paddle, onnxruntime, openvino, ...")
@@ -38,7 +43,16 @@ def add_parser(sub, name):
 
 
 def run(args) -> int:
+    import sys
+
     from ..errors import PxError
+
+    if args.max_image_pixels < 1 or not args.max_aspect_ratio >= 1:
+        raise PxError("--max-image-pixels must be at least 1 and --max-aspect-ratio at least 1, got "
+                      f"{args.max_image_pixels} and {args.max_aspect_ratio}")
+    if "cv2" not in sys.modules:  # OpenCV reads it once, when loaded: then it refuses
+        # a too large image from its header instead of allocating its pixels
+        os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(args.max_image_pixels))
 
     try:
         import uvicorn
@@ -60,7 +74,8 @@ def run(args) -> int:
                            threads=args.threads, max_batch_size=args.max_batch_size,
                            max_wait_ms=args.max_wait_ms, queue_size=args.queue_size,
                            timeout_s=args.timeout_s, max_body_mb=args.max_body_mb,
-                           api_key_env=args.api_key_env)
+                           max_image_pixels=args.max_image_pixels,
+                           max_aspect_ratio=args.max_aspect_ratio, api_key_env=args.api_key_env)
     parse_model_args(options.models)  # each is an export, named apart: fail before starting
     options.api_key()  # the variable is set
     # Every worker process builds the app from these (the key stays in its variable).

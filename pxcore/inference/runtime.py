@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import PxError
+from ..specs import PRECISIONS
 
 logger = logging.getLogger("pxcore")
 
 DEVICES = ("cpu", "gpu")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 class RuntimeUnavailable(PxError):

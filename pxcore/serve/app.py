@@ -46,7 +46,7 @@ from starlette.routing import Match
 from ..data.images import ImageError
 from ..errors import PxError
 from .batching import Batcher, QueueFull, ShuttingDown
-from .images import BadImage, decode_base64, decode_upload
+from .images import BadImage, ImageLimits, decode_base64, decode_upload
 from .metrics import Metrics
 from .models import ServedModel, parse_model_args
 
@@ -70,6 +70,8 @@ class ServeOptions:
     queue_size: int = 64
     timeout_s: float = 30.0
     max_body_mb: float = 20.0
+    max_image_pixels: int = ImageLimits.max_pixels
+    max_aspect_ratio: float = ImageLimits.max_aspect_ratio
     api_key_env: str | None = None
 
     def to_json(self) -> str:
@@ -88,6 +90,9 @@ class ServeOptions:
             raise PxError(f"--api-key-env names {self.api_key_env}, which is unset or empty here; "
                           f"export {self.api_key_env}=<key> first (or leave --api-key-env out)")
         return key
+
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_pixels, self.max_aspect_ratio)
 
 
 def app_from_env() -> FastAPI:
@@ -119,6 +124,7 @@ _PREDICT_BODY = {"requestBody": {"required": True, "content": {
 def create_app(options: ServeOptions, models: dict[str, ServedModel] | None = None) -> FastAPI:
     """The server for ``options.models`` (or ``models`` already made, for tests)."""
     api_key = options.api_key()
+    limits = options.image_limits()
     if models is None:
         models = {name: ServedModel(name, path, options.runtime, options.device, options.threads,
                                     options.max_batch_size)
@@ -200,7 +206,7 @@ def create_app(options: ServeOptions, models: dict[str, ServedModel] | None = No
         model = served(name)
         started = time.monotonic()
         try:
-            images, opts = await _read_request(request, model, options.queue_size)
+            images, opts = await _read_request(request, model, options.queue_size, limits)
             batcher = batchers.get(name)
             if batcher is None:
                 raise ShuttingDown("the server is starting")
@@ -252,7 +258,8 @@ def _loader(model: ServedModel, metrics: Metrics):
     return partial(run, on_call=lambda n: metrics.batch_size.observe(n, model.name))
 
 
-async def _read_request(request: Request, model: ServedModel, max_images: int):
+async def _read_request(request: Request, model: ServedModel, max_images: int,
+                        limits: ImageLimits):
     """The request's images (decoded RGB arrays) and options, or BadImage/ValueError."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = dict(request.query_params)
@@ -268,7 +275,7 @@ async def _read_request(request: Request, model: ServedModel, max_images: int):
         fields.update({k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)})
         _count(len(uploads), max_images)
         files = [(f"image {i} ({u.filename or key!r})", await u.read()) for i, (key, u) in enumerate(uploads)]
-        images = await run_in_threadpool(lambda: [decode_upload(data, source) for source, data in files])
+        images = await run_in_threadpool(lambda: [decode_upload(data, source, limits) for source, data in files])
     elif content_type in ("application/json", ""):
         body = await request.body()
         try:
@@ -281,7 +288,7 @@ async def _read_request(request: Request, model: ServedModel, max_images: int):
         _count(len(payload["images"]), max_images)
         fields.update({k: v for k, v in payload.items() if k != "images"})
         images = await run_in_threadpool(
-            lambda: [decode_base64(text, f"image {i}") for i, text in enumerate(payload["images"])])
+            lambda: [decode_base64(text, f"image {i}", limits) for i, text in enumerate(payload["images"])])
     else:
         raise ValueError(f"Content-Type {content_type!r} is not taken; send multipart/form-data "
                          "files or application/json {\"images\": [base64, ...]}")

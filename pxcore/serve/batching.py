@@ -163,7 +163,10 @@ class Batcher:
             return
         try:
             results = run([job.images for job in jobs], [job.options for job in jobs])
-        except Exception as exc:  # handed to the requests: never kills the worker
+        except BaseException as exc:  # handed to the requests: never kills the worker
+            if not isinstance(exc, Exception):  # e.g. SystemExit from a runtime's code:
+                # asyncio futures re-raise these in the event loop, so they travel wrapped
+                exc = RuntimeError(f"the runtime raised {type(exc).__name__}: {exc}")
             if len(jobs) > 1:  # find the request that fails; the others get their answers
                 for job in jobs:
                     self._run(run, [job])

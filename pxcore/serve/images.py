@@ -2,13 +2,21 @@
 uploaded file (multipart/form-data) or a base64 string in JSON (plain, or a ``data:``
 URI). Anything else is a ``BadImage`` naming the image and the problem, which the app
 answers with 400. URLs are refused, never fetched: the server reaches out to nothing a
-client names."""
+client names.
+
+Size limits: a small file can hold a huge image (a 20000x20000 PNG of one colour is a
+few hundred KB and 1.2 GB decoded), and a thin strip becomes one when pre-processing
+scales its short side up (1x2000 pixels to 256x512000 is 393 MB). ``ImageLimits`` refuses
+both with 400. ``px serve`` also hands the pixel limit to OpenCV before it is loaded
+(OPENCV_IO_MAX_IMAGE_PIXELS), so that such a file is refused from its header, before its
+pixels are allocated."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,16 +31,42 @@ class BadImage(ValueError):
     """An image the server cannot use; the message names it and says what is wrong."""
 
 
-def decode_upload(data: bytes, source: str) -> np.ndarray:
+@dataclass(frozen=True)
+class ImageLimits:
+    """The largest image a client may send (``px serve --max-image-pixels`` and
+    ``--max-aspect-ratio``)."""
+
+    max_pixels: int = 64_000_000  # an 8000x8000 photo
+    max_aspect_ratio: float = 50.0  # a 1x50 strip scaled to a short side of 256 is 10 MB
+
+    def check(self, image: np.ndarray, source: str) -> np.ndarray:
+        height, width = image.shape[:2]
+        if height * width > self.max_pixels:
+            raise BadImage(f"{source} is {width}x{height} pixels, more than this server takes "
+                           f"({self.max_pixels:,}); send a smaller image (or start px serve "
+                           "with a larger --max-image-pixels)")
+        if max(height, width) > self.max_aspect_ratio * min(height, width):
+            raise BadImage(f"{source} is {width}x{height} pixels, longer than "
+                           f"{self.max_aspect_ratio:g} times its width; crop it (or start px "
+                           "serve with a larger --max-aspect-ratio)")
+        return image
+
+
+def decode_upload(data: bytes, source: str, limits: ImageLimits = ImageLimits()) -> np.ndarray:
     """An uploaded file's bytes as HxWx3 uint8 RGB, the pixels ``Predictor.predict``
     reads from the same file on disk."""
     try:
-        return decode_image(data, source)
+        image = decode_image(data, source)
     except ImageError as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(exc):  # OpenCV refused it from its header
+            raise BadImage(f"{source} holds more than {limits.max_pixels:,} pixels, more than "
+                           "this server takes; send a smaller image (or start px serve with a "
+                           "larger --max-image-pixels)") from None
         raise BadImage(str(exc)) from None
+    return limits.check(image, source)
 
 
-def decode_base64(text: object, source: str) -> np.ndarray:
+def decode_base64(text: object, source: str, limits: ImageLimits = ImageLimits()) -> np.ndarray:
     """A JSON string holding an image file as base64 (or a ``data:image/...;base64,``
     URI) as HxWx3 uint8 RGB."""
     if not isinstance(text, str):
@@ -51,4 +85,4 @@ def decode_base64(text: object, source: str) -> np.ndarray:
                                 altchars=b"-_" if ("-" in body or "_" in body) else None, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadImage(f"{source} is not valid base64 ({exc})") from None
-    return decode_upload(data, source)
+    return decode_upload(data, source, limits)
