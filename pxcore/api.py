@@ -120,11 +120,24 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
     ``num_classes`` defaults to the class count of the zoo row's published weights (1000
     for ImageNet rows); ``pretrained`` is a path to weights; ``overrides`` reach the
     preset's factory. ``task``/``dataset`` pick among zoo rows that share a name.
+
+    Weights in Paddle 1.x's per-variable layout (the zoo's ``.tar`` archives) build the
+    network with the conventions of the code that trained them (the row's
+    ``legacy_args``, e.g. R-CNN's ``box_convention="pixel"``); a ``.pdparams`` file keeps
+    the preset's. An argument given here wins over both (``pxcore.conventions``).
     """
     entry, spec = resolve_model(name, task=task, dataset=dataset)
     kwargs: dict[str, Any] = {}
     if entry is not None:
         kwargs["num_classes"] = entry.num_classes
+    state = None
+    if pretrained and pretrained is not True:
+        from .conventions import choose
+        from .weights import read_weights
+
+        # The weights' origin picks the conventions the network is built with.
+        state, layout = read_weights(pretrained)
+        overrides = {**choose(entry, spec, layout, overrides), **overrides}
     # A preset's backbone arguments belong to its backbone: settled for the caller's.
     kwargs.update(substitute_backbone(spec.defaults, overrides))
     if num_classes is not None:
@@ -147,7 +160,7 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
     if pretrained:
         from .weights import load_weights
 
-        load_weights(net, pretrained)
+        load_weights(net, pretrained, state=state)
     extra = {"options": options} if getattr(cls, "task_options", ()) else {}
     return cls(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
                build_args={**spec.defaults, **kwargs, **options}, **extra)

@@ -377,24 +377,36 @@ def extract_archive(path: Path, dest: Path) -> Path:
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else dest
 
 
-def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Weights from any layout pxcore reads: a ``.pdparams`` file; a directory holding
-    ``model.pdparams`` (a model saved by pxcore) or another ``.pdparams``; a Paddle 1.x
-    per-variable directory; or a ``.tar``/``.tar.gz``/``.tgz`` of either."""
+# Where weights come from, as far as the network's conventions go: a Paddle 1.x
+# per-variable layout (the zoo's .tar archives, PaddleDetection 0.x, PaddleX 1.x, PaddleSeg
+# legacy), or a .pdparams file (Paddle 2.x and later, pxcore's own saves).
+PADDLE1, PDPARAMS = "paddle1", "pdparams"
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], str]:
+    """``read_state``'s tensors and the layout they came in: ``PADDLE1`` for a per-variable
+    directory (or an archive of one), ``PDPARAMS`` for a ``.pdparams`` file."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"weight file {str(path)!r} does not exist")
     if path.is_dir():
         for candidate in [path / "model.pdparams", *sorted(path.glob("*.pdparams"))]:
             if candidate.is_file():
-                return read_pdparams(candidate)
-        return read_legacy_dir(path)
+                return read_pdparams(candidate), PDPARAMS
+        return read_legacy_dir(path), PADDLE1
     if path.name.endswith((".tar", ".tar.gz", ".tgz")):
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="pxcore-weights-") as tmp:
-            return read_state(extract_archive(path, Path(tmp)))
-    return read_pdparams(path)
+            return read_weights(extract_archive(path, Path(tmp)))
+    return read_pdparams(path), PDPARAMS
+
+
+def read_state(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Weights from any layout pxcore reads: a ``.pdparams`` file; a directory holding
+    ``model.pdparams`` (a model saved by pxcore) or another ``.pdparams``; a Paddle 1.x
+    per-variable directory; or a ``.tar``/``.tar.gz``/``.tgz`` of either."""
+    return read_weights(path)[0]
 
 
 # --- fitting a state to a network ------------------------------------------------------
@@ -481,11 +493,14 @@ def check_fit(expected: Mapping[str, tuple], state: Mapping[str, Any], source: s
     raise WeightsError("\n".join(lines))
 
 
-def load_weights(net: Any, path: str | os.PathLike, *, reinit_head: bool = True) -> list[str]:
-    """Load weights from any layout ``read_state`` reads into ``net``. Every tensor of the
-    file is placed and every tensor of the network is set (but a re-initialised head).
-    Returns the notes (also logged)."""
-    state, notes = fit_state(net, read_state(path), str(path), reinit_head=reinit_head)
+def load_weights(net: Any, path: str | os.PathLike, *, reinit_head: bool = True,
+                 state: Mapping[str, np.ndarray] | None = None) -> list[str]:
+    """Load weights from any layout ``read_state`` reads into ``net`` (``state``: the
+    tensors already read from ``path``). Every tensor of the file is placed and every
+    tensor of the network is set (but a re-initialised head). Returns the notes (also
+    logged)."""
+    state, notes = fit_state(net, read_state(path) if state is None else state, str(path),
+                             reinit_head=reinit_head)
     current = net.state_dict()
     with warnings.catch_warnings():  # Paddle warns per re-initialised tensor; we noted them
         warnings.filterwarnings("ignore", message="Skip loading for")

@@ -119,6 +119,10 @@ class ZooEntry:
     plugins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     # PaddleX 1.x's spelling: {"class": "FasterRCNN", "backbone": "ResNet50", "with_fpn": True}
     paddlex: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen, hash=False)
+    # Build arguments the network needs to compute what the row's Paddle 1.x per-variable
+    # archive (weights_url) was trained to compute, where that differs from the preset's
+    # (later conventions): create_model applies them when ``pretrained`` is such an archive.
+    legacy_args: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen, hash=False)
     default: bool = False  # the bare name resolves to this row (set by the catalog)
     distribution: str | None = attrs.field(default=None, eq=False)  # set by the registry
 

@@ -113,5 +113,5 @@ def test_as_dict_is_plain_json():
     data = json.loads(json.dumps([e.as_dict() for e in zoo.catalog()]))
     fields = {"id", "name", "seed_name", "task", "dataset", "num_classes", "size_mb", "params_m",
               "latency_ms", "latency_device", "latency_setting", "metrics", "weights_url",
-              "model", "plugins", "paddlex", "default", "evaluate_keys"}
+              "model", "plugins", "paddlex", "legacy_args", "default", "evaluate_keys"}
     assert all(set(row) == fields for row in data)

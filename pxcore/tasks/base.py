@@ -50,13 +50,14 @@ class TrainableModel(Model):
              lr_decay_power: float | None = None, accumulate_steps: int = 1,
              amp: str | None = None, sync_bn: bool = False,
              precise_bn: Any = "auto") -> dict[str, Any]:
+        from ..conventions import mismatches
         from ..data.loader import Loader
         from ..engine.amp import check_level
         from ..engine.distributed import world
         from ..engine.optim import build_lr_schedule, build_optimizer
         from ..engine.precise_bn import parse_setting
         from ..engine.trainer import fit
-        from ..weights import load_weights
+        from ..weights import load_weights, read_weights
 
         self._check_dataset(train_dataset, "train_dataset")
         if eval_dataset is not None:
@@ -75,7 +76,16 @@ class TrainableModel(Model):
                 url = self.entry.weights_url if self.entry is not None else "the zoo's weights URL"
                 raise PxError(f"pretrain_weights={pretrain_weights!r} would download weights, and "
                               f"pxcore never downloads; download {url} and pass its path")
-            load_weights(self.net, pretrain_weights)
+            state, layout = read_weights(pretrain_weights)
+            off = mismatches(self.entry, self.spec, layout, self.build_args)
+            if off:  # built already: the archive's conventions cannot be applied now
+                logger.warning(
+                    "%s: Paddle 1.x weights trained a network built with %s; this one has %s. "
+                    "To train from what the archive computes, create the model with "
+                    "pretrained=%r (which picks them) or with those arguments",
+                    pretrain_weights, ", ".join(f"{k}={v[1]!r}" for k, v in off.items()),
+                    ", ".join(f"{k}={v[0]!r}" for k, v in off.items()), str(pretrain_weights))
+            load_weights(self.net, pretrain_weights, state=state)
         self.labels = list(train_dataset.labels)
         self.train_transforms = train_dataset.transforms
         if eval_dataset is not None:
