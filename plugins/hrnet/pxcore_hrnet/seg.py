@@ -10,7 +10,9 @@ corners aligned (fluid's default), the fusions' as ``fuse_upsample`` says. Paddl
 which the zoo's numbers and exported models come from, upsamples in its fusions with
 ``align_corners=False, align_mode=1`` ("bilinear", the default); PaddleSeg's legacy
 HRNet, which trained the archive ``hrnet_w18_bn_cityscapes``, with corners aligned
-("bilinear_align_corners"). The tensors are the same either way.
+("bilinear_align_corners"). The tensors are the same either way; the zoo row records
+the archive's choice (``legacy_args``), so ``create_model("HRNet_W18", pretrained=archive)``
+builds with corners aligned unless ``fuse_upsample`` is given.
 
 The state dict: the body under ``backbone.`` (the classifier's keys, PaddleClas's
 names), ``last_conv`` and ``cls``; ``weight_aliases()`` gives the Paddle 1.x variable

@@ -179,6 +179,42 @@ def test_legacy_archive_loads_and_another_class_count_keeps_the_body(tmp_path):
     np.testing.assert_array_equal(loaded["last_conv.conv.weight"].numpy(), state["last_conv.conv.weight"])
 
 
+def test_the_archive_picks_its_fusions_and_model_yml_keeps_them(tmp_path):
+    """The zoo's archive (Paddle 1.x per-variable files) was trained with corner-aligned
+    fusions (PaddleSeg's legacy HRNet): loading it builds them, a .pdparams keeps
+    PaddleX 1.x's default, a named argument wins, and model.yml rebuilds the same."""
+    manifest = load_manifest(MANIFEST)
+    rng = np.random.default_rng(1)
+    state = {k: (rng.standard_normal(s) * 0.05).astype("float32") for k, s in manifest["pdparams"].items()}
+    for key in state:  # variances must be positive for finite logits
+        if key.endswith("._variance"):
+            state[key] = np.abs(state[key]) + 1.0
+    folder = tmp_path / "hrnet_w18_bn_cityscapes"
+    folder.mkdir()
+    for legacy, key in manifest["legacy"].items():
+        write_legacy_tensor(folder / legacy, state[key])
+    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
+    row = {"task": "semantic_segmentation"}
+
+    archived = pxcore.create_model("HRNet_W18", pretrained=folder, **row)
+    assert archived.entry.legacy_args == {"fuse_upsample": "bilinear_align_corners"}
+    assert archived.net.backbone.fuse_upsample == "bilinear_align_corners"
+    assert archived.build_args["fuse_upsample"] == "bilinear_align_corners"
+    assert pxcore.create_model("HRNet_W18", pretrained=tmp_path / "w.pdparams",
+                               **row).net.backbone.fuse_upsample == "bilinear"
+    assert pxcore.create_model("HRNet_W18", pretrained=folder, fuse_upsample="bilinear",
+                               **row).net.backbone.fuse_upsample == "bilinear"
+
+    archived.save(tmp_path / "saved")
+    assert "bilinear_align_corners" in (tmp_path / "saved" / "model.yml").read_text()
+    reloaded = pxcore.load_model(tmp_path / "saved")
+    assert reloaded.net.backbone.fuse_upsample == "bilinear_align_corners"
+    archived.net.eval()
+    x = paddle.to_tensor(rng.standard_normal((1, 3, 64, 64)).astype("float32"))
+    with paddle.no_grad():
+        np.testing.assert_array_equal(reloaded.net(x).numpy(), archived.net(x).numpy())
+
+
 def test_classifier_body_weights_are_the_segmenters_backbone():
     """The body is the classifier's, key for key (under ``backbone.``): ImageNet weights
     of HRNet_W18_C fit it."""
