@@ -1,0 +1,50 @@
+"""The plugins' layout tools (plugins/<family>/tools/*.py) as modules, so the reference
+checks run the same reference code the tools ran rather than a copy of it. The tools
+are scripts, not packages; each loads once per process under a name of its own."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+from . import REPO
+
+
+def tool(family: str, name: str = "make_layouts") -> types.ModuleType:
+    """plugins/<family>/tools/<name>.py, imported as ``reference_tools.<family>.<name>``."""
+    module_name = f"reference_tools_{family}_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = REPO / "plugins" / family / "tools" / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the reference checks run its code")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_in_child(function, *args, env: dict[str, str] | None = None):
+    """``function(*args)`` in a fresh spawned process: for reference code that stubs
+    packages its own way, or needs Paddle flags set before Paddle starts. ``function``
+    must be importable (a module-level function of the reference package)."""
+    import multiprocessing
+    import os
+
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})  # the spawned process inherits them
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        try:
+            return pool.apply(function, args)
+        finally:
+            pool.close()  # close and join: terminating makes Paddle print a fatal-signal report
+            pool.join()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
