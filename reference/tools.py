@@ -48,3 +48,17 @@ def run_in_child(function, *args, env: dict[str, str] | None = None):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _call(family: str, name: str, function: str, args: tuple):
+    return getattr(tool(family, name), function)(*args)
+
+
+def call_tool(family: str, name: str, function: str, *args, env: dict[str, str] | None = None):
+    """``plugins/<family>/tools/<name>.py``'s ``function(*args)`` in a fresh process (the
+    tools' reference code stubs packages and sets Paddle's static mode for good)."""
+    return run_in_child(_call, family, name, function, args, env=env)
+
+
+# Paddle 1.x programs run in Paddle 3's legacy static mode, chosen before Paddle starts.
+LEGACY_STATIC = {"FLAGS_enable_pir_api": "0"}
