@@ -114,12 +114,19 @@ def model_info(name: str, *, task: str | None = None, dataset: str | None = None
 
 
 def create_model(name: str, num_classes: int | None = None, pretrained: Any = None, *,
-                 task: str | None = None, dataset: str | None = None, **overrides: Any) -> Model:
+                 task: str | None = None, dataset: str | None = None, partial: bool = False,
+                 **overrides: Any) -> Model:
     """Build a model by zoo name, catalog id or registered preset name.
 
     ``num_classes`` defaults to the class count of the zoo row's published weights (1000
     for ImageNet rows); ``pretrained`` is a path to weights; ``overrides`` reach the
     preset's factory. ``task``/``dataset`` pick among zoo rows that share a name.
+
+    Weights must set every tensor of the network (but a head re-initialised for another
+    class count). ``partial=True`` accepts weights that cover only part of it, e.g. a zoo
+    archive's backbone under a head it was not trained with: the tensors they lack keep
+    their initial values, are logged, and are listed in ``model.weights_report.left_at_init``
+    (``pxcore.weights.load_weights``).
 
     Weights in Paddle 1.x's per-variable layout (the zoo's ``.tar`` archives) build the
     network with the conventions of the code that trained them (the row's
@@ -157,17 +164,23 @@ def create_model(name: str, num_classes: int | None = None, pretrained: Any = No
     # Options of the task (a segmenter's loss), not of the network.
     options = {k: kwargs.pop(k) for k in getattr(cls, "task_options", ()) if k in kwargs}
     net = spec.build(**kwargs)
+    report = None
     if pretrained:
         from .weights import load_weights
 
-        load_weights(net, pretrained, state=state)
+        report = load_weights(net, pretrained, state=state, partial=partial)
     extra = {"options": options} if getattr(cls, "task_options", ()) else {}
-    return cls(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
-               build_args={**spec.defaults, **kwargs, **options}, **extra)
+    model = cls(net, spec=spec, entry=entry, num_classes=kwargs.get("num_classes"),
+                build_args={**spec.defaults, **kwargs, **options}, **extra)
+    model.weights_report = report
+    return model
 
 
-def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, **overrides: Any):
-    """Build a registered backbone; it reports ``out_features`` (channels and stride)."""
+def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, *,
+                    partial: bool = False, **overrides: Any):
+    """Build a registered backbone; it reports ``out_features`` (channels and stride).
+    ``partial=True`` loads ``pretrained`` weights that cover only part of it (see
+    ``create_model``)."""
     registry = get_registry()
     spec = registry.find("backbone", name)
     if spec is None:
@@ -186,7 +199,7 @@ def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, 
     if pretrained:
         from .weights import load_weights
 
-        load_weights(net, pretrained)
+        load_weights(net, pretrained, partial=partial)
     return net
 
 

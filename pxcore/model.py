@@ -26,6 +26,9 @@ class Model:
         self.num_classes = num_classes
         # The arguments the network was built with: enough to build it again.
         self.build_args = dict(build_args or {})
+        # What loading create_model's ``pretrained`` did (pxcore.weights.WeightsReport):
+        # its notes and the tensors left at their initial values; None without weights.
+        self.weights_report = None
         self.labels: list[str] | None = None
         self.train_transforms = None
         self.eval_transforms = None

@@ -124,6 +124,42 @@ def test_weights_round_trip_and_mismatch_names_every_tensor(good_plugin, tmp_pat
         pxcore.create_model("FixtureNet_cls", pretrained=tmp_path / "nope.pdparams")
 
 
+def test_partial_weights_load_only_with_partial_true(good_plugin, tmp_path, caplog):
+    """Weights for part of a network (a backbone's under a new head) are refused unless
+    partial=True, which loads them and reports the tensors left at their initial values."""
+    import paddle
+
+    from pxcore.weights import load_weights
+
+    a = pxcore.create_model("FixtureNet_cls", num_classes=3)
+    path = tmp_path / "backbone.pdparams"
+    backbone = {k: v.numpy() for k, v in a.net.state_dict().items() if k.startswith("backbone.")}
+    head = sorted(set(a.net.state_dict()) - set(backbone))
+    paddle.save({k: paddle.to_tensor(v) for k, v in backbone.items()}, str(path))
+    with pytest.raises(WeightsError, match=f"{len(head)} are missing.*pass partial=True"):
+        pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=path)
+    b = pxcore.create_model("FixtureNet_cls", num_classes=3)
+    before = {k: v.numpy() for k, v in b.net.state_dict().items()}
+    report = load_weights(b.net, path, partial=True)
+    assert sorted(report.left_at_init) == head and f"keep their initial values: {', '.join(head)}" in caplog.text
+    for key, value in b.net.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), backbone.get(key, before[key]))
+    c = pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=path, partial=True)
+    assert sorted(c.weights_report.left_at_init) == head
+    assert pxcore.create_model("FixtureNet_cls", num_classes=3).weights_report is None
+    # complete weights report nothing left; a backbone takes partial= too
+    full = tmp_path / "full.pdparams"
+    paddle.save(a.net.state_dict(), str(full))
+    assert pxcore.create_model("FixtureNet_cls", num_classes=3, pretrained=full,
+                               partial=True).weights_report.left_at_init == ()
+    one = tmp_path / "one.pdparams"
+    net = pxcore.create_backbone("FixtureNet")
+    paddle.save({"convs.0.weight": net.convs[0].weight}, str(one))
+    with pytest.raises(WeightsError, match="pass partial=True"):
+        pxcore.create_backbone("FixtureNet", pretrained=one)
+    pxcore.create_backbone("FixtureNet", pretrained=one, partial=True)
+
+
 class _Evil:
     def __reduce__(self):
         import os
