@@ -25,6 +25,17 @@ class Good:
             registry.add(name=name, factory="fixture_plugins:record_args", task=task)
 
 
+class PaddleXDeepLab:
+    """PaddleX's own DeepLabv3p network on MobileNetV2 (ASPP and decoder), a preset beside
+    the zoo row whose archives hold neither (pxcore-deeplab registers both)."""
+
+    @pxcore.hookimpl
+    def px_register_models(self, registry):
+        registry.add(name="DeepLabv3_MobileNetV2_x1.0-paddlex", factory="fixture_plugins:record_args",
+                     task="semantic_segmentation",
+                     paddlex={"class": "DeepLabv3p", "backbone": "MobileNetV2_x1.0"})
+
+
 def record_args(**kwargs):
     """A stand-in network for presets: returns the arguments it was built with."""
     return {"built_with": kwargs}

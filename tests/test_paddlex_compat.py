@@ -39,8 +39,25 @@ def test_yolo_counts_do_not(good_plugin):
 
 
 def test_deeplab_and_unknown_selectors(good_plugin):
+    import fixture_plugins
+
+    # The zoo row is what its archives hold (no ASPP, no decoder), which its PaddleX
+    # spelling states; PaddleX's defaults (both on) need PaddleX's network, not here yet.
+    with pytest.raises(UnknownNameError, match="encoder_with_aspp=True, enable_decoder=True"):
+        pxcore.seg.DeepLabv3p(2, backbone="MobileNetV2_x1.0")
+    row = pxcore.seg.DeepLabv3p(2, backbone="MobileNetV2_x1.0", encoder_with_aspp=False,
+                                enable_decoder=False)
+    assert row.entry.name == "DeepLabv3_MobileNetV2_x1.0" and row.num_classes == 2
+    assert row.net == {"built_with": {"num_classes": 2}}
+    pxcore.register_plugin(fixture_plugins.PaddleXDeepLab(), name="fixture-paddlex-deeplab")
     model = pxcore.seg.DeepLabv3p(2, backbone="MobileNetV2_x1.0")
-    assert model.entry.name == "DeepLabv3_MobileNetV2_x1.0" and model.num_classes == 2
+    assert model.spec.name == "DeepLabv3_MobileNetV2_x1.0-paddlex" and model.entry is None
+    assert model.net == {"built_with": {"num_classes": 2}}
+    # the row still wins where the arguments are its own; an argument no description
+    # states reaches the chosen preset's factory
+    assert pxcore.seg.DeepLabv3p(2, encoder_with_aspp=False, enable_decoder=False).entry is not None
+    no_aspp = pxcore.seg.DeepLabv3p(2, encoder_with_aspp=False)
+    assert no_aspp.net == {"built_with": {"num_classes": 2, "encoder_with_aspp": False}}
     with pytest.raises(UnknownNameError, match="backbone='MobileNetV2_x1.0'.*backbone='Xception65'"):
         pxcore.seg.DeepLabv3p(2, backbone="ResNet9000")
     with pytest.raises(PluginNotInstalledError, match="pxcore-hrnet"):

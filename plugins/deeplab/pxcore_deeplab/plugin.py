@@ -1,5 +1,8 @@
 """The hooks pxcore calls: the zoo's DeepLabv3+ rows, each a preset of one class
-(``pxcore_deeplab.deeplabv3p:DeepLabV3P``) generated from the tables below."""
+(``pxcore_deeplab.deeplabv3p:DeepLabV3P``) generated from the tables below, and where a
+row's network is not the one PaddleX's ``DeepLabv3p`` builds for its backbone (the
+MobileNetV2 rows, see ``ZOO_WEIGHT_OPTIONS``), a second preset that is
+(``<row>-paddlex``), which ``pxcore.seg.DeepLabv3p`` builds."""
 
 from __future__ import annotations
 
@@ -32,9 +35,12 @@ MOBILENETV3_OPTIONS = {"output_stride": 32, "pooling_stride": [4, 5], "aspp_with
 # (MODEL.DEEPLAB.ENCODER_WITH_ASPP / ENABLE_DECODER False): the backbone and a logit conv
 # on its 320 channels. Their tensors, with one momentum velocity per trainable tensor,
 # are the zoo's 14.7 MB. PaddleX's DeepLabv3p(backbone="MobileNetV2_x1.0") adds ASPP and
-# decoder and initialises only the backbone from them; create_model(...,
-# encoder_with_aspp=True, enable_decoder=True) builds that network.
+# decoder and initialises only the backbone from them: that network is the preset
+# "DeepLabv3_MobileNetV2_x1.0-paddlex" (pxcore.seg.DeepLabv3p builds it), which loads such
+# an archive with partial=True. Every key here is an argument of PaddleX's DeepLabv3p
+# constructor, so the rows' PaddleX spelling states them (paddlex_description).
 ZOO_WEIGHT_OPTIONS = {"MobileNetV2": {"encoder_with_aspp": False, "enable_decoder": False}}
+PADDLEX_SUFFIX = "-paddlex"  # the preset of PaddleX's own network, where a row differs
 
 # Zoo name -> (PaddleX backbone, the training crop of its zoo weights).
 PRESETS = {
@@ -61,24 +67,42 @@ def options(backbone: str, zoo_weights: bool = True) -> dict:
     return {"backbone": backbone, **args}
 
 
+def paddlex_description(backbone: str, zoo_weights: bool = True) -> dict:
+    """How PaddleX 1.3 spells the network ``options(backbone, zoo_weights)`` builds: its
+    class, the backbone, and the arguments in which it differs from what PaddleX's
+    class builds for that backbone (``ZOO_WEIGHT_OPTIONS``)."""
+    own, built = options(backbone, zoo_weights=False), options(backbone, zoo_weights)
+    return {"class": "DeepLabv3p", "backbone": backbone,
+            **{k: v for k, v in built.items() if own[k] != v}}
+
+
 def presets():
-    """(zoo name, DeepLabV3P arguments, metadata) for every preset."""
-    for name, (backbone, crop) in PRESETS.items():
-        metadata = {"input_size": crop, "mean": _MEAN, "std": _STD, "test_input_size": 64,
-                    "size_divisor": 32, "backbone": backbone}
-        yield name, {"num_classes": DEFAULT_NUM_CLASSES, **options(backbone)}, metadata
+    """(name, DeepLabV3P arguments, metadata, PaddleX description) for every preset: the
+    zoo rows', then PaddleX's own network for each backbone where a row's differs."""
+    for zoo_weights in (True, False):
+        for name, (backbone, crop) in PRESETS.items():
+            args = options(backbone, zoo_weights)
+            if not zoo_weights:
+                if args == options(backbone):
+                    continue  # the row's network is PaddleX's
+                name += PADDLEX_SUFFIX
+            metadata = {"input_size": crop, "mean": _MEAN, "std": _STD, "test_input_size": 64,
+                        "size_divisor": 32, "backbone": backbone}
+            yield (name, {"num_classes": DEFAULT_NUM_CLASSES, **args}, metadata,
+                   paddlex_description(backbone, zoo_weights))
 
 
 @pxcore.hookimpl
 def px_register_models(registry):
-    for name, args, metadata in presets():
+    for name, args, metadata, paddlex in presets():
         backbone = args["backbone"]
         head = ("LR-ASPP encoder, sum-merge decoder" if args["decoder"] == "sum"
                 else "ASPP encoder, decoder" if args["encoder_with_aspp"]
                 else "no ASPP, no decoder, as its zoo weights")
+        if name.endswith(PADDLEX_SUFFIX):
+            head += "; PaddleX's DeepLabv3p: a zoo archive sets only its backbone (partial=True)"
         registry.add(name=name, factory=_FACTORY, defaults=args, task="semantic_segmentation",
-                     paddlex={"class": "DeepLabv3p", "backbone": backbone},
-                     metadata=metadata,
+                     paddlex=paddlex, metadata=metadata,
                      summary=f"DeepLabv3+ on {backbone} (output stride {args['output_stride']}; {head})")
 
 

@@ -3,6 +3,8 @@ mIoU reported) and Cityscapes. Each needs this plugin and the one of its backbon
 
 from pxcore.zoo_tables import SEG_URL, SEGMENTATION_CITYSCAPES, SEGMENTATION_COCO
 
+from .plugin import paddlex_description
+
 # backbone -> the distribution that provides it
 _BACKBONE_PLUGIN = {"MobileNetV2_x1.0": "pxcore-mobilenet", "Xception65": "pxcore-xception",
                     "MobileNetV3_large_x1_0_ssld": "pxcore-mobilenet"}
@@ -10,7 +12,7 @@ _BACKBONE_PLUGIN = {"MobileNetV2_x1.0": "pxcore-mobilenet", "Xception65": "pxcor
 
 def _row(table, backbone, size_mb, miou, weights_url):
     return table.row(f"DeepLabv3_{backbone}", size_mb, None, miou, weights_url=weights_url,
-                     paddlex={"class": "DeepLabv3p", "backbone": backbone},
+                     paddlex=paddlex_description(backbone),
                      plugins=("pxcore-deeplab", _BACKBONE_PLUGIN[backbone]))
 
 

@@ -12,7 +12,7 @@ from pxcore import zoo
 from pxcore.errors import PxError
 from pxcore.testing import check_spec, check_static_parity, conformance_params
 from pxcore_deeplab.deeplabv3p import DeepLabV3P
-from pxcore_deeplab.plugin import PRESETS, options, presets
+from pxcore_deeplab.plugin import PRESETS, options, paddlex_description, presets
 
 DIST = "pxcore-deeplab"
 # (preset, dataset) -> classes: every zoo row
@@ -43,12 +43,14 @@ def test_conformance(spec):
 def test_registers_the_zoo_names():
     record = next(r for r in pxcore.plugin_records() if r.name == DIST)
     assert record.ok and record.source == "entry-point"
-    assert record.provides == {"model": list(PRESETS)}
+    # the zoo rows' presets, and PaddleX's own network where a row's differs
+    assert record.provides == {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]}
     for name, (backbone, crop) in PRESETS.items():
         spec = pxcore.get_registry().get("model", name)
         assert spec.task == "semantic_segmentation"
         paddlex = zoo.lookup(name, "semantic_segmentation")[0].paddlex
-        assert spec.paddlex == paddlex == {"class": "DeepLabv3p", "backbone": backbone}
+        assert spec.paddlex == paddlex == paddlex_description(backbone)
+        assert paddlex["class"] == "DeepLabv3p" and paddlex["backbone"] == backbone
         meta = spec.metadata
         assert meta["input_size"] == crop and meta["test_input_size"] % 32 == 0
         assert meta["mean"] == meta["std"] == [0.5, 0.5, 0.5] and meta["size_divisor"] == 32
@@ -223,7 +225,7 @@ def test_other_options_build_and_run():
         net.eval()
         assert list(net(image).shape) == [1, 5, 64, 96], args
         assert set(net.weight_aliases().values()) == set(net.state_dict())
-    args = {n: a for n, a, _ in presets()}["DeepLabv3_MobileNetV3_large_x1_0_ssld"]
+    args = {n: a for n, a, *_ in presets()}["DeepLabv3_MobileNetV3_large_x1_0_ssld"]
     net = DeepLabV3P(**{**args, "num_classes": 4, "pooling_crop_size": [65, 33],
                         "pooling_stride": (1, 1)})
     net.eval()

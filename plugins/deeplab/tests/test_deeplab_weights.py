@@ -13,6 +13,7 @@ import pytest
 import pxcore
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
 from pxcore.weights import write_legacy_tensor
+from pxcore_deeplab.plugin import PADDLEX_SUFFIX, presets
 
 LAYOUTS = Path(__file__).parent / "layouts"
 ROWS = {("DeepLabv3_MobileNetV2_x1.0", "COCO"): 81, ("DeepLabv3_MobileNetV2_x1.0", "Cityscapes"): 19,
@@ -35,7 +36,10 @@ def _build(name: str, classes: int):
 
 
 def test_every_row_has_a_manifest():
-    assert sorted(p.name for p in LAYOUTS.glob("*.json")) == sorted(f"{n}-{d}.json" for n, d in ROWS)
+    """One per zoo row, and one per preset of PaddleX's own network (test_deeplab_paddlex)."""
+    paddlex = [f"{name}.json" for name, *_ in presets() if name.endswith(PADDLEX_SUFFIX)]
+    assert sorted(p.name for p in LAYOUTS.glob("*.json")) == sorted(
+        [*(f"{n}-{d}.json" for n, d in ROWS), *paddlex])
 
 
 @pytest.mark.parametrize(("name", "dataset"), list(ROWS))

@@ -1,5 +1,7 @@
 """Write tests/layouts/<preset>-<dataset>.json, the weight layouts of the zoo's DeepLabv3+
-rows, by running PaddleX 1.3's own static network against pxcore's.
+rows, and tests/layouts/<preset>.json for the presets of PaddleX's own network where a
+row's differs (``DeepLabv3_MobileNetV2_x1.0-paddlex``), by running PaddleX 1.3's own
+static network against pxcore's.
 
 A manifest (format: pxcore/testing/layouts.py) holds
 
@@ -16,8 +18,9 @@ extended; imported, not copied) and what PaddleX's segmentation code calls besid
 1. builds ``paddlex.cv.nets.segmentation.DeepLabv3p`` in "test" mode with the backbone
    and options ``paddlex/cv/models/deeplabv3p.py`` (PaddleX 1.3.11) picks for the row's
    backbone name (the MobileNetV2 rows without ASPP and decoder, as their weights were
-   trained: ``pxcore_deeplab.plugin.ZOO_WEIGHT_OPTIONS``): its persistable variables must be exactly the manifest's legacy names
-   and the shapes of the pxcore tensors they map to;
+   trained: ``pxcore_deeplab.plugin.ZOO_WEIGHT_OPTIONS``; the ``-paddlex`` preset with
+   them, PaddleX's defaults): its persistable variables must be exactly the manifest's
+   legacy names and the shapes of the pxcore tensors they map to;
 2. sets random weights (batch-norm statistics calibrated on the input, so a misplaced
    tensor shows) by variable name into that program and through ``weight_aliases()``
    into pxcore, and requires the same logits (before the program's softmax).
@@ -45,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pxcore_deeplab.plugin import PADDLEX_SUFFIX
+
 PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
 RCNN_TOOL = Path(__file__).resolve().parents[2] / "rcnn" / "tools" / "make_layouts.py"
 HEIGHT, WIDTH = 96, 128  # input pixels: a non-square 3x4 map at stride 32
@@ -53,17 +58,17 @@ ROWS = [("DeepLabv3_MobileNetV2_x1.0", "COCO", 81), ("DeepLabv3_MobileNetV2_x1.0
         ("DeepLabv3_Xception65", "COCO", 81), ("DeepLabv3_Xception65", "Cityscapes", 19),
         ("DeepLabv3_MobileNetV3_large_x1_0_ssld", "Cityscapes", 19)]
 
+# PaddleX's DeepLabv3p itself where a row's network differs (with ASPP and decoder on
+# MobileNetV2): (preset, classes), written as <preset>.json.
+PADDLEX_PRESETS = [("DeepLabv3_MobileNetV2_x1.0" + PADDLEX_SUFFIX, 19)]
+
 # Options no preset uses, checked the same way (names, shapes, logits) but not written:
-# PaddleX's own MobileNetV2 network (the zoo's weights have no ASPP and decoder),
 # MobileNetV3's image pooling over a crop's size (a 2x2 map resized), and plain convs at
 # output stride 8.
 EXTRA_CHECKS = [
-    # PaddleX's DeepLabv3p(backbone="MobileNetV2_x1.0") itself: with ASPP and decoder
-    ("DeepLabv3_MobileNetV2_x1.0", 19, {"encoder_with_aspp": True, "enable_decoder": True}),
     ("DeepLabv3_MobileNetV3_large_x1_0_ssld", 19, {"pooling_crop_size": [65, 33], "pooling_stride": [1, 1]}),
-    ("DeepLabv3_MobileNetV2_x1.0", 19, {"encoder_with_aspp": True, "enable_decoder": True,
-                                        "aspp_with_sep_conv": False, "decoder_use_sep_conv": False,
-                                        "output_stride": 8}),
+    ("DeepLabv3_MobileNetV2_x1.0" + PADDLEX_SUFFIX, 19,
+     {"aspp_with_sep_conv": False, "decoder_use_sep_conv": False, "output_stride": 8}),
 ]
 
 NOTES = [
@@ -213,7 +218,7 @@ def build(preset: str, num_classes: int, overrides: dict | None = None) -> dict:
     from pxcore.weights import fit_state
     from pxcore_deeplab.plugin import presets
 
-    args = {name: a for name, a, _ in presets()}[preset]
+    args = {name: a for name, a, *_ in presets()}[preset]
     args = {**args, "num_classes": num_classes, **(overrides or {})}
     paddle.seed(0)  # the calibration pass drops out at random
     net = pxcore.get_registry().get("model", preset).build(**args)
@@ -289,7 +294,8 @@ def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
         "pdparams: pxcore's state-dict keys and shapes. legacy: the persistable variables of "
         f"the static program of {PADDLEX} segmentation/deeplabv3p.py (DeepLabv3p, mode 'test') "
         "with the backbone and options paddlex/cv/models/deeplabv3p.py picks for "
-        f"{built['args']['backbone']} ({num_classes} classes, {dataset}; encoder_with_aspp "
+        f"{built['args']['backbone']} ({num_classes} classes{', ' + dataset if dataset else ''}; "
+        "encoder_with_aspp "
         f"{built['args']['encoder_with_aspp']}, enable_decoder {built['args']['enable_decoder']}), "
         "run in Paddle 3.3's "
         "legacy static mode: exactly these names and shapes. Random weights set by variable "
@@ -299,7 +305,7 @@ def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
     manifest["notes"] = NOTES
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
     count = sum(int(np.prod(s)) for s in manifest["pdparams"].values())
-    report = [f"{preset} ({dataset}): {len(manifest['pdparams'])} tensors, {count:,} values",
+    report = [f"{preset} ({dataset or 'PaddleX'}): {len(manifest['pdparams'])} tensors, {count:,} values",
               f"  PaddleX program by variable name == pxcore through weight_aliases() "
               f"(gap {gap:.2g}, logits up to {scale:.3g})"]
     return {"manifest": {k: manifest[k] for k in order}, "report": report}
@@ -312,18 +318,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paddlex", required=True, help="a tree holding paddlex/cv/nets/")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
     parser.add_argument("--extra", action="store_true", help="also check EXTRA_CHECKS")
-    parser.add_argument("rows", nargs="*", help="preset-dataset names (default: every row)")
+    parser.add_argument("rows", nargs="*", help="preset-dataset names, or a -paddlex preset's name "
+                        "(default: every one)")
     args = parser.parse_args(argv)
     if args.extra:
         for preset, classes, overrides in EXTRA_CHECKS:
             result = verify(preset, "-", classes, args.paddlex, overrides)
             print(f"{overrides}:", "\n".join(result["report"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    for preset, dataset, classes in ROWS:
-        if args.rows and f"{preset}-{dataset}" not in args.rows:
+    for preset, dataset, classes in [*ROWS, *((p, None, c) for p, c in PADDLEX_PRESETS)]:
+        stem = f"{preset}-{dataset}" if dataset else preset
+        if args.rows and stem not in args.rows:
             continue
         result = verify(preset, dataset, classes, args.paddlex)
-        path = args.out / f"{preset}-{dataset}.json"
+        path = args.out / f"{stem}.json"
         path.write_text(_dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
     return 0
