@@ -25,6 +25,7 @@ COMMANDS = {
     "serve": "serve",
     "split-dataset": "split_dataset",
     "convert": "convert",
+    "convert-model": "convert_model",
     "plugins": "plugins",
     "doctor": "doctor",
 }

@@ -13,6 +13,12 @@ import numpy as np
 
 from ..data.images import check_batch_size
 from ..errors import PxError
+from ..migrate.export import (
+    is_paddlex_export,
+    paddlex_deploy_info,
+    paddlex_runtime,
+    to_pxcore_outputs,
+)
 from ..transforms import compose
 from .classification import predict_images as predict_classes
 from .deploy_file import read_deploy_info
@@ -38,7 +44,13 @@ class Predictor:
                  precision: str | None = None, threads: int | None = None, batch_size: int = 8,
                  runtime_options: dict[str, Any] | None = None) -> None:
         self.model_dir = Path(model_dir)
-        self.info = read_deploy_info(self.model_dir)
+        # A PaddleX 2.x inference export: described from its model.yml, run by Paddle Inference
+        self._paddlex = is_paddlex_export(self.model_dir)
+        if self._paddlex:
+            self.info = paddlex_deploy_info(self.model_dir)
+            runtime = paddlex_runtime(self.info, runtime)
+        else:
+            self.info = read_deploy_info(self.model_dir)
         self.task = self.info["task"]
         if self.task not in ("classification", *DETECTION_TASKS, "semantic_segmentation"):
             raise PxError(f"the Predictor runs classification, detection and segmentation "
@@ -106,12 +118,14 @@ class Predictor:
         batch = np.asarray(batch, np.float32)
         count, fixed = batch.shape[0], self.fixed_batch
         if fixed is None or count == fixed:
-            return self._session().run([batch])
-        if count > fixed:
+            outputs = self._session().run([batch])
+        elif count > fixed:
             raise PxError(f"{self.model_dir} was exported for batches of {fixed}; got {count} images")
-        padded = np.concatenate([batch, np.zeros((fixed - count, *batch.shape[1:]), np.float32)])
-        return [out[:count] if out.ndim and out.shape[0] == fixed else out
-                for out in self._session().run([padded])]
+        else:
+            padded = np.concatenate([batch, np.zeros((fixed - count, *batch.shape[1:]), np.float32)])
+            outputs = [out[:count] if out.ndim and out.shape[0] == fixed else out
+                       for out in self._session().run([padded])]
+        return to_pxcore_outputs(self.task, outputs) if self._paddlex else outputs
 
     def predict(self, images: Any, topk: int = 1, mask_format: str = "array", tile_size: Any = None,
                 overlap: Any = (64, 64), batch_size: int | None = None, score_map: bool = False):
