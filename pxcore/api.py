@@ -205,7 +205,14 @@ def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, 
 
 def load_model(model_dir: str | os.PathLike) -> Model:
     """Rebuild a model saved by ``model.save`` or by training (a ``best_model`` or
-    ``epoch_N`` directory): network, weights, labels and pre-processing."""
+    ``epoch_N`` directory): network, weights, labels and pre-processing. A directory
+    PaddleX 2.x or 1.x saved is read too (``pxcore.migrate``)."""
+    from .migrate import is_paddlex_dir
+
+    if is_paddlex_dir(model_dir):
+        from .migrate.models import load_paddlex_dir
+
+        return load_paddlex_dir(model_dir)
     from .engine.checkpoint import read_info
     from .transforms import compose
     from .weights import load_weights
