@@ -161,6 +161,15 @@ def test_convert_model_writes_a_pxcore_directory(classifier_v2, tmp_path, capsys
     assert info["converted_from"]["paddlex_version"] == "2.1.0"
     again = px.load_model(tmp_path / "converted")
     assert again.predict(_image(4), topk=2) == source.predict(_image(4), topk=2)
+    # and px export takes it
+    assert main(["export", str(tmp_path / "converted"), "--save-dir", str(tmp_path / "export")]) == 0
+    from pxcore.inference import Predictor
+
+    got = Predictor(tmp_path / "export", runtime="paddle").predict(_image(4), topk=2)
+    want = source.predict(_image(4), topk=2)
+    assert [r["category"] for r in got] == [r["category"] for r in want]
+    # Paddle Inference (oneDNN) against eager paddle: float32 sums in another order
+    np.testing.assert_allclose([r["score"] for r in got], [r["score"] for r in want], rtol=1e-4)
     # a pxcore directory needs no conversion, and says so
     assert main(["convert-model", str(tmp_path / "converted"), str(tmp_path / "twice")]) == 1
     assert "needs no conversion" in capsys.readouterr().err
