@@ -6,14 +6,15 @@ import pytest
 
 from reference.classification import NETWORKS, check
 from reference.harness import TOLERANCE
-from reference.rows import rows_of
+from reference.rows import rows_for
 
 pytestmark = pytest.mark.reference
 
 
-@pytest.mark.parametrize("row", rows_of("classification"), ids=lambda row: row.id)
-def test_logits_equal_paddleclas(row):
+@pytest.mark.parametrize("row", rows_for("classification"), ids=lambda row: row.id)
+def test_logits_equal_paddleclas(row, measured):
     differences = check(row.model)
+    measured(differences)
     assert set(differences) >= {"by key"}
     failing = {how: d for how, d in differences.items() if not d < TOLERANCE}
     assert not failing, (f"{row.id}: pxcore's logits differ from PaddleClas 2.6 "
