@@ -97,6 +97,25 @@ def test_train_argument_errors(good_plugin, digits, tmp_path):
         pxcore.load_model(tmp_path)
 
 
+def test_pretrain_weights_for_part_of_the_network(good_plugin, digits, tmp_path):
+    """Backbone weights under a fresh head, as PaddleX's DeepLabv3p takes a zoo archive:
+    refused unless partial=True, which loads them and reports the head as left at init."""
+    import paddle
+
+    from pxcore.errors import WeightsError
+
+    train, _ = digits
+    net = _model(seed=1).net
+    path = tmp_path / "backbone.pdparams"
+    paddle.save({k: v for k, v in net.state_dict().items() if k.startswith("backbone.")}, str(path))
+    head = sorted(k for k in net.state_dict() if not k.startswith("backbone."))
+    with pytest.raises(WeightsError, match="pass partial=True"):
+        _model().train(1, train, pretrain_weights=path, save_dir=str(tmp_path / "refused"), **FAST)
+    model = _model()
+    model.train(1, train, pretrain_weights=path, partial=True, save_dir=str(tmp_path / "ok"), **FAST)
+    assert sorted(model.weights_report.left_at_init) == head
+
+
 def test_cli_train_eval_predict(good_plugin, digits_dir, tmp_path, capsys):
     from pxcore.cli import main
 

@@ -49,7 +49,7 @@ class TrainableModel(Model):
              num_workers: Any, eval_batch_size: int | None, use_ema: bool = False,
              lr_decay_power: float | None = None, accumulate_steps: int = 1,
              amp: str | None = None, sync_bn: bool = False,
-             precise_bn: Any = "auto") -> dict[str, Any]:
+             precise_bn: Any = "auto", partial: bool = False) -> dict[str, Any]:
         from ..conventions import mismatches
         from ..data.loader import Loader
         from ..engine.amp import check_level
@@ -85,7 +85,10 @@ class TrainableModel(Model):
                     "pretrained=%r (which picks them) or with those arguments",
                     pretrain_weights, ", ".join(f"{k}={v[1]!r}" for k, v in off.items()),
                     ", ".join(f"{k}={v[0]!r}" for k, v in off.items()), str(pretrain_weights))
-            load_weights(self.net, pretrain_weights, state=state)
+            # partial: weights for part of the network (a zoo archive's backbone under
+            # PaddleX's DeepLabv3p head), as create_model's; refused unless asked
+            self.weights_report = load_weights(self.net, pretrain_weights, state=state,
+                                               partial=partial)
         self.labels = list(train_dataset.labels)
         self.train_transforms = train_dataset.transforms
         if eval_dataset is not None:
