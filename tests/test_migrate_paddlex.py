@@ -21,7 +21,8 @@ its source writes it, cited where it is written:
   paddle.jit.to_static(InferNet(net), input_spec=[InputSpec([None, 3, -1, -1], "float32",
   "image")]), "model")`` with ``InferNet`` from ``paddlex/cv/models/utils/infer_nets.py``,
   run here under FLAGS_enable_pir_api=0 so that it writes the ``model.pdmodel`` program
-  format Paddle 2.x wrote.
+  format Paddle 2.x wrote (the segmenter's argmax appended as the ``arg_max`` op Paddle
+  2.x emitted: Paddle 3.3's ``paddle.argmax`` does not trace in that mode).
 
 Weights come from a pxcore model, renamed to PaddleX's names: PaddleX 2.1's classifiers
 are PaddleClas's legendary models (``paddlex/ppcls/arch/backbone/legendary_models``, the
@@ -244,6 +245,61 @@ def test_paddlex1_unet_loads_from_either_weight_layout(tmp_path, per_variable):
     np.testing.assert_array_equal(got["label_map"], want["label_map"])
 
 
+# PaddleX 1.3.11's constructors record locals(): every argument, model_name deleted
+# (paddlex/cv/models/classifier.py BaseClassifier, yolo_v3.py YOLOv3, deeplabv3p.py DeepLabv3p).
+V1_MODELS = {
+    "ResNet18": ("ResNet18", "classifier", {"num_classes": 3, "input_channel": 3},
+                 [{"ResizeByShort": {"short_size": 72, "max_size": -1}},
+                  {"CenterCrop": {"crop_size": 64}}, {"Normalize": dict(IMAGENET)}],
+                 [{"type": "ResizeByShort", "short_size": 72}, {"type": "CenterCrop", "crop_size": 64},
+                  {"type": "Normalize"}]),
+    "YOLOv3-MobileNetV1": (
+        "YOLOv3", "detector",
+        {"num_classes": 3, "backbone": "MobileNetV1", "anchors": None, "anchor_masks": None,
+         "ignore_threshold": 0.7, "nms_score_threshold": 0.01, "nms_topk": 1000,
+         "nms_keep_topk": 100, "nms_iou_threshold": 0.45, "label_smooth": False,
+         "train_random_shapes": [320, 352, 384], "input_channel": 3},
+        [{"Resize": {"target_size": [128, 96], "interp": "CUBIC"}}, {"Normalize": dict(IMAGENET)}],
+        [{"type": "Resize", "target_size": [128, 96], "interp": "CUBIC"}, {"type": "Normalize"}]),
+    "DeepLabv3_MobileNetV2_x1.0-paddlex": (
+        "DeepLabv3p", "segmenter",
+        {"num_classes": 3, "backbone": "MobileNetV2_x1.0", "output_stride": 16,
+         "aspp_with_sep_conv": True, "decoder_use_sep_conv": True, "encoder_with_aspp": True,
+         "enable_decoder": True, "use_bce_loss": False, "use_dice_loss": False,
+         "class_weight": None, "ignore_index": 255, "pooling_crop_size": None, "input_channel": 3},
+        [{"Normalize": {"mean": [0.5] * 3, "std": [0.5] * 3, "min_val": [0, 0, 0],
+                        "max_val": [255.0] * 3}}],
+        [{"type": "Normalize", "mean": [0.5] * 3, "std": [0.5] * 3}]),
+}
+
+
+@pytest.mark.parametrize("name", list(V1_MODELS))
+def test_paddlex1_models_load_from_static_names(tmp_path, name):
+    cls, model_type, params, transforms, ours = V1_MODELS[name]
+    source = px.create_model(name, num_classes=3)
+    _randomize(source.net)
+    static = {key: legacy for legacy, key in source.net.weight_aliases().items()}
+    if name.startswith("YOLOv3"):  # the static-era names, not the 2.x ones it also takes
+        from pxcore_yolov3 import legacy_names
+
+        static = {key: legacy for legacy, key in legacy_names.static_names(source.net).items()}
+    state = _state(source.net, static)
+    assert not set(state) & set(source.net.state_dict())  # every name is PaddleX 1.x's
+    labels = ["a", "b", "c"]
+    folder = write_paddlex1_dir(tmp_path / "m", {"class": cls, "type": model_type, "num_classes": 3,
+                                                 "labels": labels}, params, transforms, state)
+    model = px.load_model(folder)
+    assert model.name == name
+    source.eval_transforms, source.labels = px.transforms.compose(ours), labels
+    assert model.eval_transforms.to_config() == source.eval_transforms.to_config()
+    image = _image(14, 64, 96)
+    got, want = model.predict(image), source.predict(image)
+    if model_type == "segmenter":
+        np.testing.assert_array_equal(got["label_map"], want["label_map"])
+    else:
+        assert got == want
+
+
 def test_min_max_normalize_folds_into_mean_and_std():
     """PaddleX's ((x - min) / (max - min) - mean) / std with another range: the same
     values from pxcore's (x - mean') / std' (float32 rounding apart: 1e-5 relative)."""
@@ -394,11 +450,98 @@ def test_paddlex2_classifier_export_runs_in_the_predictor(classifier_v2, tmp_pat
         Predictor(folder)  # the saved model is not an export
 
 
+# A small segmenter in the form PaddleSeg's networks take (a list of logits at the input's
+# size), standing in for PaddleX 2.x's: the Predictor runs the graph, whatever made it.
+_TINY_SEG = textwrap.dedent("""
+    import paddle
+
+    class TinySeg(paddle.nn.Layer):
+        def __init__(self, num_classes=3):
+            super().__init__()
+            self.conv = paddle.nn.Conv2D(3, 8, 3, stride=2, padding=1)
+            self.bn = paddle.nn.BatchNorm2D(8)
+            self.cls = paddle.nn.Conv2D(8, num_classes, 1)
+
+        def forward(self, x):
+            logit = self.cls(paddle.nn.functional.relu(self.bn(self.conv(x))))
+            return [paddle.nn.functional.interpolate(logit, paddle.shape(x)[2:], mode="bilinear")]
+""")
+
+_EXPORT_SEG = textwrap.dedent("""
+    import sys
+    from paddle.base.layer_helper import LayerHelper
+    from paddle.static import InputSpec
+
+    def argmax_int32(logit):
+        # paddle.argmax(logit, axis=1, dtype="int32"), as the arg_max op Paddle 2.x wrote:
+        # Paddle 3.3's argmax does not trace into the pre-PIR program format
+        if paddle.in_dynamic_mode():
+            return paddle.argmax(logit, axis=1, keepdim=False, dtype="int32")
+        helper = LayerHelper("arg_max")
+        out = helper.create_variable_for_type_inference("int32")
+        helper.append_op(type="arg_max", inputs={"X": logit}, outputs={"Out": [out]},
+                         attrs={"axis": 1, "keepdims": False, "flatten": False, "dtype": 2})
+        return out
+
+    class InferNet(paddle.nn.Layer):  # paddlex/cv/models/utils/infer_nets.py, a segmenter
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            logit = self.net(x)[0]
+            return (argmax_int32(logit),
+                    paddle.transpose(paddle.nn.functional.softmax(logit, axis=1), perm=[0, 2, 3, 1]))
+
+    net = TinySeg()
+    net.set_state_dict(paddle.load(sys.argv[1]))
+    net = InferNet(net)
+    net.eval()
+    spec = [InputSpec(shape=[None, 3, -1, -1], name="image", dtype="float32")]
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec), sys.argv[2], input_spec=spec)
+""")
+
+
+def test_paddlex2_segmenter_export_runs_in_the_predictor(tmp_path):
+    from pxcore.inference import Predictor
+
+    scope: dict = {}
+    exec(_TINY_SEG, scope)  # noqa: S102 - the test's own source
+    net = scope["TinySeg"]()
+    _randomize(net)
+    paddle.save(net.state_dict(), str(tmp_path / "tiny.pdparams"))
+    out = tmp_path / "inference_model"
+    script = tmp_path / "export_seg.py"  # a file: to_static reads the forward's source
+    script.write_text(_TINY_SEG + _EXPORT_SEG)
+    env = {**os.environ, "FLAGS_enable_pir_api": "0", "GLOG_minloglevel": "2"}
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "tiny.pdparams"),
+                             str(out / "model")], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "model.pdmodel").is_file()
+    info = {"version": "2.1.0", "Model": "UNet",
+            "_Attributes": {"model_type": "segmenter", "num_classes": 3, "labels": ["bg", "a", "b"],
+                            "fixed_input_shape": [None, 3, -1, -1]},
+            "_init_params": {"num_classes": 3, "use_mixed_loss": False},
+            "Transforms": [{"Normalize": {"mean": [0.5] * 3, "std": [0.5] * 3, "min_val": [0, 0, 0],
+                                          "max_val": [255.0] * 3, "is_scale": True}}],
+            "completed_epochs": 1, "status": "Infer"}
+    with open(out / "model.yml", "w", encoding="utf-8") as f:
+        yaml.dump(info, f)
+    image = _image(12, 50, 70)  # not a multiple of 32: PaddleX pads nothing, nor does this
+    got = Predictor(out).predict(image, score_map=True)
+    x = ((image.astype(np.float32) / 255 - 0.5) / 0.5).transpose(2, 0, 1)[None]
+    logits = net(paddle.to_tensor(x))[0].numpy()[0]
+    probs = np.exp(logits - logits.max(0)) / np.exp(logits - logits.max(0)).sum(0)
+    assert got["score_map"].shape == (50, 70, 3)
+    # Paddle Inference (oneDNN) against eager paddle: float32 sums in another order
+    np.testing.assert_allclose(got["score_map"], probs.transpose(1, 2, 0), rtol=1e-4, atol=1e-5)
+    agree = (got["label_map"] == probs.argmax(0)).mean()
+    assert agree > 0.999, agree  # a near-tie may go either way under another summation order
+
+
 def test_segmenter_export_outputs_read_as_pxcore_outputs():
-    """InferNet's segmenter outputs (int32 label map, NHWC probabilities, in either order)
-    as pxcore's (logits NCHW, label map). An end-to-end segmenter export is not made here:
-    Paddle 3.3 cannot trace InferNet's argmax into the pre-PIR program format PaddleX
-    2.x wrote (argmax(): must be Value, but got Variable)."""
+    """InferNet's segmenter outputs (int32 label map, NHWC probabilities) in either order
+    as pxcore's (logits NCHW, label map)."""
     from pxcore.inference.segmentation import softmax
     from pxcore.migrate.export import to_pxcore_outputs
 

@@ -136,11 +136,14 @@ def model_arguments(info: PaddleXInfo) -> tuple[str, str, dict[str, Any]]:
         raise PxError(unsupported)
     selectors: dict[str, Any] = {}
     if info.model == "YOLOv3":
-        backbone = params.pop("backbone", "MobileNetV1" if major == 2 else "MobileNetV1")
+        backbone = params.pop("backbone", "MobileNetV1")  # both versions' default
         if backbone not in YOLO_BACKBONES[major]:
             raise PxError(f"{where}: YOLOv3 on {backbone!r} has no pxcore network; the backbones "
                           f"taken are {', '.join(YOLO_BACKBONES[major])}")
         selectors["backbone"] = YOLO_BACKBONES[major][backbone]
+        for key in ("anchors", "anchor_masks"):  # PaddleX 1.x's None: its (COCO) defaults
+            if key in params and params[key] is None:
+                del params[key]
         nms = {ours: params.pop(theirs) for theirs, ours in YOLO_NMS.items() if theirs in params}
         if nms:
             params["nms"] = {"type": "multiclass", **nms}
