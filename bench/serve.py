@@ -667,6 +667,8 @@ def main() -> int:
                             f"{mem['first']:.1f} MB after the first {mem['samples'][1][0]}: "
                             f"**{growth * 100:+.1f}%** (target within {TARGET_RSS * 100:g}%: "
                             f"{'met' if abs(growth) <= TARGET_RSS else 'not met'}).")
+                if mem["row"]["problems"]:
+                    mem_text += f" Not answered or different: {'; '.join(mem['row']['problems'])}."
                 print(mem_text, flush=True)
                 sections.append(f"### Memory\n\n{mem_text}")
                 if "faults" in parts:

@@ -544,6 +544,20 @@ def test_serving_imports_no_paddle_and_nothing_of_training():
     assert found.stdout.strip() == "[]"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_the_server_process_caps_malloc_arenas_and_a_users_value_wins():
+    code = ("import os, sys; from pxcore.serve.malloc import limit_arenas\n"
+            "print(limit_arenas(), os.environ['MALLOC_ARENA_MAX'], 'cv2' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env={**env, "MALLOC_ARENA_MAX": "3"})
+    # the cap holds for this process (mallopt accepted it) and its uvicorn workers (the
+    # variable), and loading it loads no OpenCV (px serve sets OpenCV's limit after it)
+    assert default.stdout.split() == ["2", "2", "False"], default.stderr[-2000:]
+    assert chosen.stdout.split() == ["3", "3", "False"], chosen.stderr[-2000:]
+
+
 @pytest.mark.slow  # a real process: imports, Paddle Inference load, warm-up
 def test_px_serve_starts_answers_ready_and_stops_on_sigterm(cls_export):
     with socket.socket() as sock:

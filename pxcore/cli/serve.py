@@ -50,6 +50,9 @@ def run(args) -> int:
     if args.max_image_pixels < 1 or not args.max_aspect_ratio >= 1:
         raise PxError("--max-image-pixels must be at least 1 and --max-aspect-ratio at least 1, got "
                       f"{args.max_image_pixels} and {args.max_aspect_ratio}")
+    from ..serve.malloc import limit_arenas
+
+    limit_arenas()  # before the runtimes' and the thread pool's threads exist
     if "cv2" not in sys.modules:  # OpenCV reads it once, when loaded: then it refuses
         # a too large image from its header instead of allocating its pixels
         os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(args.max_image_pixels))
