@@ -14,14 +14,21 @@ Read from PaddleX's source, per major version:
 
 pxcore's sizes are [width, height] and its ``Normalize`` is ``(x / 255 - mean) / std``
 (``is_scale``) or ``(x - mean) / std``; a min-max range other than 0..255 becomes the
-second form with the range folded into mean and std. A transform without a pxcore
-equivalent here is refused, naming it and the ones that are taken.
+second form with the range folded into mean and std. 2.x pads on a float canvas, so a
+``Padding`` with a fractional value (127.5) right before ``Normalize`` becomes a
+``Padding`` after it with the value normalised. A transform without a pxcore equivalent
+here is refused, naming it and the ones that are taken.
+
+tests/test_migrate_paddlex_reference.py runs PaddleX 1.3.11's and 2.1.0's own ops
+against these mappings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from ..errors import PxError
 
@@ -114,6 +121,25 @@ def _v1(model_type: str) -> dict[str, tuple[set[str], Callable[[dict[str, Any]],
     }
 
 
+def _pad_after_normalize(configs: list[Config]) -> list[Config]:
+    """PaddleX 2.x pads on a float canvas (127.5 stays 127.5); pxcore pads in the image's
+    type, uint8 before ``Normalize``. A ``Padding`` right before a ``Normalize`` is moved
+    after it with the padding value normalised (normalising per pixel, the two orders give
+    the same image), so a fractional padding value is kept."""
+    from ..transforms.image import Normalize
+
+    out = list(configs)
+    for i in range(len(out) - 1):
+        pad, norm = out[i], out[i + 1]
+        values = pad.get("im_padding_value", ()) if pad["type"] == "Padding" else ()
+        if norm["type"] != "Normalize" or all(float(v).is_integer() for v in values):
+            continue
+        scale, shift = Normalize(**{k: v for k, v in norm.items() if k != "type"}).coefficients()
+        normalised = np.multiply(np.asarray(values, np.float32), scale, dtype=np.float32) - shift
+        out[i], out[i + 1] = norm, {**pad, "im_padding_value": [float(v) for v in normalised]}
+    return out
+
+
 def map_transforms(transforms: list[dict[str, Any]] | None, *, major: int, model_type: str,
                    where: str) -> list[Config]:
     """PaddleX's ``Transforms`` list as pxcore transform configs (``{"type": ...}``)."""
@@ -138,4 +164,4 @@ def map_transforms(transforms: list[dict[str, Any]] | None, *, major: int, model
             raise PxError(f"{where}: {name} {args} cannot be read ({exc!r})") from None
         if config is not None:
             out.append(config)
-    return out
+    return _pad_after_normalize(out) if major >= 2 else out
