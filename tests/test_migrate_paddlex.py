@@ -331,6 +331,7 @@ def _v2(tmp_path, cls="ResNet18", model_type="classifier", params=None, transfor
     ({"cls": "UNet", "model_type": "segmenter"}, "PaddleSeg 2.x's networks"),
     ({"cls": "FasterRCNN", "model_type": "detector"}, "YOLOv3 (backbones"),
     ({"cls": "PPLCNet"}, "has no pxcore network"),
+    ({"cls": "Xception41"}, "original Xception"),
     ({"cls": "YOLOv3", "model_type": "detector",
       "params": {"num_classes": 2, "backbone": "ResNet50_vd_dcn"}}, "the backbones taken are"),
     ({"params": {"num_classes": 2, "dropout_prob": 0.3}}, "dropout_prob=0.3 has no counterpart"),

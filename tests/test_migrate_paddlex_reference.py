@@ -1,7 +1,10 @@
-"""PaddleX's own evaluation transforms against what ``pxcore.migrate.transforms`` makes of
-them: each PaddleX op is built from arguments, its ``__dict__`` is what model.yml holds
-(``BaseModel.get_model_info`` writes ``{op class name: op.__dict__}``), that is mapped to
-pxcore's transforms, and both run on the same images.
+"""PaddleX's own code against ``pxcore.migrate``:
+
+- evaluation transforms: each PaddleX op is built from arguments, its ``__dict__`` is what
+  model.yml holds (``BaseModel.get_model_info`` writes ``{op class name: op.__dict__}``),
+  that is mapped to pxcore's transforms, and both run on the same images;
+- PaddleX 2.1's classifiers: its networks (its bundled ppcls) with random weights, saved
+  as its ``save_model`` saves them, loaded by ``pxcore.load_model``: the same logits.
 
 PaddleX 1.3.11 comes from the reference code (``python -m reference.install paddlex``);
 its transform modules import in this process through ``reference.loader`` with its
@@ -172,3 +175,117 @@ def test_paddlex21_transforms_equal_pxcores(ops, tmp_path):
         ours = _ours(yml, 2, "classifier", image)
         assert ours.shape == theirs[key].shape
         np.testing.assert_allclose(ours, theirs[key], rtol=0, atol=TOLERANCE)
+
+
+# --- PaddleX 2.1.0's classifiers, saved as its save_model saves them --------------------
+
+# PaddleX 2.1's classifier classes (paddlex/cv/models/classifier.py) that pxcore's zoo has,
+# with the PaddleClas network each builds (its model_name) and that network's module in
+# PaddleX's bundled ppcls.
+V2_CLASSIFIERS = {
+    "ResNet18": ("ResNet18", "legendary_models.resnet"),
+    "ResNet34": ("ResNet34", "legendary_models.resnet"),
+    "ResNet50": ("ResNet50", "legendary_models.resnet"),
+    "ResNet101": ("ResNet101", "legendary_models.resnet"),
+    "ResNet50_vd": ("ResNet50_vd", "legendary_models.resnet"),
+    "ResNet101_vd": ("ResNet101_vd", "legendary_models.resnet"),
+    "ResNet50_vd_ssld": ("ResNet50_vd", "legendary_models.resnet"),
+    "MobileNetV1": ("MobileNetV1", "legendary_models.mobilenet_v1"),
+    "MobileNetV2": ("MobileNetV2", "model_zoo.mobilenet_v2"),
+    "MobileNetV3_small": ("MobileNetV3_small_x1_0", "legendary_models.mobilenet_v3"),
+    "MobileNetV3_large": ("MobileNetV3_large_x1_0", "legendary_models.mobilenet_v3"),
+    "MobileNetV3_large_ssld": ("MobileNetV3_large_x1_0", "legendary_models.mobilenet_v3"),
+    "DarkNet53": ("DarkNet53", "model_zoo.darknet"),
+    "DenseNet121": ("DenseNet121", "model_zoo.densenet"),
+    "HRNet_W18_C": ("HRNet_W18_C", "legendary_models.hrnet"),
+    "ShuffleNetV2": ("ShuffleNetV2_x1_0", "model_zoo.shufflenet_v2"),
+    "AlexNet": ("AlexNet", "model_zoo.alexnet"),
+}
+
+# Builds each PaddleX 2.1 network from its bundled ppcls (package __init__s skipped, the
+# pretrained-weight download helpers stubbed: nothing is downloaded), gives it random
+# weights and batch-norm statistics, saves it as BaseModel.save_model does (model.pdparams
+# from net.state_dict(), model.yml by yaml.dump of get_model_info's keys) and its logits on
+# a fixed input.
+_CLASSIFIERS_CHILD = textwrap.dedent("""
+    import json, sys, types, importlib
+    from pathlib import Path
+    import numpy as np, paddle, yaml
+
+    root, out, wanted = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+    for folder in [root / "paddlex", *sorted((root / "paddlex").rglob("*"))]:
+        if folder.is_dir() and folder.name.isidentifier():
+            name = ".".join(folder.relative_to(root).parts)
+            module = types.ModuleType(name)
+            module.__path__ = [str(folder)]
+            sys.modules[name] = module
+    helpers = types.ModuleType("paddlex.ppcls.utils.save_load")
+    helpers.load_dygraph_pretrain = helpers.load_dygraph_pretrain_from_url = lambda *a, **k: None
+    sys.modules[helpers.__name__] = helpers
+    small = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype("float32")
+    large = np.random.default_rng(1).standard_normal((1, 3, 224, 224)).astype("float32")
+    transforms = [{"ResizeByShort": {"short_size": 256, "max_size": -1, "interp": "LINEAR"}},
+                  {"CenterCrop": {"crop_size": 224}},
+                  {"Normalize": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                                 "min_val": [0, 0, 0], "max_val": [255.0, 255.0, 255.0],
+                                 "is_scale": True}}]
+    for cls, (model_name, module) in wanted.items():
+        x = large if cls == "AlexNet" else small  # AlexNet's classifier takes 224 x 224 only
+        try:
+            arch = importlib.import_module(f"paddlex.ppcls.arch.backbone.{module}")
+            with paddle.utils.unique_name.guard():  # as PaddleX's BaseClassifier.build_net
+                net = getattr(arch, model_name)(class_num=5)
+            rng = np.random.default_rng(0)
+            net.set_state_dict({k: (rng.uniform(0.5, 1.5, v.shape) if k.endswith("_variance")
+                                    else rng.standard_normal(v.shape) * 0.05).astype("float32")
+                                for k, v in net.state_dict().items()})
+            net.eval()
+            folder = out / cls
+            folder.mkdir(parents=True)
+            paddle.save(net.state_dict(), str(folder / "model.pdparams"))
+            info = {"version": "2.1.0", "Model": cls,
+                    "_Attributes": {"model_type": "classifier", "num_classes": 5,
+                                    "labels": list("abcde"), "fixed_input_shape": None},
+                    "_init_params": {"num_classes": 5}, "Transforms": transforms,
+                    "completed_epochs": 1, "status": "Normal"}
+            (folder / "model.yml").write_text(yaml.dump(info))
+            np.save(folder / "input.npy", x)
+            np.save(folder / "logits.npy", net(paddle.to_tensor(x)).numpy())
+        except Exception as exc:  # reported by the test of that class
+            (out / f"{cls}.error").write_text(repr(exc))
+""")
+
+
+@pytest.fixture(scope="module")
+def paddlex2_classifiers(tmp_path_factory):
+    root = _paddlex2_root()
+    out = tmp_path_factory.mktemp("paddlex2-classifiers")
+    script = out / "build.py"
+    script.write_text(_CLASSIFIERS_CHILD)
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    result = subprocess.run([sys.executable, str(script), str(root), str(out),
+                             json.dumps(V2_CLASSIFIERS)], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.mark.uses_installed_plugins
+@pytest.mark.parametrize("cls", list(V2_CLASSIFIERS))
+def test_paddlex21_classifier_dir_computes_paddlexs_logits(paddlex2_classifiers, cls):
+    import paddle
+
+    import pxcore as px
+    from reference.harness import TOLERANCE as RELATIVE
+    from reference.harness import relative_difference
+
+    error = paddlex2_classifiers / f"{cls}.error"
+    assert not error.exists(), f"PaddleX 2.1's {cls} did not build: {error.read_text()}"
+    folder = paddlex2_classifiers / cls
+    model = px.load_model(folder)
+    x = np.load(folder / "input.npy")
+    ours = model.net(paddle.to_tensor(x)).numpy()
+    theirs = np.load(folder / "logits.npy")
+    # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
+    assert relative_difference(ours, theirs) < RELATIVE, (cls, relative_difference(ours, theirs))
+    assert model.labels == list("abcde")

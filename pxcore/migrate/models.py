@@ -58,9 +58,17 @@ YOLO_BACKBONES = {
 YOLO_NMS = {"nms_score_threshold": "score_threshold", "nms_topk": "nms_top_k",
             "nms_keep_topk": "keep_top_k", "nms_iou_threshold": "nms_threshold"}
 
+# PaddleX 2.x classes whose network is not the zoo model of the same name.
+V2_OTHER_NETWORKS = {
+    name: (f"PaddleX 2.x's {name} is PaddleClas's original Xception (ppcls model_zoo/xception.py), "
+           f"while pxcore's {name} is the DeepLab variant PaddleX 1.x built and the zoo's weights "
+           "hold (PaddleClas's xception_deeplab)")
+    for name in ("Xception41", "Xception65", "Xception71")
+}
+
 SUPPORTED = {
     2: {"classifier": "the classifiers of pxcore's zoo (ResNet*, MobileNetV1/V2/V3*, "
-                      "DarkNet53, Xception*, DenseNet*, HRNet_W18_C, ShuffleNetV2, AlexNet)",
+                      "DarkNet53, DenseNet*, HRNet_W18_C, ShuffleNetV2, AlexNet)",
         "detector": "YOLOv3 (backbones " + ", ".join(YOLO_BACKBONES[2]) + ")",
         "segmenter": "none: PaddleX 2.x's segmenters are PaddleSeg 2.x's networks (UNet with "
                      "biased convs, DeepLabV3P on ResNet50_vd/ResNet101_vd, HRNet as FCN, "
@@ -132,6 +140,8 @@ def model_arguments(info: PaddleXInfo) -> tuple[str, str, dict[str, Any]]:
                    f"{SUPPORTED[major][info.model_type]}")
     if info.model_type == "segmenter" and major == 2:
         raise PxError(unsupported)
+    if major == 2 and info.model in V2_OTHER_NETWORKS:
+        raise PxError(f"{where}: {V2_OTHER_NETWORKS[info.model]}; pxcore has no network for it")
     if info.model_type == "detector" and info.model != "YOLOv3":
         raise PxError(unsupported)
     selectors: dict[str, Any] = {}
