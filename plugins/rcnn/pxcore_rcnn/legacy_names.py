@@ -146,15 +146,14 @@ def static_converted(net: nn.Layer) -> set[str]:
 def _anchor_permutation(net: nn.Layer) -> list[int] | None:
     """For each of our anchors (size-major) the index of the same anchor in 0.x's
     ratio-major order; None when both orders agree (one size or one ratio per level)."""
-    cells = net.anchor_generator.cells[0]
-    widths, heights = cells[:, 2] - cells[:, 0], cells[:, 3] - cells[:, 1]
-    areas = np.round(widths * heights, 1)
-    sizes = list(dict.fromkeys(areas.tolist()))
-    ratios = len(cells) // len(sizes)
-    if len(sizes) == 1 or ratios == 1:
+    # (read from the generator's settings: Paddle 1.x's rounded anchors of one size
+    # differ in area from ratio to ratio)
+    sizes = len(net.anchor_generator.sizes[0])
+    ratios = len(net.anchor_generator.ratios)
+    if sizes == 1 or ratios == 1:
         return None
     # ours: anchor s * R + r; 0.x: r * S + s
-    return [(j % ratios) * len(sizes) + j // ratios for j in range(len(cells))]
+    return [(j % ratios) * sizes + j // ratios for j in range(sizes * ratios)]
 
 
 def _background_last(value: np.ndarray) -> np.ndarray:

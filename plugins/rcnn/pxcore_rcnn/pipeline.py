@@ -16,10 +16,15 @@ export is three graphs with this module between them (deploy.yml's ``graphs`` an
     mask  the L feature maps and each level's final boxes -> mask logits [K, C, M, M]
     (numpy) each box's class map through a sigmoid
 
-The rules are Paddle's operators' (PaddleDetection 2.x, ``pixel_offset=False``):
+The rules are Paddle's operators': by default PaddleDetection 2.x's (``pixel_offset=False``):
 proposals clipped to the input, boxes under a pixel dropped, a level with nothing left
 gives one empty box; a RoI of scale s reads level floor(4 + log2(s / 224 + 1e-6)),
-clamped to the levels there are. A level with no RoIs gets one placeholder box in the
+clamped to the levels there are. With ``box_convention="pixel"`` those of Paddle 1.x's
+operators that PaddleDetection 0.x and PaddleX 1.x ran (``generate_proposals``,
+``distribute_fpn_proposals``, ``box_coder`` with ``box_normalized=False``, ``box_clip``,
+``multiclass_nms`` with ``normalized=False``): a box covers x2 - x1 + 1 pixels in its
+coding, its area, its IoU and its level, and is clipped to the last pixel
+(``boxes.py``). A level with no RoIs gets one placeholder box in the
 graph's input (graphs are not asked to take empty inputs) whose row is dropped again.
 
 ``run(graph, inputs)`` is the caller's: eager Paddle for the Python model, a runtime
@@ -35,7 +40,15 @@ import numpy as np
 
 from pxcore.ops.nms import multiclass_nms, nms
 
-from .boxes import cell_anchors, clip_to_image, decode, level_anchors
+from .boxes import (
+    MAX_LOG_SCALE,
+    box_offset,
+    cell_anchors,
+    check_conventions,
+    clip_to_image,
+    decode,
+    level_anchors,
+)
 
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 REFER_LEVEL, REFER_SCALE = 4, 224
@@ -69,35 +82,41 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 def level_proposals(score: np.ndarray, delta: np.ndarray, anchors: np.ndarray,
                     image_hw: tuple[int, int], pre_nms_top_n: int, post_nms_top_n: int,
-                    nms_thresh: float, min_size: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                    nms_thresh: float, min_size: float = 0.0,
+                    box_convention: str = "corner") -> tuple[np.ndarray, np.ndarray]:
     """One image's proposals from one level (Paddle's ``generate_proposals``):
     ``score`` [A, H, W] logits and ``delta`` [4A, H, W] against ``anchors`` [H*W*A, 4];
     returns (boxes [K, 4], probabilities [K]), best first."""
     probs = sigmoid(score).transpose(1, 2, 0).reshape(-1)
     deltas = np.asarray(delta, np.float32).transpose(1, 2, 0).reshape(-1, 4)
     order = _top(probs, pre_nms_top_n)
-    boxes = decode(deltas[order][:, None], anchors[order], (1.0, 1.0, 1.0, 1.0))[:, 0]
-    boxes = clip_to_image(boxes, *image_hw)
+    boxes = decode(deltas[order][:, None], anchors[order], (1.0, 1.0, 1.0, 1.0),
+                   box_convention=box_convention)[:, 0]
+    boxes = clip_to_image(boxes, *image_hw, box_convention=box_convention)
     smallest = np.float32(max(min_size, 1.0))
-    keep = ((boxes[:, 2] - boxes[:, 0]) >= smallest) & ((boxes[:, 3] - boxes[:, 1]) >= smallest)
+    one = box_offset(box_convention)
+    # (Paddle 1.x also keeps only centres inside the image: after clipping, all are.)
+    keep = (((boxes[:, 2] - boxes[:, 0] + one) >= smallest)
+            & ((boxes[:, 3] - boxes[:, 1] + one) >= smallest))
     if not keep.any():
         return np.zeros((1, 4), np.float32), np.zeros(1, np.float32)
     boxes, probs = boxes[keep], probs[order][keep]
     if nms_thresh > 0:
-        kept = nms(boxes, probs, nms_thresh, normalized=True)
+        kept = nms(boxes, probs, nms_thresh, normalized=box_convention != "pixel")
         boxes, probs = boxes[kept], probs[kept]
     return boxes[:post_nms_top_n], probs[:post_nms_top_n]
 
 
 def propose(scores: Sequence[np.ndarray], deltas: Sequence[np.ndarray],
             anchors: Sequence[np.ndarray], image_hw: tuple[int, int], pre_nms_top_n: int,
-            post_nms_top_n: int, nms_thresh: float, min_size: float = 0.0) -> np.ndarray:
+            post_nms_top_n: int, nms_thresh: float, min_size: float = 0.0,
+            box_convention: str = "corner") -> np.ndarray:
     """One image's RoIs [R, 4] from every RPN level (``scores`` [A, H, W] and ``deltas``
     per level), best first: with one level its ``post_nms_top_n`` best; with several,
     ``pre_nms_top_n`` per level and the ``post_nms_top_n`` best of them all."""
     per_level = post_nms_top_n if len(scores) == 1 else pre_nms_top_n
-    found = [level_proposals(s, d, a, image_hw, pre_nms_top_n, per_level, nms_thresh, min_size)
-             for s, d, a in zip(scores, deltas, anchors, strict=True)]
+    found = [level_proposals(s, d, a, image_hw, pre_nms_top_n, per_level, nms_thresh, min_size,
+                             box_convention) for s, d, a in zip(scores, deltas, anchors, strict=True)]
     if len(found) == 1:
         return found[0][0]
     boxes = np.concatenate([b for b, _ in found])
@@ -105,11 +124,13 @@ def propose(scores: Sequence[np.ndarray], deltas: Sequence[np.ndarray],
     return boxes[_top(probs, post_nms_top_n)]
 
 
-def roi_levels(rois: np.ndarray, min_level: int, max_level: int) -> np.ndarray:
+def roi_levels(rois: np.ndarray, min_level: int, max_level: int,
+               box_convention: str = "corner") -> np.ndarray:
     """The pyramid level each RoI reads (Paddle's ``distribute_fpn_proposals``)."""
     rois = np.asarray(rois, np.float32).reshape(-1, 4)
     width, height = rois[:, 2] - rois[:, 0], rois[:, 3] - rois[:, 1]
-    area = np.where((width < 0) | (height < 0), np.float32(0), width * height)
+    one = box_offset(box_convention)
+    area = np.where((width < 0) | (height < 0), np.float32(0), (width + one) * (height + one))
     scale = np.sqrt(area)
     level = np.floor(np.log2(scale / np.float32(REFER_SCALE) + np.float32(1e-6)) + REFER_LEVEL)
     return np.clip(level, min_level, max_level).astype(np.int64)
@@ -120,9 +141,10 @@ class RoIsByLevel:
     placeholder box where a level has none) for a graph, ``order`` (the RoIs' indices
     in that grouping) and ``take`` (the graph's output rows that are real RoIs)."""
 
-    def __init__(self, rois: np.ndarray, levels: Sequence[int]) -> None:
+    def __init__(self, rois: np.ndarray, levels: Sequence[int],
+                 box_convention: str = "corner") -> None:
         rois = np.asarray(rois, np.float32).reshape(-1, 4)
-        assigned = (roi_levels(rois, levels[0], levels[-1]) if len(levels) > 1
+        assigned = (roi_levels(rois, levels[0], levels[-1], box_convention) if len(levels) > 1
                     else np.full(len(rois), levels[0], np.int64))
         self.order = np.argsort(assigned, kind="stable")
         self.inputs, take, start = [], [], 0
@@ -146,7 +168,8 @@ class RCNNPipeline:
     between them; ``__call__`` returns what the graph of one piece did: ``bbox`` [N, 6]
     (class, score, x1, y1, x2, y2 in input pixels), ``bbox_num`` [B] and, with masks,
     ``mask`` [N, M, M] (each box's class probabilities), which ``RCNNPostprocess``
-    takes to the image."""
+    takes to the image. ``box_convention`` and ``anchor_convention`` are the network's
+    (``boxes.py``): what its weights were trained with."""
 
     def __init__(self, num_classes: int, anchor_sizes: Sequence[Sequence[float]],
                  anchor_ratios: Sequence[float], rpn_strides: Sequence[int],
@@ -154,7 +177,10 @@ class RCNNPipeline:
                  rpn_nms_thresh: float = 0.7, min_size: float = 0.0,
                  box_weights: Sequence[float] = BOX_WEIGHTS, score_threshold: float = 0.05,
                  nms_threshold: float = 0.5, keep_top_k: int = 100, with_mask: bool = False,
-                 mask_resolution: int = 28) -> None:
+                 mask_resolution: int = 28, box_convention: str = "corner",
+                 anchor_convention: str = "exact") -> None:
+        check_conventions(box_convention, anchor_convention)
+        self.box_convention, self.anchor_convention = box_convention, anchor_convention
         self.num_classes = int(num_classes)
         self.anchor_sizes = [list(map(float, s)) for s in anchor_sizes]
         self.anchor_ratios = [float(r) for r in anchor_ratios]
@@ -168,7 +194,8 @@ class RCNNPipeline:
         self.keep_top_k = int(keep_top_k)
         self.with_mask = bool(with_mask)
         self.mask_resolution = int(mask_resolution)
-        self._cells = [cell_anchors(s, self.anchor_ratios) for s in self.anchor_sizes]
+        self._cells = [cell_anchors(s, self.anchor_ratios, stride, anchor_convention)
+                       for s, stride in zip(self.anchor_sizes, self.rpn_strides, strict=True)]
         self._anchors: dict[tuple, np.ndarray] = {}
 
     def to_config(self) -> dict[str, Any]:
@@ -179,7 +206,8 @@ class RCNNPipeline:
                 "min_size": self.min_size, "box_weights": self.box_weights,
                 "score_threshold": self.score_threshold, "nms_threshold": self.nms_threshold,
                 "keep_top_k": self.keep_top_k, "with_mask": self.with_mask,
-                "mask_resolution": self.mask_resolution}
+                "mask_resolution": self.mask_resolution, "box_convention": self.box_convention,
+                "anchor_convention": self.anchor_convention}
 
     def anchors(self, level: int, height: int, width: int) -> np.ndarray:
         key = (level, height, width)
@@ -214,15 +242,19 @@ class RCNNPipeline:
         scores = [s[0] for s in outputs[count:count + levels]]
         deltas = [d[0] for d in outputs[count + levels:count + 2 * levels]]
         anchors = [self.anchors(k, s.shape[1], s.shape[2]) for k, s in enumerate(scores)]
+        pixel = self.box_convention == "pixel"
         rois = propose(scores, deltas, anchors, (height, width), self.pre_nms_top_n,
-                       self.post_nms_top_n, self.rpn_nms_thresh, self.min_size)
-        groups = RoIsByLevel(rois, self.levels)
+                       self.post_nms_top_n, self.rpn_nms_thresh, self.min_size, self.box_convention)
+        groups = RoIsByLevel(rois, self.levels, self.box_convention)
         probs, box_deltas = run("box", [*features, *groups.inputs])[:2]
         probs, box_deltas = groups.restore(np.asarray(probs)), groups.restore(np.asarray(box_deltas))
-        boxes = decode(box_deltas.reshape(len(rois), self.num_classes, 4), rois, self.box_weights)
-        boxes = clip_to_image(boxes, height, width)
+        # Paddle 1.x's box_coder did not clip the scales (its generate_proposals did).
+        boxes = decode(box_deltas.reshape(len(rois), self.num_classes, 4), rois, self.box_weights,
+                       max_log_scale=None if pixel else MAX_LOG_SCALE,
+                       box_convention=self.box_convention)
+        boxes = clip_to_image(boxes, height, width, self.box_convention)
         found = multiclass_nms(boxes, probs[:, :self.num_classes], self.score_threshold,
-                               self.nms_threshold, -1, self.keep_top_k, -1, True)
+                               self.nms_threshold, -1, self.keep_top_k, -1, not pixel)
         if not self.with_mask:
             return found, None
         return found, self.masks(run, features, found)
@@ -231,7 +263,7 @@ class RCNNPipeline:
         """Each detection's mask probabilities [K, M, M], its class's map."""
         if not len(found):
             return np.zeros((0, self.mask_resolution, self.mask_resolution), np.float32)
-        groups = RoIsByLevel(found[:, 2:6], self.levels)
+        groups = RoIsByLevel(found[:, 2:6], self.levels, self.box_convention)
         logits = groups.restore(np.asarray(run("mask", [*features, *groups.inputs])[0]))
         picked = logits[np.arange(len(found)), found[:, 0].astype(np.int64)]
         return sigmoid(picked)

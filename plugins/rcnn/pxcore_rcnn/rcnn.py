@@ -32,6 +32,7 @@ from paddle import nn
 from pxcore.compose import build_backbone
 from pxcore.errors import IncompatiblePartsError, PxError
 
+from .boxes import check_conventions
 from .fpn import FPN
 from .heads import BoxPredictor, MaskHead, Res5Head, TwoFCHead
 from .hrfpn import HRFPN
@@ -74,7 +75,15 @@ def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, fpn:
 class RCNN(nn.Layer):
     """Faster R-CNN, or Mask R-CNN with ``with_mask``. ``fpn`` picks the pyramid layout
     (its ``neck``: FPN, or HRFPN for HRNet) or C4; the rest are PaddleDetection's defaults, exposed for small data and CPUs
-    (``fpn_channels``, ``box_head_hidden``, proposal counts, sample sizes)."""
+    (``fpn_channels``, ``box_head_hidden``, proposal counts, sample sizes).
+
+    Conventions (defaults: PaddleDetection 2.x's). The zoo's archives were trained by
+    PaddleDetection 0.x / PaddleX 1.x, which computed with ``box_convention="pixel"``
+    (a box covers x2 - x1 + 1 pixels in its coding, area, IoU and clipping),
+    ``anchor_convention="rounded"`` (Paddle 1.x's anchor generator),
+    ``roi_align_aligned=False`` and ``roi_align_sampling_ratio=2`` with FPN (0 in C4):
+    the zoo rows name these (``legacy_args``) and ``create_model(row, pretrained=archive)``
+    builds with them; an argument given to ``create_model`` overrides that choice."""
 
     export_batch_size = 1  # the pipeline runs the graphs on one image at a time
     # Where only the wiring is tested (pxcore.testing.composition): narrow layers and few
@@ -93,10 +102,17 @@ class RCNN(nn.Layer):
                  roi_fg_fraction: float = 0.25, box_head_hidden: int = 1024,
                  mask_head_channels: int = 256, score_threshold: float = 0.05,
                  nms_threshold: float = 0.5, keep_top_k: int = 100,
-                 mask_threshold: float = 0.5) -> None:
+                 mask_threshold: float = 0.5, box_convention: str = "corner",
+                 anchor_convention: str = "exact", roi_align_aligned: bool = True,
+                 roi_align_sampling_ratio: int = 0) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise PxError(f"R-CNN: num_classes must be a positive integer, got {num_classes!r}")
+        check_conventions(box_convention, anchor_convention)
+        if not isinstance(roi_align_sampling_ratio, int) or roi_align_sampling_ratio < 0:
+            raise PxError("R-CNN: roi_align_sampling_ratio must be an integer >= 0 (0: adaptive), "
+                          f"got {roi_align_sampling_ratio!r}")
+        self.box_convention = box_convention
         self.num_classes = num_classes
         self.fpn = fpn
         self.with_mask = with_mask
@@ -114,7 +130,8 @@ class RCNN(nn.Layer):
             rpn_levels = roi_levels = levels[-1:]
             counts = C4_PROPOSALS
         sizes = anchor_sizes or (FPN_ANCHOR_SIZES[:len(rpn_levels)] if fpn else C4_ANCHOR_SIZES)
-        self.anchor_generator = AnchorGenerator(sizes, anchor_ratios, [f.stride for f in rpn_levels])
+        self.anchor_generator = AnchorGenerator(sizes, anchor_ratios, [f.stride for f in rpn_levels],
+                                                anchor_convention)
         self.rpn_head = RPNHead(rpn_levels[0].channels, self.anchor_generator.num_anchors)
         self.train_proposals = ProposalSettings(*(train_proposals or counts["train"]),
                                                 nms_thresh=rpn_nms_thresh)
@@ -125,17 +142,19 @@ class RCNN(nn.Layer):
         self.roi_fg_fraction = roi_fg_fraction
         self._roi_levels = len(roi_levels)
         self._roi_features = list(roi_levels)
+        align = {"sampling_ratio": roi_align_sampling_ratio, "aligned": bool(roi_align_aligned),
+                 "pixel_offset": box_convention == "pixel"}
         if fpn:
-            self.box_roi = RoIExtractor(roi_levels, 7)
+            self.box_roi = RoIExtractor(roi_levels, 7, **align)
             self.box_head = TwoFCHead(fpn_channels, 7, box_head_hidden)
         else:
-            self.box_roi = RoIExtractor(roi_levels, 14)
+            self.box_roi = RoIExtractor(roi_levels, 14, **align)
             c5 = self.backbone.stage_blocks(3)
             self.box_head = Res5Head(c5, roi_levels[0].channels * 2)
         self.predictor = BoxPredictor(self.box_head.out_channels, num_classes)
         if with_mask:
             if fpn:
-                self.mask_roi = RoIExtractor(roi_levels, 14)
+                self.mask_roi = RoIExtractor(roi_levels, 14, **align)
                 self.mask_head = MaskHead(fpn_channels, num_classes, 4, mask_head_channels)
                 self.mask_resolution = 28
             else:
@@ -199,7 +218,9 @@ class RCNN(nn.Layer):
                 "box_weights": list(BOX_WEIGHTS), "score_threshold": self.score_threshold,
                 "nms_threshold": self.nms_threshold, "keep_top_k": self.keep_top_k,
                 "with_mask": self.with_mask,
-                "mask_resolution": getattr(self, "mask_resolution", 28)}
+                "mask_resolution": getattr(self, "mask_resolution", 28),
+                "box_convention": self.box_convention,
+                "anchor_convention": self.anchor_generator.convention}
 
     @property
     def pipeline(self) -> RCNNPipeline:
@@ -328,7 +349,7 @@ class RCNN(nn.Layer):
             rois, rois_num = propose([s.detach() for s in outputs["scores"]],
                                      [d.detach() for d in outputs["deltas"]],
                                      outputs["anchors"], outputs["image_hw"], self.train_proposals,
-                                     len(gts))
+                                     len(gts), pixel_offset=self.box_convention == "pixel")
         losses.update(self._head_loss(outputs["features"], rois.numpy(), rois_num.numpy(),
                                       gts, masks_all, rng))
         losses["loss"] = paddle.add_n([v for k, v in losses.items()])
@@ -343,7 +364,8 @@ class RCNN(nn.Layer):
                                 for d in outputs["deltas"]], axis=1)
         picked_scores, labels, picked_deltas, targets = [], [], [], []
         for i, (boxes, _, _) in enumerate(gts):
-            index, label, target = rpn_targets(anchors, boxes, rng, self.rpn_batch_size)
+            index, label, target = rpn_targets(anchors, boxes, rng, self.rpn_batch_size,
+                                               box_convention=self.box_convention)
             picked_scores.append(paddle.gather(scores[i], paddle.to_tensor(index)))
             labels.append(label)
             positives = index[:len(target)]
@@ -364,7 +386,8 @@ class RCNN(nn.Layer):
         for i, (boxes, classes, _) in enumerate(gts):
             sampled.append(sample_rois(rois[starts[i]:starts[i + 1]], boxes, classes,
                                        self.num_classes, rng, self.roi_batch_size,
-                                       self.roi_fg_fraction, weights=BOX_WEIGHTS))
+                                       self.roi_fg_fraction, weights=BOX_WEIGHTS,
+                                       box_convention=self.box_convention))
         roi_boxes = np.concatenate([s[0] for s in sampled])
         labels = np.concatenate([s[1] for s in sampled])
         targets = np.concatenate([s[2] for s in sampled])

@@ -17,15 +17,18 @@ from pxcore.nn.features import FeatureInfo
 
 class RoIExtractor:
     """``resolution`` x ``resolution`` features per RoI from the ``levels`` given
-    (their strides from ``feature_info``); ``sampling_ratio`` 0 samples adaptively."""
+    (their strides from ``feature_info``); ``sampling_ratio`` 0 samples adaptively;
+    ``aligned`` shifts the RoI by half a pixel (PaddleDetection 2.x; Paddle 1.x did not);
+    ``pixel_offset`` measures a RoI as x2 - x1 + 1 wide when picking its level."""
 
     def __init__(self, feature_info: Sequence[FeatureInfo], resolution: int,
-                 sampling_ratio: int = 0, aligned: bool = True) -> None:
+                 sampling_ratio: int = 0, aligned: bool = True, pixel_offset: bool = False) -> None:
         self.strides = [f.stride for f in feature_info]
         self.levels = [int(round(math.log2(s))) for s in self.strides]
         self.resolution = resolution
         self.sampling_ratio = sampling_ratio
         self.aligned = aligned
+        self.pixel_offset = pixel_offset
 
     def _align(self, feature, rois, rois_num, stride):
         return ops.roi_align(feature, rois, rois_num, self.resolution, 1.0 / stride,
@@ -43,7 +46,8 @@ class RoIExtractor:
         if len(features) == 1:
             return self._align(features[0], rois, rois_num, self.strides[0])
         level_rois, restore, level_nums = ops.distribute_fpn_proposals(
-            rois, self.levels[0], self.levels[-1], 4, 224, pixel_offset=False, rois_num=rois_num)
+            rois, self.levels[0], self.levels[-1], 4, 224, pixel_offset=self.pixel_offset,
+            rois_num=rois_num)
         pooled = [self._align(f, r, n, s) for f, r, n, s in
                   zip(features, level_rois, level_nums, self.strides)]  # noqa: B905
         return paddle.gather(paddle.concat(pooled), restore.reshape([-1]))

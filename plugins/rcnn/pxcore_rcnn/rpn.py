@@ -65,16 +65,19 @@ class ProposalSettings:
 
 
 class AnchorGenerator:
-    """Anchors of ``sizes`` (one tuple per level) and ``ratios`` at each level's stride."""
+    """Anchors of ``sizes`` (one tuple per level) and ``ratios`` at each level's stride,
+    in ``convention`` (``boxes.cell_anchors``: "exact" or Paddle 1.x's "rounded")."""
 
     def __init__(self, sizes: Sequence[Sequence[float]], ratios: Sequence[float],
-                 strides: Sequence[int]) -> None:
+                 strides: Sequence[int], convention: str = "exact") -> None:
         if len(sizes) != len(strides):
             raise PxError(f"RPN anchors: {len(sizes)} anchor size groups for {len(strides)} "
                           "levels; give one group per level")
         self.sizes = [tuple(float(v) for v in s) for s in sizes]
         self.ratios = [float(r) for r in ratios]
-        self.cells = [cell_anchors(s, ratios) for s in sizes]
+        self.convention = convention
+        self.cells = [cell_anchors(s, ratios, stride, convention)
+                      for s, stride in zip(sizes, strides, strict=True)]
         if len({len(c) for c in self.cells}) != 1:
             raise PxError("RPN anchors: every level needs the same number of anchor sizes")
         self.strides = list(strides)
@@ -84,7 +87,8 @@ class AnchorGenerator:
         return [grid_anchors(f, s, c) for f, s, c in zip(features, self.strides, self.cells)]  # noqa: B905
 
 
-def propose(scores, deltas, anchors, image_hw, settings: ProposalSettings, batch: int):
+def propose(scores, deltas, anchors, image_hw, settings: ProposalSettings, batch: int,
+            pixel_offset: bool = False):
     """``(rois [R, 4], rois_num [B])``: per image, per level the top ``pre_nms_top_n``
     boxes through NMS, then the ``post_nms_top_n`` best of all levels.
 
@@ -105,7 +109,7 @@ def propose(scores, deltas, anchors, image_hw, settings: ProposalSettings, batch
                 F.sigmoid(score[i:i + 1]), delta[i:i + 1], image_hw, anchor, variances,
                 pre_nms_top_n=settings.pre_nms_top_n, post_nms_top_n=per_level,
                 nms_thresh=settings.nms_thresh, min_size=settings.min_size, eta=1.0,
-                pixel_offset=False, return_rois_num=True)
+                pixel_offset=pixel_offset, return_rois_num=True)
             level_rois.append(r)
             level_probs.append(p.reshape([-1, 1]))
             level_nums.append(n)

@@ -19,6 +19,15 @@ from pxcore.transforms.geometry import box_iou
 from .boxes import encode
 
 
+def _iou(a: np.ndarray, b: np.ndarray, box_convention: str) -> np.ndarray:
+    """IoU; in the pixel convention of boxes one pixel larger on each axis (Paddle 1.x's
+    target assigners measured x2 - x1 + 1)."""
+    if box_convention != "pixel":
+        return box_iou(a, b)
+    grow = np.array([0, 0, 1, 1], np.float32)
+    return box_iou(np.asarray(a, np.float32) + grow, np.asarray(b, np.float32) + grow)
+
+
 def valid_gt(boxes: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """The rows of a padded ``[M, 4]`` box array that are real boxes."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -37,7 +46,7 @@ def _sample(positive: np.ndarray, negative: np.ndarray, total: int, fraction: fl
 def rpn_targets(anchors: np.ndarray, gt_boxes: np.ndarray, rng: np.random.Generator,
                 batch_size: int = 256, positive_fraction: float = 0.5,
                 positive_overlap: float = 0.7, negative_overlap: float = 0.3,
-                weights=(1.0, 1.0, 1.0, 1.0)):
+                weights=(1.0, 1.0, 1.0, 1.0), box_convention: str = "corner"):
     """For one image: the sampled anchor indices, their objectness labels (1/0), and
     the regression targets of the positive ones (``[P, 4]``, P = labels.sum(),
     in the order the positives appear in ``index``)."""
@@ -45,7 +54,7 @@ def rpn_targets(anchors: np.ndarray, gt_boxes: np.ndarray, rng: np.random.Genera
         negative = np.arange(len(anchors))
         _, negative = _sample(np.zeros(0, np.int64), negative, batch_size, positive_fraction, rng)
         return negative, np.zeros(len(negative), np.float32), np.zeros((0, 4), np.float32)
-    iou = box_iou(anchors, gt_boxes)  # [A, G]
+    iou = _iou(anchors, gt_boxes, box_convention)  # [A, G]
     best_gt = iou.argmax(axis=1)
     best_iou = iou.max(axis=1)
     labels = np.full(len(anchors), -1, np.int64)
@@ -59,14 +68,14 @@ def rpn_targets(anchors: np.ndarray, gt_boxes: np.ndarray, rng: np.random.Genera
                                  batch_size, positive_fraction, rng)
     index = np.concatenate([positive, negative])
     label = np.concatenate([np.ones(len(positive)), np.zeros(len(negative))]).astype(np.float32)
-    deltas = encode(gt_boxes[best_gt[positive]], anchors[positive], weights)
+    deltas = encode(gt_boxes[best_gt[positive]], anchors[positive], weights, box_convention)
     return index, label, deltas
 
 
 def sample_rois(proposals: np.ndarray, gt_boxes: np.ndarray, gt_classes: np.ndarray,
                 num_classes: int, rng: np.random.Generator, batch_size: int = 512,
                 fg_fraction: float = 0.25, fg_overlap: float = 0.5,
-                weights=(10.0, 10.0, 5.0, 5.0)):
+                weights=(10.0, 10.0, 5.0, 5.0), box_convention: str = "corner"):
     """For one image: sampled RoIs ``[S, 4]``, their class (``num_classes`` is
     background), regression targets ``[S, 4]`` (zero for background), and the index of
     the matched ground-truth box (-1 for background)."""
@@ -75,7 +84,7 @@ def sample_rois(proposals: np.ndarray, gt_boxes: np.ndarray, gt_classes: np.ndar
         _, bg = _sample(np.zeros(0, np.int64), np.arange(len(rois)), batch_size, fg_fraction, rng)
         return (rois[bg], np.full(len(bg), num_classes, np.int64), np.zeros((len(bg), 4), np.float32),
                 np.full(len(bg), -1, np.int64))
-    iou = box_iou(rois, gt_boxes)
+    iou = _iou(rois, gt_boxes, box_convention)
     matched = iou.argmax(axis=1)
     best = iou.max(axis=1)
     fg, bg = _sample(np.flatnonzero(best >= fg_overlap), np.flatnonzero(best < fg_overlap),
@@ -84,7 +93,7 @@ def sample_rois(proposals: np.ndarray, gt_boxes: np.ndarray, gt_classes: np.ndar
     classes = np.full(len(keep), num_classes, np.int64)
     classes[:len(fg)] = gt_classes[matched[fg]]
     deltas = np.zeros((len(keep), 4), np.float32)
-    deltas[:len(fg)] = encode(gt_boxes[matched[fg]], rois[fg], weights)
+    deltas[:len(fg)] = encode(gt_boxes[matched[fg]], rois[fg], weights, box_convention)
     gt_index = np.full(len(keep), -1, np.int64)
     gt_index[:len(fg)] = matched[fg]
     return rois[keep], classes, deltas, gt_index

@@ -5,6 +5,15 @@ writes the HRNet rows with spaces ("FasterRCNN - HRNet_W18-FPN")."""
 from pxcore.zoo_tables import DET_URL, DETECTION, INSTANCE_SEGMENTATION, PDX_URL
 
 
+def legacy_args(fpn: bool) -> dict:
+    """What every row's archive needs: PaddleDetection 0.x and PaddleX 1.x (which trained
+    them all) computed with +1 pixel boxes, Paddle 1.x's rounded anchors and unaligned
+    RoIAlign, sampling 2 points per bin with FPN and adaptively in C4 (PaddleX 1.3's
+    faster_rcnn.py lines 150-155; PaddleDetection 0.5's configs alike)."""
+    return {"box_convention": "pixel", "anchor_convention": "rounded",
+            "roi_align_aligned": False, "roi_align_sampling_ratio": 2 if fpn else 0}
+
+
 def _row(cls, backbone, fpn, size_mb, latency_ms, *metrics, weights_url):
     name = f"{cls}-{backbone}" + ("-FPN" if fpn else "")
     hrnet = backbone.startswith("HRNet")
@@ -12,7 +21,8 @@ def _row(cls, backbone, fpn, size_mb, latency_ms, *metrics, weights_url):
     return table.row(name, size_mb, latency_ms, *metrics, weights_url=weights_url,
                      seed_name=name.replace("-", " - ", 1) if hrnet else name,
                      paddlex={"class": cls, "backbone": backbone, "with_fpn": fpn},
-                     plugins=("pxcore-rcnn", "pxcore-hrnet" if hrnet else "pxcore-resnet"))
+                     plugins=("pxcore-rcnn", "pxcore-hrnet" if hrnet else "pxcore-resnet"),
+                     legacy_args=legacy_args(fpn))
 
 
 def _faster(backbone, fpn, size_mb, latency_ms, box_ap, weights_url):

@@ -1,0 +1,102 @@
+"""R-CNN's two conventions without the reference code (test_rcnn_reference.py compares
+them end to end with PaddleX 1.3's network): Paddle 1.x's rounded anchors, the +1 pixel
+box coding, clipping and pyramid levels, and the options reaching the network, its
+numpy pipeline and deploy.yml."""
+
+from __future__ import annotations
+
+import numpy as np
+import paddle
+import pytest
+
+import pxcore
+from pxcore.errors import PxError
+from pxcore_rcnn.boxes import cell_anchors, clip_to_image, decode, encode
+from pxcore_rcnn.pipeline import roi_levels
+from pxcore_rcnn.rcnn import RCNN
+from pxcore_rcnn.zoo_rows import legacy_args
+
+
+def test_rounded_anchors_are_paddle_1s_generator():
+    # paddle/phi/kernels/cpu/anchor_generator_kernel.cc with offset 0.5 (PaddleX 1.3's
+    # rpn_head.py line 115): stride 16, size 32, ratio 0.5: base round(sqrt(512)) = 23 by
+    # round(11.5) = 12, scaled by 2: 46 x 24, centred at 7.5 -> [7.5 - 22.5, 7.5 - 11.5, ...].
+    # These are also the values Paddle's own operator gave in the reference test.
+    cells = cell_anchors([32, 64], [0.5, 1.0, 2.0], stride=16, convention="rounded")
+    np.testing.assert_array_equal(cells[:3], [[-15, -4, 30, 19], [-8, -8, 23, 23],
+                                              [-3, -14, 18, 29]])
+    np.testing.assert_array_equal(cells[4], [-24, -24, 39, 39])  # size-major: 64, ratio 1
+    # FPN's P2: stride 4, size 32: a 32-pixel box centred 1.5 px into the cell
+    np.testing.assert_array_equal(cell_anchors([32], [1.0], stride=4, convention="rounded"),
+                                  [[-14, -14, 17, 17]])
+    exact = cell_anchors([32], [1.0], stride=4)
+    np.testing.assert_array_equal(exact, [[-16, -16, 16, 16]])
+
+
+@pytest.mark.parametrize("convention", ["corner", "pixel"])
+def test_coding_round_trips_in_either_convention(convention):
+    rng = np.random.default_rng(0)
+    rois = np.sort(rng.uniform(0, 100, (20, 2, 2)), axis=1).transpose(0, 2, 1).reshape(20, 4)
+    rois = rois[:, [0, 2, 1, 3]].astype(np.float32)
+    boxes = (rois + rng.uniform(-5, 5, (20, 4))).astype(np.float32)
+    boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 1)
+    weights = (10.0, 10.0, 5.0, 5.0)
+    deltas = encode(boxes, rois, weights, convention)
+    decoded = decode(deltas[:, None], rois, weights, box_convention=convention)[:, 0]
+    np.testing.assert_allclose(decoded, boxes, atol=1e-3)
+
+
+def test_the_pixel_convention_counts_the_last_pixel():
+    roi = np.array([[10, 20, 19, 39]], np.float32)  # 10 x 20 pixels; 9 x 19 as points
+    zero = np.zeros((1, 1, 4), np.float32)
+    np.testing.assert_allclose(decode(zero, roi, (1, 1, 1, 1), box_convention="pixel")[0, 0], roi[0])
+    doubled = np.array([[[0, 0, np.log(2), np.log(2)]]], np.float32)
+    pixel = decode(doubled, roi, (1, 1, 1, 1), box_convention="pixel")[0, 0]
+    corner = decode(doubled, roi, (1, 1, 1, 1))[0, 0]
+    assert pixel[2] - pixel[0] + 1 == pytest.approx(20) and corner[2] - corner[0] == pytest.approx(18)
+    np.testing.assert_array_equal(encode(roi, roi, (1, 1, 1, 1), "pixel"), np.zeros((1, 4)))
+    boxes = np.array([[-5, -5, 500, 500]], np.float32)
+    np.testing.assert_array_equal(clip_to_image(boxes, 100, 200, "pixel"), [[0, 0, 199, 99]])
+    np.testing.assert_array_equal(clip_to_image(boxes, 100, 200), [[0, 0, 200, 100]])
+    # a 223 x 223 RoI: level 3 as points, 224 x 224 pixels (level 4) as Paddle 1.x measured
+    square = np.array([[0, 0, 223, 223]], np.float32)
+    assert roi_levels(square, 2, 5)[0] == 3 and roi_levels(square, 2, 5, "pixel")[0] == 4
+
+
+def _small(**kwargs):
+    return RCNN(num_classes=3, backbone="ResNet18", fpn_channels=16, box_head_hidden=32,
+                **kwargs)
+
+
+def test_the_options_reach_the_network_and_deploy_yml():
+    with paddle.LazyGuard():
+        later, legacy = _small(), _small(**legacy_args(fpn=True))
+    assert (later.box_roi.aligned, later.box_roi.sampling_ratio) == (True, 0)
+    assert (legacy.box_roi.aligned, legacy.box_roi.sampling_ratio) == (False, 2)
+    assert legacy.box_roi.pixel_offset and not later.box_roi.pixel_offset
+    config = legacy.deploy_pipeline()["args"]
+    assert (config["box_convention"], config["anchor_convention"]) == ("pixel", "rounded")
+    assert later.deploy_pipeline()["args"]["box_convention"] == "corner"
+    # the pipeline an export runs is rebuilt from deploy.yml with the same anchors
+    rebuilt = type(legacy.pipeline)(**config)
+    np.testing.assert_array_equal(rebuilt.anchors(0, 4, 6), legacy.pipeline.anchors(0, 4, 6))
+    assert not np.array_equal(rebuilt.anchors(0, 4, 6), later.pipeline.anchors(0, 4, 6))
+    np.testing.assert_array_equal(legacy.anchor_generator.cells[0], rebuilt._cells[0])
+
+
+def test_every_zoo_row_names_its_archives_conventions():
+    rows = [e for e in pxcore.zoo.catalog() if e.model.startswith(("FasterRCNN", "MaskRCNN"))]
+    assert len(rows) == 16
+    for row in rows:
+        fpn = row.name.endswith("-FPN")
+        assert dict(row.legacy_args) == legacy_args(fpn), row.name
+        assert row.legacy_args["roi_align_sampling_ratio"] == (2 if fpn else 0)
+
+
+def test_bad_conventions_fail_clearly():
+    with pytest.raises(PxError, match="box_convention must be one of corner, pixel"):
+        _small(box_convention="plus_one")
+    with pytest.raises(PxError, match="anchor_convention must be one of exact, rounded"):
+        _small(anchor_convention="paddle1")
+    with pytest.raises(PxError, match="roi_align_sampling_ratio must be an integer >= 0"):
+        _small(roi_align_sampling_ratio=-1)

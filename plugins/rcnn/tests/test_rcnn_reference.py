@@ -1,0 +1,343 @@
+"""Faster R-CNN against the reference code, end to end: PaddleX 1.3's static network
+(paddlex/cv/nets: ResNet, FPN, FPNRPNHead / RPNHead, FPNRoIAlign / RoIAlign, BBoxHead, as
+its faster_rcnn.py composes them at test time, through tools/make_layouts.py's
+``paddle.fluid`` stand-in) with Paddle's own 1.x operators doing what fluid's layers did
+(anchor_generator, generate_proposals, collect/distribute_fpn_proposals, roi_align,
+box_coder, box_clip, multiclass_nms), given random weights by variable name.
+
+pxcore loads the same tensors as a user loads the zoo's archive (a per-variable
+directory through ``create_model(row, pretrained=...)``, which picks the row's
+``legacy_args``: pixel boxes, rounded anchors, unaligned RoIAlign) and must give the
+same proposals and the same detections (class, score, box) for one FPN row and one C4
+row. Built with the preset's defaults (PaddleDetection 2.x's conventions) it must not.
+
+Tolerance: max |difference| relative to the largest value < 1e-4 on proposals, boxes
+and scores. The two sides run the same float32 network with other summation orders
+(static program against dygraph); the post-processing is exact comparisons and
+float32 arithmetic on the same values. Random weights are scaled so that classes score
+above the 0.05 threshold (a handful of detections rather than none).
+
+Needs PaddleX 1.3.11's code: ``python -m reference.install paddlex`` (skips, saying so,
+without it). Each network runs in its own process: the static program needs
+FLAGS_enable_pir_api=0 set before Paddle starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.reference, pytest.mark.slow]
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_layouts.py"
+TOLERANCE = 1e-4
+IMAGE = (1, 3, 128, 192)  # non-square: a swapped height and width would show
+ROWS = ["FasterRCNN-ResNet18-FPN", "FasterRCNN-ResNet50"]
+# Random weights rescaled to a trained network's ranges: objectness and box deltas of a
+# few units at most (not boxes flung to the image's edges, with tied scores), class
+# scores peaked enough that a handful pass the 0.05 threshold.
+SCALES = {"rpn_head.score.weight": 0.05, "rpn_head.score.bias": 0.05,
+          "rpn_head.delta.weight": 0.01, "rpn_head.delta.bias": 0.01,
+          "predictor.bbox_delta.weight": 0.05, "predictor.bbox_delta.bias": 0.05,
+          "predictor.bbox_score.weight": 2.0}
+
+
+def _tool():
+    # Importable by name, so that spawned processes can unpickle its functions.
+    if str(TOOL.parent) not in sys.path:
+        sys.path.insert(0, str(TOOL.parent))
+    return importlib.import_module(TOOL.stem)
+
+
+# --- pxcore's side --------------------------------------------------------------------
+
+def build_archive(arch: str, seed: int = 0) -> dict:
+    """Random weights (batch norms calibrated on the image) as a Paddle 1.x archive of
+    the row, written as the reference names and lays out its tensors, and the image."""
+    import pxcore
+    from pxcore.testing.paddleclas import random_tensor
+    from pxcore_rcnn.legacy_names import _anchor_permutation, static_names
+
+    tool = _tool()
+    model = pxcore.create_model(arch, num_classes=80).net
+    rng = np.random.default_rng(seed)
+    net = tool._describe(arch)
+    channels = 256 if net.fpn else net.c4_channels
+    resolution = 7 if net.fpn else 14
+    inputs = {"image": rng.standard_normal(IMAGE).astype("float32"),
+              "box_roi": rng.standard_normal((8, channels, resolution, resolution)).astype("float32")}
+    shapes = {k: [int(d) for d in v.shape] for k, v in model.state_dict().items()}
+    state = {k: random_tensor(rng, k, s) for k, s in shapes.items()}
+    state = tool._calibrate(model, state, inputs)
+    for key, scale in SCALES.items():
+        state[key] = state[key] * np.float32(scale)
+    archive = tool._make_archive(model, state, static_names(model), _anchor_permutation(model), rng)
+    return {"archive": archive, "image": inputs["image"]}
+
+
+def pxcore_detect(arch: str, folder: str, image: np.ndarray, overrides: dict) -> dict:
+    """The row built from the per-variable directory ``folder``: its build arguments,
+    proposals and detections."""
+    import paddle
+
+    import pxcore
+    from pxcore_rcnn.pipeline import propose
+
+    model = pxcore.create_model(arch, num_classes=80, pretrained=folder, **overrides)
+    net = model.net
+    net.eval()
+    with paddle.no_grad():
+        bbox = net(paddle.to_tensor(image))[0].numpy()
+    pipeline = net.pipeline
+    outputs = net.run_graph("rpn", [image])
+    count, levels = len(pipeline.roi_strides), len(pipeline.rpn_strides)
+    scores = [s[0] for s in outputs[count:count + levels]]
+    deltas = [d[0] for d in outputs[count + levels:count + 2 * levels]]
+    anchors = [pipeline.anchors(k, s.shape[1], s.shape[2]) for k, s in enumerate(scores)]
+    rois = propose(scores, deltas, anchors, image.shape[2:4], pipeline.pre_nms_top_n,
+                   pipeline.post_nms_top_n, pipeline.rpn_nms_thresh, pipeline.min_size,
+                   pipeline.box_convention)
+    return {"build_args": dict(model.build_args), "rois": rois, "bbox": bbox}
+
+
+# --- the reference's side -------------------------------------------------------------
+
+def _install_postprocess_layers() -> None:
+    """fluid's detection layers as PaddleX 1.3 calls them, each appending Paddle's own
+    1.x operator with the arguments fluid gave it. Paddle 1.x chained RoIs between
+    operators through LoD; with one image the counts are passed as well (each RoI
+    variable carries its count as ``rois_num``), and ``multiclass_nms3`` (the same
+    kernel, taking the count) stands for ``multiclass_nms``."""
+    import paddle
+    import paddle.nn.functional as F
+    from paddle.base.layer_helper import LayerHelper
+
+    layers = paddle.fluid.layers
+
+    def op(op_type, inputs, outputs, attrs, dtypes=None):
+        helper = LayerHelper(op_type)
+        made = {}
+        for key, count in outputs.items():
+            dtype = (dtypes or {}).get(key, "float32")
+            made[key] = ([helper.create_variable_for_type_inference(dtype) for _ in range(count)]
+                         if count > 1 or key.startswith("Multi") else
+                         helper.create_variable_for_type_inference(dtype))
+        helper.append_op(type=op_type, inputs=inputs, outputs=made, attrs=attrs)
+        return made
+
+    def generate_proposals(scores, bbox_deltas, im_info, anchors, variances, pre_nms_top_n=6000,
+                           post_nms_top_n=1000, nms_thresh=0.5, min_size=0.1, eta=1.0, name=None):
+        out = op("generate_proposals",
+                 {"Scores": scores, "BboxDeltas": bbox_deltas, "ImInfo": im_info,
+                  "Anchors": anchors, "Variances": variances},
+                 {"RpnRois": 1, "RpnRoiProbs": 1, "RpnRoisNum": 1},
+                 {"pre_nms_topN": pre_nms_top_n, "post_nms_topN": post_nms_top_n,
+                  "nms_thresh": nms_thresh, "min_size": min_size, "eta": eta},
+                 {"RpnRoisNum": "int32"})
+        out["RpnRois"].rois_num = out["RpnRoisNum"]
+        out["RpnRoiProbs"].rois_num = out["RpnRoisNum"]
+        return out["RpnRois"], out["RpnRoiProbs"]
+
+    def collect_fpn_proposals(multi_rois, multi_scores, min_level, max_level, post_nms_top_n,
+                              name=None):
+        levels = max_level - min_level + 1
+        out = op("collect_fpn_proposals",
+                 {"MultiLevelRois": multi_rois[:levels], "MultiLevelScores": multi_scores[:levels],
+                  "MultiLevelRoIsNum": [r.rois_num for r in multi_rois[:levels]]},
+                 {"FpnRois": 1, "RoisNum": 1}, {"post_nms_topN": post_nms_top_n},
+                 {"RoisNum": "int32"})
+        out["FpnRois"].rois_num = out["RoisNum"]
+        return out["FpnRois"]
+
+    def distribute_fpn_proposals(fpn_rois, min_level, max_level, refer_level, refer_scale,
+                                 name=None):
+        levels = max_level - min_level + 1
+        helper = LayerHelper("distribute_fpn_proposals")
+        multi = [helper.create_variable_for_type_inference("float32") for _ in range(levels)]
+        nums = [helper.create_variable_for_type_inference("int32") for _ in range(levels)]
+        restore = helper.create_variable_for_type_inference("int32")
+        # Paddle 1.x's operator measured RoIs as pixel boxes (its later pixel_offset=True).
+        helper.append_op(type="distribute_fpn_proposals",
+                         inputs={"FpnRois": fpn_rois, "RoisNum": fpn_rois.rois_num},
+                         outputs={"MultiFpnRois": multi, "RestoreIndex": restore,
+                                  "MultiLevelRoIsNum": nums},
+                         attrs={"min_level": min_level, "max_level": max_level,
+                                "refer_level": refer_level, "refer_scale": refer_scale,
+                                "pixel_offset": True})
+        for rois, num in zip(multi, nums, strict=True):
+            rois.rois_num = num
+        return multi, restore
+
+    def roi_align(input, rois, pooled_height=1, pooled_width=1, spatial_scale=1.0,
+                  sampling_ratio=-1, name=None):
+        # Paddle 1.x's roi_align had no ``aligned``: it is the later aligned=False.
+        return op("roi_align", {"X": input, "ROIs": rois, "RoisNum": rois.rois_num}, {"Out": 1},
+                  {"pooled_height": pooled_height, "pooled_width": pooled_width,
+                   "spatial_scale": spatial_scale, "sampling_ratio": sampling_ratio,
+                   "aligned": False})["Out"]
+
+    def box_coder(prior_box, prior_box_var, target_box, code_type="encode_center_size",
+                  box_normalized=True, name=None, axis=0):
+        return op("box_coder", {"PriorBox": prior_box, "TargetBox": target_box}, {"OutputBox": 1},
+                  {"code_type": code_type, "box_normalized": box_normalized, "axis": axis,
+                   "variance": [float(v) for v in prior_box_var]})["OutputBox"]
+
+    def box_clip(input, im_info, name=None):
+        return op("box_clip", {"Input": input, "ImInfo": im_info}, {"Output": 1}, {})["Output"]
+
+    layers.generate_proposals = generate_proposals
+    layers.collect_fpn_proposals = collect_fpn_proposals
+    layers.distribute_fpn_proposals = distribute_fpn_proposals
+    layers.roi_align = roi_align
+    layers.box_coder = box_coder
+    layers.box_clip = box_clip
+    layers.sequence_expand = lambda x, y, ref_level=-1, name=None: x  # one image: broadcast
+    layers.lod_reset = lambda x, y=None, target_lod=None: x
+    layers.gather = lambda input, index, overwrite=True: paddle.gather(input, index.reshape([-1]))
+    layers.softmax = lambda input, use_cudnn=False, name=None, axis=-1: F.softmax(input, axis=axis)
+    layers.reshape = lambda x, shape, actual_shape=None, act=None, inplace=False, name=None: \
+        paddle.reshape(x, list(shape))
+    layers.transpose = lambda x, perm, name=None: paddle.transpose(x, perm)
+    layers.sigmoid = lambda x, name=None: op("sigmoid", {"X": x}, {"Out": 1}, {})["Out"]
+
+
+def reference_detect(root: str, arch: str, archive: dict, image: np.ndarray) -> dict:
+    """In a process with FLAGS_enable_pir_api=0: PaddleX 1.3's test-time network with
+    ``archive`` set by variable name; its proposals and detections."""
+    import paddle
+
+    paddle.enable_static()
+    tool = _tool()
+    tool._install_fluid_stand_in("fluid")
+    _install_postprocess_layers()
+    modules = tool._stub_paddlex_13(Path(root))
+    extractors = importlib.import_module("paddlex.cv.nets.detection.roi_extractor")
+    net = tool._describe(arch)
+    row = tool.Row("paddlex", "paddlex/cv/models/faster_rcnn.py", False, None)
+    backbone, neck, rpn, bbox, _ = tool._static_parts("paddlex", modules, row, net)
+    settings = {"score_threshold": 0.05, "nms_top_k": -1, "keep_top_k": 100, "nms_threshold": 0.5,
+                "normalized": False, "nms_eta": 1.0, "background_label": 0, **bbox.nms.__dict__}
+    fetched = {}
+
+    def nms(bboxes, scores):  # bbox_head.py's MultiClassNMS, on one image's RoIs
+        helper = __import__("paddle.base.layer_helper", fromlist=["LayerHelper"]).LayerHelper("nms")
+        out = helper.create_variable_for_type_inference("float32")
+        index = helper.create_variable_for_type_inference("int32")
+        count = helper.create_variable_for_type_inference("int32")
+        helper.append_op(type="multiclass_nms3",
+                         inputs={"BBoxes": bboxes, "Scores": scores, "RoisNum": fetched["rois"].rois_num},
+                         outputs={"Out": out, "Index": index, "NmsRoisNum": count},
+                         attrs={k: settings[k] for k in ("score_threshold", "nms_top_k", "keep_top_k",
+                                                          "nms_threshold", "normalized", "nms_eta",
+                                                          "background_label")})
+        return out
+
+    bbox.nms = nms
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        x = paddle.static.data("image", list(image.shape), "float32")
+        im_info = paddle.static.data("im_info", [1, 3], "float32")
+        im_shape = paddle.static.data("im_shape", [1, 3], "float32")
+        body = backbone(x)
+        if neck is not None:
+            body, spatial_scale = neck.get_output(body)
+        rois = rpn.get_proposals(body, im_info, mode="test")
+        fetched["rois"] = rois
+        if neck is not None:  # faster_rcnn.py: FPNRoIAlign(sampling_ratio=2), else RoIAlign(14, 1/16)
+            roi_feat = extractors.FPNRoIAlign(sampling_ratio=2)(body, rois, spatial_scale)
+        else:
+            roi_feat = extractors.RoIAlign(resolution=14, spatial_scale=1.0 / 16)(
+                list(body.values())[-1], rois)
+        pred = bbox.get_prediction(roi_feat, rois, im_info, im_shape)["bbox"]
+    variables = {v.name for v in main.list_vars() if v.persistable and v.name not in ("feed", "fetch")}
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    executor.run(startup)
+    scope = paddle.static.global_scope()
+    for name, value in archive.items():
+        if name in variables:
+            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
+    height, width = image.shape[2:4]
+    info = np.array([[height, width, 1.0]], np.float32)
+    got_rois, got_pred = executor.run(main.clone(for_test=True),
+                                      feed={"image": image, "im_info": info, "im_shape": info},
+                                      fetch_list=[rois, pred], return_numpy=False)
+    return {"unset": sorted(variables - set(archive)), "rois": np.asarray(got_rois),
+            "bbox": np.asarray(got_pred)}
+
+
+# --- the comparison -------------------------------------------------------------------
+
+def _gap(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-6))
+
+
+def _rows(bbox: np.ndarray, background_first: bool) -> np.ndarray:
+    """Detections as pxcore numbers classes (the reference's 0 is background), ordered
+    by class and score."""
+    rows = np.asarray(bbox, np.float32).reshape(-1, 6).copy()
+    if background_first:
+        rows[:, 0] -= 1
+    return rows[np.lexsort((-rows[:, 1], rows[:, 0]))]
+
+
+@pytest.fixture(scope="module", params=ROWS)
+def runs(request, tmp_path_factory):
+    from reference import require
+
+    root = str(require("paddlex"))
+    arch = request.param
+    tool = _tool()
+    context = multiprocessing.get_context("spawn")
+    made = tool._run(context, build_archive, arch)
+    folder = tmp_path_factory.mktemp(arch.replace("-", "_"))
+    from pxcore.weights import write_legacy_tensor
+
+    for name, value in made["archive"].items():
+        write_legacy_tensor(folder / name, value)
+    legacy = tool._run(context, pxcore_detect, arch, str(folder), made["image"], {})
+    later = tool._run(context, pxcore_detect, arch, str(folder), made["image"],
+                      {"box_convention": "corner", "anchor_convention": "exact",
+                       "roi_align_aligned": True, "roi_align_sampling_ratio": 0})
+    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
+    try:
+        reference = tool._run(context, reference_detect, root, arch, made["archive"], made["image"])
+    finally:
+        del os.environ["FLAGS_enable_pir_api"]
+    return {"arch": arch, "legacy": legacy, "later": later, "reference": reference}
+
+
+def test_the_archive_builds_the_legacy_conventions(runs):
+    args = runs["legacy"]["build_args"]
+    fpn = runs["arch"].endswith("FPN")
+    assert (args["box_convention"], args["anchor_convention"]) == ("pixel", "rounded")
+    assert (args["roi_align_aligned"], args["roi_align_sampling_ratio"]) == (False, 2 if fpn else 0)
+    assert runs["reference"]["unset"] == []  # every variable of the program came from the archive
+
+
+def test_proposals_equal_the_references(runs):
+    ours, theirs = runs["legacy"]["rois"], runs["reference"]["rois"]
+    assert ours.shape == theirs.shape and len(theirs) > 10
+    gap = _gap(ours, theirs)
+    assert gap < TOLERANCE, f"{runs['arch']}: proposals differ by {gap:.3g} relative"
+
+
+def test_detections_equal_the_references(runs):
+    ours = _rows(runs["legacy"]["bbox"], background_first=False)
+    theirs = _rows(runs["reference"]["bbox"], background_first=True)
+    assert len(theirs) >= 3, "too few detections to compare: raise the class scores in SCALES"
+    assert ours.shape == theirs.shape, f"{len(ours)} detections, the reference {len(theirs)}"
+    np.testing.assert_array_equal(ours[:, 0], theirs[:, 0])
+    gap = _gap(ours[:, 1:], theirs[:, 1:])
+    assert gap < TOLERANCE, f"{runs['arch']}: detections differ by {gap:.3g} relative"
+
+
+def test_the_later_conventions_compute_something_else(runs):
+    # Otherwise the two checks above would pass with either convention.
+    ours, theirs = runs["later"]["rois"], runs["reference"]["rois"]
+    assert ours.shape != theirs.shape or _gap(ours, theirs) > 100 * TOLERANCE
