@@ -100,3 +100,19 @@ def test_bad_conventions_fail_clearly():
         _small(anchor_convention="paddle1")
     with pytest.raises(PxError, match="roi_align_sampling_ratio must be an integer >= 0"):
         _small(roi_align_sampling_ratio=-1)
+
+
+def test_training_runs_in_the_pixel_convention():
+    # Paddle's proposal and level operators with pixel_offset=True, the +1 targets and IoU
+    paddle.seed(0)
+    net = _small(with_mask=True, **legacy_args(fpn=True), train_proposals=(200, 50),
+                 roi_batch_size=32, mask_head_channels=8)
+    net.train()
+    image = paddle.rand([1, 3, 64, 96])
+    boxes = paddle.to_tensor([[[4.0, 6.0, 40.0, 50.0], [50.0, 10.0, 90.0, 60.0]]])
+    masks = np.zeros((1, 2, 64, 96), np.float32)
+    masks[0, 0, 6:50, 4:40] = masks[0, 1, 10:60, 50:90] = 1
+    losses = net.loss(net(image), boxes, paddle.to_tensor([[0, 2]]), gt_mask=paddle.to_tensor(masks))
+    assert {"loss_rpn_cls", "loss_bbox_reg", "loss_mask"} <= set(losses)
+    assert np.isfinite(float(losses["loss"]))
+    losses["loss"].backward()
