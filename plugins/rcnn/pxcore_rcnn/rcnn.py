@@ -204,7 +204,14 @@ class RCNN(nn.Layer):
 
     # RoIAlign with aligned=True is ONNX's RoiAlign in its opset-16 form
     # (coordinate_transformation_mode "half_pixel"); opset 13's shifts every sample.
+    # Unaligned (Paddle 1.x's) is opset 13's: paddle2onnx writes opset 16's RoiAlign
+    # without the mode, which then defaults to half_pixel (measured with paddle2onnx).
     ONNX_OPSET = 16
+    UNALIGNED_ONNX_OPSET = 13
+
+    @property
+    def onnx_opset(self) -> int:
+        return self.ONNX_OPSET if self.box_roi.aligned else self.UNALIGNED_ONNX_OPSET
 
     def pipeline_config(self) -> dict[str, Any]:
         settings = self.test_proposals
@@ -262,14 +269,14 @@ class RCNN(nn.Layer):
                     "outputs": [f"feature{i}" for i in range(count)]
                     + [f"score{i}" for i in range(levels)] + [f"delta{i}" for i in range(levels)]},
             "box": {"layer": _Graph(self.box_graph, box_parts), "inputs": features + boxes("rois"),
-                    "outputs": ["probs", "deltas"], "onnx_opset": self.ONNX_OPSET,
+                    "outputs": ["probs", "deltas"], "onnx_opset": self.onnx_opset,
                     "shape_rules": {**strides, **most("rois", settings.post_nms_top_n)}},
         }
         if self.with_mask:
             parts = [self.mask_head] + ([] if self.fpn else [self.box_roi_layers()])
             graphs["mask"] = {"layer": _Graph(self.mask_graph, parts),
                               "inputs": features + boxes("boxes"), "outputs": ["mask_logits"],
-                              "onnx_opset": self.ONNX_OPSET,
+                              "onnx_opset": self.onnx_opset,
                               "shape_rules": {**strides, **most("boxes", self.keep_top_k)}}
         return graphs
 

@@ -116,3 +116,23 @@ def test_training_runs_in_the_pixel_convention():
     assert {"loss_rpn_cls", "loss_bbox_reg", "loss_mask"} <= set(losses)
     assert np.isfinite(float(losses["loss"]))
     losses["loss"].backward()
+
+
+@pytest.mark.slow  # an export and its ONNX conversion
+def test_an_export_in_the_0x_conventions_runs_as_the_model(tmp_path):
+    # deploy.yml's pipeline carries the conventions; ONNX's RoiAlign takes aligned=False
+    # (coordinate_transformation_mode "output_half_pixel")
+    from pxcore.testing.detections import assert_same_detection_lists
+
+    paddle.seed(0)
+    model = pxcore.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, fpn_channels=16,
+                                box_head_hidden=32, test_proposals=(50, 10), score_threshold=0.0,
+                                keep_top_k=10, **legacy_args(fpn=True))
+    model.eval_transforms = pxcore.transforms.Compose([pxcore.transforms.Resize(64),
+                                                       pxcore.transforms.Normalize()])
+    images = [np.random.default_rng(i).integers(0, 255, (48, 80, 3), dtype=np.uint8) for i in range(2)]
+    expected = model.predict(images)
+    predictor = pxcore.Predictor(model.export(tmp_path / "inference"), runtime="onnxruntime")
+    assert predictor.runtime == "onnxruntime"
+    assert_same_detection_lists(predictor.predict(images), expected, require_nonempty=True,
+                                threshold=0.0, keep_top_k=10, score_atol=1e-3, coord_atol=0.1)
