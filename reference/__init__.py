@@ -23,7 +23,10 @@ PACKAGES = {
     "paddledet": "2.6.0",    # YOLOv3 / PPYOLO / Faster and Mask R-CNN 2.x
     "paddleseg": "2.8.0",    # segmentation 2.x
     "paddlex": "1.3.11",     # Paddle 1.x static networks: the zoo's per-variable archives
+    "paddlex2": "2.1.0",     # PaddleX 2.x's saved models and transforms (pxcore.migrate)
 }
+# A key that is not its distribution's name: two versions of one package, one folder each.
+DISTRIBUTIONS = {"paddlex2": "paddlex"}
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,12 +41,22 @@ def install_command(name: str | None = None) -> str:
     return f"{shlex.quote(sys.executable)} -m reference.install{target}"
 
 
+def requirement(name: str) -> str:
+    """``name``'s pip requirement, e.g. ``paddlex==2.1.0`` for ``paddlex2``."""
+    return f"{DISTRIBUTIONS.get(name, name)}=={PACKAGES[name]}"
+
+
+def folder(name: str) -> Path:
+    """Where ``name`` is unpacked: ``<reference_dir>/<distribution>-<version>``."""
+    return reference_dir() / requirement(name).replace("==", "-")
+
+
 def package_root(name: str) -> Path | None:
     """The folder holding ``name``'s unpacked distribution (its top-level packages
     inside), or None when it has not been installed."""
     if name not in PACKAGES:
         raise KeyError(f"unknown reference package {name!r}; known: {', '.join(PACKAGES)}")
-    root = reference_dir() / f"{name}-{PACKAGES[name]}"
+    root = folder(name)
     return root if (root / ".complete").is_file() else None
 
 
@@ -53,6 +66,6 @@ def require(name: str) -> Path:
     if root is None:
         import pytest
 
-        pytest.skip(f"reference code {name}=={PACKAGES[name]} is not installed; "
+        pytest.skip(f"reference code {requirement(name)} is not installed; "
                     f"run: {install_command(name)}")
     return root

@@ -11,20 +11,20 @@ import shutil
 import subprocess
 import sys
 
-from . import PACKAGES, reference_dir
+from . import PACKAGES, folder, requirement
 
 
 def install(name: str) -> None:
-    root = reference_dir() / f"{name}-{PACKAGES[name]}"
+    root, wanted = folder(name), requirement(name)
     if (root / ".complete").is_file():
-        print(f"{name}=={PACKAGES[name]}: already in {root}")
+        print(f"{wanted}: already in {root}")
         return
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(root), f"{name}=={PACKAGES[name]}"], check=True)
-    (root / ".complete").write_text(f"{name}=={PACKAGES[name]}\n")
-    print(f"{name}=={PACKAGES[name]}: installed in {root}")
+                    "--target", str(root), wanted], check=True)
+    (root / ".complete").write_text(f"{wanted}\n")
+    print(f"{wanted}: installed in {root}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,8 @@
 
 PaddleX 1.3.11 comes from the reference code (``python -m reference.install paddlex``);
 its transform modules import in this process through ``reference.loader`` with its
-logger stubbed. PaddleX 2.1.0 is not among the reference packages, so its check runs only
-where it is unpacked (the skip names the command), in a child process: both are
-``paddlex``, and one process can hold one tree.
+logger stubbed. PaddleX 2.1.0 (``python -m reference.install paddlex2``) runs in a child
+process: both are ``paddlex``, and one process can hold one tree.
 """
 
 from __future__ import annotations
@@ -101,17 +100,10 @@ def test_paddlex13_transforms_equal_pxcores(module, model_type, ops):
 
 # --- PaddleX 2.1.0, in a child process --------------------------------------------------
 
-PADDLEX2 = "paddlex==2.1.0"
-
-
 def _paddlex2_root() -> Path:
-    from reference import reference_dir
+    from reference import require
 
-    root = Path(os.environ.get("PXCORE_PADDLEX2_DIR") or reference_dir() / "paddlex-2.1.0")
-    if not (root / "paddlex" / "cv" / "transforms" / "operators.py").is_file():
-        pytest.skip(f"PaddleX 2.1.0's code is not unpacked at {root}; run: {sys.executable} -m pip "
-                    f"install --no-deps --target {root} {PADDLEX2} (or set PXCORE_PADDLEX2_DIR)")
-    return root
+    return require("paddlex2")  # skips, naming the install command, where it is absent
 
 
 # Runs PaddleX 2.1's operators (paddlex/cv/transforms/operators.py) on the images; its
