@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reference.harness import TOLERANCE, relative_difference
+
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_seg_layouts.py"
-TOLERANCE = 1e-4
 
 
 def _tool():
@@ -55,10 +56,6 @@ def _from_archive(folder: str, image: np.ndarray) -> dict:
     with paddle.no_grad():
         logits = model.net(paddle.to_tensor(image)).numpy()
     return {"fuse_upsample": model.build_args["fuse_upsample"], "logits": logits}
-
-
-def _gap(ours: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.abs(ours - reference).max() / np.abs(reference).max())
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +92,15 @@ def test_the_program_is_the_one_pxcore_names(runs):
 
 def test_the_archive_computes_what_paddleseg_legacy_trained(runs):
     assert runs["archived"]["fuse_upsample"] == "bilinear_align_corners"
-    gap = _gap(runs["archived"]["logits"], runs["static"][True]["logits"])
+    gap = relative_difference(runs["archived"]["logits"], runs["static"][True]["logits"])
     assert gap < TOLERANCE, f"archive-built HRNet_W18 differs from the reference by {gap:.3g}"
 
 
 def test_the_default_computes_what_paddlex_13_does(runs):
-    gap = _gap(runs["default"]["logits"], runs["static"][False]["logits"])
+    gap = relative_difference(runs["default"]["logits"], runs["static"][False]["logits"])
     assert gap < TOLERANCE, f"default HRNet_W18 differs from PaddleX 1.3 by {gap:.3g}"
 
 
 def test_the_two_conventions_are_told_apart(runs):
     # Otherwise the two checks above could pass with either convention.
-    assert _gap(runs["static"][True]["logits"], runs["static"][False]["logits"]) > 100 * TOLERANCE
+    assert relative_difference(runs["static"][True]["logits"], runs["static"][False]["logits"]) > 100 * TOLERANCE

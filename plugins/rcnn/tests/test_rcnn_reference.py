@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reference.harness import TOLERANCE, relative_difference
+
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_layouts.py"
-TOLERANCE = 1e-4
 IMAGE = (1, 3, 128, 192)  # non-square: a swapped height and width would show
 ROWS = ["FasterRCNN-ResNet18-FPN", "FasterRCNN-ResNet50"]
 # Random weights rescaled to a trained network's ranges: objectness and box deltas of a
@@ -273,10 +274,6 @@ def reference_detect(root: str, arch: str, archive: dict, image: np.ndarray) -> 
 
 # --- the comparison -------------------------------------------------------------------
 
-def _gap(ours: np.ndarray, reference: np.ndarray) -> float:
-    return float(np.abs(ours - reference).max() / max(np.abs(reference).max(), 1e-6))
-
-
 def _rows(bbox: np.ndarray, background_first: bool) -> np.ndarray:
     """Detections as pxcore numbers classes (the reference's 0 is background), ordered
     by class and score."""
@@ -323,7 +320,7 @@ def test_the_archive_builds_the_legacy_conventions(runs):
 def test_proposals_equal_the_references(runs):
     ours, theirs = runs["legacy"]["rois"], runs["reference"]["rois"]
     assert ours.shape == theirs.shape and len(theirs) > 10
-    gap = _gap(ours, theirs)
+    gap = relative_difference(ours, theirs)
     assert gap < TOLERANCE, f"{runs['arch']}: proposals differ by {gap:.3g} relative"
 
 
@@ -333,11 +330,11 @@ def test_detections_equal_the_references(runs):
     assert len(theirs) >= 3, "too few detections to compare: raise the class scores in SCALES"
     assert ours.shape == theirs.shape, f"{len(ours)} detections, the reference {len(theirs)}"
     np.testing.assert_array_equal(ours[:, 0], theirs[:, 0])
-    gap = _gap(ours[:, 1:], theirs[:, 1:])
+    gap = relative_difference(ours[:, 1:], theirs[:, 1:])
     assert gap < TOLERANCE, f"{runs['arch']}: detections differ by {gap:.3g} relative"
 
 
 def test_the_later_conventions_compute_something_else(runs):
     # Otherwise the two checks above would pass with either convention.
     ours, theirs = runs["later"]["rois"], runs["reference"]["rois"]
-    assert ours.shape != theirs.shape or _gap(ours, theirs) > 100 * TOLERANCE
+    assert ours.shape != theirs.shape or relative_difference(ours, theirs) > 100 * TOLERANCE
