@@ -7,6 +7,8 @@ import os
 
 
 def add_parser(sub, name):
+    from ..serve.limits import ImageLimits  # loads no OpenCV (see run)
+
     p = sub.add_parser(name, help="serve exported models over HTTP with dynamic batching",
                        description="Serve exported models (px export) over HTTP: POST "
                        "/v1/models/NAME/predict, GET /v1/models, /health, /ready, /metrics, "
@@ -28,11 +30,12 @@ def add_parser(sub, name):
                    help="a request unanswered after this gets 504 (30)")
     p.add_argument("--max-body-mb", type=float, default=20.0,
                    help="largest request body in MiB; larger gets 413 (20)")
-    p.add_argument("--max-image-pixels", type=int, default=64_000_000,
-                   help="largest image in pixels, as decoded; larger gets 400 (64,000,000)")
-    p.add_argument("--max-aspect-ratio", type=float, default=50.0,
+    p.add_argument("--max-image-pixels", type=int, default=ImageLimits.max_pixels,
+                   help="largest image in pixels, as decoded; larger gets 400 "
+                   f"({ImageLimits.max_pixels:,})")
+    p.add_argument("--max-aspect-ratio", type=float, default=ImageLimits.max_aspect_ratio,
                    help="longest side over shortest side at most; pre-processing scales a thin "
-                   "strip up to a huge image (50)")
+                   f"strip up to a huge image ({ImageLimits.max_aspect_ratio:g})")
     p.add_argument("--api-key-env", metavar="VAR",
                    help="require the API key held in this environment variable (401 without it)")
     p.add_argument("--runtime", default="auto", help="auto (default), paddle, onnxruntime, openvino, ...")

@@ -16,43 +16,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..data.images import ImageError, decode_image
+from .limits import DEFAULT_LIMITS, BadImage, ImageLimits
 
 _URL = re.compile(r"^\s*([a-z][a-z0-9+.-]*://|//|www\.)", re.IGNORECASE)
 _DATA_URI = re.compile(r"^data:[^,;]*(;[^,;]*)*;base64,", re.IGNORECASE)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/_-]*={0,2}$")
 
 
-class BadImage(ValueError):
-    """An image the server cannot use; the message names it and says what is wrong."""
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """The largest image a client may send (``px serve --max-image-pixels`` and
-    ``--max-aspect-ratio``)."""
-
-    max_pixels: int = 64_000_000  # an 8000x8000 photo
-    max_aspect_ratio: float = 50.0  # a 1x50 strip scaled to a short side of 256 is 10 MB
-
-    def check(self, image: np.ndarray, source: str) -> np.ndarray:
-        height, width = image.shape[:2]
-        if height * width > self.max_pixels:
-            raise BadImage(f"{source} is {width}x{height} pixels, more than this server takes "
-                           f"({self.max_pixels:,}); send a smaller image (or start px serve "
-                           "with a larger --max-image-pixels)")
-        if max(height, width) > self.max_aspect_ratio * min(height, width):
-            raise BadImage(f"{source} is {width}x{height} pixels, longer than "
-                           f"{self.max_aspect_ratio:g} times its width; crop it (or start px "
-                           "serve with a larger --max-aspect-ratio)")
-        return image
-
-
-def decode_upload(data: bytes, source: str, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def decode_upload(data: bytes, source: str, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:
     """An uploaded file's bytes as HxWx3 uint8 RGB, the pixels ``Predictor.predict``
     reads from the same file on disk."""
     try:
@@ -66,7 +41,7 @@ def decode_upload(data: bytes, source: str, limits: ImageLimits = ImageLimits())
     return limits.check(image, source)
 
 
-def decode_base64(text: object, source: str, limits: ImageLimits = ImageLimits()) -> np.ndarray:
+def decode_base64(text: object, source: str, limits: ImageLimits = DEFAULT_LIMITS) -> np.ndarray:
     """A JSON string holding an image file as base64 (or a ``data:image/...;base64,``
     URI) as HxWx3 uint8 RGB."""
     if not isinstance(text, str):
