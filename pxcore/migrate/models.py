@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PxError
+from . import detectors
 from .model_yml import PaddleXInfo, read_paddlex_info
 from .transforms import map_transforms
 
@@ -69,7 +70,8 @@ V2_OTHER_NETWORKS = {
 SUPPORTED = {
     2: {"classifier": "the classifiers of pxcore's zoo (ResNet*, MobileNetV1/V2/V3*, "
                       "DarkNet53, DenseNet*, HRNet_W18_C, ShuffleNetV2, AlexNet)",
-        "detector": "YOLOv3 (backbones " + ", ".join(YOLO_BACKBONES[2]) + ")",
+        "detector": ("YOLOv3 (backbones " + ", ".join(YOLO_BACKBONES[2]) + "), "
+                     + detectors.SUPPORTED_V2),
         "segmenter": "none: PaddleX 2.x's segmenters are PaddleSeg 2.x's networks (UNet with "
                      "biased convs, DeepLabV3P on ResNet50_vd/ResNet101_vd, HRNet as FCN, "
                      "FastSCNN and BiSeNetV2 of PaddleSeg 2.x), and pxcore builds PaddleX "
@@ -142,9 +144,11 @@ def model_arguments(info: PaddleXInfo) -> tuple[str, str, dict[str, Any]]:
         raise PxError(unsupported)
     if major == 2 and info.model in V2_OTHER_NETWORKS:
         raise PxError(f"{where}: {V2_OTHER_NETWORKS[info.model]}; pxcore has no network for it")
-    if info.model_type == "detector" and info.model != "YOLOv3":
-        raise PxError(unsupported)
     selectors: dict[str, Any] = {}
+    if info.model_type == "detector" and major == 2 and info.model != "YOLOv3":
+        selectors, params = detectors.v2_arguments(info, params)  # R-CNN, PP-YOLO
+    elif info.model_type == "detector" and info.model != "YOLOv3":
+        raise PxError(unsupported)
     if info.model == "YOLOv3":
         backbone = params.pop("backbone", "MobileNetV1")  # both versions' default
         if backbone not in YOLO_BACKBONES[major]:
