@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 import pxcore
+from pxcore.engine.hooks import Hook
 from pxcore.engine.trainer import TrainingError
 from pxcore.errors import PxError
 from pxcore.testing.numerics import assert_same_classifications
@@ -165,3 +166,78 @@ def test_visualdl_logs_when_installed_and_training_goes_on_without(good_plugin, 
     tags = {tag for tag, _ in scalars}
     assert {"train/loss", "train/lr", "eval/acc1", "eval/acc5"} <= tags
     assert scalars[-1] == ("closed", str(tmp_path / "b" / "vdl_log"))
+
+
+class _Recorder(Hook):
+    """A user's hook: records each point it is called at, with what the loop shows."""
+
+    def __init__(self, stop_after_epoch=None):
+        self.calls = []
+        self.stop_after_epoch = stop_after_epoch
+        self.error = "not called"
+
+    def before_train(self, loop):
+        self.calls.append(("before_train", loop.state["epoch"]))
+
+    def before_epoch(self, loop):
+        self.calls.append(("before_epoch", loop.epoch))
+
+    def after_backward(self, loop):
+        self.calls.append(("after_backward", loop.state["global_step"]))
+
+    def after_step(self, loop):
+        assert np.isfinite(loop.loss) and loop.batch_images > 0
+        self.calls.append(("after_step", loop.state["global_step"]))
+
+    def after_epoch(self, loop):
+        self.calls.append(("after_epoch", loop.epoch, loop.evaluation_due, sorted(loop.metrics)))
+        if loop.epoch + 1 == self.stop_after_epoch:
+            loop.stop = True
+
+    def after_train(self, loop):
+        self.error = loop.error
+        self.calls.append(("after_train",))
+
+
+def test_user_hooks_see_every_point_of_the_loop_in_order(good_plugin, digits, tmp_path):
+    train, val = digits
+    recorder = _Recorder()
+    state = _model().train(2, train, eval_dataset=val, save_dir=str(tmp_path), hooks=[recorder],
+                           save_interval_epochs=2, **FAST)
+    steps = state["global_step"] // 2
+    assert state["global_step"] == 2 * steps and steps > 1
+    names = [call[0] for call in recorder.calls]
+    per_epoch = ["before_epoch"] + ["after_backward", "after_step"] * steps + ["after_epoch"]
+    assert names == ["before_train"] + per_epoch * 2 + ["after_train"]
+    # after_backward comes before the step is counted, after_step after it
+    assert recorder.calls[2] == ("after_backward", 0) and recorder.calls[3] == ("after_step", 1)
+    epochs = [call for call in recorder.calls if call[0] == "after_epoch"]
+    # user hooks run after the built-in ones: the evaluation's metrics are there to read
+    assert epochs == [("after_epoch", 0, False, []), ("after_epoch", 1, True, ["acc1", "acc5"])]
+    assert recorder.error is None
+    assert not (tmp_path / "epoch_1").exists() and (tmp_path / "epoch_2").is_dir()
+
+
+def test_a_hook_stops_the_run_after_its_epoch(good_plugin, digits, tmp_path):
+    train, _ = digits
+    state = _model().train(3, train, save_dir=str(tmp_path), hooks=[_Recorder(stop_after_epoch=1)],
+                           **FAST)
+    assert state["epoch"] == 1
+    assert (tmp_path / "epoch_1").is_dir() and not (tmp_path / "epoch_2").exists()
+
+
+def test_after_train_sees_the_error_that_ended_the_run(good_plugin, digits, tmp_path):
+    train, _ = digits
+    recorder = _Recorder()
+    with pytest.raises(TrainingError, match="the loss became"):
+        _model().train(1, train, save_dir=str(tmp_path), hooks=recorder,
+                       **{**FAST, "learning_rate": 1e30})
+    assert isinstance(recorder.error, TrainingError) and recorder.calls[-1] == ("after_train",)
+    assert "after_epoch" not in [call[0] for call in recorder.calls]
+
+
+def test_hooks_that_are_not_hooks_are_refused_by_name(good_plugin, digits, tmp_path):
+    train, _ = digits
+    with pytest.raises(PxError, match=r"hooks: .*print.* is not a pxcore.engine.hooks.Hook; subclass Hook"):
+        _model().train(1, train, save_dir=str(tmp_path), hooks=[print], **FAST)
+    assert not (tmp_path / "epoch_1").exists()

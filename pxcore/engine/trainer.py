@@ -1,51 +1,75 @@
-"""The training loop every task uses.
+"""The training loop every task uses: epochs of optimizer steps, and hooks.
 
 The task model supplies the loss of a batch (``training_step``) and its evaluation;
-this loop owns the rest: epochs, the schedule, progress, periodic evaluation and
-checkpoints, the best model, early stopping, resuming, VisualDL and the curves picture.
+this loop runs the steps (micro-batches, mixed precision, the schedule, several
+processes) and calls its hooks (``engine.hooks``) for everything else: progress, the
+NaN stop, the weight average, evaluation and the best model, checkpoints, early
+stopping, VisualDL and the curves picture. ``train(..., hooks=[...])`` adds a user's own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 from ..errors import PxError
 from .checkpoint import load_optimizer_state, read_train_state, tidy
-from .curves import plot_curves
+from .hooks import (
+    BestModel,
+    Checkpoint,
+    Curves,
+    EarlyStop,
+    EMAUpdate,
+    Evaluation,
+    Hook,
+    LossAgreement,
+    NaNStop,
+    ProgressLog,
+    TrainingError,
+    VisualDLLog,
+    check_hooks,
+)
 from .progress import Progress
 
 logger = logging.getLogger("pxcore")
 
-
-class TrainingError(PxError):
-    """Training cannot go on (a NaN loss, say); the last good checkpoint is kept."""
+__all__ = ["Loop", "TrainingError", "fit"]
 
 
-class _VisualDL:
-    def __init__(self, log_dir: Path, enabled: bool) -> None:
-        self.writer = None
-        if not enabled:
-            return
-        try:
-            from visualdl import LogWriter
-        except ImportError:
-            logger.warning("use_vdl=True but VisualDL is not installed (pip install visualdl); "
-                           "training goes on without its logs")
-            return
-        self.writer = LogWriter(str(log_dir))
+class Loop:
+    """What the hooks see of a running ``fit``: its parts, ``state`` (what a checkpoint
+    saves and ``fit`` returns), the current ``epoch`` / ``step`` with its ``loss``,
+    ``lr`` and ``batch_images``, an evaluation epoch's ``metrics``, and ``stop``."""
 
-    def scalar(self, tag: str, value: float, step: int) -> None:
-        if self.writer is not None:
-            self.writer.add_scalar(tag, value, step)
+    def __init__(self, *, model, optimizer, schedule, loader, num_epochs: int, save_dir: Path,
+                 state: dict, ema, precise, main: bool, world_size: int, save_interval_epochs: int,
+                 last_checkpoint: str | None) -> None:
+        self.model, self.optimizer, self.schedule, self.loader = model, optimizer, schedule, loader
+        self.num_epochs, self.save_dir, self.state = num_epochs, save_dir, state
+        self.ema, self.precise = ema, precise
+        self.main, self.world_size = main, world_size
+        self.save_interval_epochs = save_interval_epochs
+        self.last_checkpoint = last_checkpoint
+        self.epoch = self.step = 0
+        self.loss = self.lr = 0.0
+        self.batch_images = 0
+        self.metrics: dict[str, Any] = {}
+        self.improved = False
+        self.stop = False
+        self.error: BaseException | None = None
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+    @property
+    def evaluation_due(self) -> bool:
+        """Whether this epoch evaluates and saves: every ``save_interval_epochs``, and the last."""
+        done = self.epoch + 1
+        return done % self.save_interval_epochs == 0 or done == self.num_epochs
+
+    @property
+    def scalar_metrics(self) -> dict[str, float]:
+        """The metrics that are numbers (a segmenter's per-class lists go to model.yml)."""
+        return {k: v for k, v in self.metrics.items() if isinstance(v, int | float)}
 
 
 def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
@@ -53,7 +77,7 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         log_interval_steps: int = 10, early_stop: bool = False, early_stop_patience: int = 5,
         resume_checkpoint: str | None = None, use_vdl: bool = False, ema=None,
         accumulate_steps: int = 1, amp: str | None = None, sync_bn: bool = False,
-        precise_bn: Any = "auto") -> dict[str, Any]:
+        precise_bn: Any = "auto", hooks=None) -> dict[str, Any]:
     """Train ``model`` (a task model) and return the history. With ``ema`` (a
     ModelEMA of the net) evaluation and the best model use the averaged weights; epoch
     checkpoints keep the trained weights and the average, so a resume continues both;
@@ -77,14 +101,17 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
     while the running averages give more than 1% to statistics from before the last
     epoch, the initial ones included (a short run, or epochs of few steps). With
     ``ema`` the statistics are re-estimated for the averaged weights (evaluated, saved as
-    the best model, and what the net ends with); the trained weights keep their own."""
+    the best model, and what the net ends with); the trained weights keep their own.
+
+    ``hooks`` (``engine.hooks.Hook`` instances) run after the built-in ones, in order."""
     from .amp import Precision
-    from .distributed import forward_through, mean_across, no_sync, world, wrap
+    from .distributed import forward_through, no_sync, world, wrap
     from .precise_bn import PreciseBN, parse_setting
 
     if not isinstance(accumulate_steps, int) or accumulate_steps < 1:
         raise PxError(f"accumulate_steps must be a positive integer, got {accumulate_steps!r}")
     parse_setting(precise_bn)
+    user_hooks = check_hooks(hooks)
     precision = Precision(amp)
     rank, world_size = world()
     main = rank == 0
@@ -101,11 +128,6 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
         raise PxError("the training data set gives no batch; add samples or lower the batch size")
     optimizer = precision.decorate(model.net, optimizer)
     train_net = wrap(model.net, world_size, sync_bn)
-    progress = Progress(num_epochs, steps, log_interval_steps, start_epoch=state["epoch"],
-                        quiet=not main)
-    vdl = _VisualDL(save_dir / "vdl_log", use_vdl and main)
-    metric_key = model.main_metric
-    last_checkpoint = resume_checkpoint
 
     def forward_only(batch):  # a training step's forward passes, for precise BN
         for part, _ in _micro_batches(batch, accumulate_steps):
@@ -114,16 +136,29 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
 
     precise = PreciseBN(precise_bn, loader=loader, run=forward_only,
                         updates_per_step=accumulate_steps, world_size=world_size, quiet=not main)
+    loop = Loop(model=model, optimizer=optimizer, schedule=schedule, loader=loader,
+                num_epochs=num_epochs, save_dir=save_dir, state=state, ema=ema, precise=precise,
+                main=main, world_size=world_size, save_interval_epochs=save_interval_epochs,
+                last_checkpoint=resume_checkpoint)
+    progress = Progress(num_epochs, steps, log_interval_steps, start_epoch=state["epoch"],
+                        quiet=not main)
+    all_hooks = _builtin_hooks(progress, eval_dataset, eval_batch_size, ema=ema,
+                               early_stop=early_stop, patience=early_stop_patience,
+                               vdl_dir=save_dir / "vdl_log" if use_vdl and main else None)
+    all_hooks += user_hooks
     # Paddle's BatchNorm says on every epoch that it tracks global statistics in training.
     warnings.filterwarnings("ignore", message="When training, we now always track global mean")
     try:
+        _call(all_hooks, "before_train", loop)
         for epoch in range(state["epoch"], num_epochs):
+            loop.epoch = epoch
             model.net.train()
             loader.set_epoch(epoch)
-            progress.start_epoch(epoch)
+            _call(all_hooks, "before_epoch", loop)
             for step, batch in enumerate(loader):
+                loop.step = step
                 parts = _micro_batches(batch, accumulate_steps)
-                value = 0.0
+                loop.loss = 0.0
                 for i, (part, weight) in enumerate(parts):
                     with no_sync(train_net, i + 1 < len(parts)):
                         with precision.autocast(), forward_through(model, train_net):
@@ -131,72 +166,50 @@ def fit(model, *, loader, optimizer, schedule, num_epochs: int, save_dir: str,
                         if weight != 1.0:
                             loss = loss * weight
                         precision.backward(loss)
-                    value += float(loss)
-                # The mean over the processes: every one sees the same loss and stops together.
-                value = mean_across(value, world_size)
-                if not math.isfinite(value):
-                    raise TrainingError(
-                        f"the loss became {value} at epoch {epoch + 1}, step {step + 1}; training "
-                        f"stopped. The last good checkpoint is {last_checkpoint or 'none (none saved yet)'}. "
-                        "Lower the learning rate or check the data.")
+                    loop.loss += float(loss)
+                _call(all_hooks, "after_backward", loop)
                 precision.step(optimizer)
                 optimizer.clear_grad()
-                if ema is not None:
-                    ema.update()
-                lr = optimizer.get_lr()
+                loop.lr = optimizer.get_lr()
                 if schedule is not None:
                     schedule.step()
                 state["global_step"] += 1
-                state["history"]["loss"].append([state["global_step"], round(value, 6)])
-                progress.step(epoch, step, value, lr, int(batch[0].shape[0]) * world_size)
-                vdl.scalar("train/loss", value, state["global_step"])
-                vdl.scalar("train/lr", lr, state["global_step"])
-            progress.end_epoch()
+                state["history"]["loss"].append([state["global_step"], round(loop.loss, 6)])
+                loop.batch_images = int(batch[0].shape[0]) * world_size
+                _call(all_hooks, "after_step", loop)
             state["epoch"] = epoch + 1
-            if (epoch + 1) % save_interval_epochs and epoch + 1 != num_epochs:
-                continue
-            metrics = {}
-            # Every process re-estimates (the sums are all-reduced) and evaluates its share.
-            with _averaged(ema):
-                precise.refresh(model.net, epoch=epoch, global_step=state["global_step"],
-                                key=_ema_key(ema))
-                if eval_dataset is not None:
-                    metrics = model.evaluate(eval_dataset, batch_size=eval_batch_size)
-            if eval_dataset is not None:
-                # Per-class lists (a segmenter's category_iou) go to model.yml, not the curves.
-                scalars = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
-                for name, value in scalars.items():
-                    state["history"]["metrics"].setdefault(name, []).append([epoch + 1, value])
-                    vdl.scalar(f"eval/{name}", value, epoch + 1)
-                if main:
-                    logger.info("[eval] epoch %d/%d %s", epoch + 1, num_epochs,
-                                " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
-            improved = _track_best(state, metrics.get(metric_key), epoch + 1)
-            if not main:
-                if early_stop and state["bad_evals"] >= early_stop_patience:
-                    break
-                continue
-            last_checkpoint = str(model.save(save_dir / f"epoch_{epoch + 1}", optimizer=optimizer,
-                                             train_state=_snapshot(state, schedule), metrics=metrics,
-                                             ema=ema, status="Checkpoint"))
-            if improved or eval_dataset is None:
-                with _averaged(ema):
-                    precise.reuse(model.net, _ema_key(ema))  # the averaged weights' own
-                    model.save(save_dir / "best_model", metrics=metrics)
-            plot_curves(state["history"], save_dir / "curves.png")
-            if early_stop and state["bad_evals"] >= early_stop_patience:
-                logger.info("[train] early stop: %s has not improved for %d evaluations (best %.4f "
-                            "at epoch %d)", metric_key, state["bad_evals"], state["best_metric"],
-                            state["best_epoch"])
+            _call(all_hooks, "after_epoch", loop)
+            if loop.stop:
                 break
+    except BaseException as exc:
+        loop.error = exc
+        raise
     finally:
-        progress.end_epoch()
-        vdl.close()
-    if ema is not None and ema.step:  # the model goes on with what was evaluated and saved
-        model.net.set_state_dict(ema.averaged())
-        precise.reuse(model.net, _ema_key(ema))
-    state["images_per_second"] = progress.images_per_second
+        _call(all_hooks, "after_train", loop)
     return state
+
+
+def _builtin_hooks(progress, eval_dataset, eval_batch_size: int, *, ema, early_stop: bool,
+                   patience: int, vdl_dir: Path | None) -> list[Hook]:
+    """The features every run has, in the order they act at each point: the loss agreed
+    before the NaN check; the average updated before progress shows the step; the
+    evaluation before the checkpoint, best model, curves and VisualDL that record it, and
+    those before early stopping ends the run."""
+    hooks: list[Hook] = [LossAgreement(), NaNStop()]
+    if ema is not None:
+        hooks.append(EMAUpdate())
+    hooks += [ProgressLog(progress), Evaluation(eval_dataset, eval_batch_size), Checkpoint(),
+              BestModel(eval_dataset is not None), Curves()]
+    if vdl_dir is not None:
+        hooks.append(VisualDLLog(vdl_dir))
+    if early_stop:
+        hooks.append(EarlyStop(patience))
+    return hooks
+
+
+def _call(hooks: list[Hook], point: str, loop: Loop) -> None:
+    for hook in hooks:
+        getattr(hook, point)(loop)
 
 
 def _micro_batches(batch, k: int) -> list[tuple[list, float]]:
@@ -208,30 +221,6 @@ def _micro_batches(batch, k: int) -> list[tuple[list, float]]:
     bounds = [round(n * i / k) for i in range(k + 1)]
     pairs = zip(bounds[:-1], bounds[1:], strict=True)
     return [([t[a:b] for t in batch], (b - a) / n) for a, b in pairs if b > a]
-
-
-def _averaged(ema):
-    return ema.apply() if ema is not None else contextlib.nullcontext()
-
-
-def _ema_key(ema):
-    """Which weights re-estimated statistics belong to: the EMA's step (the averaged
-    weights then swapped in), or None for the trained weights themselves."""
-    return ema.step if ema is not None else None
-
-
-def _track_best(state: dict, value: float | None, epoch: int) -> bool:
-    if value is None:
-        return False
-    if state["best_metric"] is None or value > state["best_metric"]:
-        state["best_metric"], state["best_epoch"], state["bad_evals"] = value, epoch, 0
-        return True
-    state["bad_evals"] += 1
-    return False
-
-
-def _snapshot(state: dict, schedule) -> dict:
-    return {**state, "schedule": schedule.state_dict() if schedule is not None else {}}
 
 
 def _resume(model, optimizer, schedule, checkpoint: str, num_epochs: int, ema=None) -> dict:

@@ -49,7 +49,7 @@ class TrainableModel(Model):
              num_workers: Any, eval_batch_size: int | None, use_ema: bool = False,
              lr_decay_power: float | None = None, accumulate_steps: int = 1,
              amp: str | None = None, sync_bn: bool = False,
-             precise_bn: Any = "auto", partial: bool = False) -> dict[str, Any]:
+             precise_bn: Any = "auto", partial: bool = False, hooks=None) -> dict[str, Any]:
         from ..conventions import mismatches
         from ..data.loader import Loader
         from ..engine.amp import check_level
@@ -122,4 +122,4 @@ class TrainableModel(Model):
                    early_stop=early_stop, early_stop_patience=early_stop_patience,
                    resume_checkpoint=resume_checkpoint, use_vdl=use_vdl, ema=ema,
                    accumulate_steps=accumulate_steps, amp=amp, sync_bn=sync_bn,
-                   precise_bn=precise_bn)
+                   precise_bn=precise_bn, hooks=hooks)

@@ -36,7 +36,7 @@ class ClassificationModel(TrainableModel):
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
               eval_batch_size: int | None = None, use_ema: bool = False, accumulate_steps: int = 1,
               amp: str | None = None, sync_bn: bool = False,
-              precise_bn: Any = "auto", partial: bool = False) -> dict[str, Any]:
+              precise_bn: Any = "auto", partial: bool = False, hooks=None) -> dict[str, Any]:
         """Train with PaddleX's arguments; checkpoints go to ``save_dir/epoch_N`` and the best
         (by acc1 on ``eval_dataset``) to ``save_dir/best_model``. Returns the history.
 
@@ -49,7 +49,9 @@ class ClassificationModel(TrainableModel):
         batch count) re-estimates BatchNorm statistics from training batches before each
         evaluation and save; "auto" while a short run's running averages lag (see
         ``pxcore.engine.precise_bn``). ``partial=True`` lets
-        ``pretrain_weights`` cover only part of the network (see ``create_model``)."""
+        ``pretrain_weights`` cover only part of the network (see ``create_model``).
+        ``hooks``: ``pxcore.engine.hooks.Hook`` instances the training loop calls after
+        its own (see ``pxcore.engine.hooks``)."""
         if train_dataset.num_classes != self.num_classes:
             raise PxError(f"the training set has {train_dataset.num_classes} classes but the model "
                           f"{self.num_classes}; create it with num_classes={train_dataset.num_classes}")

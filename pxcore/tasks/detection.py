@@ -79,7 +79,7 @@ class DetectionModel(TrainableModel):
               use_vdl: bool = False, seed: int | None = None, num_workers: Any = "auto",
               eval_batch_size: int | None = None, accumulate_steps: int = 1,
               amp: str | None = None, sync_bn: bool = False,
-              precise_bn: Any = "auto", partial: bool = False) -> dict[str, Any]:
+              precise_bn: Any = "auto", partial: bool = False, hooks=None) -> dict[str, Any]:
         """Train with PaddleX's arguments; those left out take PaddleX's defaults for the
         architecture (``TRAIN_DEFAULTS``, or the preset's ``train_defaults``: R-CNN's
         differ from YOLO's). The best model is picked by ``bbox_mmap`` (COCO) or
@@ -88,7 +88,9 @@ class DetectionModel(TrainableModel):
         "auto" or a batch count) re-estimates BatchNorm statistics from training batches
         before each evaluation and save; "auto" while a short run's running averages lag
         (see ``pxcore.engine.precise_bn``). ``partial=True`` lets
-        ``pretrain_weights`` cover only part of the network (see ``create_model``)."""
+        ``pretrain_weights`` cover only part of the network (see ``create_model``).
+        ``hooks``: ``pxcore.engine.hooks.Hook`` instances the training loop calls after
+        its own (see ``pxcore.engine.hooks``)."""
         defaults = {**TRAIN_DEFAULTS, **self.spec.metadata.get("train_defaults", {})}
         train_batch_size = defaults["train_batch_size"] if train_batch_size is None else train_batch_size
         learning_rate = defaults["learning_rate"] if learning_rate is None else learning_rate
