@@ -24,6 +24,7 @@ COMMANDS = {
     "quantize": "quantize",
     "serve": "serve",
     "split-dataset": "split_dataset",
+    "check-dataset": "check_dataset",
     "convert": "convert",
     "convert-model": "convert_model",
     "plugins": "plugins",

@@ -3,10 +3,12 @@
 classification; ``VOCDetection`` and ``CocoDetection`` for detection, with converters
 between them and from LabelMe; ``SegDataset`` and ``Cityscapes`` for semantic
 segmentation; ``make_shapes`` writes a small detection set offline; ``dataset_anchors``
-fits anchor sizes to a detection set's boxes (``cluster_anchors`` to any box sizes)."""
+fits anchor sizes to a detection set's boxes (``cluster_anchors`` to any box sizes);
+``check`` finds every problem in a data set at once (``px check-dataset``)."""
 
 from .anchors import cluster_anchors, dataset_anchors
 from .base import DatasetError
+from .checker import check
 from .convert import (
     coco_to_voc,
     convert_labelme,
@@ -22,6 +24,6 @@ from .shapes import make_shapes
 
 __all__ = [
     "Cityscapes", "CocoDetection", "DatasetError", "DetectionDataset", "ImageFolder", "ImageNet", "VOCDetection",
-    "cluster_anchors", "coco_to_voc", "convert_labelme", "dataset_anchors", "labelme_to_coco", "labelme_to_seg", "labelme_to_voc",
+    "check", "cluster_anchors", "coco_to_voc", "convert_labelme", "dataset_anchors", "labelme_to_coco", "labelme_to_seg", "labelme_to_voc",
     "make_shapes", "SegDataset", "voc_to_coco",
 ]
