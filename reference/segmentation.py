@@ -111,3 +111,31 @@ def check(model: str, num_classes: int) -> dict[str, float]:
                           {"num_classes": num_classes, "multi_loss_weight": [1.0, 0.4]})
     assert num_classes == 19, "the HRNet check builds the Cityscapes row's 19 classes"
     return _hrnet()
+
+
+# PaddleSeg 2.8's layer modules whose names ``paddleseg.models.layers`` exports and the
+# networks pxcore follows use (its package __init__ imports every layer there is).
+PADDLESEG_LAYERS = ("activation", "layer_libs", "pyramid_pool", "wrap_functions")
+
+
+def paddleseg_network(module: str, factory: str, **args):
+    """PaddleSeg 2.8's network ``factory`` of ``paddleseg/models/<module>.py`` (a PaddleX
+    2.x segmenter's), imported through ``reference.loader`` with its registry and
+    pretrained-weight helpers stubbed (nothing is downloaded) and ``layers`` filled from
+    ``PADDLESEG_LAYERS``. Call it in a process of its own (``loader``'s rule)."""
+    import importlib
+    import sys
+    from types import SimpleNamespace
+
+    from .loader import import_module
+
+    registry = SimpleNamespace(add_component=lambda component: component)
+    stubs = {"paddleseg.cvlibs.manager": {"MODELS": registry, "BACKBONES": registry},
+             "paddleseg.utils.utils": {"load_entire_model": None, "load_pretrained_model": None}}
+    import_module("paddleseg", "paddleseg.models.layers.activation", stubs)
+    layers = sys.modules["paddleseg.models.layers"]
+    sys.modules["paddleseg.utils"].utils = sys.modules["paddleseg.utils.utils"]
+    for name in PADDLESEG_LAYERS:
+        found = importlib.import_module(f"paddleseg.models.layers.{name}")
+        layers.__dict__.update({k: v for k, v in vars(found).items() if not k.startswith("_")})
+    return getattr(importlib.import_module(f"paddleseg.models.{module}"), factory)(**args)

@@ -328,7 +328,7 @@ def _v2(tmp_path, cls="ResNet18", model_type="classifier", params=None, transfor
 
 
 @pytest.mark.parametrize("case, message", [
-    ({"cls": "UNet", "model_type": "segmenter"}, "PaddleSeg 2.x's networks"),
+    ({"cls": "BiSeNetV2", "model_type": "segmenter"}, "PaddleSeg 2.x's BiSeNetV2"),
     ({"cls": "FCOS", "model_type": "detector"}, "taken besides YOLOv3: FasterRCNN (ResNet50"),
     ({"cls": "PPLCNet"}, "has no pxcore network"),
     ({"cls": "Xception41"}, "original Xception"),

@@ -281,3 +281,92 @@ def test_paddlex21_classifier_dir_computes_paddlexs_logits(paddlex2_classifiers,
     # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
     assert relative_difference(ours, theirs) < RELATIVE, (cls, relative_difference(ours, theirs))
     assert model.labels == list("abcde")
+
+
+# --- PaddleX 2.1's segmenters: PaddleSeg 2.8's networks ---------------------------------
+
+# label -> (PaddleX 2.1 class, paddleseg/models/<module>.py, its factory, the arguments the
+# user gave PaddleX's class, which model.yml does not keep: paddlex/cv/models/segmenter.py)
+V2_SEGMENTERS = {
+    "UNet": ("UNet", "unet", "UNet", {"use_deconv": False, "align_corners": False}),
+    "UNet-deconv": ("UNet", "unet", "UNet", {"use_deconv": True, "align_corners": False}),
+}
+
+# Builds each network as PaddleX 2.1's BaseSegmenter.build_net does
+# (paddleseg.models.<Name>(num_classes, **params), here through reference.segmentation's
+# import of PaddleSeg 2.8), gives it random weights with batch-norm statistics of the
+# input, and saves it as BaseModel.save_model does (paddlex/cv/models/base.py: model.pdparams
+# from net.state_dict(); model.yml by yaml.dump of get_model_info, _init_params keeping
+# num_classes and use_mixed_loss only), with its logits (the first of its logit list).
+_SEGMENTERS_CHILD = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    import numpy as np, paddle, yaml
+
+    sys.path.insert(0, sys.argv[1])
+    from reference.harness import calibrated_state
+    from reference.segmentation import paddleseg_network
+
+    out, wanted = Path(sys.argv[2]), json.loads(sys.argv[3])
+    x = np.random.default_rng(1).standard_normal((2, 3, 64, 96)).astype("float32")
+    transforms = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_ratio": False}},
+                  {"Normalize": {"mean": [0.5] * 3, "std": [0.5] * 3, "min_val": [0, 0, 0],
+                                 "max_val": [255.0] * 3, "is_scale": True}}]
+    for label, (cls, module, factory, args) in wanted.items():
+        try:
+            with paddle.utils.unique_name.guard():
+                net = paddleseg_network(module, factory, num_classes=3, **args)
+            calibrated_state(net, x, forward=lambda n, image: n(paddle.to_tensor(image)))
+            net.eval()
+            folder = out / label
+            folder.mkdir(parents=True)
+            paddle.save(net.state_dict(), str(folder / "model.pdparams"))
+            info = {"version": "2.1.0", "Model": cls,
+                    "_Attributes": {"model_type": "segmenter", "num_classes": 3,
+                                    "labels": ["bg", "a", "b"], "fixed_input_shape": None},
+                    "_init_params": {"num_classes": 3, "use_mixed_loss": False},
+                    "Transforms": transforms, "completed_epochs": 1, "status": "Normal"}
+            (folder / "model.yml").write_text(yaml.dump(info))
+            np.save(folder / "input.npy", x)
+            np.save(folder / "logits.npy", net(paddle.to_tensor(x))[0].numpy())
+        except Exception as exc:  # reported by the test of that network
+            (out / f"{label}.error").write_text(repr(exc))
+""")
+
+
+@pytest.fixture(scope="module")
+def paddleseg_segmenters(tmp_path_factory):
+    from reference import require
+
+    require("paddleseg")  # skips, naming the install command, where it is absent
+    out = tmp_path_factory.mktemp("paddlex2-segmenters")
+    script = out / "build.py"
+    script.write_text(_SEGMENTERS_CHILD)
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    repository = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(script), str(repository), str(out),
+                             json.dumps(V2_SEGMENTERS)], env=env, capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+@pytest.mark.uses_installed_plugins
+@pytest.mark.parametrize("label", list(V2_SEGMENTERS))
+def test_paddlex21_segmenter_dir_computes_paddlesegs_logits(paddleseg_segmenters, label):
+    import paddle
+
+    import pxcore as px
+    from reference.harness import TOLERANCE as RELATIVE
+    from reference.harness import relative_difference
+
+    error = paddleseg_segmenters / f"{label}.error"
+    assert not error.exists(), f"PaddleSeg 2.8's network for {label} did not build: {error.read_text()}"
+    folder = paddleseg_segmenters / label
+    model = px.load_model(folder)
+    x = np.load(folder / "input.npy")
+    ours = model.net(paddle.to_tensor(x)).numpy()
+    theirs = np.load(folder / "logits.npy")
+    # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
+    assert relative_difference(ours, theirs) < RELATIVE, (label, relative_difference(ours, theirs))
+    assert model.labels == ["bg", "a", "b"]

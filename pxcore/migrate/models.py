@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import PxError
-from . import detectors
+from . import detectors, segmenters
 from .model_yml import PaddleXInfo, read_paddlex_info
 from .transforms import map_transforms
 
@@ -72,10 +72,7 @@ SUPPORTED = {
                       "DarkNet53, DenseNet*, HRNet_W18_C, ShuffleNetV2, AlexNet)",
         "detector": ("YOLOv3 (backbones " + ", ".join(YOLO_BACKBONES[2]) + "), "
                      + detectors.SUPPORTED_V2),
-        "segmenter": "none: PaddleX 2.x's segmenters are PaddleSeg 2.x's networks (UNet with "
-                     "biased convs, DeepLabV3P on ResNet50_vd/ResNet101_vd, HRNet as FCN, "
-                     "FastSCNN and BiSeNetV2 of PaddleSeg 2.x), and pxcore builds PaddleX "
-                     "1.x's"},
+        "segmenter": segmenters.SUPPORTED_V2},
     1: {"classifier": "the classifiers of pxcore's zoo",
         "detector": "YOLOv3 (backbones " + ", ".join(YOLO_BACKBONES[1]) + ")",
         "segmenter": "DeepLabv3p, UNet, HRNet and FastSCNN"},
@@ -91,10 +88,10 @@ def load_paddlex_dir(model_dir: str | os.PathLike):
 
     info = read_paddlex_info(model_dir)
     _check_status(info)
-    name, task, args = model_arguments(info)
+    state, source = read_paddlex_weights(info)
+    name, task, args = model_arguments(info, state)
     transforms = map_transforms(info.transforms, major=info.major, model_type=info.model_type,
                                 where=str(info.path))
-    state, source = read_paddlex_weights(info)
     model = create_model(name, task=task, **args)
     load_weights(model.net, source, state=state, reinit_head=False)
     model.net.eval()
@@ -123,8 +120,10 @@ def _check_status(info: PaddleXInfo) -> None:
                       "trained on BGR images, and pxcore feeds RGB; retrain with RGB input")
 
 
-def model_arguments(info: PaddleXInfo) -> tuple[str, str, dict[str, Any]]:
-    """(zoo model name, task, create_model's keyword arguments) for ``info``."""
+def model_arguments(info: PaddleXInfo, state: dict[str, np.ndarray] | None = None
+                    ) -> tuple[str, str, dict[str, Any]]:
+    """(zoo model name, task, create_model's keyword arguments) for ``info``; ``state``,
+    the directory's tensors, settles what a PaddleX 2.x segmenter's model.yml omits."""
     from .. import paddlex
     from ..api import resolve_model
 
@@ -141,7 +140,7 @@ def model_arguments(info: PaddleXInfo) -> tuple[str, str, dict[str, Any]]:
                    f"PaddleX {major}.x {info.model_type}s pxcore takes "
                    f"{SUPPORTED[major][info.model_type]}")
     if info.model_type == "segmenter" and major == 2:
-        raise PxError(unsupported)
+        return segmenters.v2_arguments(info, params, state)
     if major == 2 and info.model in V2_OTHER_NETWORKS:
         raise PxError(f"{where}: {V2_OTHER_NETWORKS[info.model]}; pxcore has no network for it")
     selectors: dict[str, Any] = {}

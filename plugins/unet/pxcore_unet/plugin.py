@@ -14,12 +14,22 @@ METADATA = {"input_size": 512, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
             "test_input_size": 64, "size_divisor": 32}
 
 
+# PaddleSeg 2.x's UNet as PaddleX 2.x builds it (UNet(num_classes=2, use_deconv=False,
+# align_corners=False)): the same class with biased convs and half-pixel resizes.
+PADDLESEG_DEFAULTS = {"num_classes": 2, "upsample_mode": "bilinear", "align_corners": False,
+                      "conv_bias": True}
+
+
 @pxcore.hookimpl
 def px_register_models(registry):
     registry.add(name="UNet", factory="pxcore_unet.unet:UNet", defaults=DEFAULTS,
                  task="semantic_segmentation", paddlex={"class": "UNet"}, metadata=METADATA,
                  summary="UNet: 5-level conv-BN-ReLU encoder, bilinear-upsampling decoder "
                          "with skip concatenation")
+    registry.add(name="UNet_PaddleSeg", factory="pxcore_unet.unet:UNet",
+                 defaults=PADDLESEG_DEFAULTS, task="semantic_segmentation", metadata=METADATA,
+                 summary="UNet as PaddleSeg 2.x / PaddleX 2.x build it: a bias on every conv, "
+                         "half-pixel bilinear upsampling")
 
 
 @pxcore.hookimpl

@@ -1,0 +1,94 @@
+"""PaddleX 2.x's segmenters as pxcore's PaddleSeg 2.x presets: ``v2_arguments``.
+
+Read from PaddleX 2.1.0's ``paddlex/cv/models/segmenter.py``: each class builds the
+PaddleSeg 2.x network of its name (``paddleseg.models.<Name>(num_classes, **params)``).
+``BaseSegmenter`` records ``locals()`` before its subclass's arguments reach it, and
+``get_model_info`` deletes ``params``, so model.yml's ``_init_params`` holds only
+``num_classes`` and ``use_mixed_loss``; PaddleX's ``load_model`` calls the class with
+those, i.e. with the class's defaults (``UNet``: ``use_deconv=False``,
+``align_corners=False``). That is what is built here, with two exceptions where the
+directory's own tensors say otherwise (PaddleX's ``set_state_dict`` would then skip the
+tensors whose shapes differ and run a half-initialised network): the tensors decide
+those arguments, and the log says so. An argument a hand-edited model.yml states is
+taken as PaddleX's constructor would take it.
+
+PaddleX 2.x segmenters with no pxcore network are refused by name with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import PxError
+from .model_yml import PaddleXInfo
+
+logger = logging.getLogger("pxcore")
+
+TASK = "semantic_segmentation"
+
+# PaddleX 2.1 segmenters pxcore has no PaddleSeg 2.x network for, and why.
+V2_REFUSED = {
+    "BiSeNetV2": "PaddleSeg 2.x's BiSeNetV2 (detail and semantic branches with a guided "
+                 "aggregation layer), a network pxcore does not have",
+    "HRNet": "PaddleSeg 2.x's FCN on its HRNet backbone, whose stride-2 convs pad 'same' "
+             "(bottom/right only) and whose fusions resize half-pixel; pxcore's HRNet is "
+             "PaddleX 1.x's and PaddleClas's (symmetric padding), with no such option yet",
+    "FastSCNN": "PaddleSeg 2.x's FastSCNN (another global feature extractor and classifier "
+                "than PaddleX 1.x's, see plugins/fastscnn/tools/make_layouts.py), which pxcore's "
+                "Fast-SCNN does not build yet",
+    "DeepLabV3P": "PaddleSeg 2.x's DeepLabV3P on its ResNet50_vd/ResNet101_vd (output "
+                  "stride 8, ASPP rates 1, 12, 24, 36), which pxcore's DeepLabv3p (PaddleX "
+                  "1.x's MobileNet and Xception encoders) does not build yet",
+}
+
+SUPPORTED_V2 = ("UNet (PaddleSeg 2.x's, biased convs; bilinear or deconv upsampling); "
+                "refused: " + ", ".join(V2_REFUSED))
+
+# PaddleX 2.1's class -> (pxcore preset, PaddleX's defaults for the arguments it stores
+# nowhere).
+V2_PRESETS = {"UNet": ("UNet_PaddleSeg", {"use_deconv": False, "align_corners": False})}
+
+# Constructor arguments that shape only training.
+TRAINING_ONLY = frozenset({"use_mixed_loss"})
+
+
+def v2_arguments(info: PaddleXInfo, params: dict[str, Any],
+                 state: Mapping[str, Any] | None = None) -> tuple[str, str, dict[str, Any]]:
+    """(pxcore model name, task, create_model's arguments) for a PaddleX 2.x segmenter
+    directory; ``params`` is ``_init_params`` less num_classes, ``state`` its tensors
+    (read to settle what model.yml does not store)."""
+    where = f"{info.path}: PaddleX {info.version}'s {info.model}"
+    if info.model in V2_REFUSED:
+        raise PxError(f"{where} is {V2_REFUSED[info.model]}; pxcore has no network for it "
+                      f"(PaddleX 2.x segmenters taken: {SUPPORTED_V2})")
+    if info.model not in V2_PRESETS:
+        raise PxError(f"{where} is not one of PaddleX 2.1's segmenters; pxcore takes "
+                      f"{SUPPORTED_V2}")
+    if info.num_classes is None:
+        raise PxError(f"{info.path}: gives no num_classes (in _Attributes or _init_params)")
+    name, defaults = V2_PRESETS[info.model]
+    given = {k: v for k, v in params.items() if k not in TRAINING_ONLY}
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise PxError(f"{where}: {', '.join(f'{k}={given[k]!r}' for k in unknown)} is no argument "
+                      f"of PaddleX 2.1's {info.model} that pxcore builds (it takes "
+                      f"{', '.join(sorted(defaults))})")
+    chosen = {**defaults, **given}
+    args = _unet(chosen, state, where)
+    args["num_classes"] = int(info.num_classes)
+    return name, TASK, args
+
+
+def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+    deconv = bool(chosen["use_deconv"])
+    if state is not None:
+        found = any(k.startswith("decode.up_sample_list.") and ".deconv." in k for k in state)
+        if found != deconv:
+            logger.warning("%s: model.yml does not store use_deconv (PaddleX 2.1 rebuilds "
+                           "use_deconv=%s and would skip the tensors that differ); its tensors "
+                           "are those of use_deconv=%s, which is built", where, deconv, found)
+            deconv = found
+    return {"upsample_mode": "deconv" if deconv else "bilinear",
+            "align_corners": bool(chosen["align_corners"])}

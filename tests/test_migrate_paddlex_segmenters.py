@@ -1,0 +1,112 @@
+"""PaddleX 2.x's segmenter directories, loaded by ``pxcore.load_model``
+(``pxcore.migrate.segmenters``).
+
+Each fixture is written as PaddleX 2.1.0's ``BaseModel.save_model``
+(``paddlex/cv/models/base.py``) writes it: ``paddle.save(net.state_dict(),
+"model.pdparams")`` under PaddleSeg 2.x's keys (PaddleSeg's UNet, ``paddleseg/models/
+unet.py``, registers its logits conv twice, ``self.cls = self.conv``, so its state dict
+holds ``cls.*`` and ``conv.*``, the same tensors), and ``yaml.dump(get_model_info())`` with
+``_init_params`` as ``BaseSegmenter.__init__`` (``paddlex/cv/models/segmenter.py``) records
+it: ``locals()`` of ``(self, model_name, num_classes, use_mixed_loss, params)``, of which
+``get_model_info`` keeps ``num_classes`` and ``use_mixed_loss``. The transforms are
+``{op class name: op.__dict__}`` of PaddleX 2.1's ``Resize`` and ``Normalize``
+(``paddlex/cv/transforms/operators.py``), ``target_size`` a tuple as the op stores it.
+
+The weights come from pxcore's ``UNet_PaddleSeg`` renamed to PaddleSeg's keys, so the
+loaded model runs the same code on the same tensors (predictions compared exactly);
+tests/test_migrate_paddlex_reference.py checks the network against PaddleSeg 2.8's own.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from test_migrate_paddlex import _image, _randomize, _state, write_paddlex2_dir
+
+import pxcore as px
+from pxcore.errors import PxError
+
+paddle = pytest.importorskip("paddle")
+pytest.importorskip("pxcore_unet", reason="needs plugins/unet installed")
+pytestmark = pytest.mark.uses_installed_plugins
+
+LABELS = ["bg", "a", "b"]
+PARAMS = {"num_classes": 3, "use_mixed_loss": False}  # all PaddleX 2.1 keeps
+TRANSFORMS = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_ratio": False}},
+              {"Normalize": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                             "min_val": [0, 0, 0], "max_val": [255.0, 255.0, 255.0],
+                             "is_scale": True}}]
+
+
+def _paddleseg_unet_dir(folder, upsample_mode="bilinear", params=PARAMS):
+    source = px.create_model("UNet_PaddleSeg", num_classes=3, upsample_mode=upsample_mode)
+    _randomize(source.net)
+    theirs = {ours: name for name, ours in source.net.weight_aliases().items()}
+    state = _state(source.net, theirs)
+    assert "logit.weight" not in state and "cls.bias" in state  # PaddleSeg's names
+    state["conv.weight"], state["conv.bias"] = state["cls.weight"], state["cls.bias"]
+    write_paddlex2_dir(folder, {"class": "UNet", "type": "segmenter", "num_classes": 3,
+                                "labels": LABELS}, params, TRANSFORMS, state)
+    return source
+
+
+def test_paddlex2_unet_loads_and_predicts_as_its_weights(tmp_path):
+    source = _paddleseg_unet_dir(tmp_path / "unet")
+    model = px.load_model(tmp_path / "unet")
+    assert model.name == "UNet_PaddleSeg" and model.labels == LABELS
+    net = model.net
+    assert net.conv_bias and net.upsample_mode == "bilinear"
+    assert not net.decode[0].align_corners  # PaddleX 2.1's UNet default, half-pixel
+    source.eval_transforms = px.transforms.compose([
+        {"type": "Resize", "target_size": [96, 64], "interp": "LINEAR"},
+        {"type": "Normalize", "mean": [0.5] * 3, "std": [0.5] * 3}])
+    assert model.eval_transforms.to_config() == source.eval_transforms.to_config()
+    for image in (_image(3, 50, 70), _image(4, 64, 96)):
+        got, want = model.predict(image), source.predict(image)
+        assert got["label_map"].shape == image.shape[:2]
+        np.testing.assert_array_equal(got["label_map"], want["label_map"])
+        assert set(got) == set(want)
+        for key in got:
+            np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]))
+
+
+def test_deconv_tensors_build_the_deconv_unet(tmp_path, caplog):
+    """model.yml never stores use_deconv; the tensors of a deconv UNet build one (and the
+    log says that PaddleX 2.1 itself would rebuild the bilinear one)."""
+    source = _paddleseg_unet_dir(tmp_path / "unet", upsample_mode="deconv")
+    with caplog.at_level(logging.WARNING, logger="pxcore"):
+        model = px.load_model(tmp_path / "unet")
+    assert model.net.upsample_mode == "deconv"
+    assert "use_deconv=True, which is built" in caplog.text
+    x = paddle.to_tensor(np.random.default_rng(0).standard_normal((1, 3, 32, 48)).astype("float32"))
+    np.testing.assert_array_equal(model.net(x).numpy(), source.net(x).numpy())
+
+
+def test_stated_arguments_are_taken_as_paddlex_takes_them(tmp_path):
+    """A model.yml that states UNet's own arguments (PaddleX's constructor takes them)."""
+    _paddleseg_unet_dir(tmp_path / "unet", params={**PARAMS, "align_corners": True})
+    assert px.load_model(tmp_path / "unet").net.decode[0].align_corners
+
+
+@pytest.mark.parametrize("cls, message", [
+    ("BiSeNetV2", "BiSeNetV2 (detail and semantic branches"),
+    ("HRNet", "pad 'same'"),
+    ("FastSCNN", "FastSCNN (another global feature extractor"),
+    ("DeepLabV3P", "ResNet50_vd/ResNet101_vd"),
+    ("PSPNet", "not one of PaddleX 2.1's segmenters"),
+])
+def test_segmenters_without_a_network_refused_by_name(tmp_path, cls, message):
+    folder = write_paddlex2_dir(tmp_path / cls, {"class": cls, "type": "segmenter",
+                                                 "num_classes": 3, "labels": LABELS},
+                                PARAMS, TRANSFORMS, {"w": np.zeros(1, "float32")})
+    with pytest.raises(PxError, match=message.replace("(", r"\(")) as error:
+        px.load_model(folder)
+    assert "segmenters taken: UNet" in str(error.value) or "pxcore takes UNet" in str(error.value)
+
+
+def test_unknown_argument_refused(tmp_path):
+    _paddleseg_unet_dir(tmp_path / "unet", params={**PARAMS, "in_channels": 4})
+    with pytest.raises(PxError, match="in_channels=4 is no argument"):
+        px.load_model(tmp_path / "unet")
