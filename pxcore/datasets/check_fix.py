@@ -57,12 +57,13 @@ def _lists(result: CheckResult, dst: Path, log: list[str]) -> list[Path]:
     by_source: dict[Path, list[Entry]] = {}
     for entry in result.entries:
         by_source.setdefault(entry.source, []).append(entry)
+    unreadable = {f.file for f in result.findings if f.code == "list_unreadable"}
     for source in result.sources.values():
-        if source not in by_source:
-            log.append(f"{source}: not written (nothing in it could be read)")
+        if str(source) in unreadable:
+            log.append(f"{source}: not written (it cannot be read as text)")
             continue
         lines = []
-        for entry in by_source[source]:
+        for entry in by_source.get(source, []):
             if entry.drop:
                 log.append(f"{_where(entry)}: dropped ({entry.drop})")
                 continue

@@ -86,6 +86,8 @@ def _draw_sample(result: CheckResult, entry: Entry) -> np.ndarray:
     image = read_image(entry.image)
     if result.format == "seg":
         picture = visualize(image, {"label_map": read_label_image(entry.annotation)}, labels=labels, min_size=0)
+    elif result.format == "imagenet":  # the class is the caption below
+        picture = image
     else:
         picture = np.ascontiguousarray(image)
         thickness = max(1, round(max(picture.shape[:2]) / 300))

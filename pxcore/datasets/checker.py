@@ -267,8 +267,10 @@ class _Checker:
                 width, height = (_number(node, t, "<size>") for t in ("width", "height"))
         except DatasetError as exc:
             self.add("error", "size_invalid", str(exc), xml, split=split)
+            entry.drop = entry.drop or "size_invalid"
         if not (math.isfinite(width) and math.isfinite(height)):
             self.add("error", "size_invalid", f"<size> {width:g}x{height:g} is not a finite size", xml, split=split)
+            entry.drop = entry.drop or "size_invalid"
             width = height = 0.0
         if size is not None:
             if width > 0 and height > 0 and (int(height), int(width)) != tuple(size):
