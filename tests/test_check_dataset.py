@@ -386,12 +386,17 @@ def test_html_escapes_what_the_files_say(tmp_path):
     assert "<script" not in page and "&lt;script&gt;" in page
 
 
-def test_checking_imports_no_paddle():
-    code = ("import sys\nimport pxcore.datasets.checker, pxcore.datasets.check_fix, pxcore.datasets.check_report\n"
-            "import pxcore.cli.check_dataset\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'paddle'))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+def test_checking_imports_no_paddle(bad_voc, tmp_path):
+    """The whole command, report and fix included, in a fresh interpreter."""
+    code = ("import sys\nfrom pxcore.cli import main\n"
+            "rc = main(['check-dataset', sys.argv[1], '--format', 'voc', '--report', sys.argv[2] + '/r', "
+            "'--fix', sys.argv[2] + '/f'])\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] == 'paddle'))")
+    result = subprocess.run([sys.executable, "-c", code, str(bad_voc), str(tmp_path)], capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip().splitlines()[-1] == "1 []"
+    assert (tmp_path / "r/report.html").is_file() and (tmp_path / "f/fixes.log").is_file()
 
 
 def test_voc_xml_written_by_fix_is_plain_voc(bad_voc, tmp_path):
