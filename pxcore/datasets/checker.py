@@ -195,12 +195,13 @@ class _Checker:
         if digest is not None and problem is None:
             self.hashes.append((digest, entry))
         if problem:
-            entry.drop = problem
+            entry.drop = entry.drop or problem
         return size
 
-    def lines(self, split: str, path: Path, fields: int, hint: str):
-        """(line number, fields) of a list's lines that are not blank or comments; a line
-        of another shape is a finding."""
+    def lines(self, split: str, path: Path, hint: str, label_last: bool = False):
+        """(line number, line, its two fields) for a list's lines that are not blank or
+        comments; a line of another shape is a finding. ``label_last``: ImageNet lists,
+        whose image path may hold spaces (the class id after the last one)."""
         try:
             lines = read_text_lines(path, "file list")
         except DatasetError as exc:
@@ -212,8 +213,8 @@ class _Checker:
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            parts = line.rsplit(maxsplit=1) if fields == -2 else line.split()
-            if len(parts) != abs(fields):
+            parts = line.rsplit(maxsplit=1) if label_last else line.split()
+            if len(parts) != 2:
                 self.add("error", "list_line_malformed", f"{line[:200]!r} should be {hint}", path, number,
                          split=split)
                 self.result.entries.append(Entry(split, path, number, None, line, drop="list_line_malformed"))
@@ -224,7 +225,7 @@ class _Checker:
 
     def imagenet(self, split: str, path: Path) -> None:
         n = len(self.result.labels)
-        for number, line, (name, label) in self.lines(split, path, -2, "'path/to/image.jpg class_id'"):
+        for number, line, (name, label) in self.lines(split, path, "'path/to/image.jpg class_id'", label_last=True):
             entry = Entry(split, path, number, self.result.data_dir / name, line)
             self.result.entries.append(entry)
             try:
@@ -243,7 +244,7 @@ class _Checker:
     def voc(self, split: str, path: Path) -> None:
         labels = {name: i for i, name in enumerate(self.result.labels)}
         hint = "'JPEGImages/x.jpg Annotations/x.xml' (two paths without spaces)"
-        for number, line, (image, xml) in self.lines(split, path, 2, hint):
+        for number, line, (image, xml) in self.lines(split, path, hint):
             entry = Entry(split, path, number, self.result.data_dir / image, line,
                           annotation=self.result.data_dir / xml)
             self.result.entries.append(entry)
@@ -251,7 +252,7 @@ class _Checker:
             try:
                 root = parse_xml(entry.annotation)
             except DatasetError as exc:
-                code = "annotation_missing" if "does not exist" in str(exc) else "annotation_invalid"
+                code = "annotation_invalid" if is_file(entry.annotation) else "annotation_missing"
                 self.add("error", code, f"{exc} (listed on {path.name} line {number})", entry.annotation,
                          split=split)
                 entry.drop = entry.drop or code
@@ -483,7 +484,7 @@ class _Checker:
 
     def seg(self, split: str, path: Path) -> None:
         n = len(self.result.labels)
-        for number, line, (image, label) in self.lines(split, path, 2, "'path/to/image.jpg path/to/label.png'"):
+        for number, line, (image, label) in self.lines(split, path, "'path/to/image.jpg path/to/label.png'"):
             entry = Entry(split, path, number, self.result.data_dir / image, line,
                           annotation=self.result.data_dir / label)
             self.result.entries.append(entry)
@@ -491,7 +492,7 @@ class _Checker:
             try:
                 mask = read_label_image(entry.annotation)
             except DatasetError as exc:
-                code = "annotation_missing" if "does not exist" in str(exc) else "annotation_invalid"
+                code = "annotation_invalid" if is_file(entry.annotation) else "annotation_missing"
                 self.add("error", code, str(exc), path, number, split=split)
                 entry.drop = entry.drop or code
                 continue
