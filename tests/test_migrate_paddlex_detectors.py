@@ -97,6 +97,13 @@ def test_paddlex2_rcnn_loads_and_predicts_as_its_weights(tmp_path, cls, params, 
     assert {k: model.build_args[k] for k in overrides} == overrides
     assert model.net.anchor_generator.num_anchors == source.net.anchor_generator.num_anchors
     _same_predictions(model, source)
+    if cls == "FasterRCNN":  # px convert-model keeps what was mapped (C4's 3 anchors)
+        from pxcore.cli import main
+
+        assert main(["convert-model", str(folder), str(tmp_path / "converted")]) == 0
+        again = px.load_model(tmp_path / "converted")
+        assert again.build_args["anchor_sizes"] == [[32]]
+        _same_predictions(again, source)
 
 
 def test_paddlex2_ppyolo_loads_with_paddledetection_2x_coordconv(tmp_path):
