@@ -91,6 +91,49 @@ def _taps(in_size, out_size, align_corners: bool):
     return lower, upper, src - paddle.cast(lower, "float32")
 
 
+def _target(size):
+    """(height, width) from ``size``: ints, or a tensor whose last two dimensions give
+    them (a tensor, eager, or a value while a static graph is built), or a [2] tensor."""
+    if isinstance(size, list | tuple):
+        return size
+    if len(size.shape) == 4:
+        shape = paddle.shape(size)
+        return _dim(shape, 2), _dim(shape, 3)
+    return _dim(size, 0), _dim(size, 1)
+
+
+def _nearest_corner_rows(in_size, out_size):
+    """Source rows of nearest resizing with corners aligned along one axis: destination
+    k reads round(k * (in - 1) / (out - 1)), halves rounded up, as Paddle's
+    nearest_interp computes it (``int(ratio * k + 0.5)``). No source lands on a half:
+    k (in - 1) / (out - 1) + 1/2 is an integer only if the even 2 k (in - 1) is an odd
+    multiple of out - 1, so never for an even ``out`` (any upsampling by a power of
+    two), and float32 rounding cannot pick another row than the exact arithmetic."""
+    in_size, out_size = _as_tensor(in_size), _as_tensor(out_size)
+    dst = paddle.arange(out_size, dtype="float32")
+    n_in = paddle.cast(in_size, "float32")
+    n_out = paddle.cast(out_size, "float32")
+    src = dst * (n_in - 1) / paddle.maximum(n_out - 1, paddle.ones_like(n_out)) + 0.5
+    return paddle.minimum(paddle.cast(paddle.floor(src), "int64"), paddle.cast(in_size, "int64") - 1)
+
+
+def resize_nearest_align_corners(x, size):
+    """Nearest-neighbour resizing of ``x`` [N, C, H, W] to ``size`` (as
+    ``resize_bilinear`` takes it) with corners aligned: Paddle 1.x's
+    ``fluid.layers.resize_nearest`` with its default ``align_corners=True``, which
+    PaddleDetection 0.x's HRNet fused its branches with. Upsampling by 2 this is pixel
+    repetition; by 4 or 8 the rows it picks shift (by 4: 0, 0, 1, 1, 1, 1, 2, ...).
+    Paddle 2.x's ``F.interpolate`` refuses ``align_corners`` for "nearest".
+
+    Gathers along each axis, for the reason ``upsample_nearest`` gives: Paddle
+    Inference's oneDNN rejects every interpolation op Paddle 3.3 exports, and gathers
+    export to ONNX."""
+    height, width = _target(size)
+    shape = paddle.shape(x)
+    rows = paddle.gather(x, _nearest_corner_rows(_dim(shape, 2), height), axis=2)
+    return paddle.gather(rows, _nearest_corner_rows(_dim(shape, 3), width), axis=3)
+
+
 def resize_bilinear(x, size, align_corners: bool = False):
     """Bilinear resizing of ``x`` [N, C, H, W] to ``size``: (height, width) as ints or
     tensors, or a tensor whose last two dimensions give them. Exactly
@@ -100,13 +143,7 @@ def resize_bilinear(x, size, align_corners: bool = False):
     Written as gathers and a weighted sum, for any size and factor, because Paddle
     Inference's oneDNN rejects every interpolation op Paddle 3.3 exports (see
     ``upsample_nearest``); gathers run on every runtime."""
-    if isinstance(size, list | tuple):
-        height, width = size
-    elif len(size.shape) == 4:  # a tensor (eager) or value (static graph) to match
-        shape = paddle.shape(size)
-        height, width = _dim(shape, 2), _dim(shape, 3)
-    else:
-        height, width = _dim(size, 0), _dim(size, 1)
+    height, width = _target(size)
     shape = paddle.shape(x)
     top, bottom, wy = _taps(_dim(shape, 2), height, align_corners)
     left, right, wx = _taps(_dim(shape, 3), width, align_corners)

@@ -25,7 +25,7 @@ from paddle import nn
 from pxcore.errors import PxError
 from pxcore.nn.backbone import Backbone
 from pxcore.nn.features import FeatureInfo
-from pxcore.nn.resize import resize_bilinear, upsample_nearest
+from pxcore.nn.resize import resize_bilinear, resize_nearest_align_corners, upsample_nearest
 
 STEM_CHANNELS = 64
 STEM_BLOCKS = 4  # bottlenecks of width 64 (256 channels out) before the first branching
@@ -39,13 +39,20 @@ HEAD_DOWNSAMPLE_CHANNELS = tuple(w * BOTTLENECK_EXPANSION for w in HEAD_WIDTHS[1
 HEAD_CHANNELS = 2048
 
 # How a fusion brings a coarser branch to a finer one's size, by whose code:
-# "nearest": PaddleClas's classifier and PaddleDetection's HRNetV2p (pixel repetition);
+# "nearest": PaddleClas's classifier, PaddleDetection 2.x's HRNetV2p and PaddleX 1.x's
+#   detection HRNet (fluid resize_nearest(align_corners=False)): pixel repetition;
+# "nearest_align_corners": PaddleDetection 0.x's HRNetV2p, which trained the zoo's
+#   FasterRCNN-HRNet_W18-FPN archive (fluid resize_nearest's default, corners aligned:
+#   the same as repetition by 2, other rows by 4 and 8);
 # "bilinear": PaddleX 1.x's segmentation HRNet (fluid resize_bilinear with
 #   align_corners=False, align_mode=1: source = destination * in / out, no half-pixel
 #   shift, the last rows repeating the edge);
 # "bilinear_align_corners": PaddleSeg's legacy (static) HRNet, which trained the zoo's
-#   Cityscapes weights (fluid resize_bilinear's defaults: corners aligned).
-FUSE_UPSAMPLING = ("nearest", "bilinear", "bilinear_align_corners")
+#   Cityscapes weights (fluid resize_bilinear's defaults: corners aligned);
+# "bilinear_half_pixel": PaddleSeg 2.x's HRNet (F.interpolate, align_corners=False), which
+#   PaddleX 2.x's segmentation HRNet builds.
+FUSE_UPSAMPLING = ("nearest", "nearest_align_corners", "bilinear", "bilinear_align_corners",
+                   "bilinear_half_pixel")
 
 # Every forward below runs the same eagerly and while a static graph is built (no
 # control flow on tensor values): not_to_static spares dy2static's source rewrite of
@@ -54,14 +61,18 @@ static_safe = paddle.jit.not_to_static
 
 
 class ConvBN(nn.Layer):
-    """A bias-free conv ("same" padding), BatchNorm, and an optional ReLU."""
+    """A conv (bias-free unless ``bias``), BatchNorm, and an optional ReLU. The conv pads
+    (k - 1) / 2 on every side; ``pad_same`` pads as Paddle's ``padding="same"``, which
+    PaddleSeg 2.x's HRNet uses: the same at stride 1, but at stride 2 on an even size
+    only the bottom and right (one row and column), so the sampling grid moves by one."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 relu: bool = True) -> None:
+                 relu: bool = True, bias: bool = False, pad_same: bool = False) -> None:
         super().__init__()
         self.relu = relu
         self.conv = nn.Conv2D(in_channels, out_channels, kernel_size, stride=stride,
-                              padding=(kernel_size - 1) // 2, bias_attr=False)
+                              padding="same" if pad_same else (kernel_size - 1) // 2,
+                              bias_attr=None if bias else False)
         self.bn = nn.BatchNorm2D(out_channels)
 
     @static_safe
@@ -134,9 +145,11 @@ def upsample_branch(x, factor: int, like, mode: str):
     ``FUSE_UPSAMPLING``)."""
     if mode == "nearest":
         return upsample_nearest(x, factor, like)
+    if mode == "nearest_align_corners":
+        return resize_nearest_align_corners(x, like)
     if mode == "bilinear":
         return upsample_bilinear_asymmetric(x, factor, like)
-    return resize_bilinear(x, like, align_corners=True)
+    return resize_bilinear(x, like, align_corners=mode == "bilinear_align_corners")
 
 
 def fuse_plan(branches: int) -> list[list[tuple[int, int]]]:
@@ -152,9 +165,11 @@ class FuseLayers(nn.Layer):
     itself; a coarser branch (j > i) through a 1x1 conv to i's width, then upsampled by
     2^(j-i); a finer branch (j < i) through i-j stride-2 3x3 convs, ReLU between them,
     the last one to i's width. The convs are one flat list in that order (i, then j,
-    then step), as PaddleClas keeps them. ``upsample`` is one of ``FUSE_UPSAMPLING``."""
+    then step), as PaddleClas keeps them. ``upsample`` is one of ``FUSE_UPSAMPLING``;
+    ``pad_same``: the stride-2 convs pad as ``ConvBN`` says."""
 
-    def __init__(self, channels: Sequence[int], upsample: str = "nearest") -> None:
+    def __init__(self, channels: Sequence[int], upsample: str = "nearest",
+                 pad_same: bool = False) -> None:
         super().__init__()
         self.upsample = upsample
         self.residual_func_list = nn.LayerList()
@@ -171,7 +186,7 @@ class FuseLayers(nn.Layer):
                         last = step == steps - 1
                         self.residual_func_list.append(ConvBN(
                             channels[j], channels[i] if last else channels[j], 3, stride=2,
-                            relu=not last))
+                            relu=not last, pad_same=pad_same))
                 paths.append((j, list(range(first, len(self.residual_func_list)))))
             self.paths.append(paths)
 
@@ -194,11 +209,12 @@ class FuseLayers(nn.Layer):
 class HighResolutionModule(nn.Layer):
     """Four basic blocks on each branch, then the fusion of all branches."""
 
-    def __init__(self, channels: Sequence[int], upsample: str = "nearest") -> None:
+    def __init__(self, channels: Sequence[int], upsample: str = "nearest",
+                 pad_same: bool = False) -> None:
         super().__init__()
         self.basic_block_list = nn.LayerList([
             nn.Sequential(*[BasicBlock(c) for _ in range(BRANCH_BLOCKS)]) for c in channels])
-        self.fuse_func = FuseLayers(channels, upsample)
+        self.fuse_func = FuseLayers(channels, upsample, pad_same)
 
     @static_safe
     def forward(self, branches: list) -> list:
@@ -207,9 +223,10 @@ class HighResolutionModule(nn.Layer):
 
 
 class Stage(nn.Layer):
-    def __init__(self, modules: int, channels: Sequence[int], upsample: str = "nearest") -> None:
+    def __init__(self, modules: int, channels: Sequence[int], upsample: str = "nearest",
+                 pad_same: bool = False) -> None:
         super().__init__()
-        self.stage_func_list = nn.LayerList([HighResolutionModule(channels, upsample)
+        self.stage_func_list = nn.LayerList([HighResolutionModule(channels, upsample, pad_same)
                                              for _ in range(modules)])
 
     @static_safe
@@ -243,13 +260,15 @@ class HRNet(Backbone):
     levels are the four branches after the last stage: C2..C5 at strides 4, 8, 16 and
     32 with w, 2w, 4w and 8w channels (HRNetV2p's inputs). ``fuse_upsample`` (one of
     ``FUSE_UPSAMPLING``) is how the fusions upsample: "nearest" for the classifier and
-    the detectors, bilinear for the segmentation network; it changes no tensor."""
+    the detectors ("nearest_align_corners" for PaddleDetection 0.x's archives), bilinear
+    for the segmentation network; it changes no tensor. ``pad_same``: the stride-2 convs
+    pad as PaddleSeg 2.x's (``ConvBN``)."""
 
     # What its classifier adds: a classifier checkpoint loads into the backbone.
     unused_prefixes = ("last_cls.", "cls_head_conv_list.", "conv_last.", "fc.")
 
     def __init__(self, width: int = 18, out_indices: Sequence[int] | None = None,
-                 fuse_upsample: str = "nearest") -> None:
+                 fuse_upsample: str = "nearest", pad_same: bool = False) -> None:
         super().__init__(out_indices)
         if not isinstance(width, int) or width < 1:
             raise PxError(f"HRNet: width must be a positive integer, got {width!r}")
@@ -259,8 +278,8 @@ class HRNet(Backbone):
         self.width = width
         self.fuse_upsample = fuse_upsample
         channels = branch_channels(width)
-        self.conv_layer1_1 = ConvBN(3, STEM_CHANNELS, 3, stride=2)
-        self.conv_layer1_2 = ConvBN(STEM_CHANNELS, STEM_CHANNELS, 3, stride=2)
+        self.conv_layer1_1 = ConvBN(3, STEM_CHANNELS, 3, stride=2, pad_same=pad_same)
+        self.conv_layer1_2 = ConvBN(STEM_CHANNELS, STEM_CHANNELS, 3, stride=2, pad_same=pad_same)
         stem_out = STEM_CHANNELS * BOTTLENECK_EXPANSION
         self.layer1 = nn.Sequential(*[
             BottleneckBlock(STEM_CHANNELS if i == 0 else stem_out, STEM_CHANNELS, project=i == 0)
@@ -268,12 +287,12 @@ class HRNet(Backbone):
         # Transitions: the stem splits into two branches; each later stage adds a branch,
         # a stride-2 conv from the coarsest one. PaddleClas's attribute names.
         self.conv_tr1_1 = ConvBN(stem_out, channels[0], 3)
-        self.conv_tr1_2 = ConvBN(stem_out, channels[1], 3, stride=2)
-        self.st2 = Stage(STAGE_MODULES[0], channels[:2], fuse_upsample)
-        self.conv_tr2 = ConvBN(channels[1], channels[2], 3, stride=2)
-        self.st3 = Stage(STAGE_MODULES[1], channels[:3], fuse_upsample)
-        self.conv_tr3 = ConvBN(channels[2], channels[3], 3, stride=2)
-        self.st4 = Stage(STAGE_MODULES[2], channels, fuse_upsample)
+        self.conv_tr1_2 = ConvBN(stem_out, channels[1], 3, stride=2, pad_same=pad_same)
+        self.st2 = Stage(STAGE_MODULES[0], channels[:2], fuse_upsample, pad_same)
+        self.conv_tr2 = ConvBN(channels[1], channels[2], 3, stride=2, pad_same=pad_same)
+        self.st3 = Stage(STAGE_MODULES[1], channels[:3], fuse_upsample, pad_same)
+        self.conv_tr3 = ConvBN(channels[2], channels[3], 3, stride=2, pad_same=pad_same)
+        self.st4 = Stage(STAGE_MODULES[2], channels, fuse_upsample, pad_same)
         self.feature_info = [FeatureInfo(f"C{i + 2}", c, 2 ** (i + 2)) for i, c in enumerate(channels)]
 
     def forward_features(self, x):

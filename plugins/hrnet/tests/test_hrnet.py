@@ -169,3 +169,28 @@ def test_upsampling_is_the_references_nearest_interpolation():
         like = paddle.zeros([2, 3, 5 * factor, 7 * factor])
         expected = paddle.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
         np.testing.assert_array_equal(upsample_nearest(x, factor, like).numpy(), expected.numpy())
+
+
+def test_paddledetection_0x_fusions_align_corners():
+    # fluid resize_nearest(scale=f) with its default align_corners=True: Paddle's
+    # nearest_interp operator, which F.interpolate no longer reaches
+    from pxcore_hrnet.hrnet import HRNet, upsample_branch
+
+    x = paddle.rand([2, 3, 5, 7])
+    for factor in (2, 4, 8):
+        size = (5 * factor, 7 * factor)
+        expected = paddle._C_ops.nearest_interp(x, None, None, None, "NCHW", -1, *size, [],
+                                                "nearest", True, 1)
+        got = upsample_branch(x, factor, paddle.zeros([2, 3, *size]), "nearest_align_corners")
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    corners, nearest = HRNet(width=8, fuse_upsample="nearest_align_corners"), HRNet(width=8)
+    corners.set_state_dict(nearest.state_dict())
+    corners.eval()
+    nearest.eval()
+    # only the fusions by 4 and 8 (stage 3 on) differ, and so the outputs
+    x = paddle.rand([1, 3, 64, 64])
+    with paddle.no_grad():
+        a, b = corners.forward_features(x), nearest.forward_features(x)
+    assert not np.allclose(a[0].numpy(), b[0].numpy())
+    with pytest.raises(PxError, match="upsamples bilinearly in its fusions"):
+        pxcore.create_model("HRNet_W18_seg", fuse_upsample="nearest_align_corners")
