@@ -21,6 +21,7 @@ scales them back to the image and pastes the masks. ``deploy_graphs`` and
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,6 +73,21 @@ def _build_backbone(backbone: Any, backbone_args: Mapping[str, Any] | None, fpn:
     return net
 
 
+def _build_neck(neck: str, levels, channels: int, neck_args: Mapping[str, Any] | None):
+    """The pyramid ``neck`` names, given ``neck_args`` besides the levels and channels
+    (HRFPN's ``upsample``: the zoo's HRNet archives need Paddle 1.x's)."""
+    if neck not in NECKS:
+        raise PxError(f"R-CNN: neck {neck!r} is not one of {', '.join(NECKS)}")
+    args = dict(neck_args or {})
+    try:
+        inspect.signature(NECKS[neck]).bind(levels, channels, **args)
+    except TypeError as error:
+        raise PxError(f"R-CNN: neck_args {args} do not fit the {neck} neck ({error}); "
+                      f"see pxcore_rcnn.{NECKS[neck].__module__.rsplit('.', 1)[-1]}."
+                      f"{NECKS[neck].__name__}'s arguments") from None
+    return NECKS[neck](levels, channels, **args)
+
+
 class RCNN(nn.Layer):
     """Faster R-CNN, or Mask R-CNN with ``with_mask``. ``fpn`` picks the pyramid layout
     (its ``neck``: FPN, or HRFPN for HRNet) or C4; the rest are PaddleDetection's defaults, exposed for small data and CPUs
@@ -93,7 +109,8 @@ class RCNN(nn.Layer):
 
     def __init__(self, num_classes: int = 80, backbone: Any = "ResNet50",
                  backbone_args: Mapping[str, Any] | None = None, fpn: bool = True,
-                 neck: str = "FPN", with_mask: bool = False, fpn_channels: int = 256,
+                 neck: str = "FPN", neck_args: Mapping[str, Any] | None = None,
+                 with_mask: bool = False, fpn_channels: int = 256,
                  anchor_sizes: Sequence[Sequence[float]] | None = None,
                  anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
                  train_proposals: Sequence[int] | None = None,
@@ -118,10 +135,11 @@ class RCNN(nn.Layer):
         self.with_mask = with_mask
         self.backbone = _build_backbone(backbone, backbone_args, fpn)
         levels = self.backbone.out_features
+        if not fpn and neck_args:
+            raise PxError(f"R-CNN: neck_args {dict(neck_args)} apply to the pyramid's neck; "
+                          "C4 (fpn=False) has none: leave them out")
         if fpn:
-            if neck not in NECKS:
-                raise PxError(f"R-CNN: neck {neck!r} is not one of {', '.join(NECKS)}")
-            self.neck = NECKS[neck](levels, fpn_channels)
+            self.neck = _build_neck(neck, levels, fpn_channels, neck_args)
             rpn_levels = self.neck.out_features
             roi_levels = rpn_levels[:-1]  # P6 only proposes
             counts = FPN_PROPOSALS

@@ -2,6 +2,8 @@
 segmentation tables. Each needs this plugin and the one of its backbone; the seed
 writes the HRNet rows with spaces ("FasterRCNN - HRNet_W18-FPN")."""
 
+import attrs
+
 from pxcore.zoo_tables import DET_URL, DETECTION, INSTANCE_SEGMENTATION, PDX_URL
 
 
@@ -34,6 +36,17 @@ def _mask(backbone, fpn, size_mb, latency_ms, box_ap, mask_ap, weights_url):
                 weights_url=weights_url)
 
 
+def _hrnet(entry, fuse_upsample: str):
+    """An HRNet row whose archive upsampled as Paddle 1.x code did: HRFPN's
+    ``resize_bilinear`` to the finest branch with corners aligned (PaddleDetection 0.5's
+    and PaddleX 1.3's hrfpn), and the backbone's fusions by ``fuse_upsample``: corners
+    aligned in PaddleDetection 0.5's ``resize_nearest(scale=...)`` (its default),
+    repetition in PaddleX 1.3's (``align_corners=False``)."""
+    return attrs.evolve(entry, legacy_args={
+        **entry.legacy_args, "backbone_args": {"fuse_upsample": fuse_upsample},
+        "neck_args": {"upsample": "bilinear_align_corners"}})
+
+
 ROWS = [
     _faster("ResNet18", True, 173.2, None, 32.6, PDX_URL + "faster_rcnn_r18_fpn_1x.tar"),
     _faster("ResNet50", False, 136.0, 146.124, 35.2, DET_URL + "faster_rcnn_r50_1x.tar"),
@@ -43,12 +56,16 @@ ROWS = [
     _faster("ResNet50_vd", True, 167.8, 25.292, 38.9, DET_URL + "faster_rcnn_r50_vd_fpn_2x.tar"),
     _faster("ResNet101", True, 244.2, 30.331, 38.7, DET_URL + "faster_rcnn_r101_fpn_1x.tar"),
     _faster("ResNet101_vd", True, 244.3, 29.969, 40.5, DET_URL + "faster_rcnn_r101_vd_fpn_2x.tar"),
-    _faster("HRNet_W18", True, 115.5, None, 36.0, DET_URL + "faster_rcnn_hrnetv2p_w18_1x.tar"),
+    # PaddleDetection 0.5's archive
+    _hrnet(_faster("HRNet_W18", True, 115.5, None, 36.0, DET_URL + "faster_rcnn_hrnetv2p_w18_1x.tar"),
+           "nearest_align_corners"),
     _mask("ResNet18", True, 189.1, None, 33.6, 30.5, PDX_URL + "mask_rcnn_r18_fpn_1x.tar"),
     _mask("ResNet50", False, 143.9, 159.527, 38.2, 38.2, DET_URL + "mask_rcnn_r50_2x.tar"),
     _mask("ResNet50", True, 177.7, 83.567, 38.7, 34.7, DET_URL + "mask_rcnn_r50_fpn_2x.tar"),
     _mask("ResNet50_vd", True, 177.7, 97.929, 39.8, 35.4, DET_URL + "mask_rcnn_r50_vd_fpn_2x.tar"),
     _mask("ResNet101", True, 253.6, 97.929, 39.5, 35.2, DET_URL + "mask_rcnn_r101_fpn_1x.tar"),
     _mask("ResNet101_vd", True, 253.7, 97.647, 41.4, 36.8, DET_URL + "mask_rcnn_r101_vd_fpn_1x.tar"),
-    _mask("HRNet_W18", True, 120.7, None, 38.7, 34.7, PDX_URL + "mask_rcnn_hrnetv2p_w18_2x.tar"),
+    # PaddleX 1.3's archive
+    _hrnet(_mask("HRNet_W18", True, 120.7, None, 38.7, 34.7, PDX_URL + "mask_rcnn_hrnetv2p_w18_2x.tar"),
+           "nearest"),
 ]
