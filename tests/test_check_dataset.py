@@ -403,3 +403,26 @@ def test_voc_xml_written_by_fix_is_plain_voc(bad_voc, tmp_path):
     write_fixed(check(bad_voc, "voc"), tmp_path / "f")
     root = ET.parse(tmp_path / "f/Annotations/3.xml").getroot()
     assert [o.findtext("name") for o in root.iter("object")] == ["dog", "dog"]
+
+
+def test_devices_and_decompression_bombs_are_findings_at_once(tmp_path):
+    """A device would be read for ever and a PNG header may claim 4.9 gigapixels: both are
+    refused before reading or decoding (the watchdog-free bound: this test's own time)."""
+    from test_fuzz_inputs import png_with_header
+
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    (tmp_path / "huge.png").write_bytes(png_with_header(70000, 70000, 8, 0, b""))
+    (tmp_path / "labels.txt").write_text("a\n")
+    (tmp_path / "train_list.txt").write_text("/dev/zero 0\nhuge.png 0\n")
+    result = check(tmp_path, "imagenet")
+    assert found(result) - {("class_empty", "labels.txt", None, None)} == {
+        ("image_unreadable", "train_list.txt", 1, None), ("image_unreadable", "train_list.txt", 2, None)}
+    assert "'/dev/zero' is not a file" in result.findings[0].message
+    assert "huge.png' cannot be decoded" in result.findings[1].message
+
+
+def test_the_command_takes_file_lists_relative_to_the_folder(shapes, capsys):
+    assert main(["check-dataset", str(shapes), "--format", "coco", "--file-list", "annotations/val.json"]) == 0
+    out = capsys.readouterr().out
+    assert "val    " in out and "annotations/val.json" in out and "0 errors, 0 warnings" in out

@@ -148,28 +148,33 @@ class _Images:
     why it cannot be used."""
 
     def __init__(self) -> None:
-        self.seen: dict[Path, tuple[str | None, tuple[int, int] | None, str | None]] = {}
+        self.seen: dict[Path, tuple[str | None, tuple[int, int] | None, str | None, str]] = {}
 
-    def get(self, path: Path) -> tuple[str | None, tuple[int, int] | None, str | None]:
-        """(sha1, (height, width), problem code) for ``path``."""
+    def get(self, path: Path) -> tuple[str | None, tuple[int, int] | None, str | None, str]:
+        """(sha1, (height, width), problem code, its message) for ``path``."""
         if path not in self.seen:
             self.seen[path] = self._read(path)
         return self.seen[path]
 
     @staticmethod
     def _read(path: Path):
-        if not is_file(path):
-            return None, None, "image_missing"
+        if not is_file(path):  # a device or pipe is no file either: reading it might never end
+            try:
+                exists = path.exists()
+            except (OSError, ValueError):
+                exists = False
+            return (None, None, "image_unreadable", f"{str(path)!r} is not a file") if exists else (
+                None, None, "image_missing", f"image {str(path)!r} does not exist")
         try:
             data = path.read_bytes()
-        except OSError:
-            return None, None, "image_unreadable"
+        except OSError as exc:
+            return None, None, "image_unreadable", f"image {str(path)!r} cannot be read ({exc})"
         digest = hashlib.sha1(data).hexdigest()
         try:
-            image = decode_image(data, str(path))
-        except PxError:
-            return digest, None, "image_unreadable"
-        return digest, image.shape[:2], None
+            image = decode_image(data, f"image {str(path)!r}")
+        except PxError as exc:
+            return digest, None, "image_unreadable", str(exc)
+        return digest, image.shape[:2], None, ""
 
 
 class _Checker:
@@ -184,14 +189,10 @@ class _Checker:
 
     def image(self, entry: Entry) -> tuple[int, int] | None:
         """Check the entry's image; its (height, width), or None (and ``entry.drop``)."""
-        digest, size, problem = self.images.get(entry.image)
-        where = dict(file=entry.source, line=entry.line, split=entry.split,
-                     item=None if entry.line else f"image id {entry.text}")
-        if problem == "image_missing":
-            self.add("error", problem, f"image {str(entry.image)!r} does not exist", **where)
-        elif problem == "image_unreadable":
-            self.add("error", problem, f"image {str(entry.image)!r} cannot be decoded: it is corrupt, "
-                     "truncated or not an image OpenCV reads", **where)
+        digest, size, problem, message = self.images.get(entry.image)
+        if problem:
+            self.add("error", problem, message, entry.source, entry.line,
+                     None if entry.line else f"image id {entry.text}", entry.split)
         if digest is not None and problem is None:
             self.hashes.append((digest, entry))
         if problem:
