@@ -32,7 +32,7 @@ def run(args) -> int:
     result = check(args.data_dir, args.format, args.file_list, args.label_list, args.imbalance_ratio)
     summary = result.summary()
     for split, counts in summary["splits"].items():
-        print(f"{split:6s} {counts['images']} images, {counts['annotations']} annotations "
+        print(f"{split:6s} {counts['images']} usable images of {counts['listed']}, {counts['annotations']} annotations "
               f"({summary['sources'][split]})")
     totals = result.class_totals()
     if result.labels:

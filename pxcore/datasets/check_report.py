@@ -56,9 +56,9 @@ def bar_chart(names: list[str], values: list[float], title: str, fmt: str = "{:g
     return picture
 
 
-def histogram(values: np.ndarray, edges: np.ndarray, title: str, tick) -> np.ndarray:
+def histogram(values: np.ndarray, edges: np.ndarray, title: str, tick, tick_every: int = 4) -> np.ndarray:
     """Vertical bars of how many ``values`` fall between consecutive ``edges``; ``tick``
-    labels an edge."""
+    labels every ``tick_every``-th edge."""
     counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), edges)
     height, left, bottom, top_margin = 280, 50, 40, 40
     picture = np.full((height, WIDTH, 3), 255, np.uint8)
@@ -73,7 +73,7 @@ def histogram(values: np.ndarray, edges: np.ndarray, title: str, tick) -> np.nda
                       (70, 120, 200), -1)
     cv2.line(picture, (left, height - bottom), (left + plot_w, height - bottom), (0, 0, 0), 1)
     _text(picture, str(peak), (6, top_margin + 10))
-    for k in range(0, len(edges), max(1, len(edges) // 6)):
+    for k in range(0, len(edges), tick_every):
         x = left + round(k * bar)
         cv2.line(picture, (x, height - bottom), (x, height - bottom + 4), (0, 0, 0), 1)
         _text(picture, tick(edges[k]), (max(x - 14, 0), height - bottom + 18), 0.4)
@@ -147,7 +147,7 @@ def pictures(result: CheckResult, samples: int = 12) -> list[tuple[str, np.ndarr
         ratio = np.log2(sizes[:, 0] / sizes[:, 1])
         out.append(("Box aspect ratios", histogram(ratio, np.linspace(-4, 4, 33),
                                                    "box aspect ratio width / height (ends hold the rest)",
-                                                   lambda e: f"{2 ** e:.2g}")))
+                                                   lambda e: f"{2 ** e:g}" if e >= 0 else f"1/{2 ** -e:g}")))
     if result.pixels and sum(result.pixels):
         total = sum(result.pixels)
         out.append(("Pixel share per class", bar_chart(result.labels, [100 * p / total for p in result.pixels],
@@ -179,11 +179,13 @@ def render_html(result: CheckResult, samples: int = 12) -> str:
              f"<h1>{e(str(result.data_dir))} ({e(result.format)})</h1>",
              f"<p><b class='error'>{len(result.errors)} errors</b>, <b class='warning'>"
              f"{len(result.warnings)} warnings</b></p>",
-             "<h2>Counts</h2><table><tr><th>split</th><th>file</th><th>images</th><th>annotations</th></tr>"]
+             "<h2>Counts</h2><p>Usable images (listed ones less those a fix drops) and their "
+             "annotations.</p><table><tr><th>split</th><th>file</th><th>listed</th><th>usable images</th>"
+             "<th>annotations</th></tr>"]
     for split in splits:
         counts = summary["splits"][split]
         parts.append(f"<tr><td>{e(split)}</td><td>{e(summary['sources'][split])}</td>"
-                     f"<td>{counts['images']}</td><td>{counts['annotations']}</td></tr>")
+                     f"<td>{counts['listed']}</td><td>{counts['images']}</td><td>{counts['annotations']}</td></tr>")
     parts.append("</table><table><tr><th>class</th>" + "".join(f"<th>{e(s)}</th>" for s in splits) + "</tr>")
     columns = [result.per_class.get(s, []) for s in splits]
     for k, name in enumerate(result.labels):
