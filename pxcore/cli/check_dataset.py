@@ -30,6 +30,18 @@ def run(args) -> int:
     from ..datasets.checker import check
 
     result = check(args.data_dir, args.format, args.file_list, args.label_list, args.imbalance_ratio)
+    # files first: a reader who pipes the listing into `head` still gets them
+    written = []
+    if args.fix:
+        from ..datasets.check_fix import write_fixed
+
+        write_fixed(result, args.fix)
+        written.append(f"fixed copy in {args.fix}: {len(result.fixes)} changes (listed in {args.fix}/fixes.log)")
+    if args.report:
+        from ..datasets.check_report import write_report
+
+        page, data = write_report(result, args.report, args.samples)
+        written.append(f"report: {page} (summary: {data})")
     summary = result.summary()
     for split, counts in summary["splits"].items():
         print(f"{split:6s} {counts['images']} usable images of {counts['listed']}, {counts['annotations']} annotations "
@@ -42,15 +54,7 @@ def run(args) -> int:
         print(finding)
     if len(ordered) > MAX_PRINTED:
         print(f"... and {len(ordered) - MAX_PRINTED} more (--report writes them all)")
-    if args.fix:
-        from ..datasets.check_fix import write_fixed
-
-        write_fixed(result, args.fix)
-        print(f"fixed copy in {args.fix}: {len(result.fixes)} changes (listed in {args.fix}/fixes.log)")
-    if args.report:
-        from ..datasets.check_report import write_report
-
-        page, data = write_report(result, args.report, args.samples)
-        print(f"report: {page} (summary: {data})")
+    for line in written:
+        print(line)
     print(f"{len(result.errors)} errors, {len(result.warnings)} warnings")
     return 1 if result.errors else 0
