@@ -7,6 +7,7 @@ from typing import Any
 
 from . import zoo
 from .compose import substitute_backbone
+from .contract import ReportsFeatures
 from .errors import PluginNotInstalledError, PxError
 from .model import Model
 from .names import matches, natural_key
@@ -194,7 +195,7 @@ def create_backbone(name: str, out_indices: Any = None, pretrained: Any = None, 
     if out_indices is not None:
         overrides["out_indices"] = tuple(out_indices)
     net = spec.build(**overrides)
-    if hasattr(net, "out_features"):
+    if isinstance(net, ReportsFeatures):
         net.out_features  # noqa: B018 - checks out_indices now rather than at first forward
     if pretrained:
         from .weights import load_weights

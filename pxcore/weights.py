@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .contract import ConvertsWeights, NamesWeights, declared
 from .errors import WeightsError
 
 logger = logging.getLogger("pxcore")
@@ -448,11 +449,10 @@ def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
     """
     # A layout that differs by more than names (PaddleDetection 0.x puts R-CNN's
     # background class first) is converted by the network first; it passes the others.
-    convert = getattr(net, "convert_weights", None)
-    if convert is not None:
-        state = convert(state)
+    if isinstance(net, ConvertsWeights):
+        state = net.convert_weights(state)
     expected = {k: tuple(int(d) for d in v.shape) for k, v in net.state_dict().items()}
-    aliases = net.weight_aliases() if hasattr(net, "weight_aliases") else {}
+    aliases = net.weight_aliases() if isinstance(net, NamesWeights) else {}
     renamed: dict[str, np.ndarray] = {}
     notes: list[str] = []
     skipped = []
@@ -467,14 +467,14 @@ def fit_state(net: Any, state: Mapping[str, np.ndarray], source: str, *,
         renamed[ours] = value
     if skipped:
         notes.append(f"ignored {len(skipped)} training bookkeeping entries ({', '.join(skipped[:3])}...)")
-    unused = tuple(getattr(net, "unused_prefixes", ()))
+    unused = tuple(declared(net, "unused_prefixes", ()))
     dropped = [k for k in renamed if k not in expected and unused and k.startswith(unused)]
     if dropped:
         for key in dropped:
             del renamed[key]
         notes.append(f"left out {len(dropped)} tensors this network does not use "
                      f"({', '.join(sorted(dropped)[:4])}{'...' if len(dropped) > 4 else ''})")
-    head = tuple(getattr(net, "head_prefixes", ()))
+    head = tuple(declared(net, "head_prefixes", ()))
     left_at_init: list[str] = []
     if reinit_head and head:
         reset = [k for k, v in renamed.items()

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import zoo
+from ..contract import declared
 from ..inference.shapes import typical_input_size
 
 
@@ -48,7 +49,7 @@ def _export(name: str, root: Path, legacy: bool = False) -> Path:
     if not (out / "deploy.yml").is_file() or (legacy and not (out / "legacy").is_dir()):
         model = pxcore.create_model(name)
         # a model whose graph has no pre-PIR form is measured without Lite (which says why)
-        legacy = legacy and not getattr(model.net, "legacy_export_refusal", None)
+        legacy = legacy and not declared(model.net, "legacy_export_refusal")
         model.export(out, legacy=legacy)
     return out
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from ..contract import ExportsGraphs, declared
 from ..engine.checkpoint import replace_dir
 from ..errors import PxError
 from ..inference.deploy_file import DEPLOY_FILE, FORMAT, read_deploy_info
@@ -78,7 +79,7 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         raise PxError(f"{model.name} is a {model.task} model, and pxcore cannot export that task yet")
     if model.eval_transforms is None:
         raise PxError(f"{model.name} has no evaluation transforms to export; set model.eval_transforms")
-    refusal = getattr(model.net, "legacy_export_refusal", None)
+    refusal = declared(model.net, "legacy_export_refusal")
     if legacy and refusal:
         raise PxError(f"{model.name} cannot be written in the pre-PIR program format Paddle "
                       f"Lite reads: {refusal}. Export without legacy=True and run it with "
@@ -98,7 +99,7 @@ def export_model(model, save_dir: str | os.PathLike, fixed_input_shape: Any = No
         was_training = net.training
         net.eval()
         graphs = None
-        if hasattr(net, "deploy_graphs"):
+        if isinstance(net, ExportsGraphs):
             graphs = _save_graphs(net, tmp, [1, *shape[1:]])  # the pipeline feeds one image at a time
             files = None
         else:

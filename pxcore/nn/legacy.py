@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 
 from paddle import nn
 
+from ..contract import declared
+
 # PaddleClas's Paddle 1.x convention: "<stem>_weights" / "_offset" for a conv or fc,
 # "<stem>_bn_scale", "_bn_offset", "_bn_mean", "_bn_variance" for its batch norm.
 PADDLECLAS_SUFFIXES: Mapping[type, Mapping[str, str]] = {
@@ -29,7 +31,7 @@ def check_coverage(net: nn.Layer, aliases: Mapping[str, str]) -> dict[str, str]:
     keys = set(net.state_dict())
     targets = list(aliases.values())
     unnamed = sorted(keys - set(targets))
-    unused = tuple(getattr(net, "unused_prefixes", ()))
+    unused = tuple(declared(net, "unused_prefixes", ()))
     strays = sorted(k for k in set(targets) - keys if not (unused and k.startswith(unused)))
     twice = sorted({k for k in targets if targets.count(k) > 1})
     if unnamed or strays or twice:

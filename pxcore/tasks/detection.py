@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import paddle
 
+from ..contract import DEFAULT_LOSS_FIELDS, declared
 from ..errors import PxError
 from ..inference.detection import predict_images, split_masks, to_dicts
 from ..transforms import Compose, Normalize, Padding, Resize, ResizeByShort, compose
@@ -67,7 +68,7 @@ class DetectionModel(TrainableModel):
     def batch_fields(self) -> tuple[str, ...]:
         """What ``net.loss`` takes after the outputs: boxes, classes and mixup scores,
         and instance masks for networks that ask for them (``net.loss_fields``)."""
-        return tuple(getattr(self.net, "loss_fields", ("gt_bbox", "gt_class", "gt_score")))
+        return tuple(declared(self.net, "loss_fields", DEFAULT_LOSS_FIELDS))
 
     def train(self, num_epochs: int, train_dataset, train_batch_size: int | None = None,
               eval_dataset=None, save_interval_epochs: int = 1, log_interval_steps: int = 10,
@@ -180,14 +181,14 @@ class DetectionModel(TrainableModel):
         network that fixes its batch at export (R-CNN: ``export_batch_size``) gets it."""
         from ..deploy.export import export_model
 
-        fixed = getattr(self.net, "export_batch_size", None)
+        fixed = declared(self.net, "export_batch_size")
         if fixed is not None and batch_size not in (None, fixed):
             raise PxError(f"{self.name} exports with batch size {fixed} only (its exported "
                           f"graphs run one image at a time); got {batch_size}")
         return export_model(self, save_dir, fixed_input_shape, batch_size or fixed, legacy)
 
     def deploy_outputs(self) -> list[dict[str, Any]]:
-        names = getattr(self.net, "output_names", None)
+        names = declared(self.net, "output_names")
         if names is not None:
             return [{"name": name} for name in names]
         return [{"name": f"level{i}", "shape": [-1, -1, -1, -1]}
@@ -198,7 +199,7 @@ class DetectionModel(TrainableModel):
         info = {"type": "detection",
                 "decoder": f"{type(post).__module__}:{type(post).__name__}",
                 "args": post.to_config()}
-        ops = getattr(self.net, "deploy_ops", None)
+        ops = declared(self.net, "deploy_ops")
         if ops:
             info["graph_ops"] = list(ops)  # runtimes that cannot convert one of these refuse
         return info

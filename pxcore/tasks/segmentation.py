@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import paddle
 
+from ..contract import declared
 from ..errors import PxError
 from ..inference.segmentation import label_dtype, predict_images
 from ..transforms import Compose, Normalize, compose
@@ -79,7 +80,7 @@ class SegmentationModel(TrainableModel):
         images, labels = pad_to_multiple(images, labels, self.size_divisor, self.ignore_index)
         outputs = self.net(images)
         outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
-        weights = getattr(self.net, "loss_weights", None) or (1.0,) * len(outputs)
+        weights = declared(self.net, "loss_weights") or (1.0,) * len(outputs)
         labels = paddle.cast(labels, "int64")
         total = None
         for weight, logits in zip(weights, outputs, strict=True):

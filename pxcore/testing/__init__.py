@@ -37,6 +37,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..contract import Detector, GivesExampleInputs, check_network, declared
 from ..plugins import get_registry
 from ..specs import Spec, resolve
 from .zoo import zoo_row_failures
@@ -176,6 +177,7 @@ def _check_backbone(spec: Spec, label: str, **overrides: Any) -> None:
     args = {k: v for k, v in overrides.items() if k != "out_indices"}
     net = create_backbone(spec.name, **args)
     net.eval()
+    _check_contract(net, label)
     reported = net.out_features
     assert reported and all(isinstance(f, FeatureInfo) for f in reported), (
         f"{label}: out_features must be a non-empty list of FeatureInfo, got {reported!r}")
@@ -263,6 +265,7 @@ def _check_model(spec: Spec, label: str, **overrides: Any) -> None:
         args.setdefault("num_classes", TEST_NUM_CLASSES)
     model = create_model(spec.name, **args)
     net, inputs = check_model_outputs(model, spec, label)
+    _check_contract(net, label)
     check_static_parity(net, inputs, label)
 
 
@@ -272,15 +275,14 @@ def check_model_outputs(model, spec: Spec, label: str):
     network and the inputs it ran on."""
     net = model.net
     net.eval()
-    example = getattr(net, "example_inputs", None)
-    inputs = list(example(2)) if callable(example) else [_image(spec)]
+    inputs = list(net.example_inputs(2)) if isinstance(net, GivesExampleInputs) else [_image(spec)]
     outputs = net(*inputs)
     if spec.task == "classification":
         shape = list(outputs.shape)
         assert shape == [2, model.num_classes], (
             f"{label}: a classifier must return [batch, num_classes] = [2, {model.num_classes}], got {shape}")
     if spec.task in ("detection", "instance_segmentation"):
-        names = getattr(net, "output_names", None)
+        names = declared(net, "output_names")
         if names is None:
             assert isinstance(outputs, list | tuple) and all(
                 len(o.shape) == 4 and int(o.shape[0]) == 2 for o in outputs), (
@@ -290,12 +292,18 @@ def check_model_outputs(model, spec: Spec, label: str):
             assert isinstance(outputs, list | tuple) and len(outputs) == len(names), (
                 f"{label}: output_names names {len(names)} outputs, forward returns "
                 f"{len(outputs) if isinstance(outputs, list | tuple) else type(outputs).__name__}")
-        for name in ("loss", "postprocess"):
-            assert callable(getattr(net, name, None)), (
-                f"{label}: a detector's network needs {name}() (see pxcore.tasks.detection)")
+        assert isinstance(net, Detector) and callable(net.loss) and callable(net.postprocess), (
+            f"{label}: a detector's network needs loss() and postprocess (pxcore.contract.Detector)")
     if spec.task == "semantic_segmentation":
         _check_segmenter(spec, label, net, inputs, outputs, model.num_classes)
     return net, inputs
+
+
+def _check_contract(net, label: str) -> None:
+    """The contract attributes the network declares have their documented form
+    (``pxcore.contract``): a misspelt or mistyped one fails here, not silently later."""
+    problems = check_network(net, label)
+    assert not problems, "\n".join(problems)
 
 
 def _check_segmenter(spec: Spec, label: str, net, inputs: list, outputs, num_classes: int) -> None:
@@ -316,7 +324,7 @@ def _check_segmenter(spec: Spec, label: str, net, inputs: list, outputs, num_cla
     trained = net(*inputs)
     net.eval()
     trained = trained if isinstance(trained, list | tuple) else [trained]
-    weights = getattr(net, "loss_weights", None) or (1.0,)
+    weights = declared(net, "loss_weights") or (1.0,)
     assert len(weights) == len(trained), (
         f"{label}: training returns {len(trained)} outputs but loss_weights has {len(weights)}")
     for out in trained:
