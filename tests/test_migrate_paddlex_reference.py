@@ -285,11 +285,16 @@ def test_paddlex21_classifier_dir_computes_paddlexs_logits(paddlex2_classifiers,
 
 # --- PaddleX 2.1's segmenters: PaddleSeg 2.8's networks ---------------------------------
 
-# label -> (PaddleX 2.1 class, paddleseg/models/<module>.py, its factory, the arguments the
-# user gave PaddleX's class, which model.yml does not keep: paddlex/cv/models/segmenter.py)
+# label -> (PaddleX 2.1 class, paddleseg/models/<module>.py, its factory, its arguments as
+# PaddleX's class passes them (model.yml does not keep them: paddlex/cv/models/segmenter.py),
+# and the backbone PaddleX builds for it: (module, factory, arguments) or None)
 V2_SEGMENTERS = {
-    "UNet": ("UNet", "unet", "UNet", {"use_deconv": False, "align_corners": False}),
-    "UNet-deconv": ("UNet", "unet", "UNet", {"use_deconv": True, "align_corners": False}),
+    "UNet": ("UNet", "unet", "UNet", {"use_deconv": False, "align_corners": False}, None),
+    "UNet-deconv": ("UNet", "unet", "UNet", {"use_deconv": True, "align_corners": False}, None),
+    "HRNet-W48": ("HRNet", "fcn", "FCN", {"align_corners": False},
+                  ("backbones.hrnet", "HRNet_W48", {"align_corners": False})),
+    "HRNet-W18": ("HRNet", "fcn", "FCN", {"align_corners": False},
+                  ("backbones.hrnet", "HRNet_W18", {"align_corners": False})),
 }
 
 # Builds each network as PaddleX 2.1's BaseSegmenter.build_net does
@@ -312,9 +317,11 @@ _SEGMENTERS_CHILD = textwrap.dedent("""
     transforms = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_ratio": False}},
                   {"Normalize": {"mean": [0.5] * 3, "std": [0.5] * 3, "min_val": [0, 0, 0],
                                  "max_val": [255.0] * 3, "is_scale": True}}]
-    for label, (cls, module, factory, args) in wanted.items():
+    for label, (cls, module, factory, args, backbone) in wanted.items():
         try:
             with paddle.utils.unique_name.guard():
+                if backbone is not None:
+                    args["backbone"] = paddleseg_network(*backbone[:2], **backbone[2])
                 net = paddleseg_network(module, factory, num_classes=3, **args)
             calibrated_state(net, x, forward=lambda n, image: n(paddle.to_tensor(image)))
             net.eval()

@@ -12,7 +12,11 @@ it: ``locals()`` of ``(self, model_name, num_classes, use_mixed_loss, params)``,
 ``{op class name: op.__dict__}`` of PaddleX 2.1's ``Resize`` and ``Normalize``
 (``paddlex/cv/transforms/operators.py``), ``target_size`` a tuple as the op stores it.
 
-The weights come from pxcore's ``UNet_PaddleSeg`` renamed to PaddleSeg's keys, so the
+PaddleX 2.1's ``HRNet`` is PaddleSeg's ``FCN`` on ``HRNet_W<width>`` (keys ``backbone.*`` and
+``head.*``), its model.yml keeping no width (PaddleX rebuilds 48).
+
+The weights come from pxcore's ``UNet_PaddleSeg`` / ``HRNet_W18_PaddleSeg`` renamed to
+PaddleSeg's keys, so the
 loaded model runs the same code on the same tensors (predictions compared exactly);
 tests/test_migrate_paddlex_reference.py checks the network against PaddleSeg 2.8's own.
 """
@@ -29,7 +33,8 @@ import pxcore as px
 from pxcore.errors import PxError
 
 paddle = pytest.importorskip("paddle")
-pytest.importorskip("pxcore_unet", reason="needs plugins/unet installed")
+pytest.importorskip("pxcore_unet", reason="needs plugins/unet and hrnet installed")
+pytest.importorskip("pxcore_hrnet", reason="needs plugins/unet and hrnet installed")
 pytestmark = pytest.mark.uses_installed_plugins
 
 LABELS = ["bg", "a", "b"]
@@ -40,16 +45,24 @@ TRANSFORMS = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_rat
                              "is_scale": True}}]
 
 
-def _paddleseg_unet_dir(folder, upsample_mode="bilinear", params=PARAMS):
-    source = px.create_model("UNet_PaddleSeg", num_classes=3, upsample_mode=upsample_mode)
+def _paddleseg_dir(folder, cls="UNet", params=PARAMS, **build):
+    preset = {"UNet": "UNet_PaddleSeg", "HRNet": "HRNet_W18_PaddleSeg"}[cls]
+    source = px.create_model(preset, num_classes=3, **build)
     _randomize(source.net)
     theirs = {ours: name for name, ours in source.net.weight_aliases().items()}
     state = _state(source.net, theirs)
-    assert "logit.weight" not in state and "cls.bias" in state  # PaddleSeg's names
-    state["conv.weight"], state["conv.bias"] = state["cls.weight"], state["cls.bias"]
-    write_paddlex2_dir(folder, {"class": "UNet", "type": "segmenter", "num_classes": 3,
+    if cls == "UNet":
+        assert "logit.weight" not in state and "cls.bias" in state  # PaddleSeg's names
+        state["conv.weight"], state["conv.bias"] = state["cls.weight"], state["cls.bias"]
+    else:
+        assert "head.cls.bias" in state and "backbone.la1.bb_layer2_1.conv_down._conv.weight" in state
+    write_paddlex2_dir(folder, {"class": cls, "type": "segmenter", "num_classes": 3,
                                 "labels": LABELS}, params, TRANSFORMS, state)
     return source
+
+
+def _paddleseg_unet_dir(folder, upsample_mode="bilinear", params=PARAMS):
+    return _paddleseg_dir(folder, "UNet", params, upsample_mode=upsample_mode)
 
 
 def test_paddlex2_unet_loads_and_predicts_as_its_weights(tmp_path):
@@ -90,9 +103,34 @@ def test_stated_arguments_are_taken_as_paddlex_takes_them(tmp_path):
     assert px.load_model(tmp_path / "unet").net.decode[0].align_corners
 
 
+def test_paddlex2_hrnet_w18_loads_with_its_width_from_the_tensors(tmp_path, caplog):
+    """model.yml keeps no width (PaddleX 2.1 rebuilds 48): the tensors' 18 is built, with
+    PaddleSeg 2.x's padding, half-pixel resizes and biased FCN head."""
+    source = _paddleseg_dir(tmp_path / "hrnet", "HRNet")
+    with caplog.at_level(logging.WARNING, logger="pxcore"):
+        model = px.load_model(tmp_path / "hrnet")
+    assert "width=18, which is built" in caplog.text
+    assert model.name == "HRNet_W18_PaddleSeg" and model.labels == LABELS
+    net = model.net
+    assert net.backbone.fuse_upsample == "bilinear_half_pixel" and not net.align_corners
+    assert net.conv_bias and net.backbone.conv_layer1_1.conv._padding_algorithm == "SAME"
+    image = _image(5, 64, 96)
+    source.eval_transforms = model.eval_transforms
+    got, want = model.predict(image), source.predict(image)
+    for key in got:
+        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]))
+
+
+def test_hrnet_width_paddlex_does_not_take_refused(tmp_path):
+    folder = write_paddlex2_dir(tmp_path / "h", {"class": "HRNet", "type": "segmenter",
+                                                 "num_classes": 3, "labels": LABELS},
+                                {**PARAMS, "width": 32}, TRANSFORMS, {"w": np.zeros(1, "float32")})
+    with pytest.raises(PxError, match="width=32; PaddleX 2.1's HRNet takes 18 or 48"):
+        px.load_model(folder)
+
+
 @pytest.mark.parametrize("cls, message", [
     ("BiSeNetV2", "BiSeNetV2 (detail and semantic branches"),
-    ("HRNet", "pad 'same'"),
     ("FastSCNN", "FastSCNN (another global feature extractor"),
     ("DeepLabV3P", "ResNet50_vd/ResNet101_vd"),
     ("PSPNet", "not one of PaddleX 2.1's segmenters"),
@@ -104,6 +142,7 @@ def test_segmenters_without_a_network_refused_by_name(tmp_path, cls, message):
     with pytest.raises(PxError, match=message.replace("(", r"\(")) as error:
         px.load_model(folder)
     assert "segmenters taken: UNet" in str(error.value) or "pxcore takes UNet" in str(error.value)
+    assert "HRNet (PaddleSeg 2.x's FCN" in str(error.value)
 
 
 def test_unknown_argument_refused(tmp_path):

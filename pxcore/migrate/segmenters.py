@@ -6,8 +6,9 @@ PaddleSeg 2.x network of its name (``paddleseg.models.<Name>(num_classes, **para
 ``get_model_info`` deletes ``params``, so model.yml's ``_init_params`` holds only
 ``num_classes`` and ``use_mixed_loss``; PaddleX's ``load_model`` calls the class with
 those, i.e. with the class's defaults (``UNet``: ``use_deconv=False``,
-``align_corners=False``). That is what is built here, with two exceptions where the
-directory's own tensors say otherwise (PaddleX's ``set_state_dict`` would then skip the
+``align_corners=False``; ``HRNet``: ``width=48``, ``align_corners=False``, PaddleSeg's
+``FCN`` on its ``HRNet_W48``). That is what is built here, except where the
+directory's own tensors say otherwise (``use_deconv``, ``width``) (PaddleX's ``set_state_dict`` would then skip the
 tensors whose shapes differ and run a half-initialised network): the tensors decide
 those arguments, and the log says so. An argument a hand-edited model.yml states is
 taken as PaddleX's constructor would take it.
@@ -32,9 +33,6 @@ TASK = "semantic_segmentation"
 V2_REFUSED = {
     "BiSeNetV2": "PaddleSeg 2.x's BiSeNetV2 (detail and semantic branches with a guided "
                  "aggregation layer), a network pxcore does not have",
-    "HRNet": "PaddleSeg 2.x's FCN on its HRNet backbone, whose stride-2 convs pad 'same' "
-             "(bottom/right only) and whose fusions resize half-pixel; pxcore's HRNet is "
-             "PaddleX 1.x's and PaddleClas's (symmetric padding), with no such option yet",
     "FastSCNN": "PaddleSeg 2.x's FastSCNN (another global feature extractor and classifier "
                 "than PaddleX 1.x's, see plugins/fastscnn/tools/make_layouts.py), which pxcore's "
                 "Fast-SCNN does not build yet",
@@ -43,12 +41,13 @@ V2_REFUSED = {
                   "1.x's MobileNet and Xception encoders) does not build yet",
 }
 
-SUPPORTED_V2 = ("UNet (PaddleSeg 2.x's, biased convs; bilinear or deconv upsampling); "
-                "refused: " + ", ".join(V2_REFUSED))
+# PaddleX 2.1's class -> its defaults for the arguments model.yml does not store.
+V2_DEFAULTS = {"UNet": {"use_deconv": False, "align_corners": False},
+               "HRNet": {"width": 48, "align_corners": False}}
+HRNET_PRESETS = {18: "HRNet_W18_PaddleSeg", 48: "HRNet_W48_PaddleSeg"}  # PaddleX's widths
 
-# PaddleX 2.1's class -> (pxcore preset, PaddleX's defaults for the arguments it stores
-# nowhere).
-V2_PRESETS = {"UNet": ("UNet_PaddleSeg", {"use_deconv": False, "align_corners": False})}
+SUPPORTED_V2 = ("UNet (PaddleSeg 2.x's, biased convs; bilinear or deconv upsampling), HRNet "
+                "(PaddleSeg 2.x's FCN, width 18 or 48); refused: " + ", ".join(V2_REFUSED))
 
 # Constructor arguments that shape only training.
 TRAINING_ONLY = frozenset({"use_mixed_loss"})
@@ -63,12 +62,12 @@ def v2_arguments(info: PaddleXInfo, params: dict[str, Any],
     if info.model in V2_REFUSED:
         raise PxError(f"{where} is {V2_REFUSED[info.model]}; pxcore has no network for it "
                       f"(PaddleX 2.x segmenters taken: {SUPPORTED_V2})")
-    if info.model not in V2_PRESETS:
+    if info.model not in V2_DEFAULTS:
         raise PxError(f"{where} is not one of PaddleX 2.1's segmenters; pxcore takes "
                       f"{SUPPORTED_V2}")
     if info.num_classes is None:
         raise PxError(f"{info.path}: gives no num_classes (in _Attributes or _init_params)")
-    name, defaults = V2_PRESETS[info.model]
+    defaults = V2_DEFAULTS[info.model]
     given = {k: v for k, v in params.items() if k not in TRAINING_ONLY}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -76,12 +75,14 @@ def v2_arguments(info: PaddleXInfo, params: dict[str, Any],
                       f"of PaddleX 2.1's {info.model} that pxcore builds (it takes "
                       f"{', '.join(sorted(defaults))})")
     chosen = {**defaults, **given}
-    args = _unet(chosen, state, where)
+    build = _unet if info.model == "UNet" else _hrnet
+    name, args = build(chosen, state, where)
     args["num_classes"] = int(info.num_classes)
     return name, TASK, args
 
 
-def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None,
+          where: str) -> tuple[str, dict[str, Any]]:
     deconv = bool(chosen["use_deconv"])
     if state is not None:
         found = any(k.startswith("decode.up_sample_list.") and ".deconv." in k for k in state)
@@ -90,5 +91,27 @@ def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None, where: str) -
                            "use_deconv=%s and would skip the tensors that differ); its tensors "
                            "are those of use_deconv=%s, which is built", where, deconv, found)
             deconv = found
-    return {"upsample_mode": "deconv" if deconv else "bilinear",
-            "align_corners": bool(chosen["align_corners"])}
+    return "UNet_PaddleSeg", {"upsample_mode": "deconv" if deconv else "bilinear",
+                              "align_corners": bool(chosen["align_corners"])}
+
+
+# The first transition's conv: its output channels are the HRNet's width.
+_HRNET_WIDTH_KEY = "backbone.tr1.transition_tr1_layer_1._conv.weight"
+
+
+def _hrnet(chosen: dict[str, Any], state: Mapping[str, Any] | None,
+           where: str) -> tuple[str, dict[str, Any]]:
+    width = chosen["width"]
+    if state is not None and _HRNET_WIDTH_KEY in state:
+        found = int(state[_HRNET_WIDTH_KEY].shape[0])
+        if found != width:
+            logger.warning("%s: model.yml does not store width (PaddleX 2.1 rebuilds width=%s "
+                           "and would skip the tensors that differ); its tensors are those of "
+                           "width=%s, which is built", where, width, found)
+            width = found
+    if width not in HRNET_PRESETS:
+        raise PxError(f"{where}: width={width!r}; PaddleX 2.1's HRNet takes 18 or 48")
+    corners = bool(chosen["align_corners"])  # PaddleSeg's backbone and FCN share it
+    return HRNET_PRESETS[width], {
+        "align_corners": corners,
+        "fuse_upsample": "bilinear_align_corners" if corners else "bilinear_half_pixel"}

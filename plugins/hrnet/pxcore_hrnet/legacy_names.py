@@ -25,12 +25,19 @@ The segmentation network (PaddleX 1.x ``nets/segmentation/hrnet.py``, PaddleSeg'
 names and a head of its own: the 1x1 conv + BatchNorm ``conv-2`` and the bias-free
 classifier conv ``conv-1_weights``.
 
+PaddleSeg 2.x's HRNet (``paddleseg/models/backbones/hrnet.py``) names its layers from the
+same stems (``la1.bb_layer2_1.conv1``, ``tr1.transition_tr1_layer_1``,
+``st2.stage_st2_1.branches_func.bb_st2_1_branch_layer_1_1.conv1``,
+``st2.stage_st2_1.fuse_func.residual_st2_1_layer_1_2``), each a ``_conv`` and a
+``_batch_norm``; its FCN head is ``head.conv_1`` and ``head.cls`` (``paddleseg_stem_path``).
+
 None of it depends on the width. ``tools/make_layouts.py`` checks these rules against
 the reference code; the tests check them against the manifest it wrote.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from paddle import nn
@@ -154,4 +161,41 @@ def checked_segmentation_aliases(net: nn.Layer) -> dict[str, str]:
         raise ValueError(f"{type(net).__name__}: the legacy name rules do not name its tensors "
                          f"one to one: unnamed {sorted(keys - set(names.values()))[:5]}, "
                          f"strays {sorted(set(names.values()) - keys)[:5]}")
+    return names
+
+
+# PaddleSeg 2.x's ConvBN leaves -> ours, and its FCN head -> ours.
+_PADDLESEG_CONV_BN = (("_conv.weight", "conv.weight"), ("_batch_norm.weight", "bn.weight"),
+                      ("_batch_norm.bias", "bn.bias"), ("_batch_norm._mean", "bn._mean"),
+                      ("_batch_norm._variance", "bn._variance"))
+_PADDLESEG_PATHS = (
+    (r"layer1_(\d)", r"conv_layer1_\1"),
+    (r"layer2_(\d+)_downsample", r"la1.bb_layer2_\1.conv_down"),
+    (r"layer2_(\d+)_(conv\d)", r"la1.bb_layer2_\1.\2"),
+    (r"tr(\d)_layer_(\d)", r"tr\1.transition_tr\1_layer_\2"),
+    (r"st(\d)_(\d+)_branch_layer_(\d+_\d+)_(conv\d)",
+     r"st\1.stage_st\1_\2.branches_func.bb_st\1_\2_branch_layer_\3.\4"),
+    (r"st(\d)_(\d+)_layer_([\d_]+)", r"st\1.stage_st\1_\2.fuse_func.residual_st\1_\2_layer_\3"),
+)
+
+
+def paddleseg_stem_path(stem: str) -> str:
+    """PaddleSeg 2.x's module path of the conv whose Paddle 1.x stem is ``stem``."""
+    for pattern, path in _PADDLESEG_PATHS:
+        if re.fullmatch(pattern, stem):
+            return re.sub(pattern, path, stem)
+    raise ValueError(f"no PaddleSeg 2.x name rule for the HRNet stem {stem!r}")
+
+
+def paddleseg_segmentation_names(prefix: str = "backbone.") -> dict[str, str]:
+    """``{PaddleSeg 2.x FCN-HRNet state-dict key: our key}`` of the segmentation network
+    built with ``conv_bias`` (the head's convs carry biases there)."""
+    names: dict[str, str] = {}
+    for path, stem in body_stems():
+        theirs = paddleseg_stem_path(stem)
+        for leaf, ours in _PADDLESEG_CONV_BN:
+            names[f"{prefix}{theirs}.{leaf}"] = f"{prefix}{path}.{ours}"
+    for leaf, ours in (*_PADDLESEG_CONV_BN, ("_conv.bias", "conv.bias")):
+        names[f"head.conv_1.{leaf}"] = f"{SEG_HEAD_CONV[1]}.{ours}"
+    names.update({f"head.cls.{k}": f"cls.{k}" for k in ("weight", "bias")})
     return names

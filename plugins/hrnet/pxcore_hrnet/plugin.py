@@ -30,6 +30,13 @@ _SEG_METADATA = {
 }
 
 
+# PaddleSeg 2.x's FCN on HRNet_W18 / HRNet_W48 as PaddleX 2.x's HRNet builds it
+# (align_corners=False; paddlex/cv/models/segmenter.py): the same class, see seg.py.
+PADDLESEG = {"HRNet_W18_PaddleSeg": 18, "HRNet_W48_PaddleSeg": 48}
+PADDLESEG_OPTIONS = {"fuse_upsample": "bilinear_half_pixel", "pad_same": True,
+                     "conv_bias": True, "align_corners": False}
+
+
 @pxcore.hookimpl
 def px_register_backbones(registry):
     for name, (width, _) in ARCHITECTURES.items():
@@ -60,6 +67,16 @@ def px_register_models(registry):
             metadata={**_SEG_METADATA, "architecture": f"HRNet_W{width} (PaddleX 1.x HRNet)"},
             summary=f"HRNet-W{width} segmentation: four branches joined at stride 4, 1x1 convs "
                     "(PaddleX 1.x / PaddleSeg legacy tensor names)",
+        )
+    for name, width in PADDLESEG.items():
+        registry.add(
+            name=name,
+            factory=_SEGMENTER,
+            defaults={"width": width, "num_classes": 2, **PADDLESEG_OPTIONS},
+            task="semantic_segmentation",
+            metadata={**_SEG_METADATA, "architecture": f"HRNet_W{width} (PaddleSeg 2.x FCN)"},
+            summary=f"HRNet-W{width} segmentation as PaddleSeg 2.x / PaddleX 2.x build it: "
+                    "'same'-padded stride-2 convs, half-pixel resizes, a biased FCN head",
         )
 
 

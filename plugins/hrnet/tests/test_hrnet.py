@@ -13,7 +13,7 @@ from pxcore.errors import PxError, WeightsError
 from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
 from pxcore.weights import write_legacy_tensor
-from pxcore_hrnet.plugin import ARCHITECTURES, SEGMENTATION
+from pxcore_hrnet.plugin import ARCHITECTURES, PADDLESEG, SEGMENTATION
 
 DIST = "pxcore-hrnet"
 LAYOUTS = Path(__file__).parent / "layouts"
@@ -32,7 +32,7 @@ def test_conformance(spec):
 def test_registers_the_zoo_row_and_its_backbone():
     record = next(r for r in pxcore.plugin_records() if r.name == DIST)
     assert record.ok and record.source == "entry-point", record.error
-    assert record.provides == {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION]}
+    assert record.provides == {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION, *PADDLESEG]}
     spec = pxcore.get_registry().get("model", "HRNet_W18")
     assert spec.task == "classification" and spec.paddlex == {"class": "HRNet_W18_C"}
     assert spec.defaults == {"width": 18, "num_classes": 1000} and spec.metadata["input_size"] == 224
