@@ -84,6 +84,22 @@ def test_a_clean_set_has_no_findings_and_the_loaders_counts(shapes):
     assert seg.pixels[0] > 0 and sum(seg.pixels) == seg.images["seg_train"] * 64 * 64
 
 
+def test_coco_jsons_are_found_in_the_annotations_folder(shapes, tmp_path):
+    """Without --file-list: annotations/{split}.json (as px's shapes write them) and
+    annotations/instances_{split}2017.json (COCO's own download) are the splits."""
+    found = check(shapes, "coco")
+    assert sorted(found.images) == ["test", "train", "val"] and found.findings == []
+    assert found.annotations["train"] == check(shapes, "coco", ["annotations/train.json"]).annotations["train"]
+    coco = tmp_path / "coco"
+    (coco / "annotations").mkdir(parents=True)
+    for name in ("JPEGImages",):
+        (coco / name).symlink_to(shapes / name)
+    for split in ("train", "val"):
+        (coco / "annotations" / f"instances_{split}2017.json").write_bytes(
+            (shapes / "annotations" / f"{split}.json").read_bytes())
+    assert sorted(check(coco, "coco").images) == ["train", "val"]
+
+
 # --- VOC ------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -594,10 +594,20 @@ def find_sources(data_dir: Path, format: str, file_lists=None) -> dict[str, Path
         return sources
     names = [f"{s}.json" for s in SPLITS] if format == "coco" else [f"{s}_list.txt" for s in SPLITS]
     sources = {n.split(".")[0].removesuffix("_list"): data_dir / n for n in names if (data_dir / n).is_file()}
+    if not sources and format == "coco":
+        # COCO's own layout: annotations/{split}.json (px's shapes) or
+        # annotations/instances_{split}2017.json (the COCO download)
+        for split in SPLITS:
+            found = sorted((data_dir / "annotations").glob(f"{split}.json")) or sorted(
+                (data_dir / "annotations").glob(f"instances_{split}*.json"))
+            if found:
+                sources[split] = found[0]
     if not sources and format == "coco" and (data_dir / "annotations.json").is_file():
         sources = {"all": data_dir / "annotations.json"}
     if not sources:
-        wanted = ", ".join(names) + (" or annotations.json" if format == "coco" else "")
+        wanted = ", ".join(names) + (", annotations/{train,val,test}.json, annotations/"
+                                     "instances_{train,val}*.json or annotations.json"
+                                     if format == "coco" else "")
         raise DatasetError(f"{str(data_dir)!r} has none of {wanted}; name the lists with --file-list "
                            "or write them with px split-dataset")
     return sources
