@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -373,6 +374,18 @@ def test_the_command_exits_1_on_errors_and_writes_a_self_contained_report(bad_vo
         picture = cv2.imdecode(np.frombuffer(base64.b64decode(source.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
         assert picture is not None and picture.shape[1] >= 200
     assert "3.xml, object 1" in page and "box_zero_area" in page and "object 4 clipped" in page
+
+
+def test_a_closed_pipe_keeps_the_exit_status(bad_voc):
+    """`px check-dataset ... | head` closes the pipe early: the status still says errors."""
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    child = subprocess.Popen([sys.executable, "-m", "pxcore.cli", "check-dataset", str(bad_voc),
+                              "--format", "voc"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=env)
+    child.stdout.close()  # the reader is gone before the first line
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 1, stderr.decode()[-2000:]
+    assert b"BrokenPipeError" not in stderr
 
 
 def test_only_warnings_exit_0(tmp_path):

@@ -5,6 +5,9 @@ Exit status 1 when there are errors, 0 with only warnings."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 MAX_PRINTED = 200  # findings printed; the report and summary.json hold them all
 
 
@@ -42,6 +45,16 @@ def run(args) -> int:
 
         page, data = write_report(result, args.report, args.samples)
         written.append(f"report: {page} (summary: {data})")
+    status = 1 if result.errors else 0
+    try:
+        _print(result, written)
+        sys.stdout.flush()  # a closed pipe fails here, not at exit (status 120)
+    except BrokenPipeError:  # `px check-dataset ... | head`: the status still says errors
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+    return status
+
+
+def _print(result, written: list[str]) -> None:
     summary = result.summary()
     for split, counts in summary["splits"].items():
         print(f"{split:6s} {counts['images']} usable images of {counts['listed']}, {counts['annotations']} annotations "
@@ -57,4 +70,3 @@ def run(args) -> int:
     for line in written:
         print(line)
     print(f"{len(result.errors)} errors, {len(result.warnings)} warnings")
-    return 1 if result.errors else 0
