@@ -10,8 +10,14 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.pytest_plugin import (
+    check_backbone_takes_classifier_weights,
+    check_backbone_takes_legacy_archive,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+)
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-alexnet"
@@ -21,19 +27,13 @@ MANIFEST = Path(__file__).parent / "layouts" / "AlexNet.json"
 PARAMETERS = 61_100_840
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point"
-    assert record.provides == {"backbone": ["AlexNet"], "model": ["AlexNet"]}
-    spec = pxcore.get_registry().get("model", "AlexNet")
-    assert spec.task == "classification" and spec.paddlex == {"class": "AlexNet"}
-    assert spec.defaults["num_classes"] == 1000
-    assert spec.metadata["input_size"] == spec.metadata["min_input_size"] == 224
+    check_entry_point(DIST, {"backbone": ["AlexNet"], "model": ["AlexNet"]})
+    check_classifier_presets(["AlexNet"])
+    assert pxcore.get_registry().get("model", "AlexNet").metadata["min_input_size"] == 224
 
 
 def test_parameter_count():
@@ -116,26 +116,9 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    classifier = pxcore.create_model("AlexNet", num_classes=10)
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    backbone = pxcore.create_backbone("AlexNet", pretrained=path)
-    expected = classifier.net.state_dict()
-    assert set(backbone.state_dict()) == {k for k in expected if not k.startswith("_fc")}
-    for key, value in backbone.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), expected[key].numpy())
+    check_backbone_takes_classifier_weights("AlexNet", tmp_path, head=("_fc",))
 
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    manifest = load_manifest(MANIFEST)
-    folder = tmp_path / "AlexNet_pretrained"
-    folder.mkdir()
-    for index, (legacy, key) in enumerate(manifest["legacy"].items()):
-        write_legacy_tensor(folder / legacy, np.full(manifest["pdparams"][key], index, "float32"))
-    backbone = pxcore.create_backbone("AlexNet", pretrained=folder)
-    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
-    loaded = backbone.state_dict()
-    assert set(loaded) == {k for k in value_of if not k.startswith("_fc")}
-    for key, value in loaded.items():
-        assert np.all(value.numpy() == value_of[key]), key
+    check_backbone_takes_legacy_archive("AlexNet", load_manifest(MANIFEST), tmp_path / "AlexNet_pretrained", ("_fc",))

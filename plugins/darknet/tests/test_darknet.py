@@ -10,8 +10,15 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.pytest_plugin import (
+    check_backbone_takes_legacy_archive,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+)
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-darknet"
@@ -21,18 +28,12 @@ MANIFEST = Path(__file__).parent / "layouts" / "DarkNet53.json"
 PARAMETERS = 41_645_640
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point"
-    assert record.provides == {"backbone": ["DarkNet53"], "model": ["DarkNet53"]}
-    spec = pxcore.get_registry().get("model", "DarkNet53")
-    assert spec.task == "classification" and spec.paddlex == {"class": "DarkNet53"}
-    assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+    check_entry_point(DIST, {"backbone": ["DarkNet53"], "model": ["DarkNet53"]})
+    check_classifier_presets(["DarkNet53"])
 
 
 def test_parameter_count():
@@ -78,12 +79,8 @@ def test_leaky_relu_for_yolov3_has_the_same_tensors():
 def classifier_checkpoint(tmp_path_factory):
     """A .pdparams in PaddleClas's layout with random values (written from the manifest:
     building a 42 M parameter classifier to save it would take longer)."""
-    rng = np.random.default_rng(0)
-    shapes = load_manifest(MANIFEST)["pdparams"]
-    state = {k: rng.standard_normal(s, dtype=np.float32) for k, s in shapes.items()}
-    path = tmp_path_factory.mktemp("darknet") / "DarkNet53_pretrained.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
-    return path, state
+    state = random_state(load_manifest(MANIFEST))
+    return save_pdparams(state, tmp_path_factory.mktemp("darknet") / "DarkNet53_pretrained.pdparams"), state
 
 
 def test_other_class_count_reinitialises_only_the_head(classifier_checkpoint):
@@ -122,14 +119,4 @@ def test_backbone_takes_its_classifier_checkpoint(classifier_checkpoint):
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    manifest = load_manifest(MANIFEST)
-    folder = tmp_path / "DarkNet53_pretrained"
-    folder.mkdir()
-    for index, (legacy, key) in enumerate(manifest["legacy"].items()):
-        write_legacy_tensor(folder / legacy, np.full(manifest["pdparams"][key], index, "float32"))
-    backbone = pxcore.create_backbone("DarkNet53", pretrained=folder)
-    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
-    loaded = backbone.state_dict()
-    assert set(loaded) == {k for k in value_of if not k.startswith("_out.")}
-    for key, value in loaded.items():
-        assert np.all(value.numpy() == value_of[key]), key
+    check_backbone_takes_legacy_archive("DarkNet53", load_manifest(MANIFEST), tmp_path / "DarkNet53_pretrained", ("_out.",))

@@ -10,8 +10,16 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.pytest_plugin import (
+    check_backbone_takes_classifier_weights,
+    check_backbone_takes_legacy_archive,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+)
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-shufflenet"
@@ -22,18 +30,12 @@ MANIFEST = LAYOUTS / "ShuffleNetV2.json"
 PARAMETERS = 2_294_784
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point"
-    assert record.provides == {"backbone": ["ShuffleNetV2"], "model": ["ShuffleNetV2"]}
-    spec = pxcore.get_registry().get("model", "ShuffleNetV2")
-    assert spec.task == "classification" and spec.paddlex == {"class": "ShuffleNetV2"}
-    assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+    check_entry_point(DIST, {"backbone": ["ShuffleNetV2"], "model": ["ShuffleNetV2"]})
+    check_classifier_presets(["ShuffleNetV2"])
 
 
 def test_parameter_count():
@@ -87,11 +89,8 @@ def test_channel_shuffle_interleaves_the_two_halves():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    manifest = load_manifest(MANIFEST)
-    rng = np.random.default_rng(0)
-    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
-    net = pxcore.create_model("ShuffleNetV2", num_classes=7, pretrained=tmp_path / "w.pdparams").net
+    state = random_state(load_manifest(MANIFEST))
+    net = pxcore.create_model("ShuffleNetV2", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["_fc.weight"].shape) == [1024, 7]
     np.testing.assert_array_equal(loaded["_last_conv._conv.weight"].numpy(),
@@ -114,25 +113,10 @@ def test_weights_of_another_width_fail_clearly(tmp_path):
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    classifier = pxcore.create_model("ShuffleNetV2", num_classes=10)
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    backbone = pxcore.create_backbone("ShuffleNetV2", pretrained=path)
-    expected = classifier.net.state_dict()
-    for key, value in backbone.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), expected[key].numpy())
+    check_backbone_takes_classifier_weights("ShuffleNetV2", tmp_path)
 
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    manifest = load_manifest(MANIFEST)
-    folder = tmp_path / "ShuffleNetV2_pretrained"
-    folder.mkdir()
-    for index, (legacy, key) in enumerate(manifest["legacy"].items()):
-        write_legacy_tensor(folder / legacy, np.full(manifest["pdparams"][key], index, "float32"))
-    backbone = pxcore.create_backbone("ShuffleNetV2", pretrained=folder)
-    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
-    loaded = backbone.state_dict()
-    assert set(loaded) == {k for k in value_of if not k.startswith(("_last_conv.", "_fc."))}
-    for key, value in loaded.items():
-        assert np.all(value.numpy() == value_of[key]), key
+    check_backbone_takes_legacy_archive("ShuffleNetV2", load_manifest(MANIFEST), tmp_path / "ShuffleNetV2_pretrained",
+                                        ("_last_conv.", "_fc."))

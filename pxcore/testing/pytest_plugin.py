@@ -1,0 +1,182 @@
+"""pxcore's pytest plugin: the fixtures and helpers every plugin's test suite shares.
+
+pytest loads it through the ``pytest11`` entry point of pxcore's distribution, so any
+suite run where pxcore is installed (ours under plugins/, a third party's) has the
+fixtures without a conftest; the helpers are imported from here. Loading it imports
+neither paddle nor numpy: they are imported when a fixture or helper runs.
+
+Fixtures: ``scratch``. Helpers: ``conformance_test``, ``by_model``, ``slow_marks``,
+``check_entry_point``, ``check_classifier_presets``, ``random_state``, ``save_pdparams``,
+``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
+``check_backbone_takes_legacy_archive``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SlowNames = Collection[str] | Callable[[str], bool]
+
+
+def pytest_configure(config):
+    # by_model and conformance_test mark big networks slow: a suite run on its own
+    # (not under pxcore's pyproject, which declares it) knows the marker too
+    config.addinivalue_line("markers", "slow: end-to-end tests that take more than a few seconds")
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    """``tmp_path``, removed when the test ends, passed or failed: for weight files of
+    hundreds of MB that a failed test's kept folder would pile up."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# --- parameters -----------------------------------------------------------------------
+
+def slow_marks(name: str, slow: SlowNames = ()) -> list:
+    """``[pytest.mark.slow]`` where ``slow`` (names, or a test on a name) names ``name``."""
+    is_slow = slow(name) if callable(slow) else name in slow
+    return [pytest.mark.slow] if is_slow else []
+
+
+def by_model(names: Iterable[str], slow: SlowNames = ()) -> list:
+    """pytest params, one per model name, id'd by it, the ``slow`` ones marked slow."""
+    return [pytest.param(name, id=name, marks=slow_marks(name, slow)) for name in names]
+
+
+def conformance_test(distribution: str, slow: SlowNames = (), leave_out: Collection[str] = ()):
+    """The conformance test of a plugin, one case per spec it registers (its
+    ``pxcore.testing.check_spec`` checks), the ``slow`` specs marked slow, the
+    ``leave_out`` ones not run (a weight variant building exactly another spec's
+    network). In a test module: ``test_conformance = conformance_test("my-plugin")``."""
+    from . import check_spec, conformance_params
+
+    params = [pytest.param(*p.values, id=p.id, marks=[*p.marks, *slow_marks(p.values[0].name, slow)])
+              for p in conformance_params(distribution) if p.values[0].name not in leave_out]
+
+    @pytest.mark.parametrize("spec", params)
+    def test_conformance(spec):
+        check_spec(spec)
+
+    return test_conformance
+
+
+# --- registration ---------------------------------------------------------------------
+
+def check_entry_point(distribution: str, provides: Mapping[str, list[str]], zoo: list[str] | None = None):
+    """The plugin was found through its ``pxcore.plugins`` entry point (not registered
+    by hand), loaded without error and registered exactly ``provides`` (kind -> names,
+    in order) and, if given, the zoo rows ``zoo``. Returns its record."""
+    from ..plugins import plugin_records
+
+    records = plugin_records()
+    record = next((r for r in records if r.name == distribution), None)
+    assert record is not None, (
+        f"no plugin {distribution!r} among {[r.name for r in records]}: install it "
+        "(pip install -e <its folder>) so that its entry point is seen")
+    assert record.source == "entry-point" and record.ok, record.error
+    assert record.provides == dict(provides)
+    if zoo is not None:
+        assert record.zoo == zoo
+    return record
+
+
+def check_classifier_presets(names: Iterable[str], input_size: int = 224, num_classes: int = 1000) -> None:
+    """Each name is a classification preset that PaddleX knows by that class name, at
+    ImageNet's defaults (``num_classes`` classes, ``input_size`` px)."""
+    from ..plugins import get_registry
+
+    for name in names:
+        spec = get_registry().get("model", name)
+        assert spec.task == "classification" and spec.paddlex == {"class": name}, name
+        assert spec.defaults["num_classes"] == num_classes and spec.metadata["input_size"] == input_size, name
+
+
+# --- weight files ---------------------------------------------------------------------
+
+def random_state(manifest: Mapping, seed: int = 0, scale: float = 1.0) -> dict:
+    """Values for every tensor of a layout manifest's ``pdparams`` (name -> shape):
+    float32 draws of a standard normal times ``scale``, from ``seed``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {key: (rng.standard_normal(shape) * scale).astype("float32")
+            for key, shape in manifest["pdparams"].items()}
+
+
+def save_pdparams(state: Mapping[str, Any], path: Path) -> Path:
+    """``state`` (name -> numpy array or tensor) as a .pdparams at ``path``; returns it."""
+    import paddle
+
+    paddle.save({key: paddle.to_tensor(value) for key, value in state.items()}, str(path))
+    return Path(path)
+
+
+def write_legacy_archive(folder: Path, aliases: Mapping[str, str], state: Mapping[str, Any]) -> Path:
+    """A Paddle 1.x per-variable archive in ``folder`` (created): one file per legacy
+    name of ``aliases`` (legacy name -> tensor name) holding ``state``'s tensor."""
+    from ..weights import write_legacy_tensor
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for legacy, key in aliases.items():
+        write_legacy_tensor(folder / legacy, state[key])
+    return folder
+
+
+def check_backbone_takes_classifier_weights(name: str, folder: Path, *, legacy: str | None = None,
+                                            head: tuple[str, ...] = (), aliases: Mapping[str, str] | None = None,
+                                            **backbone_args: Any) -> None:
+    """``create_backbone(name, pretrained=...)`` takes a 10-class classifier's
+    checkpoint (written in ``folder``): every tensor of the backbone holds the
+    classifier's value. ``legacy="archive"`` also gives it the classifier as a Paddle 1.x
+    per-variable archive, ``legacy="pdparams"`` as a .pdparams keyed by the legacy names
+    (``aliases``, by default the classifier's ``weight_aliases()``). With ``head`` (the
+    prefixes of the classifier's own tensors) the backbone has exactly the others."""
+    import numpy as np
+    import paddle
+
+    from ..api import create_backbone, create_model
+
+    classifier = create_model(name, num_classes=10).net
+    state = {key: value.numpy() for key, value in classifier.state_dict().items()}
+    sources = [Path(folder) / "classifier.pdparams"]
+    paddle.save(classifier.state_dict(), str(sources[0]))
+    aliases = classifier.weight_aliases() if aliases is None else aliases
+    if legacy == "archive":
+        sources.append(write_legacy_archive(Path(folder) / "legacy", aliases, state))
+    elif legacy == "pdparams":
+        sources.append(save_pdparams({old: state[key] for old, key in aliases.items()},
+                                     Path(folder) / "paddle1.pdparams"))
+    elif legacy is not None:
+        raise ValueError(f"legacy={legacy!r}: use 'archive', 'pdparams' or None")
+    for source in sources:
+        loaded = create_backbone(name, pretrained=source, **backbone_args).state_dict()
+        if head:
+            assert set(loaded) == {key for key in state if not key.startswith(head)}, source
+        for key, value in loaded.items():
+            np.testing.assert_array_equal(value.numpy(), state[key])
+
+
+def check_backbone_takes_legacy_archive(name: str, manifest: Mapping, folder: Path, head: tuple[str, ...]) -> None:
+    """The backbone takes its classifier's Paddle 1.x archive (every variable of the
+    manifest's ``legacy``, the head's included, each filled with its own index so that a
+    misplaced tensor shows): it has exactly the tensors not under ``head`` and each holds
+    the value written for it."""
+    import numpy as np
+
+    from ..api import create_backbone
+
+    value_of = {key: index for index, key in enumerate(manifest["legacy"].values())}
+    state = {key: np.full(manifest["pdparams"][key], index, "float32") for key, index in value_of.items()}
+    write_legacy_archive(folder, manifest["legacy"], state)
+    loaded = create_backbone(name, pretrained=folder).state_dict()
+    assert set(loaded) == {key for key in value_of if not key.startswith(head)}
+    for key, value in loaded.items():
+        assert np.all(value.numpy() == value_of[key]), key
