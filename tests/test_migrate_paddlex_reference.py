@@ -295,6 +295,7 @@ V2_SEGMENTERS = {
                   ("backbones.hrnet", "HRNet_W48", {"align_corners": False})),
     "HRNet-W18": ("HRNet", "fcn", "FCN", {"align_corners": False},
                   ("backbones.hrnet", "HRNet_W18", {"align_corners": False})),
+    "FastSCNN": ("FastSCNN", "fast_scnn", "FastSCNN", {"align_corners": False}, None),
 }
 
 # Builds each network as PaddleX 2.1's BaseSegmenter.build_net does

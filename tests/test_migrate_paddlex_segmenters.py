@@ -46,7 +46,8 @@ TRANSFORMS = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_rat
 
 
 def _paddleseg_dir(folder, cls="UNet", params=PARAMS, **build):
-    preset = {"UNet": "UNet_PaddleSeg", "HRNet": "HRNet_W18_PaddleSeg"}[cls]
+    preset = {"UNet": "UNet_PaddleSeg", "HRNet": "HRNet_W18_PaddleSeg",
+              "FastSCNN": "Fast-SCNN_PaddleSeg"}[cls]
     source = px.create_model(preset, num_classes=3, **build)
     _randomize(source.net)
     theirs = {ours: name for name, ours in source.net.weight_aliases().items()}
@@ -54,6 +55,9 @@ def _paddleseg_dir(folder, cls="UNet", params=PARAMS, **build):
     if cls == "UNet":
         assert "logit.weight" not in state and "cls.bias" in state  # PaddleSeg's names
         state["conv.weight"], state["conv.bias"] = state["cls.weight"], state["cls.bias"]
+    elif cls == "FastSCNN":  # PaddleSeg's auxiliary head, which PaddleX 2.1 saves too
+        assert "feature_fusion.dwconv._conv.weight" in state
+        state["auxlayer.conv.weight"] = np.ones((3, 32, 1, 1), "float32")
     else:
         assert "head.cls.bias" in state and "backbone.la1.bb_layer2_1.conv_down._conv.weight" in state
     write_paddlex2_dir(folder, {"class": cls, "type": "segmenter", "num_classes": 3,
@@ -121,6 +125,18 @@ def test_paddlex2_hrnet_w18_loads_with_its_width_from_the_tensors(tmp_path, capl
         np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]))
 
 
+def test_paddlex2_fastscnn_loads_and_predicts_as_its_weights(tmp_path):
+    source = _paddleseg_dir(tmp_path / "fastscnn", "FastSCNN")
+    model = px.load_model(tmp_path / "fastscnn")
+    assert model.name == "Fast-SCNN_PaddleSeg" and model.net.variant == "paddleseg"
+    assert not model.net.align_corners
+    source.eval_transforms = model.eval_transforms
+    image = _image(6, 64, 96)
+    got, want = model.predict(image), source.predict(image)
+    for key in got:
+        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]))
+
+
 def test_hrnet_width_paddlex_does_not_take_refused(tmp_path):
     folder = write_paddlex2_dir(tmp_path / "h", {"class": "HRNet", "type": "segmenter",
                                                  "num_classes": 3, "labels": LABELS},
@@ -131,7 +147,6 @@ def test_hrnet_width_paddlex_does_not_take_refused(tmp_path):
 
 @pytest.mark.parametrize("cls, message", [
     ("BiSeNetV2", "BiSeNetV2 (detail and semantic branches"),
-    ("FastSCNN", "FastSCNN (another global feature extractor"),
     ("DeepLabV3P", "ResNet50_vd/ResNet101_vd"),
     ("PSPNet", "not one of PaddleX 2.1's segmenters"),
 ])

@@ -33,9 +33,6 @@ TASK = "semantic_segmentation"
 V2_REFUSED = {
     "BiSeNetV2": "PaddleSeg 2.x's BiSeNetV2 (detail and semantic branches with a guided "
                  "aggregation layer), a network pxcore does not have",
-    "FastSCNN": "PaddleSeg 2.x's FastSCNN (another global feature extractor and classifier "
-                "than PaddleX 1.x's, see plugins/fastscnn/tools/make_layouts.py), which pxcore's "
-                "Fast-SCNN does not build yet",
     "DeepLabV3P": "PaddleSeg 2.x's DeepLabV3P on its ResNet50_vd/ResNet101_vd (output "
                   "stride 8, ASPP rates 1, 12, 24, 36), which pxcore's DeepLabv3p (PaddleX "
                   "1.x's MobileNet and Xception encoders) does not build yet",
@@ -43,11 +40,12 @@ V2_REFUSED = {
 
 # PaddleX 2.1's class -> its defaults for the arguments model.yml does not store.
 V2_DEFAULTS = {"UNet": {"use_deconv": False, "align_corners": False},
-               "HRNet": {"width": 48, "align_corners": False}}
+               "HRNet": {"width": 48, "align_corners": False},
+               "FastSCNN": {"align_corners": False}}
 HRNET_PRESETS = {18: "HRNet_W18_PaddleSeg", 48: "HRNet_W48_PaddleSeg"}  # PaddleX's widths
 
 SUPPORTED_V2 = ("UNet (PaddleSeg 2.x's, biased convs; bilinear or deconv upsampling), HRNet "
-                "(PaddleSeg 2.x's FCN, width 18 or 48); refused: " + ", ".join(V2_REFUSED))
+                "(PaddleSeg 2.x's FCN, width 18 or 48), FastSCNN (PaddleSeg 2.x's); refused: " + ", ".join(V2_REFUSED))
 
 # Constructor arguments that shape only training.
 TRAINING_ONLY = frozenset({"use_mixed_loss"})
@@ -75,7 +73,7 @@ def v2_arguments(info: PaddleXInfo, params: dict[str, Any],
                       f"of PaddleX 2.1's {info.model} that pxcore builds (it takes "
                       f"{', '.join(sorted(defaults))})")
     chosen = {**defaults, **given}
-    build = _unet if info.model == "UNet" else _hrnet
+    build = {"UNet": _unet, "HRNet": _hrnet, "FastSCNN": _fastscnn}[info.model]
     name, args = build(chosen, state, where)
     args["num_classes"] = int(info.num_classes)
     return name, TASK, args
@@ -93,6 +91,12 @@ def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None,
             deconv = found
     return "UNet_PaddleSeg", {"upsample_mode": "deconv" if deconv else "bilinear",
                               "align_corners": bool(chosen["align_corners"])}
+
+
+def _fastscnn(chosen: dict[str, Any], state: Mapping[str, Any] | None,
+              where: str) -> tuple[str, dict[str, Any]]:
+    # PaddleSeg's auxiliary head (auxlayer.*, training only) is left out on loading
+    return "Fast-SCNN_PaddleSeg", {"align_corners": bool(chosen["align_corners"])}
 
 
 # The first transition's conv: its output channels are the HRNet's width.

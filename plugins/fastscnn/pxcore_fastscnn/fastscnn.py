@@ -17,6 +17,15 @@ whose Cityscapes weights the zoo has) builds it:
 Every resize is bilinear with aligned corners (Paddle 1.x's ``resize_bilinear``
 default, which the published weights were trained with).
 
+``variant="paddleseg"`` builds PaddleSeg 2.x's FastSCNN (``paddleseg/models/fast_scnn.py``,
+which PaddleX 2.x's ``FastSCNN`` builds) with the same blocks: the first conv pads "same"
+(stride 2: bottom and right only), every ConvBN outside the inverted residuals has a bias,
+the separable convs have no ReLU after the depthwise conv, the inverted residuals use ReLU
+(not ReLU6), the pyramid pooling concatenates its cells coarse-last (6, 3, 2, 1) and ends in
+a 3x3 conv, and the fusion's lower branch is a 3x3 depthwise conv. Its resizes follow
+``align_corners`` (PaddleX 2.x: False) but the pyramid pooling's, corner-aligned in both.
+The auxiliary head PaddleSeg adds for training (``auxlayer``) is not built.
+
 PaddleX's ``multi_loss_weight`` adds auxiliary heads for training (3x3 conv to 32 + BN +
 ReLU, dropout, 1x1 conv with bias) on the higher features (two weights) and also on the
 lower features (three weights).
@@ -30,6 +39,7 @@ from paddle import nn
 from pxcore.nn.resize import resize_bilinear
 
 PSP_BINS = (1, 2, 3, 6)
+VARIANTS = ("paddlex", "paddleseg")
 
 
 def _bn(channels: int, momentum: float = 0.99) -> nn.BatchNorm2D:
@@ -59,12 +69,15 @@ class ConvBN(nn.Layer):
 
 
 class SeparableConv(nn.Layer):
-    """Depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU (PaddleX's separate_conv)."""
+    """Depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU (PaddleX's separate_conv);
+    ``paddleseg``: biased convs, no ReLU after the depthwise (``SeparableConvBNReLU``)."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 paddleseg: bool = False) -> None:
         super().__init__()
-        self.depthwise = ConvBN(in_channels, in_channels, 3, stride, 1, groups=in_channels)
-        self.pointwise = ConvBN(in_channels, out_channels)
+        self.depthwise = ConvBN(in_channels, in_channels, 3, stride, 1, groups=in_channels,
+                                bias=paddleseg, act=None if paddleseg else "relu")
+        self.pointwise = ConvBN(in_channels, out_channels, bias=paddleseg)
 
     def forward(self, x):
         return self.pointwise(self.depthwise(x))
@@ -75,11 +88,11 @@ class InvertedResidual(nn.Layer):
     input added when the block keeps its shape (every block but a stage's first)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int,
-                 shortcut: bool) -> None:
+                 shortcut: bool, act: str = "relu6") -> None:
         super().__init__()
         hidden = int(round(in_channels * expansion))
-        self.expand = ConvBN(in_channels, hidden, act="relu6", momentum=0.9)
-        self.dwise = ConvBN(hidden, hidden, 3, stride, 1, groups=hidden, act="relu6", momentum=0.9)
+        self.expand = ConvBN(in_channels, hidden, act=act, momentum=0.9)
+        self.dwise = ConvBN(hidden, hidden, 3, stride, 1, groups=hidden, act=act, momentum=0.9)
         self.linear = ConvBN(hidden, out_channels, act=None, momentum=0.9)
         self.shortcut = shortcut
 
@@ -117,17 +130,21 @@ def adaptive_avg_pool(x, cells: int):
 
 
 class PyramidPooling(nn.Layer):
-    def __init__(self, channels: int, bins=PSP_BINS) -> None:
+    """Pooled cells, 1x1 conv-BN-ReLU, resized back (corners aligned) and concatenated
+    after the input, finest-last; ``paddleseg``: biased convs, coarsest-last."""
+
+    def __init__(self, channels: int, bins=PSP_BINS, paddleseg: bool = False) -> None:
         super().__init__()
-        self.bins = tuple(bins)
-        self.stages = nn.LayerList([ConvBN(channels, channels // 4) for _ in self.bins])
+        self.bins, self.reverse = tuple(bins), paddleseg
+        self.stages = nn.LayerList([ConvBN(channels, channels // 4, bias=paddleseg)
+                                    for _ in self.bins])
 
     def forward(self, x):
-        outs = [x]
+        outs = []
         for i, stage in enumerate(self.stages):  # (to_static's zip takes no strict=)
             pooled = stage(adaptive_avg_pool(x, self.bins[i]))
             outs.append(resize_bilinear(pooled, x, align_corners=True))
-        return paddle.concat(outs, axis=1)
+        return paddle.concat([x, *(outs[::-1] if self.reverse else outs)], axis=1)
 
 
 class AuxHead(nn.Layer):
@@ -153,6 +170,8 @@ class FastSCNN(nn.Layer):
         align_corners: the corner rule of every bilinear resize (True: Paddle 1.x's, the
             published weights').
         in_channels: image channels.
+        variant: one of ``VARIANTS``: "paddlex" (PaddleX 1.x, the zoo's archive) or
+            "paddleseg" (PaddleSeg 2.x / PaddleX 2.x; see the module docstring).
 
     ``forward(images)`` takes [N, in_channels, H, W] (H, W multiples of 32) and returns
     logits [N, num_classes, H, W]; in training with auxiliary heads, a list of them.
@@ -160,38 +179,44 @@ class FastSCNN(nn.Layer):
 
     head_prefixes = ("classifier.logit.", "aux_higher.logit.", "aux_lower.logit.")
     # a checkpoint trained with auxiliary heads loads into a network built without them
-    unused_prefixes = ("aux_higher.", "aux_lower.", "aux_layer_higher/", "aux_layer_lower/")
+    # (and PaddleSeg 2.x's auxiliary head, auxlayer.*, which no variant builds)
+    unused_prefixes = ("aux_higher.", "aux_lower.", "aux_layer_higher/", "aux_layer_lower/",
+                       "auxlayer.")
 
     def __init__(self, num_classes: int, multi_loss_weight=(1.0,), align_corners: bool = True,
-                 in_channels: int = 3) -> None:
+                 in_channels: int = 3, variant: str = "paddlex") -> None:
         super().__init__()
         weights = tuple(float(w) for w in multi_loss_weight)
         if not 1 <= len(weights) <= 3:
             raise ValueError(f"FastSCNN: multi_loss_weight takes 1 to 3 weights, got {list(weights)}")
-        self.num_classes, self.align_corners = num_classes, align_corners
+        if variant not in VARIANTS:
+            raise ValueError(f"FastSCNN: variant must be one of {VARIANTS}, got {variant!r}")
+        self.num_classes, self.align_corners, self.variant = num_classes, align_corners, variant
         self.loss_weights = weights
+        ps = variant == "paddleseg"
         # learning to downsample
-        self.downsample = ConvBN(in_channels, 32, 3, stride=2)
-        self.dsconv1 = SeparableConv(32, 48, stride=2)
-        self.dsconv2 = SeparableConv(48, 64, stride=2)
+        self.downsample = ConvBN(in_channels, 32, 3, stride=2, padding="same" if ps else 0, bias=ps)
+        self.dsconv1 = SeparableConv(32, 48, stride=2, paddleseg=ps)
+        self.dsconv2 = SeparableConv(48, 64, stride=2, paddleseg=ps)
         # global feature extractor
         stages, previous = [], 64
         for out, stride in zip((64, 96, 128), (2, 2, 1), strict=True):
             stages.append(nn.Sequential(*[
                 InvertedResidual(previous if i == 0 else out, out, stride if i == 0 else 1, 6,
-                                 shortcut=i > 0) for i in range(3)]))
+                                 shortcut=i > 0, act="relu" if ps else "relu6") for i in range(3)]))
             previous = out
         self.bottlenecks = nn.LayerList(stages)
-        self.psp = PyramidPooling(128)
-        self.psp_out = ConvBN(256, 128)
+        self.psp = PyramidPooling(128, paddleseg=ps)
+        self.psp_out = ConvBN(256, 128, 3, padding=1, bias=True) if ps else ConvBN(256, 128)
         # feature fusion
-        self.fusion_lower = ConvBN(128, 128)
+        self.fusion_lower = (ConvBN(128, 128, 3, padding=1, groups=128) if ps
+                             else ConvBN(128, 128))
         self.fusion_lower_linear = ConvBN(128, 128, bias=True, act=None)
         self.fusion_higher = ConvBN(64, 128, bias=True, act=None)
         # classifier
         self.classifier = nn.Sequential()
-        self.classifier.add_sublayer("dsconv1", SeparableConv(128, 128))
-        self.classifier.add_sublayer("dsconv2", SeparableConv(128, 128))
+        self.classifier.add_sublayer("dsconv1", SeparableConv(128, 128, paddleseg=ps))
+        self.classifier.add_sublayer("dsconv2", SeparableConv(128, 128, paddleseg=ps))
         self.classifier.add_sublayer("dropout", nn.Dropout2D(0.1))
         self.classifier.add_sublayer("logit", nn.Conv2D(128, num_classes, 1))
         if len(weights) >= 2:
@@ -219,10 +244,9 @@ class FastSCNN(nn.Layer):
         return outputs
 
     def weight_aliases(self) -> dict[str, str]:
-        """PaddleX 1.x / PaddleSeg legacy static variable names -> our keys (the zoo's
-        ``fast_scnn_cityscape.tar``). PaddleSeg 2.x's FastSCNN is a different network
-        (a 3x3 depthwise conv in the fusion, biased convs, other separable convs), so
-        its checkpoints are not taken; see the README."""
-        from .legacy_names import static_names
+        """PaddleX 1.x / PaddleSeg legacy static variable names (the zoo's
+        ``fast_scnn_cityscape.tar``), or for ``variant="paddleseg"`` PaddleSeg 2.x's
+        state-dict keys (a PaddleX 2.x ``model.pdparams``) -> our keys."""
+        from .legacy_names import paddleseg_names, static_names
 
-        return static_names(self)
+        return paddleseg_names(self) if self.variant == "paddleseg" else static_names(self)

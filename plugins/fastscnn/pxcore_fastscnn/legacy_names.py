@@ -6,6 +6,10 @@ Two conventions meet there: ``model_utils.libs``' scoped names
 residuals' ``conv_bn_layer`` names, which ignore the scopes
 (``inverted_block_2_3_dwise_weights``, ``..._bn_scale`` / ``_offset`` / ``_mean`` /
 ``_variance``).
+
+PaddleSeg 2.x's FastSCNN (``paddleseg_names``) keeps module paths: ``learning_to_downsample.
+dsconv_bn_relu1.depthwise_conv._conv.weight``, ``global_feature_extractor.bottleneck2.0.
+block.1._batch_norm._mean``, ``feature_fusion.dwconv``, ``classifier.conv.bias``.
 """
 
 from __future__ import annotations
@@ -57,4 +61,36 @@ def static_names(net) -> dict[str, str]:
         names.update(_aux("aux_layer_higher", "aux_higher"))
     if hasattr(net, "aux_lower"):
         names.update(_aux("aux_layer_lower", "aux_lower"))
+    return names
+
+
+_LEAVES_2X = (("_conv.weight", "conv.weight"), ("_conv.bias", "conv.bias"),
+              ("_batch_norm.weight", "bn.weight"), ("_batch_norm.bias", "bn.bias"),
+              ("_batch_norm._mean", "bn._mean"), ("_batch_norm._variance", "bn._variance"))
+
+
+def paddleseg_names(net) -> dict[str, str]:
+    """{PaddleSeg 2.x FastSCNN state-dict key: our key} (``net`` of variant "paddleseg");
+    a leaf our layer lacks (a bias-free conv) is left out."""
+    paths = {"learning_to_downsample.conv_bn_relu": "downsample",
+             "global_feature_extractor.ppm.conv_bn_relu2": "psp_out",
+             "feature_fusion.dwconv": "fusion_lower",
+             "feature_fusion.conv_low_res": "fusion_lower_linear",
+             "feature_fusion.conv_high_res": "fusion_higher"}
+    for theirs, ours in (("learning_to_downsample.dsconv_bn_relu1", "dsconv1"),
+                         ("learning_to_downsample.dsconv_bn_relu2", "dsconv2"),
+                         ("classifier.dsconv1", "classifier.dsconv1"),
+                         ("classifier.dsconv2", "classifier.dsconv2")):
+        paths[f"{theirs}.depthwise_conv"] = f"{ours}.depthwise"
+        paths[f"{theirs}.piontwise_conv"] = f"{ours}.pointwise"  # PaddleSeg's spelling
+    for k, stage in enumerate(net.bottlenecks):
+        for i in range(len(stage)):
+            for j, ours in enumerate(("expand", "dwise", "linear")):
+                paths[f"global_feature_extractor.bottleneck{k + 1}.{i}.block.{j}"] = f"bottlenecks.{k}.{i}.{ours}"
+    for s in range(len(net.psp.stages)):
+        paths[f"global_feature_extractor.ppm.stages.{s}.1"] = f"psp.stages.{s}"
+    keys = set(net.state_dict())
+    names = {f"{theirs}.{leaf}": f"{ours}.{key}" for theirs, ours in paths.items()
+             for leaf, key in _LEAVES_2X if f"{ours}.{key}" in keys}
+    names.update({f"classifier.conv.{k}": f"classifier.logit.{k}" for k in ("weight", "bias")})
     return names

@@ -20,12 +20,22 @@ METADATA = {"input_size": 1024, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
             "test_input_size": 64, "size_divisor": 32}
 
 
+# PaddleSeg 2.x's FastSCNN as PaddleX 2.x builds it (FastSCNN(num_classes=2,
+# align_corners=False); its auxiliary head, for training, is not built).
+PADDLESEG_DEFAULTS = {"num_classes": 2, "multi_loss_weight": [1.0], "align_corners": False,
+                      "variant": "paddleseg"}
+
+
 @pxcore.hookimpl
 def px_register_models(registry):
     registry.add(name="Fast-SCNN", factory="pxcore_fastscnn.fastscnn:FastSCNN", defaults=DEFAULTS,
                  task="semantic_segmentation", paddlex={"class": "FastSCNN"}, metadata=METADATA,
                  summary="Fast-SCNN: learning-to-downsample, MobileNetV2 global features with "
                          "pyramid pooling, two-branch fusion (real time)")
+    registry.add(name="Fast-SCNN_PaddleSeg", factory="pxcore_fastscnn.fastscnn:FastSCNN",
+                 defaults=PADDLESEG_DEFAULTS, task="semantic_segmentation", metadata=METADATA,
+                 summary="Fast-SCNN as PaddleSeg 2.x / PaddleX 2.x build it (biased convs, "
+                         "ReLU bottlenecks, depthwise fusion, half-pixel resizes)")
 
 
 @pxcore.hookimpl
