@@ -4,7 +4,6 @@ tests/layouts/ by tools/make_layouts.py from the reference implementations."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,17 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
-from pxcore.weights import write_legacy_tensor
+from pxcore.testing.pytest_plugin import (
+    by_model,
+    check_backbone_takes_classifier_weights,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+    write_legacy_archive,
+)
 from pxcore_densenet.plugin import ARCHITECTURES
 
 DIST = "pxcore-densenet"
@@ -36,41 +43,16 @@ LEVELS = {  # (channels, stride) of C2..C5
 SLOW = {"DenseNet161", "DenseNet201"}
 
 
-def by_model(names) -> list:
-    return [pytest.param(name, id=name, marks=[pytest.mark.slow] if name in SLOW else [])
-            for name in names]
-
-
-def _conformance_params() -> list:
-    return [pytest.param(*p.values, id=p.id,
-                         marks=[*p.marks, *([pytest.mark.slow] if p.values[0].name in SLOW else [])])
-            for p in conformance_params(DIST)]
-
-
 def manifest_for(name: str) -> dict:
     return load_manifest(LAYOUTS / f"{name}.json")
 
 
-@pytest.fixture
-def scratch(tmp_path):
-    # weight files of DenseNet161 run to over 100 MB: don't keep them around
-    yield tmp_path
-    shutil.rmtree(tmp_path, ignore_errors=True)
-
-
-@pytest.mark.parametrize("spec", _conformance_params())
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST, slow=SLOW)
 
 
 def test_found_through_its_entry_point():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.source == "entry-point" and record.ok, record.error
-    assert record.provides == {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)}
-    for name in ARCHITECTURES:
-        spec = pxcore.get_registry().get("model", name)
-        assert spec.task == "classification" and spec.paddlex == {"class": name}
-        assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
+    check_classifier_presets(ARCHITECTURES)
 
 
 def test_the_seed_spelling_resolves():
@@ -93,7 +75,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
     assert list(net.state_dict()) == list(manifest_for(name)["pdparams"])
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
 def test_takes_the_official_weight_layouts(name, scratch):
     check_weight_layouts(manifest_for(name), scratch)
 
@@ -131,15 +113,8 @@ def test_other_depths_and_unknown_ones():
 
 # --- weights ------------------------------------------------------------------------------
 
-def _official_state(name: str) -> dict:
-    rng = np.random.default_rng(0)
-    return {k: rng.standard_normal(shape).astype("float32")
-            for k, shape in manifest_for(name)["pdparams"].items()}
-
-
 def test_weights_of_another_depth_are_refused_naming_the_tensors(scratch):
-    path = scratch / "DenseNet121.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("DenseNet121").items()}, str(path))
+    path = save_pdparams(random_state(manifest_for("DenseNet121")), scratch / "DenseNet121.pdparams")
     with pytest.raises(WeightsError) as info:
         pxcore.create_model("DenseNet201", pretrained=path)
     message = str(info.value)
@@ -149,12 +124,10 @@ def test_weights_of_another_depth_are_refused_naming_the_tensors(scratch):
 
 
 def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
-    manifest, state = manifest_for("DenseNet121"), _official_state("DenseNet121")
-    folder = scratch / "DenseNet121_pretrained"
-    folder.mkdir()
-    for legacy_name, key in manifest["legacy"].items():
-        if legacy_name != "conv3_7_x2_bn_variance":
-            write_legacy_tensor(folder / legacy_name, state[key])
+    manifest = manifest_for("DenseNet121")
+    folder = write_legacy_archive(scratch / "DenseNet121_pretrained", {
+        legacy: key for legacy, key in manifest["legacy"].items() if legacy != "conv3_7_x2_bn_variance"},
+        random_state(manifest))
     with pytest.raises(WeightsError, match=r"missing from the file: db_conv_3\.conv3_7\.bn_ac_func2\._batch_norm\._variance"):
         pxcore.create_model("DenseNet121", pretrained=folder)
     (folder / "conv3_7_x2_bn_variance").write_bytes(b"\0" * 10)
@@ -163,9 +136,8 @@ def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
 
 
 def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
-    state = _official_state("DenseNet121")
-    path = scratch / "DenseNet121.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
+    state = random_state(manifest_for("DenseNet121"))
+    path = save_pdparams(state, scratch / "DenseNet121.pdparams")
     loaded = pxcore.create_model("DenseNet121", num_classes=5, pretrained=path).net.state_dict()
     key = "db_conv_5.conv5_16.bn_ac_func2._conv.weight"
     assert np.array_equal(loaded[key].numpy(), state[key])
@@ -173,15 +145,5 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    classifier = pxcore.create_model("DenseNet121", num_classes=10)
-    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    legacy = tmp_path / "legacy"
-    legacy.mkdir()
-    for legacy_name, key in classifier.net.weight_aliases().items():
-        write_legacy_tensor(legacy / legacy_name, state[key])
-    for source in (path, legacy):
-        backbone = pxcore.create_backbone("DenseNet121", pretrained=source)
-        for key, value in backbone.state_dict().items():
-            np.testing.assert_array_equal(value.numpy(), state[key])
+    # as a .pdparams and as a Paddle 1.x archive
+    check_backbone_takes_classifier_weights("DenseNet121", tmp_path, legacy="archive")

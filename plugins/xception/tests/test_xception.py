@@ -5,7 +5,6 @@ tools/make_layouts.py from the reference implementations."""
 
 from __future__ import annotations
 
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -15,8 +14,17 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, check_static_parity, conformance_params
+from pxcore.testing import check_static_parity
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.pytest_plugin import (
+    by_model,
+    check_backbone_takes_classifier_weights,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+)
 from pxcore.weights import fit_state, write_legacy_tensor
 from pxcore_xception.plugin import ARCHITECTURES
 
@@ -33,41 +41,16 @@ PARAMETER_COUNTS = {
 SLOW = {"Xception65"}
 
 
-def by_model(names) -> list:
-    return [pytest.param(name, id=name, marks=[pytest.mark.slow] if name in SLOW else [])
-            for name in names]
-
-
-def _conformance_params() -> list:
-    return [pytest.param(*p.values, id=p.id,
-                         marks=[*p.marks, *([pytest.mark.slow] if p.values[0].name in SLOW else [])])
-            for p in conformance_params(DIST)]
-
-
 def manifest_for(name: str) -> dict:
     return load_manifest(LAYOUTS / f"{name}.json")
 
 
-@pytest.fixture
-def scratch(tmp_path):
-    # weight files run to 160 MB: don't keep them around
-    yield tmp_path
-    shutil.rmtree(tmp_path, ignore_errors=True)
-
-
-@pytest.mark.parametrize("spec", _conformance_params())
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST, slow=SLOW)
 
 
 def test_found_through_its_entry_point():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.source == "entry-point" and record.ok, record.error
-    assert record.provides == {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)}
-    for name in ARCHITECTURES:
-        spec = pxcore.get_registry().get("model", name)
-        assert spec.task == "classification" and spec.paddlex == {"class": name}
-        assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
+    check_classifier_presets(ARCHITECTURES)
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -87,7 +70,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
     assert list(net.state_dict()) == list(manifest["pdparams"])
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
 def test_legacy_names_place_every_tensor(name):
     # what reading the archive gives, keyed by Paddle 1.x name, fitted to the net
     manifest = manifest_for(name)
@@ -103,7 +86,7 @@ def test_legacy_names_place_every_tensor(name):
         assert fitted[key] is archive[legacy]
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
 def test_takes_the_zoo_archive_layout(name, scratch):
     # PaddleClas's .pdparams first (check_weight_layouts' first step), then the archive's
     # per-variable directory and .tar
@@ -116,11 +99,9 @@ def test_takes_a_paddlex_model_keyed_by_paddle1_names(scratch):
     manifest = manifest_for("Xception41")
     names = {**{legacy: key for legacy, key in manifest["legacy"].items() if not key.startswith("_fc.")},
              **manifest["paddlex_legacy"]}
-    rng = np.random.default_rng(0)
-    state = {key: rng.standard_normal(shape).astype("float32") for key, shape in manifest["pdparams"].items()}
+    state = random_state(manifest)
     state["_fc.weight"], state["_fc.bias"] = state["_fc.weight"][:, :6], state["_fc.bias"][:6]
-    path = scratch / "model.pdparams"
-    paddle.save({legacy: paddle.to_tensor(state[key]) for legacy, key in names.items()}, str(path))
+    path = save_pdparams({legacy: state[key] for legacy, key in names.items()}, scratch / "model.pdparams")
     loaded = pxcore.create_model("Xception41", num_classes=6, pretrained=path).net.state_dict()
     for key, value in state.items():
         np.testing.assert_array_equal(loaded[key].numpy(), value)
@@ -200,11 +181,7 @@ def test_unknown_depth_or_output_stride_is_refused():
 # --- weights that do not fit ------------------------------------------------------------
 
 def _pdparams(name: str, folder: Path) -> Path:
-    rng = np.random.default_rng(0)
-    path = folder / f"{name}.pdparams"
-    paddle.save({k: paddle.to_tensor(rng.standard_normal(shape).astype("float32"))
-                 for k, shape in manifest_for(name)["pdparams"].items()}, str(path))
-    return path
+    return save_pdparams(random_state(manifest_for(name)), folder / f"{name}.pdparams")
 
 
 @pytest.mark.slow
@@ -231,17 +208,9 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    classifier = pxcore.create_model("Xception41", num_classes=10)
-    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    by_legacy_name = tmp_path / "paddle1.pdparams"
-    paddle.save({legacy: paddle.to_tensor(state[key])
-                 for legacy, key in manifest_for("Xception41")["legacy"].items()}, str(by_legacy_name))
-    for source in (path, by_legacy_name):
-        backbone = pxcore.create_backbone("Xception41", output_stride=16, pretrained=source)
-        for key, value in backbone.state_dict().items():
-            np.testing.assert_array_equal(value.numpy(), state[key])
+    # as a .pdparams and as one keyed by the Paddle 1.x names
+    check_backbone_takes_classifier_weights("Xception41", tmp_path, legacy="pdparams", output_stride=16,
+                                            aliases=manifest_for("Xception41")["legacy"])
 
 
 def test_backbone_takes_the_zoo_archive(tmp_path):
