@@ -65,11 +65,12 @@ def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None, masks: np.nd
     return out
 
 
-def preprocess(image, transforms, index: int = 0,
-               fused: Fused | None | bool = True) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """One image as the network's CHW float32 input, its scale factor (sy, sx) and its
-    original (height, width). ``fused``: as for classification's ``preprocess`` (the
-    fused lookup where the pipeline allows it; the same values either way)."""
+def prepare(image, transforms, index: int = 0,
+            fused: Fused | None | bool = True) -> tuple[np.ndarray, dict[str, Any], tuple[int, int]]:
+    """One image as the network's CHW float32 input, the transformed sample (its
+    ``scale_factor`` (sy, sx) and ``im_shape``, the resized size before any right/bottom
+    padding) and its original (height, width). ``fused``: as for classification's
+    ``preprocess`` (the fused lookup where the pipeline allows it; the same values either way)."""
     source = str(image) if isinstance(image, str | os.PathLike) else f"image {index}"
     pixels = load_image(image, source)
     height, width = pixels.shape[:2]
@@ -82,7 +83,14 @@ def preprocess(image, transforms, index: int = 0,
     else:
         sample = transforms(sample, np.random.default_rng(0))
         chw = np.asarray(sample["image"], np.float32).transpose(2, 0, 1)
-    return chw, np.asarray(sample["scale_factor"], np.float32), (height, width)
+    return chw, sample, (height, width)
+
+
+def preprocess(image, transforms, index: int = 0,
+               fused: Fused | None | bool = True) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """``prepare``'s input, scale factor (sy, sx) and original (height, width)."""
+    chw, sample, shape = prepare(image, transforms, index, fused)
+    return chw, np.asarray(sample["scale_factor"], np.float32), shape
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:

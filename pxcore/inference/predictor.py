@@ -24,6 +24,9 @@ from .classification import predict_images as predict_classes
 from .deploy_file import read_deploy_info
 from .detection import build_postprocess
 from .detection import predict_images as predict_detections
+from .final_boxes import TYPE as FINAL_BOXES
+from .final_boxes import FinalBoxes, feed_order
+from .final_boxes import predict_images as predict_final_boxes
 from .runtime_choice import select_runtime
 from .segmentation import predict_images as predict_segments
 
@@ -57,7 +60,11 @@ class Predictor:
                           f"models; {self.model_dir} is {self.task}")
         self.transforms = compose(self.info["transforms"])
         self._postprocess = None
-        if self.task in DETECTION_TASKS:
+        # A graph with its own decoding and NMS (PaddleX 2.x's detectors) gives final boxes
+        self._final = None
+        if self.task in DETECTION_TASKS and self.info["postprocess"].get("type") == FINAL_BOXES:
+            self._final = FinalBoxes(self.info["postprocess"].get("score_threshold", 0.0))
+        elif self.task in DETECTION_TASKS:
             self._postprocess = build_postprocess(self.info["postprocess"])
         self.labels = self.info.get("labels")
         self.num_classes = int(self.info["num_classes"])
@@ -76,6 +83,13 @@ class Predictor:
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._clone_lock = threading.Lock()
+        self._feed = self._input_names(self._runtime)
+        if self._final is not None:  # refused here, not at the first image
+            self._feed = feed_order(self._feed, str(self.model_dir))
+
+    def _input_names(self, session) -> list[str]:
+        """The order the runtime takes inputs in (Paddle Inference: the program's)."""
+        return list(getattr(session, "input_names", [s["name"] for s in self.info["inputs"]]))
 
     @property
     def runtime(self) -> str:
@@ -115,6 +129,9 @@ class Predictor:
         """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out. A
         graph exported for a fixed batch gets a short last batch padded with zeros, and
         its outputs cut back to the images given."""
+        if self._final is not None:
+            raise PxError(f"{self.model_dir}'s graph takes image, im_shape and scale_factor; "
+                          "call run_graph({name: array}) for it, or predict(images)")
         batch = np.asarray(batch, np.float32)
         count, fixed = batch.shape[0], self.fixed_batch
         if fixed is None or count == fixed:
@@ -126,6 +143,11 @@ class Predictor:
             outputs = [out[:count] if out.ndim and out.shape[0] == fixed else out
                        for out in self._session().run([padded])]
         return to_pxcore_outputs(self.task, outputs) if self._paddlex else outputs
+
+    def run_graph(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The bare runtime call for a graph of several named inputs (one with its own
+        NMS: ``image``, ``im_shape``, ``scale_factor``), outputs in the program's order."""
+        return self._session().run([np.asarray(feed[name]) for name in self._feed])
 
     def predict(self, images: Any, topk: int = 1, mask_format: str = "array", tile_size: Any = None,
                 overlap: Any = (64, 64), batch_size: int | None = None, score_map: bool = False):
@@ -139,6 +161,9 @@ class Predictor:
             divisor = int(self.info["postprocess"].get("size_divisor", 32))
             return predict_segments(images, self.transforms, self.run, size, divisor,
                                     tile_size, overlap, with_scores=score_map)
+        if self._final is not None:
+            return predict_final_boxes(images, self.transforms, self.run_graph, self._final,
+                                       self.labels, mask_format, where=str(self.model_dir))
         if self.task in DETECTION_TASKS:
             return predict_detections(images, self.transforms, self.run, self._postprocess,
                                       self.labels, size, mask_format)
