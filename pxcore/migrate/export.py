@@ -12,10 +12,12 @@ to rounding), and the graph's argmax is its label map. Its pre-processing is mod
 ``Transforms`` through ``transforms.map_transforms``; PaddleSeg's networks take any
 image size, so nothing is padded (``size_divisor`` 1).
 
-A detector's graph (PaddleDetection's, with ``im_shape`` and ``scale_factor`` inputs and
-the NMS inside) is not something the Predictor's detection path runs; it is refused,
-saying how to get a pxcore export instead. Paddle Inference is the runtime that reads
-these programs, so "auto" means "paddle" for them.
+A detector's graph is PaddleDetection 2.x's network itself (``_build_inference_net``
+returns ``self.net`` for a detector): inputs ``image``, ``im_shape`` and ``scale_factor``
+(``BaseDetector._define_input_spec``), decoding and NMS inside, outputs the final boxes
+and per-image counts (and Mask R-CNN's pasted masks). The Predictor runs it through
+``pxcore.inference.final_boxes``; a detector class PaddleX 2.1 does not have is refused.
+Paddle Inference is the runtime that reads these programs, so "auto" means "paddle".
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from .transforms import map_transforms
 PROGRAM, PARAMS = "model.pdmodel", "model.pdiparams"
 RUNTIME = "paddle"
 TASKS = {"classifier": "classification", "segmenter": "semantic_segmentation"}
+# paddlex/cv/models/detector.py (2.1.0): every class exports the network with its own NMS
+DETECTORS = {"YOLOv3": "detection", "PPYOLO": "detection", "PPYOLOTiny": "detection",
+             "PPYOLOv2": "detection", "PicoDet": "detection", "FasterRCNN": "detection",
+             "MaskRCNN": "instance_segmentation"}
 
 
 def is_paddlex_export(model_dir: str | os.PathLike) -> bool:
@@ -45,8 +51,6 @@ def is_paddlex_export(model_dir: str | os.PathLike) -> bool:
 
 def paddlex_deploy_info(model_dir: str | os.PathLike) -> dict[str, Any]:
     """deploy.yml's content for a PaddleX 2.x inference export (see the module's notes)."""
-    from ..inference.deploy_file import FORMAT
-
     info = read_paddlex_info(model_dir)
     folder = info.directory
     if info.status != "Infer":
@@ -61,27 +65,56 @@ def paddlex_deploy_info(model_dir: str | os.PathLike) -> dict[str, Any]:
     if not (folder / PROGRAM).is_file():
         raise PxError(f"{folder} has {PARAMS} but no {PROGRAM}: PaddleX 2.x writes both with "
                       "paddle.jit.save; copy the whole export")
-    if info.model_type not in TASKS:
-        raise PxError(f"{folder} is PaddleX's export of the detector {info.model}, whose graph "
-                      "takes im_shape and scale_factor and runs its own NMS, which pxcore's "
-                      "Predictor does not drive. Convert the directory PaddleX trained into and "
-                      "export that: px convert-model SRC DIR && px export DIR --save-dir EXPORT")
     if info.num_classes is None:
         raise PxError(f"{folder / MODEL_FILE}: gives no num_classes")
+    if info.model_type == "detector":
+        return _detector_info(info)
     task = TASKS[info.model_type]
-    shape = list(info.fixed_input_shape or [None, 3, None, None])
-    shape = [-1 if d is None or d == -1 else int(d) for d in shape]
+    shape = _input_shape(info)
     postprocess: dict[str, Any] = {"type": task}
     outputs = [{"name": "probabilities", "shape": [-1, int(info.num_classes)]}]
     if task == "semantic_segmentation":
         postprocess["size_divisor"] = 1
         outputs = [{"name": "label_map", "shape": [-1, -1, -1], "dtype": "int32"},
                    {"name": "score_map", "shape": [-1, -1, -1, int(info.num_classes)]}]
+    inputs = [{"name": "image", "shape": shape, "dtype": "float32", "layout": "NCHW"}]
+    return _deploy_info(info, task, inputs, outputs, postprocess)
+
+
+def _input_shape(info) -> list[int]:
+    shape = list(info.fixed_input_shape or [None, 3, None, None])
+    return [-1 if d is None or d == -1 else int(d) for d in shape]
+
+
+def _detector_info(info) -> dict[str, Any]:
+    """A PaddleDetection graph with its own NMS (see the module's notes)."""
+    from ..inference.final_boxes import deploy_entry
+
+    task = DETECTORS.get(info.model)
+    if task is None:
+        raise PxError(f"{info.path}: the detector class {info.model!r} is not one PaddleX 2.1 "
+                      f"exports ({', '.join(DETECTORS)}), so pxcore does not know the form of "
+                      "its graph; convert the directory PaddleX trained into and export that: "
+                      "px convert-model SRC DIR && px export DIR --save-dir EXPORT")
+    shape = _input_shape(info)
+    batch = shape[0]
+    inputs = [{"name": "image", "shape": shape, "dtype": "float32", "layout": "NCHW"},
+              {"name": "im_shape", "shape": [batch, 2], "dtype": "float32"},
+              {"name": "scale_factor", "shape": [batch, 2], "dtype": "float32"}]
+    outputs = [{"name": "bbox", "shape": [-1, 6]}, {"name": "bbox_num", "shape": [-1], "dtype": "int32"}]
+    if task == "instance_segmentation":
+        outputs.append({"name": "mask", "shape": [-1, -1, -1], "dtype": "int32"})
+    return _deploy_info(info, task, inputs, outputs, deploy_entry())
+
+
+def _deploy_info(info, task: str, inputs: list, outputs: list, postprocess: dict) -> dict[str, Any]:
+    from ..inference.deploy_file import FORMAT
+
+    shape = inputs[0]["shape"]
     return {
         "format": FORMAT, "model": f"PaddleX {info.version} {info.model}", "zoo_id": None,
         "task": task, "num_classes": int(info.num_classes), "labels": info.labels,
-        "inputs": [{"name": "image", "shape": shape, "dtype": "float32", "layout": "NCHW"}],
-        "outputs": outputs,
+        "inputs": inputs, "outputs": outputs,
         "input_size": shape[2:] if all(d > 0 for d in shape[2:]) else None,
         "transforms": map_transforms(info.transforms, major=info.major,
                                      model_type=info.model_type, where=str(info.path)),
