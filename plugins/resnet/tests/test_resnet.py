@@ -3,7 +3,6 @@ weight layouts (PaddleClas .pdparams, the zoo's Paddle 1.x archives) recorded in
 tests/layouts/ by tools/make_layouts.py from the reference implementations."""
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,16 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
-from pxcore.weights import write_legacy_tensor
+from pxcore.testing.pytest_plugin import (
+    by_model,
+    check_backbone_takes_classifier_weights,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+    write_legacy_archive,
+)
 from pxcore_resnet.legacy_names import legacy_weight_names
 from pxcore_resnet.plugin import ARCHITECTURES, WEIGHT_VARIANTS, architecture_of, model_names
 from pxcore_resnet.resnet import ARCHITECTURES as DEPTHS
@@ -37,49 +43,25 @@ def architecture_name(model: str) -> str:
     return WEIGHT_VARIANTS.get(model, model)
 
 
-def _slow_marks(name: str) -> list:
+def is_slow(name: str) -> bool:
     """ResNet101-size nets take several seconds per check (building initialises ~45M
     values; to_static converts ~500 layers): marked slow, still run by default and in CI."""
     depth, _ = architecture_of(name)
-    return [pytest.mark.slow] if depth >= 101 else []
-
-
-def _marked_slow(params: list) -> list:
-    return [pytest.param(*p.values, id=p.id, marks=[*p.marks, *_slow_marks(p.values[0].name)])
-            for p in params]
-
-
-def by_model(names) -> list:
-    return [pytest.param(name, id=name, marks=_slow_marks(name)) for name in names]
+    return depth >= 101
 
 
 def manifest_for(model: str) -> dict:
     return {**load_manifest(LAYOUTS / f"{architecture_name(model)}.json"), "model": model}
 
 
-@pytest.fixture
-def scratch(tmp_path):
-    # weight files of the big nets run to hundreds of MB: don't keep them around
-    yield tmp_path
-    shutil.rmtree(tmp_path, ignore_errors=True)
-
-
-def _architecture_specs(params: list) -> list:
-    """The conformance params less the weight variants (_ssld): each builds exactly its
-    base architecture's spec (test_weight_variants_build_their_architectures_spec), so
-    the checks on the base are the checks on it."""
-    return [p for p in params if p.values[0].name not in WEIGHT_VARIANTS]
-
-
-@pytest.mark.parametrize("spec", _marked_slow(_architecture_specs(conformance_params(DIST))))
-def test_conformance(spec):
-    check_spec(spec)
+# Less the weight variants (_ssld): each builds exactly its base architecture's spec
+# (test_weight_variants_build_their_architectures_spec), so the checks on the base are
+# the checks on it.
+test_conformance = conformance_test(DIST, slow=is_slow, leave_out=WEIGHT_VARIANTS)
 
 
 def test_found_through_its_entry_point():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.source == "entry-point" and record.ok, record.error
-    assert record.provides == {"backbone": list(ARCHITECTURES), "model": model_names()}
+    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": model_names()})
 
 
 def test_ssld_models_share_their_architecture():
@@ -126,7 +108,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
 
 
 # the _ssld rows share their base's manifest and build (see above)
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES))
+@pytest.mark.parametrize("name", by_model(ARCHITECTURES, is_slow))
 def test_takes_the_official_weight_layouts(name, scratch):
     check_weight_layouts(manifest_for(name), scratch)
 
@@ -159,14 +141,11 @@ def test_unknown_depth_or_variant_is_refused():
 # --- weights that do not fit --------------------------------------------------------------
 
 def _official_state(name: str) -> dict:
-    rng = np.random.default_rng(0)
-    return {k: rng.standard_normal(shape).astype("float32")
-            for k, shape in manifest_for(name)["pdparams"].items()}
+    return random_state(manifest_for(name))
 
 
 def test_weights_of_another_variant_are_refused_naming_the_tensors(scratch):
-    path = scratch / "ResNet18.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("ResNet18").items()}, str(path))
+    path = save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
     with pytest.raises(WeightsError) as info:
         pxcore.create_model("ResNet34", pretrained=path)
     message = str(info.value)
@@ -179,8 +158,7 @@ def test_weights_of_another_variant_are_refused_naming_the_tensors(scratch):
 
 
 def test_a_broken_weight_file_is_refused(scratch):
-    path = scratch / "ResNet18.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in _official_state("ResNet18").items()}, str(path))
+    path = save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
     path.write_bytes(path.read_bytes()[:100_000])
     with pytest.raises(WeightsError, match="not a readable"):
         pxcore.create_model("ResNet18", pretrained=path)
@@ -188,11 +166,8 @@ def test_a_broken_weight_file_is_refused(scratch):
 
 def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
     manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
-    folder = scratch / "ResNet18_pretrained"
-    folder.mkdir()
-    for legacy_name, key in manifest["legacy"].items():
-        if legacy_name != "bn3a_branch1_variance":
-            write_legacy_tensor(folder / legacy_name, state[key])
+    folder = write_legacy_archive(scratch / "ResNet18_pretrained", {
+        legacy: key for legacy, key in manifest["legacy"].items() if legacy != "bn3a_branch1_variance"}, state)
     with pytest.raises(WeightsError, match=r"missing from the file: blocks\.2\.short\.bn\._variance"):
         pxcore.create_model("ResNet18", pretrained=folder)
     (folder / "bn3a_branch1_variance").write_bytes(b"\0" * 10)
@@ -203,9 +178,7 @@ def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
 def test_a_pdparams_keyed_by_paddle1_names_loads(scratch):
     # PaddleX 1.x saved its models' weights as one .pdparams keyed by variable names
     manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
-    path = scratch / "model.pdparams"
-    paddle.save({name: paddle.to_tensor(state[key]) for name, key in manifest["legacy"].items()},
-                str(path))
+    path = save_pdparams({name: state[key] for name, key in manifest["legacy"].items()}, scratch / "model.pdparams")
     loaded = pxcore.create_model("ResNet18", pretrained=path).net.state_dict()
     for key in ("stem.0.bn._variance", "blocks.2.short.conv.weight", "fc.bias"):
         assert np.array_equal(loaded[key].numpy(), state[key])
@@ -213,8 +186,7 @@ def test_a_pdparams_keyed_by_paddle1_names_loads(scratch):
 
 def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
     state = _official_state("ResNet18")
-    path = scratch / "ResNet18.pdparams"
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(path))
+    path = save_pdparams(state, scratch / "ResNet18.pdparams")
     model = pxcore.create_model("ResNet18", num_classes=5, pretrained=path)
     loaded = model.net.state_dict()
     assert np.array_equal(loaded["blocks.7.conv1.bn._mean"].numpy(), state["blocks.7.conv1.bn._mean"])
@@ -223,15 +195,5 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 
 @pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
 def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
-    classifier = pxcore.create_model(name, num_classes=10)
-    state = {k: v.numpy() for k, v in classifier.net.state_dict().items()}
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    legacy = tmp_path / "legacy"
-    legacy.mkdir()
-    for legacy_name, key in classifier.net.weight_aliases().items():
-        write_legacy_tensor(legacy / legacy_name, state[key])
-    for source in (path, legacy):
-        backbone = pxcore.create_backbone(name, pretrained=source)
-        for key, value in backbone.state_dict().items():
-            np.testing.assert_array_equal(value.numpy(), state[key])
+    # as a .pdparams and as a Paddle 1.x archive
+    check_backbone_takes_classifier_weights(name, tmp_path, legacy="archive")
