@@ -6,12 +6,13 @@ PaddleSeg 2.x network of its name (``paddleseg.models.<Name>(num_classes, **para
 ``get_model_info`` deletes ``params``, so model.yml's ``_init_params`` holds only
 ``num_classes`` and ``use_mixed_loss``; PaddleX's ``load_model`` calls the class with
 those, i.e. with the class's defaults (``UNet``: ``use_deconv=False``,
-``align_corners=False``; ``HRNet``: ``width=48``, ``align_corners=False``, PaddleSeg's
-``FCN`` on its ``HRNet_W48``). That is what is built here, except where the
-directory's own tensors say otherwise (``use_deconv``, ``width``) (PaddleX's ``set_state_dict`` would then skip the
-tensors whose shapes differ and run a half-initialised network): the tensors decide
-those arguments, and the log says so. An argument a hand-edited model.yml states is
-taken as PaddleX's constructor would take it.
+``align_corners=False``; ``HRNet``: PaddleSeg's ``FCN`` on ``HRNet_W48``,
+``align_corners=False``; ``FastSCNN``: ``align_corners=False``). That is what is built
+here (pxcore's ``*_PaddleSeg`` presets), except for the arguments that change tensor
+shapes, ``use_deconv`` and ``width``: where the directory's tensors are another
+variant's, PaddleX's ``set_state_dict`` would skip the tensors that differ and run a
+half-initialised network, so the tensors decide, and the log says so. An argument a
+hand-edited model.yml states is taken as PaddleX's constructor would take it.
 
 PaddleX 2.x segmenters with no pxcore network are refused by name with the reason.
 """
@@ -33,9 +34,10 @@ TASK = "semantic_segmentation"
 V2_REFUSED = {
     "BiSeNetV2": "PaddleSeg 2.x's BiSeNetV2 (detail and semantic branches with a guided "
                  "aggregation layer), a network pxcore does not have",
-    "DeepLabV3P": "PaddleSeg 2.x's DeepLabV3P on its ResNet50_vd/ResNet101_vd (output "
-                  "stride 8, ASPP rates 1, 12, 24, 36), which pxcore's DeepLabv3p (PaddleX "
-                  "1.x's MobileNet and Xception encoders) does not build yet",
+    "DeepLabV3P": "PaddleSeg 2.x's DeepLabV3P on a dilated ResNet50_vd/ResNet101_vd (output "
+                  "stride 8, ASPP rates 1, 12, 24, 36), which pxcore does not build: its "
+                  "ResNets have no dilation and its DeepLabv3p takes PaddleX 1.x's MobileNet "
+                  "and Xception encoders",
 }
 
 # PaddleX 2.1's class -> its defaults for the arguments model.yml does not store.
@@ -45,7 +47,8 @@ V2_DEFAULTS = {"UNet": {"use_deconv": False, "align_corners": False},
 HRNET_PRESETS = {18: "HRNet_W18_PaddleSeg", 48: "HRNet_W48_PaddleSeg"}  # PaddleX's widths
 
 SUPPORTED_V2 = ("UNet (PaddleSeg 2.x's, biased convs; bilinear or deconv upsampling), HRNet "
-                "(PaddleSeg 2.x's FCN, width 18 or 48), FastSCNN (PaddleSeg 2.x's); refused: " + ", ".join(V2_REFUSED))
+                "(PaddleSeg 2.x's FCN, width 18 or 48), FastSCNN (PaddleSeg 2.x's); refused: "
+                + ", ".join(V2_REFUSED))
 
 # Constructor arguments that shape only training.
 TRAINING_ONLY = frozenset({"use_mixed_loss"})
