@@ -109,19 +109,38 @@ _EXPORT = textwrap.dedent('''
             self.heads = paddle.nn.LayerList([paddle.nn.Conv2D(8, channels, 1) for _ in MASKS])
             self.anchors = [sum((ANCHORS[i] for i in m), []) for m in MASKS]
             self.post_process = post_process
+            self.with_mask = False
 
         def forward(self, inputs):  # ppdet's YOLOv3._forward at eval, as exported
             c4 = paddle.nn.functional.relu(self.stem(inputs["image"]))
             outs = [head(f) for head, f in zip(self.heads, [self.down(c4), c4])]
             bbox, bbox_num = self.post_process(outs, self.anchors, inputs["im_shape"],
                                                inputs["scale_factor"])
-            return {"bbox": bbox, "bbox_num": bbox_num}
+            if not self.with_mask:
+                return {"bbox": bbox, "bbox_num": bbox_num}
+            return {"bbox": bbox, "bbox_num": bbox_num,
+                    "mask": box_masks(bbox, inputs["im_shape"], inputs["scale_factor"])}
+
+
+    def box_masks(bbox, im_shape, scale_factor):
+        """Mask R-CNN's output form: int32 [K, H, W] in the original image, whose size the
+        graph takes as ppdet's MaskPostProcess does (floor(im_shape / scale_factor + 0.5),
+        as a cast: paddle.floor does not trace into the pre-PIR program format);
+        each mask here is its box's pixels (centres inside it)."""
+        origin = paddle.cast(im_shape / scale_factor + 0.5, "int32")  # floor: positive sizes
+        ys = paddle.cast(paddle.arange(0, origin[0, 0]), "float32").reshape([1, -1, 1]) + 0.5
+        xs = paddle.cast(paddle.arange(0, origin[0, 1]), "float32").reshape([1, 1, -1]) + 0.5
+        x1, y1, x2, y2 = (bbox[:, i].reshape([-1, 1, 1]) for i in range(2, 6))
+        # a product of 0/1 planes: paddle.logical_and does not trace into that format either
+        inside = [paddle.cast(c, "float32") for c in (xs >= x1, xs < x2, ys >= y1, ys < y2)]
+        return paddle.cast(inside[0] * inside[1] * inside[2] * inside[3], "int32")
 
 
     if __name__ == "__main__":
         out, mode, root, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
         paddle.seed(3)
-        net = TinyYOLOv3(own_post_process if mode == "own" else ppdet_post_process(root))
+        net = TinyYOLOv3(ppdet_post_process(root) if mode == "ppdet" else own_post_process)
+        net.with_mask = mode == "mask"
         net.eval()
         spec = [{"image": InputSpec([None, 3, size, size], "float32", "image"),
                  "im_shape": InputSpec([None, 2], "float32", "im_shape"),
@@ -133,7 +152,9 @@ _EXPORT = textwrap.dedent('''
 def paddlex_yolov3_export(folder: Path, mode: str = "own", size: int = 64) -> Path:
     """The export directory: the graph (see the module's notes) and model.yml as PaddleX
     2.1.0's ``_export_inference_model`` writes it for ``YOLOv3(num_classes=3)`` with
-    ``Resize(target_size=size, interp='CUBIC')`` and ``Normalize()`` as eval transforms."""
+    ``Resize(target_size=size, interp='CUBIC')`` and ``Normalize()`` as eval transforms.
+    ``mode`` "mask": the graph also gives masks and model.yml names MaskRCNN (the
+    Predictor reads the class for the task, the graph for the rest)."""
     folder.mkdir(parents=True)
     script = folder.parent / "export_yolo.py"  # a file: to_static reads the forward's source
     script.write_text(_EXPORT)
@@ -159,6 +180,8 @@ def paddlex_yolov3_export(folder: Path, mode: str = "own", size: int = 64) -> Pa
                            {"Normalize": {"mean": MEAN, "std": STD, "min_val": [0, 0, 0],
                                           "max_val": [255.0, 255.0, 255.0], "is_scale": True}}],
             "completed_epochs": 0, "status": "Infer"}
+    if mode == "mask":
+        info["Model"] = "MaskRCNN"
     with open(folder / "model.yml", "w", encoding="utf-8") as f:
         yaml.dump(info, f)
     (folder / ".success").touch()
@@ -192,13 +215,20 @@ def direct_run(folder: Path, image: np.ndarray, size: int) -> list[np.ndarray]:
 
 def as_results(outputs: dict[str, np.ndarray]) -> list[dict]:
     """The direct run's boxes in pxcore's result form, written out here: rows of a real
-    class (PaddleDetection marks dropped ones -1), best first, bbox as x, y, w, h."""
+    class (PaddleDetection marks dropped ones -1), best first, bbox as x, y, w, h, and
+    the masks (where the graph gives them) as uint8."""
     rows = next(v for v in outputs.values() if v.ndim == 2)
-    rows = rows[rows[:, 0] >= 0]
-    rows = rows[np.argsort(-rows[:, 1], kind="stable")]
-    return [{"category_id": int(c), "category": LABELS[int(c)], "score": float(s),
-             "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]}
-            for c, s, x1, y1, x2, y2 in rows]
+    masks = next((v for v in outputs.values() if v.ndim == 3), None)
+    keep = np.flatnonzero(rows[:, 0] >= 0)
+    keep = keep[np.argsort(-rows[keep, 1], kind="stable")]
+    results = []
+    for k in keep:
+        c, s, x1, y1, x2, y2 = rows[k]
+        results.append({"category_id": int(c), "category": LABELS[int(c)], "score": float(s),
+                        "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]})
+        if masks is not None:
+            results[-1]["mask"] = masks[k].astype(np.uint8)
+    return results
 
 
 def _image(seed: int, height: int, width: int) -> np.ndarray:
@@ -292,6 +322,28 @@ def test_final_boxes_decoder_reads_paddledetection_outputs():
         split_outputs([np.zeros((2, 3), np.float32)], "x")
     with pytest.raises(PxError, match="do not belong together"):
         split_outputs([bbox, np.array([3], np.int32)], "x")
+
+
+def test_paddlex2_mask_export_gives_masks_in_the_original_image(tmp_path):
+    from pxcore.inference import Predictor
+
+    export = paddlex_yolov3_export(tmp_path / "inference_model", mode="mask")
+    predictor = Predictor(export)
+    assert predictor.task == "instance_segmentation"
+    image = _image(6, 128, 256)
+    got = predictor.predict(image)
+    want = as_results(direct_run(export, image, 64))
+    check_same(got, want)
+    for g, w in zip(got, want, strict=True):
+        assert g["mask"].shape == (128, 256) and g["mask"].dtype == np.uint8
+        # a box edge within 1.5e-4 px of a pixel centre may take that line either way
+        # (see check_same): at most one row and one column of the mask
+        assert (g["mask"] != w["mask"]).sum() <= 128 + 256
+    agree = np.mean([(g["mask"] == w["mask"]).mean() for g, w in zip(got, want, strict=True)])
+    assert agree > 0.999, agree
+    assert sum(int(g["mask"].sum()) for g in got) > 0
+    rle = predictor.predict(image, mask_format="rle")
+    assert rle[0]["mask"]["size"] == [128, 256]
 
 
 @pytest.mark.reference
