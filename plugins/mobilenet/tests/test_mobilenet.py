@@ -10,8 +10,15 @@ import pytest
 
 import pxcore
 from pxcore.errors import WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.pytest_plugin import (
+    check_backbone_takes_classifier_weights,
+    check_classifier_presets,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+)
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-mobilenet"
@@ -33,20 +40,12 @@ MODELS = {name: name for name in PARAMETERS} | {
 
 # The _ssld rows build exactly their architecture's spec
 # (test_ssld_rows_build_their_architectures_spec): the checks on it are the checks on them.
-@pytest.mark.parametrize("spec", [p for p in conformance_params(DIST)
-                                  if MODELS.get(p.values[0].name, p.values[0].name) == p.values[0].name])
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST, leave_out=[name for name, arch in MODELS.items() if name != arch])
 
 
 def test_registers_every_zoo_row_and_architecture():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point"
-    assert record.provides == {"backbone": list(PARAMETERS), "model": list(MODELS)}
-    for name in MODELS:
-        spec = pxcore.get_registry().get("model", name)
-        assert spec.task == "classification" and spec.paddlex == {"class": name}
-        assert spec.defaults["num_classes"] == 1000 and spec.metadata["input_size"] == 224
+    check_entry_point(DIST, {"backbone": list(PARAMETERS), "model": list(MODELS)})
+    check_classifier_presets(MODELS)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -117,11 +116,8 @@ def test_small_inputs():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    manifest = load_manifest(LAYOUTS / "MobileNetV2.json")
-    rng = np.random.default_rng(0)
-    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
-    net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=tmp_path / "w.pdparams").net
+    state = random_state(load_manifest(LAYOUTS / "MobileNetV2.json"))
+    net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["out.weight"].shape) == [1280, 7]
     assert np.array_equal(loaded["conv9._conv.weight"].numpy(), state["conv9._conv.weight"])
@@ -153,12 +149,7 @@ def _pdparams(arch: str, folder: Path) -> Path:
 
 @pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_large"])
 def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
-    classifier = pxcore.create_model(name, num_classes=10)
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    backbone = pxcore.create_backbone(name, pretrained=path)
-    for key, value in backbone.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), classifier.net.state_dict()[key].numpy())
+    check_backbone_takes_classifier_weights(name, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_small"])
