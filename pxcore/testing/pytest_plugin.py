@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-SlowNames = Collection[str] | Callable[[str], bool]
+SlowNames = bool | Collection[str] | Callable[[str], bool]
 
 
 def pytest_configure(config):
@@ -40,8 +40,9 @@ def scratch(tmp_path):
 # --- parameters -----------------------------------------------------------------------
 
 def slow_marks(name: str, slow: SlowNames = ()) -> list:
-    """``[pytest.mark.slow]`` where ``slow`` (names, or a test on a name) names ``name``."""
-    is_slow = slow(name) if callable(slow) else name in slow
+    """``[pytest.mark.slow]`` where ``slow`` (True for all, names, or a test on a name)
+    names ``name``."""
+    is_slow = slow if isinstance(slow, bool) else slow(name) if callable(slow) else name in slow
     return [pytest.mark.slow] if is_slow else []
 
 

@@ -10,9 +10,15 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
-from pxcore.weights import write_legacy_tensor
+from pxcore.testing.pytest_plugin import (
+    check_backbone_takes_classifier_weights,
+    check_entry_point,
+    conformance_test,
+    random_state,
+    save_pdparams,
+    write_legacy_archive,
+)
 from pxcore_hrnet.plugin import ARCHITECTURES, PADDLESEG, SEGMENTATION
 
 DIST = "pxcore-hrnet"
@@ -23,16 +29,12 @@ MANIFEST = LAYOUTS / "HRNet_W18.json"
 PARAMETERS = 21_346_380
 
 
-@pytest.mark.slow  # to_static of ~300 layers, twice (backbone and classifier)
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+# slow: to_static of ~300 layers, twice (backbone and classifier)
+test_conformance = conformance_test(DIST, slow=True)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point", record.error
-    assert record.provides == {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION, *PADDLESEG]}
+    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION, *PADDLESEG]})
     spec = pxcore.get_registry().get("model", "HRNet_W18")
     assert spec.task == "classification" and spec.paddlex == {"class": "HRNet_W18_C"}
     assert spec.defaults == {"width": 18, "num_classes": 1000} and spec.metadata["input_size"] == 224
@@ -89,35 +91,22 @@ def test_width_must_be_a_positive_integer():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    manifest = load_manifest(MANIFEST)
-    rng = np.random.default_rng(0)
-    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
-    paddle.save({k: paddle.to_tensor(v) for k, v in state.items()}, str(tmp_path / "w.pdparams"))
-    net = pxcore.create_model("HRNet_W18", num_classes=7, pretrained=tmp_path / "w.pdparams").net
+    state = random_state(load_manifest(MANIFEST))
+    net = pxcore.create_model("HRNet_W18", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["fc.weight"].shape) == [2048, 7]
     assert np.array_equal(loaded["conv_last.conv.weight"].numpy(), state["conv_last.conv.weight"])
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    classifier = pxcore.create_model("HRNet_W18", num_classes=10)
-    path = tmp_path / "classifier.pdparams"
-    paddle.save(classifier.net.state_dict(), str(path))
-    backbone = pxcore.create_backbone("HRNet_W18", pretrained=path)
-    expected = classifier.net.state_dict()
-    for key, value in backbone.state_dict().items():
-        np.testing.assert_array_equal(value.numpy(), expected[key].numpy())
+    check_backbone_takes_classifier_weights("HRNet_W18", tmp_path)
 
 
 def test_legacy_archive_loads_into_the_backbone(tmp_path):
     # the zoo's HRNet_W18_C archive, random values: the backbone drops the classifier's part
     manifest = load_manifest(MANIFEST)
-    folder = tmp_path / "HRNet_W18_C_pretrained"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    state = {k: rng.standard_normal(s).astype("float32") for k, s in manifest["pdparams"].items()}
-    for legacy, key in manifest["legacy"].items():
-        write_legacy_tensor(folder / legacy, state[key])
+    state = random_state(manifest)
+    folder = write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"], state)
     backbone = pxcore.create_backbone("HRNet_W18", pretrained=folder)
     loaded = backbone.state_dict()
     assert len(loaded) < len(state)
@@ -127,11 +116,9 @@ def test_legacy_archive_loads_into_the_backbone(tmp_path):
 
 def test_weights_of_another_width_fail_clearly(tmp_path):
     # an HRNet_W18_C archive given to a W32 net: same names, other shapes
-    folder = tmp_path / "HRNet_W18_C_pretrained"
-    folder.mkdir()
     manifest = load_manifest(MANIFEST)
-    for legacy, key in manifest["legacy"].items():
-        write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
+    folder = write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"],
+                                  {key: np.zeros(shape, "float32") for key, shape in manifest["pdparams"].items()})
     with pytest.raises(WeightsError) as failure:
         pxcore.create_model("HRNet_W18", width=32, pretrained=folder)
     message = str(failure.value)
