@@ -290,6 +290,13 @@ def test_paddlex2_detector_export_refusals(yolov3_export, tmp_path):
         Predictor(variant("ssd", lambda t: t.replace("Model: YOLOv3", "Model: SSD")))
     with pytest.raises(PxError, match="runs on Paddle Inference"):
         Predictor(yolov3_export, runtime="onnxruntime")
+    # an op this paddle does not register: Paddle Inference's own words, and the way round
+    renamed = variant("unknown_op", lambda t: t)
+    program = (renamed / "model.pdmodel").read_bytes()
+    assert b"multiclass_nms3" in program
+    (renamed / "model.pdmodel").write_bytes(program.replace(b"multiclass_nms3", b"multiclass_nmsX"))
+    with pytest.raises(PxError, match=r"cannot load PaddleX's export(.|\n)*multiclass_nmsX(.|\n)*px convert-model"):
+        Predictor(renamed)
     # a detector's graph with other inputs (a classifier's program under a detector's yml)
     with pytest.raises(PxError, match="not image, im_shape, scale_factor"):
         from pxcore.inference.final_boxes import feed_order

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 from ..data.images import check_batch_size
-from ..errors import PxError
+from ..errors import PxError, SpecError
 from ..migrate.export import (
     is_paddlex_export,
     paddlex_deploy_info,
+    paddlex_load_refusal,
     paddlex_runtime,
     to_pxcore_outputs,
 )
@@ -77,9 +78,14 @@ class Predictor:
         self.precision = precision or self.info.get("precision", "fp32")
         if self.precision == "int8":
             runtime = self._int8_runtime(runtime)
-        self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
-                                       precision=self.precision, threads=threads,
-                                       runtime_options=runtime_options)
+        try:
+            self._runtime = select_runtime(self.model_dir, self.info, runtime, device=device,
+                                           precision=self.precision, threads=threads,
+                                           runtime_options=runtime_options)
+        except SpecError as exc:  # the runtime failed to build: for PaddleX's graph, say so
+            if not self._paddlex:
+                raise
+            raise paddlex_load_refusal(self.model_dir, exc) from None
         self._owner = threading.get_ident()
         self._local = threading.local()
         self._clone_lock = threading.Lock()

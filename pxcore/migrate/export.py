@@ -17,7 +17,9 @@ returns ``self.net`` for a detector): inputs ``image``, ``im_shape`` and ``scale
 (``BaseDetector._define_input_spec``), decoding and NMS inside, outputs the final boxes
 and per-image counts (and Mask R-CNN's pasted masks). The Predictor runs it through
 ``pxcore.inference.final_boxes``; a detector class PaddleX 2.1 does not have is refused.
-Paddle Inference is the runtime that reads these programs, so "auto" means "paddle".
+Paddle Inference is the runtime that reads these programs, so "auto" means "paddle"; a
+program it cannot load (an operator this paddle does not register) is refused with its
+own message (``paddlex_load_refusal``).
 """
 
 from __future__ import annotations
@@ -131,6 +133,18 @@ def paddlex_runtime(info: dict[str, Any], runtime: str) -> str:
                       f"not {runtime!r}; for the other runtimes convert the model PaddleX saved "
                       "and export it: px convert-model SRC DIR && px export DIR --save-dir EXPORT")
     return RUNTIME
+
+
+def paddlex_load_refusal(model_dir: str | os.PathLike, exc: Exception) -> PxError:
+    """Why Paddle Inference cannot run a PaddleX export (an op this paddle does not
+    register, a program it cannot read), with its own words, and the way round it."""
+    try:
+        from paddle import __version__ as version
+    except ImportError:
+        version = "not installed"
+    return PxError(f"Paddle Inference (paddle {version}) cannot load PaddleX's export {model_dir}: "
+                   f"{exc}. Convert the directory PaddleX trained into (model.pdparams) and "
+                   "export that: px convert-model SRC DIR && px export DIR --save-dir EXPORT")
 
 
 def to_pxcore_outputs(task: str, outputs: list[np.ndarray]) -> list[np.ndarray]:
