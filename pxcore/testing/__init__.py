@@ -29,6 +29,16 @@ did not hold. What is checked, by kind:
 
 ``pxcore.testing.layouts.check_weight_layouts`` checks that a model takes its zoo row's
 official weight layouts (.pdparams, Paddle 1.x per-variable directories and archives).
+
+``pxcore.testing.pytest_plugin`` is pxcore's pytest plugin, registered under the
+``pytest11`` entry point: wherever pxcore is installed, pytest loads it (no paddle until a
+test uses it) and every suite has its ``scratch`` fixture (``tmp_path``, removed after
+the test). Its helpers replace what plugin suites would otherwise repeat; the two lines
+above become ``test_conformance = conformance_test("my-plugin")`` (``slow=`` names to
+mark slow, ``leave_out=`` specs not to run), and ``check_entry_point``,
+``check_classifier_presets``, ``by_model``, ``random_state``, ``save_pdparams``,
+``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
+``check_backbone_takes_legacy_archive`` are there too.
 """
 
 from __future__ import annotations
