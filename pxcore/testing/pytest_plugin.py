@@ -51,15 +51,18 @@ def by_model(names: Iterable[str], slow: SlowNames = ()) -> list:
     return [pytest.param(name, id=name, marks=slow_marks(name, slow)) for name in names]
 
 
-def conformance_test(distribution: str, slow: SlowNames = (), leave_out: Collection[str] = ()):
+def conformance_test(distribution: str, slow: SlowNames = (), leave_out: Collection[str] = (),
+                     only: Callable[[Any], bool] | None = None):
     """The conformance test of a plugin, one case per spec it registers (its
     ``pxcore.testing.check_spec`` checks), the ``slow`` specs marked slow, the
-    ``leave_out`` ones not run (a weight variant building exactly another spec's
-    network). In a test module: ``test_conformance = conformance_test("my-plugin")``."""
+    ``leave_out`` ones (names: a weight variant building exactly another spec's network)
+    and those ``only(spec)`` refuses not run. In a test module:
+    ``test_conformance = conformance_test("my-plugin")``."""
     from . import check_spec, conformance_params
 
     params = [pytest.param(*p.values, id=p.id, marks=[*p.marks, *slow_marks(p.values[0].name, slow)])
-              for p in conformance_params(distribution) if p.values[0].name not in leave_out]
+              for p in conformance_params(distribution)
+              if p.values[0].name not in leave_out and (only is None or only(p.values[0]))]
 
     @pytest.mark.parametrize("spec", params)
     def test_conformance(spec):

@@ -2,25 +2,19 @@
 
 import numpy as np
 import paddle
-import pytest
 
 import pxcore
-from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.pytest_plugin import check_entry_point, conformance_test
 from pxcore.testing.zoo import check_zoo_rows
 
 DIST = "px-tinynet"
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 def test_found_through_its_entry_point():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.source == "entry-point" and record.ok
-    assert record.provides == {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}
-    assert record.zoo == ["TinyNet_x1_0.digits"]
+    check_entry_point(DIST, {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}, zoo=["TinyNet_x1_0.digits"])
 
 
 def test_zoo_row():

@@ -10,7 +10,8 @@ import pytest
 import pxcore
 from pxcore import zoo
 from pxcore.errors import PxError
-from pxcore.testing import check_spec, check_static_parity, conformance_params
+from pxcore.testing import check_static_parity
+from pxcore.testing.pytest_plugin import check_entry_point, conformance_test
 from pxcore_deeplab.deeplabv3p import DeepLabV3P
 from pxcore_deeplab.plugin import PRESETS, options, paddlex_description, presets
 
@@ -35,16 +36,12 @@ def nets():
             for name in PRESETS}
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 def test_registers_the_zoo_names():
-    record = next(r for r in pxcore.plugin_records() if r.name == DIST)
-    assert record.ok and record.source == "entry-point"
     # the zoo rows' presets, and PaddleX's own network where a row's differs
-    assert record.provides == {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]}
+    check_entry_point(DIST, {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]})
     for name, (backbone, crop) in PRESETS.items():
         spec = pxcore.get_registry().get("model", name)
         assert spec.task == "semantic_segmentation"

@@ -10,8 +10,8 @@ import paddle.nn.functional as F
 import pytest
 
 import pxcore
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.paddleclas import randomise
+from pxcore.testing.pytest_plugin import conformance_test
 from pxcore.testing.runtimes import (
     check_outputs,
     onnx_runtime_outputs,
@@ -45,9 +45,7 @@ def test_preset_registration():
     assert spec.metadata["mean"] == [0.5] * 3 and spec.metadata["std"] == [0.5] * 3
 
 
-@pytest.mark.parametrize("spec", conformance_params(DIST))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test(DIST)
 
 
 @pytest.mark.parametrize("height, width", [(64, 96), (96, 160), (32, 64), (128, 64)])

@@ -16,8 +16,8 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable, read_deploy_info
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.numerics import assert_logits_close
+from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_lite import convert as conversion
 from pxcore_runtime_lite.runtime import probe
 
@@ -25,9 +25,7 @@ LITE_REASON = probe()
 needs_lite = pytest.mark.skipif(LITE_REASON is not None, reason=f"Paddle Lite cannot run here: {LITE_REASON}")
 
 
-@pytest.mark.parametrize("spec", conformance_params("pxcore-runtime-lite"))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test("pxcore-runtime-lite")
 
 
 @pytest.mark.skipif(LITE_REASON is None, reason="Paddle Lite is usable here")

@@ -8,13 +8,10 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable
-from pxcore.testing import check_spec, conformance_params
+from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_onnx import convert as conversion
 
-
-@pytest.mark.parametrize("spec", conformance_params("pxcore-runtime-onnx"))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test("pxcore-runtime-onnx")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable
-from pxcore.testing import check_spec, conformance_params
 from pxcore.testing.numerics import assert_logits_close
+from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_onnx import convert as conversion
 from pxcore_runtime_openvino import runtime as ov_runtime
 
@@ -34,9 +34,7 @@ FP32_RTOL = 1e-4
 BF16_RTOL = 3e-2
 
 
-@pytest.mark.parametrize("spec", conformance_params("pxcore-runtime-openvino"))
-def test_conformance(spec):
-    check_spec(spec)
+test_conformance = conformance_test("pxcore-runtime-openvino")
 
 
 @pytest.fixture(scope="module")
