@@ -55,3 +55,11 @@ def digits(digits_dir):
     labels = digits_dir / "labels.txt"
     return (datasets.ImageNet(digits_dir, digits_dir / "train_list.txt", labels, t, shuffle=True),
             datasets.ImageNet(digits_dir, digits_dir / "val_list.txt", labels, t))
+
+
+@pytest.fixture(scope="module")
+def cls_export(tmp_path_factory):
+    """The px serve tests' classifier export (serve_exports.export_classifier)."""
+    from serve_exports import export_classifier
+
+    return export_classifier(tmp_path_factory.mktemp("serve") / "cls")

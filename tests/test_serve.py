@@ -10,19 +10,16 @@ of its own); every wait is bounded."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -33,136 +30,34 @@ httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
 
-from pxcore.serve.app import ServeOptions, create_app  # noqa: E402
+from serve_exports import LABELS  # noqa: E402
+
+from pxcore.serve.app import create_app  # noqa: E402
 from pxcore.serve.encoding import decode_label_map, encode_label_map, encode_result  # noqa: E402
 from pxcore.serve.images import BadImage, decode_base64  # noqa: E402
 from pxcore.serve.metrics import Metrics  # noqa: E402
 from pxcore.testing.detections import assert_same_detection_lists  # noqa: E402
 from pxcore.testing.numerics import assert_same_classifications  # noqa: E402
-
-LABELS = ["cat", "dog", "fox"]
-WAIT_S = 60  # the most any test waits for a server or an answer
-
-
-@contextlib.contextmanager
-def _plain_plugins(*plugins):
-    """A module fixture's registry: autoload off (no ONNX conversion on export), these
-    plugins registered, reset after."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(ENV_DISABLE_AUTOLOAD, "1")
-        pxcore.plugins.reset()
-        for plugin, name in plugins:
-            pxcore.register_plugin(plugin, name=name) if name else pxcore.register_plugin(plugin)
-        try:
-            yield
-        finally:
-            pxcore.plugins.reset()
-
-
-def _vary(net, seed=0):
-    """Seeded noise on the 1-D parameters, so an untrained net's scores depend on the
-    image (and a detector finds boxes); as .ci/deploy_only.py does."""
-    rng = np.random.default_rng(seed)
-    for param in net.parameters():
-        value = param.numpy()
-        if value.ndim == 1 and not param.stop_gradient:
-            param.set_value((value + rng.normal(0, 0.5, value.shape)).astype(value.dtype))
-
-
-def export_classifier(folder):
-    """A seeded FixtureNet classifier of LABELS at 32 px, exported to ``folder``."""
-    import paddle
-
-    import fixture_plugins
-    from pxcore.transforms import Compose, Normalize, Resize
-
-    with _plain_plugins((fixture_plugins.Good(), "fixture-good")):
-        paddle.seed(0)
-        model = pxcore.create_model("FixtureNet_cls", num_classes=3)
-        model.labels = LABELS
-        model.eval_transforms = Compose([Resize(32), Normalize()])
-        _vary(model.net)
-        return model.export(folder)
-
-
-@pytest.fixture(scope="module")
-def cls_export(tmp_path_factory):
-    return export_classifier(tmp_path_factory.mktemp("serve") / "cls")
-
-
-def _png(seed: int, size=(40, 48)) -> bytes:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size[0], 0:size[1]]
-    image = np.stack([x * 5 + seed * 20, y * 5, (x + y) * 3], -1) % 256
-    image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
-    cv2.circle(image, (size[1] // 2, size[0] // 2), min(size) // 4, (250, 30 * seed % 256, 30), -1)
-    ok, data = cv2.imencode(".png", image)
-    return data.tobytes()
-
-
-def _rgb(data: bytes) -> np.ndarray:
-    return cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _options(export, name="cls", **kwargs) -> ServeOptions:
-    return ServeOptions(models=[f"{name}={export}"], runtime="paddle", threads=1, **kwargs)
-
-
-@contextlib.contextmanager
-def serving(app):
-    """``app`` under uvicorn in a thread on 127.0.0.1 (a port of its own): an httpx
-    client for it. Startup (models loaded and warmed) and shutdown are bounded."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=10))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + WAIT_S
-    while not server.started:
-        assert thread.is_alive(), "the server stopped during startup"
-        assert time.monotonic() < deadline, "the server did not start in time"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=WAIT_S) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
-        sock.close()
-        assert not thread.is_alive(), "the server did not shut down"
-
-
-def _concurrently(calls):
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return [f.result(timeout=WAIT_S) for f in [pool.submit(c) for c in calls]]
-
-
-class Gate:
-    """Wraps a Predictor's predict so that calls wait until ``open()`` (bounded)."""
-
-    def __init__(self, predictor):
-        self.entered, self.released, self._predict = threading.Event(), threading.Event(), predictor.predict
-
-    def __call__(self, *args, **kwargs):
-        self.entered.set()
-        assert self.released.wait(WAIT_S)
-        return self._predict(*args, **kwargs)
-
-    def open(self):
-        self.released.set()
-
+from pxcore.testing.serve import (  # noqa: E402
+    WAIT_S,
+    Gate,
+    b64,
+    concurrently,
+    plain_plugins,
+    png,
+    rgb,
+    serve_options,
+    serving,
+    vary,
+)
 
 # -- the routes, and answers equal to the Predictor's ---------------------------------------
 
 @pytest.mark.parity
 def test_routes_answer_what_the_predictor_gives(cls_export):
     reference = pxcore.Predictor(cls_export, runtime="paddle", threads=1)
-    images = [_png(i) for i in range(3)]
-    app = create_app(_options(cls_export))
+    images = [png(i) for i in range(3)]
+    app = create_app(serve_options(cls_export))
     with serving(app) as client:
         assert client.get("/health").json() == {"status": "ok"}
         assert client.get("/ready").json() == {"ready": True, "models": ["cls"]}
@@ -176,20 +71,20 @@ def test_routes_answer_what_the_predictor_gives(cls_export):
 
         files = [("images", (f"{i}.png", data, "image/png")) for i, data in enumerate(images)]
         by_files = client.post("/v1/models/cls/predict", files=files, data={"topk": "2"})
-        by_json = client.post("/v1/models/cls/predict", json={"images": [_b64(d) for d in images], "topk": 2})
+        by_json = client.post("/v1/models/cls/predict", json={"images": [b64(d) for d in images], "topk": 2})
         by_query = client.post("/v1/models/cls/predict?topk=3",
-                               json={"images": ["data:image/png;base64," + _b64(images[0])]})
+                               json={"images": ["data:image/png;base64," + b64(images[0])]})
         metrics = client.get("/metrics")
     for answer in (by_files, by_json, by_query):
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"] == "cls" and answer.json()["task"] == "classification"
     # each image alone through the Predictor, encoded as the server encodes
-    alone = [encode_result("classification", reference.predict(_rgb(d), topk=2)) for d in images]
+    alone = [encode_result("classification", reference.predict(rgb(d), topk=2)) for d in images]
     # a batch of 3 against batches of 1: float reordering (numerics.py), top-k the same but ties
     assert_same_classifications(by_files.json()["results"], alone)
     assert_same_classifications(by_json.json()["results"], alone)
     assert_same_classifications(by_query.json()["results"],
-                                [encode_result("classification", reference.predict(_rgb(images[0]), topk=3))])
+                                [encode_result("classification", reference.predict(rgb(images[0]), topk=3))])
     assert [len(r) for r in by_files.json()["results"]] == [2, 2, 2]
     text = metrics.text
     assert 'pxcore_http_requests_total{route="/v1/models/{name}/predict",status="200"} 3' in text
@@ -202,25 +97,25 @@ def test_routes_answer_what_the_predictor_gives(cls_export):
 @pytest.mark.parity
 def test_concurrent_requests_form_batches_with_the_single_answers(cls_export):
     reference = pxcore.Predictor(cls_export, runtime="paddle", threads=1)
-    images = [_png(i) for i in range(8)]
-    app = create_app(_options(cls_export, max_batch_size=8, max_wait_ms=200))
+    images = [png(i) for i in range(8)]
+    app = create_app(serve_options(cls_export, max_batch_size=8, max_wait_ms=200))
     with serving(app) as client:
-        answers = _concurrently([
-            lambda d=d: client.post("/v1/models/cls/predict", json={"images": [_b64(d)], "topk": 3})
+        answers = concurrently([
+            lambda d=d: client.post("/v1/models/cls/predict", json={"images": [b64(d)], "topk": 3})
             for d in images])
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
     batch_sizes = app.state.metrics.batch_size
     assert batch_sizes.max_observed_bound("cls") > 1, "no batch held more than one image"
     assert batch_sizes.count("cls") < 8 + 1  # the warm-up is not counted; fewer calls than requests
-    alone = [encode_result("classification", reference.predict(_rgb(d), topk=3)) for d in images]
+    alone = [encode_result("classification", reference.predict(rgb(d), topk=3)) for d in images]
     assert_same_classifications([a.json()["results"][0] for a in answers], alone)
 
 
 # -- limits and errors --------------------------------------------------------------------
 
 def test_a_full_queue_gets_503_and_a_slow_answer_504(cls_export):
-    app = create_app(_options(cls_export, max_batch_size=1, max_wait_ms=0, queue_size=1, timeout_s=20))
-    body = {"images": [_b64(_png(0))]}
+    app = create_app(serve_options(cls_export, max_batch_size=1, max_wait_ms=0, queue_size=1, timeout_s=20))
+    body = {"images": [b64(png(0))]}
     with serving(app) as client:
         model = app.state.models["cls"]
         gate = model.predictor.predict = Gate(model.predictor)
@@ -239,7 +134,7 @@ def test_a_full_queue_gets_503_and_a_slow_answer_504(cls_export):
         assert int(refused.headers["retry-after"]) >= 1
         assert client.get("/ready").status_code == 200
 
-    app = create_app(_options(cls_export, timeout_s=0.3))
+    app = create_app(serve_options(cls_export, timeout_s=0.3))
     with serving(app) as client:
         model = app.state.models["cls"]
         gate = model.predictor.predict = Gate(model.predictor)
@@ -250,7 +145,7 @@ def test_a_full_queue_gets_503_and_a_slow_answer_504(cls_export):
 
 
 def test_a_body_over_the_limit_gets_413_while_it_is_read(cls_export):
-    app = create_app(_options(cls_export, max_body_mb=0.01))  # 10 KiB
+    app = create_app(serve_options(cls_export, max_body_mb=0.01))  # 10 KiB
     big = np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
     with serving(app) as client:
         declared = client.post("/v1/models/cls/predict", files=[("images", ("big.png", big, "image/png"))])
@@ -261,29 +156,29 @@ def test_a_body_over_the_limit_gets_413_while_it_is_read(cls_export):
 
         streamed = client.post("/v1/models/cls/predict", content=chunks(),
                                headers={"content-type": "application/json"})
-        small = client.post("/v1/models/cls/predict", files=[("images", ("ok.png", _png(1), "image/png"))])
+        small = client.post("/v1/models/cls/predict", files=[("images", ("ok.png", png(1), "image/png"))])
     for answer in (declared, streamed):
         assert answer.status_code == 413 and "--max-body-mb" in answer.json()["detail"], answer.text
     assert small.status_code == 200
 
 
 def test_bad_images_and_urls_get_400_naming_the_problem(cls_export):
-    app = create_app(_options(cls_export, max_wait_ms=200))
+    app = create_app(serve_options(cls_export, max_wait_ms=200))
     with serving(app) as client:
         url = "/v1/models/cls/predict"
-        answers = _concurrently([
-            lambda: client.post(url, files=[("images", ("ok.png", _png(0), "image/png")),
+        answers = concurrently([
+            lambda: client.post(url, files=[("images", ("ok.png", png(0), "image/png")),
                                             ("images", ("notes.txt", b"not an image", "text/plain"))]),
-            lambda: client.post(url, json={"images": [_b64(_png(1))]}),
+            lambda: client.post(url, json={"images": [b64(png(1))]}),
         ])
         corrupt, good = answers
         link = client.post(url, json={"images": ["https://example.com/cat.jpg"]})
         garbage = client.post(url, json={"images": ["this is not base64!"]})
-        truncated = client.post(url, json={"images": [_b64(_png(2)[:60])]})
+        truncated = client.post(url, json={"images": [b64(png(2)[:60])]})
         not_json = client.post(url, content=b"{", headers={"content-type": "application/json"})
         no_images = client.post(url, json={"pictures": []})
-        bad_topk = client.post(url, json={"images": [_b64(_png(1))], "topk": 0})
-        unknown = client.post(url, json={"images": [_b64(_png(1))], "size": 3})
+        bad_topk = client.post(url, json={"images": [b64(png(1))], "topk": 0})
+        unknown = client.post(url, json={"images": [b64(png(1))], "size": 3})
     assert corrupt.status_code == 400
     assert re.search(r"image 1 \('notes.txt'\).*cannot be decoded", corrupt.json()["detail"])
     assert good.status_code == 200  # its neighbour's bad upload never reached the batch
@@ -298,8 +193,8 @@ def test_bad_images_and_urls_get_400_naming_the_problem(cls_export):
 
 def test_the_api_key_is_required_except_for_health(cls_export, monkeypatch):
     monkeypatch.setenv("PXCORE_TEST_KEY", "s3cret-key")
-    app = create_app(_options(cls_export, api_key_env="PXCORE_TEST_KEY"))
-    body = {"images": [_b64(_png(0))]}
+    app = create_app(serve_options(cls_export, api_key_env="PXCORE_TEST_KEY"))
+    body = {"images": [b64(png(0))]}
     with serving(app) as client:
         assert client.get("/health").status_code == 200
         assert client.get("/ready").status_code == 200
@@ -313,19 +208,19 @@ def test_the_api_key_is_required_except_for_health(cls_export, monkeypatch):
         assert client.get("/v1/models", headers={"x-api-key": "s3cret-key"}).status_code == 200
     monkeypatch.delenv("PXCORE_TEST_KEY")
     with pytest.raises(pxcore.errors.PxError, match="PXCORE_TEST_KEY, which is unset"):
-        create_app(_options(cls_export, api_key_env="PXCORE_TEST_KEY"))
+        create_app(serve_options(cls_export, api_key_env="PXCORE_TEST_KEY"))
 
 
 def test_an_unknown_model_gets_404_listing_the_served_ones(cls_export):
-    with serving(create_app(_options(cls_export, name="digits"))) as client:
-        missing = client.post("/v1/models/cats/predict", json={"images": [_b64(_png(0))]})
+    with serving(create_app(serve_options(cls_export, name="digits"))) as client:
+        missing = client.post("/v1/models/cats/predict", json={"images": [b64(png(0))]})
         assert client.get("/v1/models/cats").status_code == 404
     assert missing.status_code == 404
     assert missing.json()["detail"] == "no model named 'cats'; this server serves: digits"
 
 
 def test_a_failing_batch_gets_500_and_the_others_and_the_next_are_answered(cls_export):
-    app = create_app(_options(cls_export, max_batch_size=8, max_wait_ms=300))
+    app = create_app(serve_options(cls_export, max_batch_size=8, max_wait_ms=300))
     with serving(app) as client:
         model = app.state.models["cls"]
         predict = model.predictor.predict
@@ -337,11 +232,11 @@ def test_a_failing_batch_gets_500_and_the_others_and_the_next_are_answered(cls_e
 
         model.predictor.predict = poisoned
         url = "/v1/models/cls/predict"
-        failed, fine = _concurrently([
-            lambda: client.post(url, json={"images": [_b64(_png(0, size=(7, 7)))]}),
-            lambda: client.post(url, json={"images": [_b64(_png(1))]}),
+        failed, fine = concurrently([
+            lambda: client.post(url, json={"images": [b64(png(0, size=(7, 7)))]}),
+            lambda: client.post(url, json={"images": [b64(png(1))]}),
         ])
-        after = client.post(url, json={"images": [_b64(_png(2))]})
+        after = client.post(url, json={"images": [b64(png(2))]})
     assert failed.status_code == 500
     assert failed.json()["detail"] == "prediction failed: RuntimeError: the runtime fell over"
     assert fine.status_code == 200 and after.status_code == 200
@@ -349,7 +244,7 @@ def test_a_failing_batch_gets_500_and_the_others_and_the_next_are_answered(cls_e
 
 
 def test_a_batch_raising_a_base_exception_leaves_the_worker_alive(cls_export):
-    app = create_app(_options(cls_export, max_wait_ms=0))
+    app = create_app(serve_options(cls_export, max_wait_ms=0))
     with serving(app) as client:
         model = app.state.models["cls"]
         predict = model.predictor.predict
@@ -361,21 +256,21 @@ def test_a_batch_raising_a_base_exception_leaves_the_worker_alive(cls_export):
 
         model.predictor.predict = exits
         url = "/v1/models/cls/predict"
-        failed = client.post(url, json={"images": [_b64(_png(0, size=(7, 7)))]})
-        after = client.post(url, json={"images": [_b64(_png(2))]})
+        failed = client.post(url, json={"images": [b64(png(0, size=(7, 7)))]})
+        after = client.post(url, json={"images": [b64(png(2))]})
     assert failed.status_code == 500
     assert failed.json()["detail"] == "prediction failed: RuntimeError: the runtime raised SystemExit: 3"
     assert after.status_code == 200
 
 
 def test_images_too_large_or_too_thin_get_400_naming_the_option(cls_export):
-    app = create_app(_options(cls_export, max_image_pixels=40 * 48, max_aspect_ratio=4))
+    app = create_app(serve_options(cls_export, max_image_pixels=40 * 48, max_aspect_ratio=4))
     with serving(app) as client:
         url = "/v1/models/cls/predict"
-        fits = client.post(url, json={"images": [_b64(_png(0, size=(40, 48)))]})
-        large = client.post(url, json={"images": [_b64(_png(0, size=(40, 49)))]})
-        thin = client.post(url, files=[("images", ("strip.png", _png(1, size=(2, 9)), "image/png"))])
-        square = client.post(url, json={"images": [_b64(_png(1, size=(2, 8)))]})
+        fits = client.post(url, json={"images": [b64(png(0, size=(40, 48)))]})
+        large = client.post(url, json={"images": [b64(png(0, size=(40, 49)))]})
+        thin = client.post(url, files=[("images", ("strip.png", png(1, size=(2, 9)), "image/png"))])
+        square = client.post(url, json={"images": [b64(png(1, size=(2, 8)))]})
     assert fits.status_code == 200 and square.status_code == 200
     assert large.status_code == 400
     assert large.json()["detail"] == ("image 0 is 49x40 pixels, more than this server takes (1,920); "
@@ -396,22 +291,22 @@ def test_detection_answers_are_the_predictors(tmp_path):
 
     from pxcore.transforms import Compose, Normalize, Resize
 
-    with _plain_plugins(("pxcore_yolov3.plugin", None), ("pxcore_mobilenet.plugin", None)):
+    with plain_plugins(("pxcore_yolov3.plugin", None), ("pxcore_mobilenet.plugin", None)):
         paddle.seed(0)
         model = pxcore.create_model("YOLOv3-MobileNetV1", num_classes=3)
         model.labels = ["box", "disc", "ring"]
         model.eval_transforms = Compose([Resize(64, interp="CUBIC"), Normalize()])
-        _vary(model.net)
+        vary(model.net)
         export = model.export(tmp_path / "det")
     reference = pxcore.Predictor(export, runtime="paddle", threads=1)
-    images = [_png(i, size=(64, 80)) for i in range(3)]
-    app = create_app(_options(export, name="det", max_wait_ms=200))
+    images = [png(i, size=(64, 80)) for i in range(3)]
+    app = create_app(serve_options(export, name="det", max_wait_ms=200))
     with serving(app) as client:
-        answers = _concurrently([lambda d=d: client.post("/v1/models/det/predict", json={"images": [_b64(d)]})
+        answers = concurrently([lambda d=d: client.post("/v1/models/det/predict", json={"images": [b64(d)]})
                                  for d in images])
-        thresholded = client.post("/v1/models/det/predict", json={"images": [_b64(images[0])], "threshold": 0.5})
+        thresholded = client.post("/v1/models/det/predict", json={"images": [b64(images[0])], "threshold": 0.5})
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
-    alone = [encode_result("detection", reference.predict(_rgb(d))) for d in images]
+    alone = [encode_result("detection", reference.predict(rgb(d))) for d in images]
     assert any(alone), "the detector found nothing: the comparison would be empty"
     # batched against alone: float reordering; boxes matched by IoU, scores within tolerance
     assert_same_detection_lists([a.json()["results"][0] for a in answers], alone)
@@ -459,20 +354,20 @@ def test_segmentation_label_maps_come_as_png(tmp_path):
 
     import fixture_plugins
 
-    with _plain_plugins((fixture_plugins.Segmenter(), "fixture-seg")):
+    with plain_plugins((fixture_plugins.Segmenter(), "fixture-seg")):
         paddle.seed(0)
         model = pxcore.create_model("TinySeg", num_classes=3)
         model.labels = ["background", "blob", "line"]
-        _vary(model.net)
+        vary(model.net)
         export = model.export(tmp_path / "seg")
     reference = pxcore.Predictor(export, runtime="paddle", threads=1)
-    image = _png(3, size=(48, 56))
-    with serving(create_app(_options(export, name="seg"))) as client:
+    image = png(3, size=(48, 56))
+    with serving(create_app(serve_options(export, name="seg"))) as client:
         answer = client.post("/v1/models/seg/predict", files=[("images", ("x.png", image, "image/png"))])
     assert answer.status_code == 200, answer.text
     (result,) = answer.json()["results"]
     label_map = decode_label_map(result["label_map"])
-    expected = reference.predict(_rgb(image))["label_map"]
+    expected = reference.predict(rgb(image))["label_map"]
     assert result["size"] == [48, 56] and label_map.shape == expected.shape
     # another Predictor (another session) on the same batch of 1: a pixel may flip only
     # where its two best logits tie within float rounding
@@ -488,10 +383,10 @@ def test_label_maps_round_trip_through_png():
 
 
 def test_base64_images_decode_and_urls_are_refused():
-    data = _png(0)
-    assert np.array_equal(decode_base64(_b64(data), "image 0"), _rgb(data))
+    data = png(0)
+    assert np.array_equal(decode_base64(b64(data), "image 0"), rgb(data))
     urlsafe = base64.urlsafe_b64encode(data).decode().rstrip("=")
-    assert np.array_equal(decode_base64(urlsafe, "image 0"), _rgb(data))
+    assert np.array_equal(decode_base64(urlsafe, "image 0"), rgb(data))
     for text, message in [("http://10.0.0.1/x.png", "never fetches"), ("file:///etc/passwd", "never fetches"),
                           ("//host/x.png", "never fetches"), ("", "empty"), ("@@@", "not base64"),
                           (3, "is a JSON int")]:
@@ -579,11 +474,11 @@ def test_px_serve_starts_answers_ready_and_stops_on_sigterm(cls_export):
         assert ready is not None and ready.status_code == 200, process.stdout.read() if process.poll() else ""
         assert ready.json()["models"] == ["digits"]
         answer = httpx.post(f"http://127.0.0.1:{port}/v1/models/digits/predict",
-                            json={"images": [_b64(_png(0))]}, timeout=WAIT_S)
+                            json={"images": [b64(png(0))]}, timeout=WAIT_S)
         assert answer.status_code == 200 and answer.json()["results"][0][0]["category"] in LABELS
         # px serve handed its pixel limit to OpenCV: refused from the header, never decoded
         huge = httpx.post(f"http://127.0.0.1:{port}/v1/models/digits/predict",
-                          json={"images": [_b64(_png(0, size=(400, 400)))]}, timeout=WAIT_S)
+                          json={"images": [b64(png(0, size=(400, 400)))]}, timeout=WAIT_S)
         assert huge.status_code == 400
         assert huge.json()["detail"].startswith("image 0 holds more than 100,000 pixels"), huge.text
         process.send_signal(signal.SIGTERM)

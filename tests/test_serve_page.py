@@ -28,20 +28,12 @@ import pxcore
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
-from test_serve import (  # noqa: E402
-    LABELS,
-    _options,
-    _plain_plugins,
-    _png,
-    _rgb,
-    _vary,
-    export_classifier,
-    serving,
-)
+from serve_exports import LABELS, export_classifier  # noqa: E402
 
 from pxcore.serve.app import ServeOptions, create_app  # noqa: E402
 from pxcore.serve.encoding import encode_label_map, encode_result  # noqa: E402
 from pxcore.testing.detections import assert_same_detections  # noqa: E402
+from pxcore.testing.serve import plain_plugins, png, rgb, serve_options, serving, vary  # noqa: E402
 
 WAIT_MS = 60_000  # the most the browser waits for anything
 CHROMIUM_ENV = "PXCORE_CHROMIUM"
@@ -84,23 +76,23 @@ def exports(tmp_path_factory, cls_export):
 
     root = tmp_path_factory.mktemp("page")
     found = {"cls": cls_export}
-    with _plain_plugins((fixture_plugins.Segmenter(), "fixture-seg")):
+    with plain_plugins((fixture_plugins.Segmenter(), "fixture-seg")):
         paddle.seed(0)
         model = pxcore.create_model("TinySeg", num_classes=3)
         model.labels = ["background", "blob", "line"]
-        _vary(model.net)
+        vary(model.net)
         found["seg"] = model.export(root / "seg")
     try:
         import pxcore_mobilenet  # noqa: F401
         import pxcore_yolov3  # noqa: F401
     except ImportError:
         return found
-    with _plain_plugins(("pxcore_yolov3.plugin", None), ("pxcore_mobilenet.plugin", None)):
+    with plain_plugins(("pxcore_yolov3.plugin", None), ("pxcore_mobilenet.plugin", None)):
         paddle.seed(0)
         model = pxcore.create_model("YOLOv3-MobileNetV1", num_classes=3)
         model.labels = ["box", "disc", "ring"]
         model.eval_transforms = Compose([Resize(64, interp="CUBIC"), Normalize()])
-        _vary(model.net)
+        vary(model.net)
         found["det"] = model.export(root / "det")
     return found
 
@@ -192,7 +184,7 @@ def test_the_page_is_served_at_the_root_and_shipped_as_package_data(cls_export):
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     # a wheel or sdist carries only the package data pyproject names (no MANIFEST.in here)
     assert '\n"pxcore.serve" = ["page.html"]\n' in pyproject
-    with serving(create_app(_options(cls_export))) as client:
+    with serving(create_app(serve_options(cls_export))) as client:
         page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.text == shipped
@@ -206,8 +198,8 @@ def test_the_page_is_served_at_the_root_and_shipped_as_package_data(cls_export):
 
 @pytest.mark.slow  # a browser, and exports made for the module: about 20 s for all on 2 cores
 def test_the_page_draws_top_k_bars_with_the_predictors_labels(page, exports, tmp_path):
-    image = _png(1)
-    expected = pxcore.Predictor(exports["cls"], runtime="paddle", threads=1).predict(_rgb(image), topk=3)
+    image = png(1)
+    expected = pxcore.Predictor(exports["cls"], runtime="paddle", threads=1).predict(rgb(image), topk=3)
     _choose(page, "cls")
     page.fill("#topk", "3")
     _upload(page, image, "one.png")
@@ -223,7 +215,7 @@ def test_the_page_draws_top_k_bars_with_the_predictors_labels(page, exports, tmp
     assert widths == sorted(widths, reverse=True) and widths[0] > 0
     assert '"category"' in page.text_content("#json")  # the JSON answer beside it
     drawn = _canvas_rgb(page)  # the image itself on the canvas
-    assert drawn.shape[:2] == (40, 48) and np.abs(drawn.astype(int) - _rgb(image)).max() <= 2
+    assert drawn.shape[:2] == (40, 48) and np.abs(drawn.astype(int) - rgb(image)).max() <= 2
 
 
 @pytest.mark.slow  # a browser, and exports made for the module: about 20 s for all on 2 cores
@@ -232,8 +224,8 @@ def test_the_page_draws_one_box_per_detection(page, exports, tmp_path):
         pytest.skip("the YOLOv3 and MobileNet plugins are not installed (pip install -e plugins/yolov3 "
                     "plugins/mobilenet)")
     predictor = pxcore.Predictor(exports["det"], runtime="paddle", threads=1)
-    image = next(d for d in (_png(i, size=(64, 80)) for i in range(6)) if predictor.predict(_rgb(d)))
-    expected = encode_result("detection", predictor.predict(_rgb(image)))
+    image = next(d for d in (png(i, size=(64, 80)) for i in range(6)) if predictor.predict(rgb(d)))
+    expected = encode_result("detection", predictor.predict(rgb(image)))
     _choose(page, "det")
     _upload(page, image, "shapes.png")
     assert page.get_attribute("body", "data-state") == "done", page.text_content("#error")
@@ -259,8 +251,8 @@ def test_the_page_draws_one_box_per_detection(page, exports, tmp_path):
 
 @pytest.mark.slow  # a browser, and exports made for the module: about 20 s for all on 2 cores
 def test_the_page_colours_the_label_map_with_a_legend(page, exports, tmp_path):
-    image = _png(3, size=(48, 56))
-    expected = pxcore.Predictor(exports["seg"], runtime="paddle", threads=1).predict(_rgb(image))["label_map"]
+    image = png(3, size=(48, 56))
+    expected = pxcore.Predictor(exports["seg"], runtime="paddle", threads=1).predict(rgb(image))["label_map"]
     _choose(page, "seg")
     page.evaluate("document.getElementById('opacity').value = '1'")  # the map's colours alone
     _drop(page, image, "blob.png")
@@ -281,7 +273,7 @@ def test_the_page_colours_the_label_map_with_a_legend(page, exports, tmp_path):
                             o.value = '0.5'; o.dispatchEvent(new Event('input')); }""")  # redrawn, not re-asked
     page.wait_for_timeout(200)
     blended = _canvas_rgb(page).astype(int)
-    between = (blended - palette[expected]) * (blended - _rgb(image)) <= 2  # each channel between the two
+    between = (blended - palette[expected]) * (blended - rgb(image)) <= 2  # each channel between the two
     assert np.mean(between) >= 0.99
 
 
@@ -312,7 +304,7 @@ def test_the_page_decodes_coco_rle_masks_and_16_bit_label_maps(page, exports, tm
 
     # an instance segmentation answer (no tiny Mask R-CNN export here: the server's answer
     # is replaced by one holding two masks) drawn over the image
-    image = _png(2, size=(64, 80))
+    image = png(2, size=(64, 80))
     first, second = np.zeros((64, 80), np.uint8), np.zeros((64, 80), np.uint8)
     first[10:30, 5:40] = 1
     second[35:60, 50:75] = 1
@@ -328,7 +320,7 @@ def test_the_page_decodes_coco_rle_masks_and_16_bit_label_maps(page, exports, tm
     drawn, palette = _canvas_rgb(page), _colours(page, [2])
     assert np.all(drawn[first == 1] == palette[1]) and np.all(drawn[second == 1] == palette[2])
     outside = (first == 0) & (second == 0)
-    assert np.abs(drawn[outside].astype(int) - _rgb(image)[outside]).max() <= 2
+    assert np.abs(drawn[outside].astype(int) - rgb(image)[outside]).max() <= 2
     assert page.locator("#boxes g.detection").count() == 2
 
 
@@ -348,7 +340,7 @@ def _uncompressed(mask: np.ndarray) -> list[int]:
 @pytest.mark.slow  # a browser, and exports made for the module: about 20 s for all on 2 cores
 def test_the_page_asks_for_the_api_key_and_says_what_went_wrong(browser, exports, monkeypatch, tmp_path):
     monkeypatch.setenv("PXCORE_TEST_KEY", "s3cret-key")
-    app = create_app(_options(exports["cls"], api_key_env="PXCORE_TEST_KEY"))
+    app = create_app(serve_options(exports["cls"], api_key_env="PXCORE_TEST_KEY"))
     with serving(app) as client:
         base = str(client.base_url).rstrip("/")
         assert client.get("/").status_code == 200  # the page itself is open; it holds no secret
@@ -372,13 +364,13 @@ def test_the_page_asks_for_the_api_key_and_says_what_went_wrong(browser, exports
         page.dispatch_event("#api-key", "change")
         _wait(page, "() => Number(document.body.dataset.models) === 1")
         assert error.is_hidden()
-        _upload(page, _png(0))
+        _upload(page, png(0))
         assert page.get_attribute("body", "data-state") == "done", error.text_content()
         assert page.locator("#bars .bar").count() == len(LABELS)  # top-5 asked of 3 classes: capped
         assert sent[-1] == "Bearer s3cret-key"
 
         page.fill("#topk", "0")
-        _upload(page, _png(1))
+        _upload(page, png(1))
         assert page.get_attribute("body", "data-state") == "error"
         assert "topk must be at least 1" in error.text_content()
         assert page.locator("#result").is_hidden()  # not the last image's drawing beside it
