@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .base import DatasetError
 from .checker import CheckResult, Entry
-from .detection import _is_id, parse_xml
+from .detection.validation import is_id, parse_xml
 
 
 def _relative(path: Path, dst: Path, spaces_ok: bool) -> str:
@@ -101,8 +101,8 @@ def _coco(result: CheckResult, dst: Path, log: list[str]) -> list[Path]:
         images, seen = [], set()
         for index, image in enumerate(out["images"]):
             image_id = image.get("id") if isinstance(image, dict) else None
-            if not _is_id(image_id) or image_id not in kept or image_id in seen:
-                if not (_is_id(image_id) and image_id in entries):
+            if not is_id(image_id) or image_id not in kept or image_id in seen:
+                if not (is_id(image_id) and image_id in entries):
                     log.append(f"{source.name} images[{index}]: dropped (not a usable image entry)")
                 continue
             seen.add(image_id)
@@ -112,7 +112,7 @@ def _coco(result: CheckResult, dst: Path, log: list[str]) -> list[Path]:
         for index, ann in enumerate(out["annotations"]):
             ann_id = ann.get("id") if isinstance(ann, dict) else None
             image_id = ann.get("image_id") if isinstance(ann, dict) else None
-            if not (_is_id(ann_id) and _is_id(image_id)) or ann_id in ann_ids or image_id not in entries:
+            if not (is_id(ann_id) and is_id(image_id)) or ann_id in ann_ids or image_id not in entries:
                 log.append(f"{source.name} annotations[{index}]: dropped (no usable id or image)")
                 continue
             ann_ids.add(ann_id)
@@ -130,7 +130,7 @@ def _coco(result: CheckResult, dst: Path, log: list[str]) -> list[Path]:
         categories, category_ids = [], set()
         for index, category in enumerate(out["categories"]):
             cid = category.get("id") if isinstance(category, dict) else None
-            if not _is_id(cid) or cid in category_ids or "name" not in category:
+            if not is_id(cid) or cid in category_ids or "name" not in category:
                 log.append(f"{source.name} categories[{index}]: dropped (no usable id or name)")
                 continue
             category_ids.add(cid)

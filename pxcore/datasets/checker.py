@@ -27,7 +27,15 @@ from ..data.images import decode_image
 from ..errors import PxError
 from ..transforms.geometry import IGNORE_INDEX
 from .base import DatasetError, is_file, read_label_list, read_text_lines
-from .detection import _check_segmentation, _finite, _is_id, _number, _text, parse_xml, read_json
+from .detection.validation import (
+    check_segmentation,
+    is_finite_number,
+    is_id,
+    parse_xml,
+    read_json,
+    xml_number,
+    xml_text,
+)
 from .segmentation import read_label_image
 
 FORMATS = ("imagenet", "voc", "coco", "seg")
@@ -266,7 +274,7 @@ class _Checker:
         node = root.find("size")
         try:
             if node is not None and node.find("width") is not None:
-                width, height = (_number(node, t, "<size>") for t in ("width", "height"))
+                width, height = (xml_number(node, t, "<size>") for t in ("width", "height"))
         except DatasetError as exc:
             self.add("error", "size_invalid", str(exc), xml, split=split)
             entry.drop = entry.drop or "size_invalid"
@@ -288,11 +296,11 @@ class _Checker:
         for k, obj in enumerate(objects, 1):
             item = f"object {k}"
             try:
-                name = _text(obj, "name", item)
+                name = xml_text(obj, "name", item)
                 bndbox = obj.find("bndbox")
                 if bndbox is None:
                     raise DatasetError(f"{item} ({name!r}): <bndbox> is missing")
-                box = [_number(bndbox, t, f"{item} ({name!r})") for t in ("xmin", "ymin", "xmax", "ymax")]
+                box = [xml_number(bndbox, t, f"{item} ({name!r})") for t in ("xmin", "ymin", "xmax", "ymax")]
                 difficult = obj.find("difficult")
                 if difficult is not None and difficult.text:
                     try:
@@ -366,7 +374,7 @@ class _Checker:
         records: dict[int, tuple[Entry, tuple[int, int] | None]] = {}
         for index, image in enumerate(doc["images"]):
             here = f"images[{index}]"
-            if not isinstance(image, dict) or not _is_id(image.get("id")):
+            if not isinstance(image, dict) or not is_id(image.get("id")):
                 self.add("error", "image_invalid", "an image is an object with an integer 'id'", path,
                          item=here, split=split)
                 continue
@@ -385,7 +393,7 @@ class _Checker:
             size = self.image(entry)
             w, h = image.get("width"), image.get("height")
             if w and h:  # as loading does: 0 or missing means "read it from the image"
-                if not (_finite(w) and _finite(h) and w > 0 and h > 0):
+                if not (is_finite_number(w) and is_finite_number(h) and w > 0 and h > 0):
                     self.add("error", "size_invalid", f"width {w!r} and height {h!r} should be positive "
                              "numbers", path, item=item, split=split)
                     entry.drop = entry.drop or "size_invalid"
@@ -408,7 +416,7 @@ class _Checker:
     def _categories(self, split: str, path: Path, categories: list) -> dict[int, int]:
         good: dict[int, str] = {}
         for index, category in enumerate(categories):
-            if not isinstance(category, dict) or not _is_id(category.get("id")) or "name" not in category:
+            if not isinstance(category, dict) or not is_id(category.get("id")) or "name" not in category:
                 self.add("error", "category_invalid", "a category is an object with an integer 'id' and "
                          "a 'name'", path, item=f"categories[{index}]", split=split)
             elif category["id"] in good:
@@ -427,7 +435,7 @@ class _Checker:
         return {cid: i for i, cid in enumerate(sorted(good))}
 
     def _annotation(self, split, path, index, ann, records, class_of, seen) -> None:
-        if not isinstance(ann, dict) or not _is_id(ann.get("id")):
+        if not isinstance(ann, dict) or not is_id(ann.get("id")):
             self.add("error", "annotation_invalid", "an annotation is an object with an integer 'id'", path,
                      item=f"annotations[{index}]", split=split)
             return
@@ -437,7 +445,7 @@ class _Checker:
                      item=item, split=split)
             return
         seen.add(ann["id"])
-        record = records.get(ann.get("image_id")) if _is_id(ann.get("image_id")) else None
+        record = records.get(ann.get("image_id")) if is_id(ann.get("image_id")) else None
         if record is None:
             self.add("error", "annotation_invalid", f"image_id {ann.get('image_id')!r} names no image",
                      path, item=item, split=split)
@@ -447,15 +455,15 @@ class _Checker:
         def refuse(code: str, message: str) -> None:
             self.add("error", code, message, path, item=item, split=split)
             entry.edits[ann["id"]] = code
-        if not _is_id(ann.get("category_id")) or ann["category_id"] not in class_of:
+        if not is_id(ann.get("category_id")) or ann["category_id"] not in class_of:
             return refuse("label_unknown", f"category_id {ann.get('category_id')!r} is not in 'categories'")
         bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4 or not all(_finite(v) for v in bbox):
+        if not isinstance(bbox, list) or len(bbox) != 4 or not all(is_finite_number(v) for v in bbox):
             return refuse("box_malformed", f"bbox {str(bbox)[:100]} should be 4 finite numbers [x, y, w, h]")
         for flag in ("iscrowd", "ignore"):
             if ann.get(flag, 0) not in (0, 1):
                 return refuse("annotation_invalid", f"{flag} {ann[flag]!r} should be 0 or 1")
-        if ann.get("area") is not None and not _finite(ann["area"]):
+        if ann.get("area") is not None and not is_finite_number(ann["area"]):
             return refuse("annotation_invalid", f"area {ann['area']!r} should be a finite number")
         x, y, w, h = (float(v) for v in bbox)
         box = [x, y, x + w, y + h]
@@ -473,7 +481,7 @@ class _Checker:
                               " points; a polygon needs at least 3")
         if segmentation is not None:
             try:
-                _check_segmentation(segmentation, size[1], size[0], item)
+                check_segmentation(segmentation, size[1], size[0], item)
             except DatasetError as exc:
                 return refuse("segmentation_invalid", str(exc).removeprefix(f"{item}: "))
         if kept != box:

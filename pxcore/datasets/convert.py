@@ -17,15 +17,9 @@ import numpy as np
 
 from ..data.images import read_image, to_rgb_uint8
 from .base import DatasetError
-from .detection import (
-    CocoDetection,
-    VOCDetection,
-    clip_box,
-    coco_categories,
-    polygon_area,
-    read_json,
-    write_voc_xml,
-)
+from .detection import CocoDetection, VOCDetection
+from .detection.validation import clip_box, read_json
+from .detection.writing import coco_categories, polygon_area, write_voc_xml
 
 SEG_BACKGROUND = ("background", "_background_")  # LabelMe labels that mean "no class"
 

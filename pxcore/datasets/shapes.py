@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import PxError
-from .detection import coco_categories, polygon_area, write_voc_xml
+from .detection.writing import coco_categories, polygon_area, write_voc_xml
 from .split import split_items
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import PxError
 from .base import DatasetError
-from .detection import parse_xml, read_json
+from .detection.validation import parse_xml, read_json
 from .imagenet import IMAGE_SUFFIXES
 
 
