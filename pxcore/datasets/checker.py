@@ -207,6 +207,19 @@ class _Checker:
             entry.drop = entry.drop or problem
         return size
 
+    def annotation(self, entry: Entry, read, file: Path | str, line: int | None = None,
+                   note: str = ""):
+        """The entry's annotation file as ``read`` gives it, or None: then the finding
+        (missing, or there but unreadable) is recorded at ``file``/``line`` and the entry
+        dropped."""
+        try:
+            return read(entry.annotation)
+        except DatasetError as exc:
+            code = "annotation_invalid" if is_file(entry.annotation) else "annotation_missing"
+            self.add("error", code, f"{exc}{note}", file, line, split=entry.split)
+            entry.drop = entry.drop or code
+            return None
+
     def lines(self, split: str, path: Path, hint: str, label_last: bool = False):
         """(line number, line, its two fields) for a list's lines that are not blank or
         comments; a line of another shape is a finding. ``label_last``: ImageNet lists,
@@ -258,13 +271,9 @@ class _Checker:
                           annotation=self.result.data_dir / xml)
             self.result.entries.append(entry)
             size = self.image(entry)
-            try:
-                root = parse_xml(entry.annotation)
-            except DatasetError as exc:
-                code = "annotation_invalid" if is_file(entry.annotation) else "annotation_missing"
-                self.add("error", code, f"{exc} (listed on {path.name} line {number})", entry.annotation,
-                         split=split)
-                entry.drop = entry.drop or code
+            root = self.annotation(entry, parse_xml, entry.annotation,
+                                   note=f" (listed on {path.name} line {number})")
+            if root is None:
                 continue
             self._voc_objects(entry, root, size, labels)
 
@@ -498,12 +507,8 @@ class _Checker:
                           annotation=self.result.data_dir / label)
             self.result.entries.append(entry)
             size = self.image(entry)
-            try:
-                mask = read_label_image(entry.annotation)
-            except DatasetError as exc:
-                code = "annotation_invalid" if is_file(entry.annotation) else "annotation_missing"
-                self.add("error", code, str(exc), path, number, split=split)
-                entry.drop = entry.drop or code
+            mask = self.annotation(entry, read_label_image, path, number)
+            if mask is None:
                 continue
             if size is not None and mask.shape != tuple(size):
                 self.add("error", "size_mismatch", f"label {str(entry.annotation)!r} is {mask.shape[1]}x"
