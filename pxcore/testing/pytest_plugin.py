@@ -6,7 +6,8 @@ fixtures without a conftest; the helpers are imported from here. Loading it impo
 neither paddle nor numpy: they are imported when a fixture or helper runs.
 
 Fixtures: ``scratch``. Helpers: ``conformance_test``, ``by_model``, ``slow_marks``,
-``check_entry_point``, ``check_classifier_presets``, ``random_state``, ``save_pdparams``,
+``check_entry_point``, ``check_classifier_presets``, ``check_parameter_count``,
+``check_weights_refused``, ``random_state``, ``save_pdparams``,
 ``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
 ``check_backbone_takes_legacy_archive``.
 """
@@ -85,9 +86,9 @@ def check_entry_point(distribution: str, provides: Mapping[str, list[str]], zoo:
         f"no plugin {distribution!r} among {[r.name for r in records]}: install it "
         "(pip install -e <its folder>) so that its entry point is seen")
     assert record.source == "entry-point" and record.ok, record.error
-    assert record.provides == dict(provides)
+    assert record.provides == dict(provides), f"{distribution} registers {record.provides}"
     if zoo is not None:
-        assert record.zoo == zoo
+        assert record.zoo == zoo, f"{distribution} registers the zoo rows {record.zoo}"
     return record
 
 
@@ -102,7 +103,37 @@ def check_classifier_presets(names: Iterable[str], input_size: int = 224, num_cl
         assert spec.defaults["num_classes"] == num_classes and spec.metadata["input_size"] == input_size, name
 
 
-# --- weight files ---------------------------------------------------------------------
+# --- building and weights -------------------------------------------------------------
+
+def check_parameter_count(name: str, expected: int, manifest: Mapping) -> None:
+    """The preset ``name`` (its defaults) has ``expected`` values, BatchNorm statistics
+    included, as the layout manifest's ``pdparams`` has: counted on shapes only
+    (``paddle.LazyGuard``, no values initialised)."""
+    import paddle
+
+    from ..api import create_model
+    from .layouts import manifest_parameter_count
+
+    with paddle.LazyGuard():
+        count = create_model(name).num_parameters()
+    assert count == expected == manifest_parameter_count(manifest), (
+        f"{name}: {count} values built, {expected} expected, "
+        f"{manifest_parameter_count(manifest)} in the manifest")
+
+
+def check_weights_refused(name: str, *parts: str, **model_args: Any) -> str:
+    """``create_model(name, **model_args)`` (a ``pretrained=`` that does not fit) raises
+    WeightsError, and its message holds every one of ``parts``; returns the message."""
+    from ..api import create_model
+    from ..errors import WeightsError
+
+    with pytest.raises(WeightsError) as failure:
+        create_model(name, **model_args)
+    message = str(failure.value)
+    for part in parts:
+        assert part in message, f"{part!r} is not in the message:\n{message}"
+    return message
+
 
 def random_state(manifest: Mapping, seed: int = 0, scale: float = 1.0) -> dict:
     """Values for every tensor of a layout manifest's ``pdparams`` (name -> shape):
@@ -163,7 +194,10 @@ def check_backbone_takes_classifier_weights(name: str, folder: Path, *, legacy: 
     for source in sources:
         loaded = create_backbone(name, pretrained=source, **backbone_args).state_dict()
         if head:
-            assert set(loaded) == {key for key in state if not key.startswith(head)}, source
+            expected = {key for key in state if not key.startswith(head)}
+            assert set(loaded) == expected, (
+                f"{source}: the backbone differs from the classifier less its head {head} in "
+                f"{sorted(set(loaded) ^ expected)}")
         for key, value in loaded.items():
             np.testing.assert_array_equal(value.numpy(), state[key])
 
@@ -181,6 +215,8 @@ def check_backbone_takes_legacy_archive(name: str, manifest: Mapping, folder: Pa
     state = {key: np.full(manifest["pdparams"][key], index, "float32") for key, index in value_of.items()}
     write_legacy_archive(folder, manifest["legacy"], state)
     loaded = create_backbone(name, pretrained=folder).state_dict()
-    assert set(loaded) == {key for key in value_of if not key.startswith(head)}
+    expected = {key for key in value_of if not key.startswith(head)}
+    assert set(loaded) == expected, (
+        f"the backbone differs from the classifier less its head {head} in {sorted(set(loaded) ^ expected)}")
     for key, value in loaded.items():
         assert np.all(value.numpy() == value_of[key]), key

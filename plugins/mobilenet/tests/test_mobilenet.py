@@ -10,11 +10,13 @@ import pytest
 
 import pxcore
 from pxcore.errors import WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.layouts import check_weight_layouts, load_manifest
 from pxcore.testing.pytest_plugin import (
     check_backbone_takes_classifier_weights,
     check_classifier_presets,
     check_entry_point,
+    check_parameter_count,
+    check_weights_refused,
     conformance_test,
     random_state,
     save_pdparams,
@@ -50,9 +52,7 @@ def test_registers_every_zoo_row_and_architecture():
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_parameter_count(name):
-    count = pxcore.create_model(name).num_parameters()
-    assert count == PARAMETERS[MODELS[name]]
-    assert count == manifest_parameter_count(load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
+    check_parameter_count(name, PARAMETERS[MODELS[name]], load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
 
 
 def test_ssld_rows_build_their_architectures_spec():
@@ -130,12 +130,10 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
     manifest = load_manifest(LAYOUTS / "MobileNetV3_small.json")
     for legacy, key in manifest["legacy"].items():
         write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
-    with pytest.raises(WeightsError) as failure:
-        pxcore.create_model("MobileNetV3_large", pretrained=folder)
-    message = str(failure.value)
-    assert "do not fit MobileNetV3Classifier" in message
-    assert "shape of blocks.1.expand_conv.conv.weight: file [72, 16, 1, 1], model [64, 16, 1, 1]" in message
-    assert "missing from the file: blocks.14.linear_conv.bn._variance" in message
+    check_weights_refused("MobileNetV3_large",
+                          "do not fit MobileNetV3Classifier",
+                          "shape of blocks.1.expand_conv.conv.weight: file [72, 16, 1, 1], model [64, 16, 1, 1]",
+                          "missing from the file: blocks.14.linear_conv.bn._variance", pretrained=folder)
     with pytest.raises(WeightsError, match="not in the model: conv1._conv.weight"):
         pxcore.create_model("MobileNetV1", pretrained=_pdparams("MobileNetV2", tmp_path))
 

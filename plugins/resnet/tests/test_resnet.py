@@ -11,11 +11,13 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.testing.layouts import check_weight_layouts, load_manifest
 from pxcore.testing.pytest_plugin import (
     by_model,
     check_backbone_takes_classifier_weights,
     check_entry_point,
+    check_parameter_count,
+    check_weights_refused,
     conformance_test,
     random_state,
     save_pdparams,
@@ -93,11 +95,7 @@ def test_weight_variants_build_their_architectures_spec():
 
 @pytest.mark.parametrize("name", model_names())
 def test_parameter_count_is_exact(name):
-    expected = PARAMETER_COUNTS[architecture_name(name)]
-    with paddle.LazyGuard():  # shapes only: skip initialising the values
-        model = pxcore.create_model(name)
-    assert model.num_parameters() == expected
-    assert manifest_parameter_count(manifest_for(name)) == expected
+    check_parameter_count(name, PARAMETER_COUNTS[architecture_name(name)], manifest_for(name))
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -146,15 +144,11 @@ def _official_state(name: str) -> dict:
 
 def test_weights_of_another_variant_are_refused_naming_the_tensors(scratch):
     path = save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
-    with pytest.raises(WeightsError) as info:
-        pxcore.create_model("ResNet34", pretrained=path)
-    message = str(info.value)
-    assert "missing from the file: blocks.15.conv0.conv.weight" in message
-    with pytest.raises(WeightsError) as info:
-        pxcore.create_model("ResNet50_vd", pretrained=path)
-    message = str(info.value)
-    assert "shape of stem.0.conv.weight: file [64, 3, 7, 7], model [32, 3, 3, 3]" in message
-    assert "missing from the file: stem.1.conv.weight" in message
+    check_weights_refused("ResNet34",
+                          "missing from the file: blocks.15.conv0.conv.weight", pretrained=path)
+    check_weights_refused("ResNet50_vd",
+                          "shape of stem.0.conv.weight: file [64, 3, 7, 7], model [32, 3, 3, 3]",
+                          "missing from the file: stem.1.conv.weight", pretrained=path)
 
 
 def test_a_broken_weight_file_is_refused(scratch):

@@ -9,13 +9,15 @@ import paddle
 import pytest
 
 import pxcore
-from pxcore.errors import PxError, WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, manifest_parameter_count
+from pxcore.errors import PxError
+from pxcore.testing.layouts import check_weight_layouts, load_manifest
 from pxcore.testing.pytest_plugin import (
     check_backbone_takes_classifier_weights,
     check_backbone_takes_legacy_archive,
     check_classifier_presets,
     check_entry_point,
+    check_parameter_count,
+    check_weights_refused,
     conformance_test,
     random_state,
     save_pdparams,
@@ -39,8 +41,7 @@ def test_registers_the_zoo_row_and_its_backbone():
 
 
 def test_parameter_count():
-    count = pxcore.create_model("ShuffleNetV2").num_parameters()
-    assert count == PARAMETERS == manifest_parameter_count(load_manifest(MANIFEST))
+    check_parameter_count("ShuffleNetV2", PARAMETERS, load_manifest(MANIFEST))
 
 
 def test_takes_the_official_weight_layouts(tmp_path):
@@ -105,11 +106,9 @@ def test_weights_of_another_width_fail_clearly(tmp_path):
     shapes = {k: v.shape for k, v in half.state_dict().items()}
     for legacy, key in half.weight_aliases().items():
         write_legacy_tensor(folder / legacy, np.zeros(shapes[key], "float32"))
-    with pytest.raises(WeightsError) as failure:
-        pxcore.create_model("ShuffleNetV2", pretrained=folder)
-    message = str(failure.value)
-    assert "do not fit ShuffleNetV2Classifier" in message
-    assert "shape of 2_1._conv_linear_1._conv.weight: file [24, 24, 1, 1], model [58, 24, 1, 1]" in message
+    check_weights_refused("ShuffleNetV2",
+                          "do not fit ShuffleNetV2Classifier",
+                          "shape of 2_1._conv_linear_1._conv.weight: file [24, 24, 1, 1], model [58, 24, 1, 1]", pretrained=folder)
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
