@@ -72,3 +72,28 @@ def legacy_weight_names(block_kind: str, stage_depths: Sequence[int], variant: s
         names["fc_0.w_0"] = "fc.weight"
         names["fc_0.b_0"] = "fc.bias"
     return names
+
+
+# PaddleSeg 2.x's ConvBNLayer leaves -> ours
+_PADDLESEG_LEAVES = (("_conv.weight", "conv.weight"), ("_batch_norm.weight", "bn.weight"),
+                     ("_batch_norm.bias", "bn.bias"), ("_batch_norm._mean", "bn._mean"),
+                     ("_batch_norm._variance", "bn._variance"))
+
+
+def paddleseg_names(block_kind: str, stage_depths: Sequence[int]) -> dict[str, str]:
+    """``{PaddleSeg 2.x key: state-dict key}`` of its ``ResNet_vd``
+    (``paddleseg/models/backbones/resnet_vd.py``): the stem ``conv1_1``..``conv1_3``, block
+    ``i`` of stage ``s`` (0 = C2) ``bb_<s>_<i>`` with ``conv0``.. and ``short``, each a
+    conv (``_conv``) and a BatchNorm (``_batch_norm``); no classifier."""
+    pairs = [(f"conv1_{k + 1}", f"stem.{k}") for k in range(3)]
+    convs = 3 if block_kind == "bottleneck" else 2
+    flat_index = 0
+    for stage, count in enumerate(stage_depths):
+        for index in range(count):
+            ours = f"blocks.{flat_index}"
+            pairs += [(f"bb_{stage}_{index}.conv{c}", f"{ours}.conv{c}") for c in range(convs)]
+            if index == 0:
+                pairs.append((f"bb_{stage}_{index}.short", f"{ours}.short"))
+            flat_index += 1
+    return {f"{theirs}.{leaf}": f"{ours}.{key}" for theirs, ours in pairs
+            for leaf, key in _PADDLESEG_LEAVES}

@@ -19,6 +19,14 @@ keeps the key ``<block>.conv1.conv.weight`` and its shape, so ImageNet weights s
 ``<block>.conv1.conv_offset.weight`` / ``.bias`` is the conv predicting offsets and mask
 (PaddleDetection's ``conv_offset``, zero-initialised as there: at first the conv samples
 the regular grid with every mask 0.5, half the plain conv).
+
+``output_stride`` 16 or 8 dilates the last stages instead of striding them, as PaddleSeg
+2.x's ``ResNet_vd`` (``paddleseg/models/backbones/resnet_vd.py``) does for DeepLabv3+: at
+16 the C5 blocks run at stride 1 with dilation 2, at 8 the C4 blocks with dilation 2 and
+the C5 blocks with dilation 4; every 3x3 conv of a dilated stage is dilated (its first
+block's too), its projection shortcut is a plain 1x1 conv (no pooling, no stride), and
+``multi_grid`` multiplies the C5 blocks' dilations one by one. The levels report the
+strides they reach. Dilation changes no tensor, so any weights of the depth load.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ STEMS = {
     "vd": ((32, 3, 2), (32, 3, 1), (64, 3, 1)),
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
+# output stride -> {stage: dilation} (PaddleSeg 2.x's ResNet_vd; stage 2 is C4, 3 is C5)
+STAGE_DILATIONS = {32: {}, 16: {3: 2}, 8: {2: 2, 3: 4}}
 
 
 class ConvBN(nn.Layer):
@@ -61,7 +71,8 @@ class ConvBN(nn.Layer):
     logits (sigmoid) per position from the input."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 relu: bool = False, pool_stride: bool = False, deformable: bool = False) -> None:
+                 relu: bool = False, pool_stride: bool = False, deformable: bool = False,
+                 dilation: int = 1) -> None:
         super().__init__()
         self.pool_stride = pool_stride
         self.relu = relu
@@ -73,7 +84,8 @@ class ConvBN(nn.Layer):
         conv_type = DeformConv2D if deformable else nn.Conv2D
         self.conv = conv_type(in_channels, out_channels, kernel_size,
                               stride=1 if pool_stride else stride,
-                              padding=(kernel_size - 1) // 2, bias_attr=False)
+                              padding=(kernel_size - 1) // 2 * dilation, dilation=dilation,
+                              bias_attr=False)
         if deformable:
             self._offset_channels = 2 * kernel_size ** 2
             zero = paddle.ParamAttr(initializer=nn.initializer.Constant(0.0))
@@ -100,11 +112,11 @@ class BasicBlock(nn.Layer):
     expansion = 1
 
     def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
-                 pool_shortcut: bool, deformable: bool = False) -> None:
+                 pool_shortcut: bool, deformable: bool = False, dilation: int = 1) -> None:
         super().__init__()
         self.projection = projection
-        self.conv0 = ConvBN(in_channels, width, 3, stride, relu=True)
-        self.conv1 = ConvBN(width, width, 3, deformable=deformable)
+        self.conv0 = ConvBN(in_channels, width, 3, stride, relu=True, dilation=dilation)
+        self.conv1 = ConvBN(width, width, 3, deformable=deformable, dilation=dilation)
         if projection:
             self.short = ConvBN(in_channels, width, 1, stride, pool_stride=pool_shortcut)
 
@@ -117,11 +129,12 @@ class BottleneckBlock(nn.Layer):
     expansion = 4
 
     def __init__(self, in_channels: int, width: int, stride: int, projection: bool,
-                 pool_shortcut: bool, deformable: bool = False) -> None:
+                 pool_shortcut: bool, deformable: bool = False, dilation: int = 1) -> None:
         super().__init__()
         self.projection = projection
         self.conv0 = ConvBN(in_channels, width, 1, relu=True)
-        self.conv1 = ConvBN(width, width, 3, stride, relu=True, deformable=deformable)
+        self.conv1 = ConvBN(width, width, 3, stride, relu=True, deformable=deformable,
+                            dilation=dilation)
         self.conv2 = ConvBN(width, width * 4, 1)
         if projection:
             self.short = ConvBN(in_channels, width * 4, 1, stride, pool_stride=pool_shortcut)
@@ -136,12 +149,15 @@ _BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 
 class ResNet(Backbone):
     """A ResNet backbone of ``depth`` (18, 34, 50, 101, 152, 200) in ``variant`` "b" or
-    "vd". It reports the four stages C2..C5 (strides 4, 8, 16, 32). The blocks of the
-    stages in ``dcn_stages`` (0..3 for C2..C5) have a deformable 3x3 conv (DCNv2)."""
+    "vd". It reports the four stages C2..C5 (strides 4, 8, 16, 32; at ``output_stride``
+    16 or 8 the dilated stages stay at that stride). The blocks of the stages in
+    ``dcn_stages`` (0..3 for C2..C5) have a deformable 3x3 conv (DCNv2). ``multi_grid``
+    (one factor per C5 block, PaddleSeg's (1, 2, 4) for instance) needs a dilated C5."""
 
     def __init__(self, depth: int = 50, variant: str = "b",
                  out_indices: Sequence[int] | None = None,
-                 dcn_stages: Sequence[int] = ()) -> None:
+                 dcn_stages: Sequence[int] = (), output_stride: int = 32,
+                 multi_grid: Sequence[int] | None = None) -> None:
         super().__init__(out_indices)
         if depth not in ARCHITECTURES:
             raise PxError(f"ResNet: depth {depth!r} is not one of {sorted(ARCHITECTURES)}")
@@ -152,10 +168,27 @@ class ResNet(Backbone):
                for s in dcn_stages):
             raise PxError(f"ResNet: dcn_stages {dcn_stages!r} must be stage indices 0..3 "
                           "(C2..C5); PP-YOLO uses (3,)")
+        if output_stride not in STAGE_DILATIONS:
+            raise PxError(f"ResNet: output_stride {output_stride!r} is not one of "
+                          f"{sorted(STAGE_DILATIONS)} (8 and 16 dilate the last stages)")
+        block_kind, stage_depths = ARCHITECTURES[depth]
+        dilations = STAGE_DILATIONS[output_stride]
+        if any(stage in dilations for stage in dcn_stages):
+            raise PxError(f"ResNet: dcn_stages {dcn_stages!r} and output_stride {output_stride} "
+                          "both change the same stage's 3x3 convs; pxcore builds one or the other")
+        grid = tuple(multi_grid) if multi_grid is not None else (1,) * stage_depths[-1]
+        if len(grid) != stage_depths[-1] or any(
+                not isinstance(g, int) or isinstance(g, bool) or g < 1 for g in grid):
+            raise PxError(f"ResNet: multi_grid {multi_grid!r} must be {stage_depths[-1]} positive "
+                          f"integers, one per C5 block of ResNet{depth}")
+        if grid != (1,) * len(grid) and 3 not in dilations:
+            raise PxError(f"ResNet: multi_grid {multi_grid!r} multiplies C5's dilation, which "
+                          "output_stride 32 leaves undilated; use output_stride 16 or 8")
         self.depth = depth
         self.variant = variant
         self.dcn_stages = dcn_stages
-        block_kind, stage_depths = ARCHITECTURES[depth]
+        self.output_stride = output_stride
+        self.multi_grid = grid
         self._block_kind, self._stage_depths = block_kind, stage_depths
 
         stem, channels = [], 3
@@ -167,19 +200,24 @@ class ResNet(Backbone):
 
         block_type = _BLOCKS[block_kind]
         blocks, self._stage_ends, self.feature_info = [], [], []
+        reached = 4  # after the stem and max pool
         for stage, (count, width) in enumerate(zip(stage_depths, STAGE_WIDTHS, strict=True)):
+            dilated = stage in dilations
             for index in range(count):
                 first = index == 0
+                strided = first and stage > 0 and not dilated
                 blocks.append(block_type(
                     channels, width,
-                    stride=2 if first and stage > 0 else 1,
+                    stride=2 if strided else 1,
                     projection=first,
                     # vd: the stride-2 shortcuts pool; the first stage's shortcut has no stride.
-                    pool_shortcut=variant == "vd" and stage > 0,
-                    deformable=stage in dcn_stages))
+                    pool_shortcut=variant == "vd" and strided,
+                    deformable=stage in dcn_stages,
+                    dilation=dilations.get(stage, 1) * (grid[index] if stage == 3 else 1)))
                 channels = width * block_type.expansion
+            reached *= 2 if stage > 0 and not dilated else 1
             self._stage_ends.append(len(blocks) - 1)
-            self.feature_info.append(FeatureInfo(f"C{stage + 2}", channels, 2 ** (stage + 2)))
+            self.feature_info.append(FeatureInfo(f"C{stage + 2}", channels, reached))
         self.blocks = nn.Sequential(*blocks)
 
     def forward_features(self, x):
@@ -203,6 +241,17 @@ class ResNet(Backbone):
         classifier's fc included, which a backbone leaves out as unused)."""
         return legacy_weight_names(self._block_kind, self._stage_depths, self.variant,
                                    classifier=True)
+
+    def paddleseg_aliases(self) -> dict[str, str]:
+        """``{PaddleSeg 2.x ResNet_vd state-dict key: our key}`` (``conv1_1._conv.weight``,
+        ``bb_2_0.short._batch_norm._mean``), for a PaddleSeg / PaddleX 2.x segmenter's
+        backbone. PaddleSeg 2.x has only the vd variant."""
+        from .legacy_names import paddleseg_names
+
+        if self.variant != "vd":
+            raise PxError(f"ResNet{self.depth} (variant {self.variant!r}): PaddleSeg 2.x's "
+                          "ResNets are all vd; its tensors need variant='vd'")
+        return paddleseg_names(self._block_kind, self._stage_depths)
 
 
 class ResNetClassifier(ResNet):
