@@ -156,6 +156,46 @@ def test_paste_full_masks_fill_their_boxes():
     assert paste_masks(half, [[0, 0, 10, 10]], H, W, threshold=0.3).sum() == 96
 
 
+def _detectron_paste(mask: np.ndarray, box, height: int, width: int) -> np.ndarray:
+    """PaddleX 1.3's mask2out (models/utils/detection_eval.py) for one mask, written out
+    with OpenCV as it does: pad, grow the box, cut to whole pixels, resize, threshold."""
+    cv2 = pytest.importorskip("cv2")
+    m = mask.shape[0]
+    box = np.asarray(box, np.float32)
+    half = (box[2:] - box[:2]) * np.float32(0.5) * np.float32((m + 2.0) / m)
+    centre = (box[2:] + box[:2]) * np.float32(0.5)
+    x1, y1 = (int(v) for v in (centre - half).astype(np.int32))
+    x2, y2 = (int(v) for v in (centre + half).astype(np.int32))
+    resized = cv2.resize(np.pad(mask, 1), (max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)))
+    out = np.zeros((height, width), np.uint8)
+    c0, c1, r0, r1 = (min(max(x1, 0), width), min(max(x2 + 1, 0), width),
+                      min(max(y1, 0), height), min(max(y2 + 1, 0), height))
+    out[r0:r1, c0:c1] = resized[r0 - y1:r1 - y1, c0 - x1:c1 - x1] > 0.5
+    return out, resized, (x1, y1)
+
+
+def test_padded_paste_is_paddlex_1s_mask2out():
+    rng = np.random.default_rng(1)
+    n, m = 24, 28
+    masks = rng.uniform(0, 1, (n, m, m)).astype(np.float32)
+    masks = (masks + np.roll(masks, 1, 1) + np.roll(masks, 1, 2)) / 3
+    centres = rng.uniform(-10, [W + 10, H + 10], (n, 2))
+    sizes = rng.uniform(0.5, 60, (n, 2))
+    boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], 1).astype(np.float32)
+    boxes[0] = [-20, -15, W + 12, H + 9]  # larger than the image
+    boxes[1] = [3.25, 7.5, 3.5, 7.75]  # under a pixel: one pixel at least
+    got = paste_masks(masks, boxes, H, W, rule="padded")
+    for i in range(n):
+        expected, resized, (x1, y1) = _detectron_paste(masks[i], boxes[i], H, W)
+        for y, x in np.argwhere(got[i] != expected):  # OpenCV rounds its weights otherwise
+            assert abs(resized[y - y1, x - x1] - 0.5) < 1e-5
+    assert got.any(axis=(1, 2)).sum() > n // 2
+    # not the 2.x rule
+    assert (got != paste_masks(masks, boxes, H, W)).sum() > 100
+    with pytest.raises(PxError, match="rule 'nearest' is not one of sample, padded"):
+        paste_masks(masks, boxes, H, W, rule="nearest")
+
+
 def test_paste_empty_and_outside_boxes():
     assert paste_masks(np.zeros((0, 28, 28)), np.zeros((0, 4)), H, W).shape == (0, H, W)
     ones = np.ones((5, 28, 28), np.float32)

@@ -5,7 +5,8 @@
   PaddleDetection convention).
 - ``paste_masks``: the mask head's ``M x M`` probabilities resized into their boxes and
   thresholded, as full-image binary masks (bilinear sampling at the image's pixel
-  centres, as PaddleDetection's ``paste_mask`` does with ``grid_sample``).
+  centres, as PaddleDetection's ``paste_mask`` does with ``grid_sample``; or the rule
+  of PaddleDetection 0.x / PaddleX 1.x, which trained the zoo's archives).
 - ``mask_to_rle`` / ``rle_to_mask``: COCO's compressed run-length encoding, with the
   counts as a ``str`` so that results are JSON.
 
@@ -174,16 +175,69 @@ def _paste_probabilities(mask: np.ndarray, box, height: int, width: int):
     return wy @ mask.astype(np.float64) @ wx.T, r0, c0
 
 
-def paste_masks(masks, boxes, height: int, width: int, threshold: float = 0.5) -> np.ndarray:
+PASTE_RULES = ("sample", "padded")
+
+
+def _linear_weights(source: int, target: int) -> np.ndarray:
+    """``float32 [target, source]``: OpenCV's ``INTER_LINEAR`` resize along one axis
+    (pixel centres matched, ``(i + 0.5) * source / target - 0.5``, edges replicated)."""
+    x = ((np.arange(target, dtype=np.float64) + 0.5) * (source / target) - 0.5).astype(np.float32)
+    left = np.floor(x)
+    frac = x - left
+    left = left.astype(np.int64)
+    outside = (left < 0) | (left >= source - 1)
+    frac[outside] = 0
+    left = np.clip(left, 0, source - 1)
+    weights = np.zeros((target, source), np.float32)
+    rows = np.arange(target)
+    np.add.at(weights, (rows, left), np.float32(1) - frac)
+    np.add.at(weights, (rows, np.minimum(left + 1, source - 1)), frac)
+    return weights
+
+
+def _paste_padded(mask: np.ndarray, box, height: int, width: int, threshold: float) -> np.ndarray:
+    """One mask pasted by the ``"padded"`` rule (see ``paste_masks``)."""
+    cells = mask.shape[0]
+    padded = np.zeros((cells + 2, cells + 2), np.float32)
+    padded[1:-1, 1:-1] = mask
+    box = np.asarray(box, np.float32)
+    if not np.isfinite(box).all():
+        return np.zeros((height, width), np.uint8)
+    # float32 as the reference computed it, then truncated toward zero
+    scale = (cells + 2.0) / cells
+    half = (box[2:] - box[:2]) * np.float32(0.5) * np.float32(scale)
+    centre = (box[2:] + box[:2]) * np.float32(0.5)
+    x1, y1 = (centre - half).astype(np.int32).tolist()
+    x2, y2 = (centre + half).astype(np.int32).tolist()
+    w, h = max(x2 - x1 + 1, 1), max(y2 - y1 + 1, 1)
+    resized = _linear_weights(cells + 2, h) @ padded @ _linear_weights(cells + 2, w).T
+    out = np.zeros((height, width), np.uint8)
+    c0, c1 = min(max(x1, 0), width), min(max(x2 + 1, 0), width)
+    r0, r1 = min(max(y1, 0), height), min(max(y2 + 1, 0), height)
+    if c1 > c0 and r1 > r0:
+        out[r0:r1, c0:c1] = resized[r0 - y1:r1 - y1, c0 - x1:c1 - x1] > threshold
+    return out
+
+
+def paste_masks(masks, boxes, height: int, width: int, threshold: float = 0.5,
+                rule: str = "sample") -> np.ndarray:
     """Full-image binary masks ``uint8 [N, height, width]`` from Mask R-CNN's
     probabilities ``masks [N, M, M]`` (or ``[N, 1, M, M]``) and their boxes ``[N, 4]``
     (x1, y1, x2, y2 in the output image's pixels).
 
-    Each mask is stretched over its box and sampled bilinearly at the pixel centres
-    (PaddleDetection's ``paste_mask``: ``grid_sample``, ``align_corners=False``, zero
-    padding), then a pixel is in the mask when its value is at least ``threshold``.
-    Parts outside the image are cut off; a box that is outside the image, empty
-    (x2 <= x1 or y2 <= y1) or not finite gives an empty mask."""
+    ``rule="sample"`` (PaddleDetection 2.x's ``paste_mask``): each mask is stretched
+    over its box and sampled bilinearly at the pixel centres (``grid_sample``,
+    ``align_corners=False``, zero padding), and a pixel is in the mask when its value
+    is at least ``threshold``. ``rule="padded"`` (PaddleDetection 0.x / PaddleX 1.x's
+    ``mask2out``, Detectron's): the mask gets a border of zero cells, its box grows by
+    (M + 2) / M about its centre and is cut to whole pixels (toward zero), the padded
+    mask is resized onto that box's x2 - x1 + 1 by y2 - y1 + 1 pixels by OpenCV's
+    bilinear rule, and a pixel is in the mask when its value is above ``threshold``.
+    Parts outside the image are cut off; a box that is outside the image or not finite
+    gives an empty mask (with ``"sample"`` also an empty one, x2 <= x1 or y2 <= y1)."""
+    if rule not in PASTE_RULES:
+        raise PxError(f"paste_masks: rule {rule!r} is not one of {', '.join(PASTE_RULES)} "
+                      "('padded' for PaddleDetection 0.x / PaddleX 1.x weights)")
     height, width = int(height), int(width)
     if height <= 0 or width <= 0:
         raise PxError(f"paste_masks: the image size {height}x{width} (height x width) must be "
@@ -202,6 +256,11 @@ def paste_masks(masks, boxes, height: int, width: int, threshold: float = 0.5) -
         raise PxError(f"paste_masks: {len(masks)} masks but {len(boxes)} boxes; give one box "
                       "per mask")
     out = np.zeros((len(masks), height, width), np.uint8)
+    if rule == "padded":
+        for i in range(len(masks)):
+            out[i] = _paste_padded(np.asarray(masks[i], np.float32), boxes[i], height, width,
+                                   threshold)
+        return out
     for i in range(len(masks)):
         pasted = _paste_probabilities(masks[i], boxes[i], height, width)
         if pasted is not None:

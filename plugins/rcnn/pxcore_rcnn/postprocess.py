@@ -1,6 +1,9 @@
 """From the graph's detections to the image's: boxes divided by the resize factor and
 clipped to the original image, and each box's mask probabilities pasted into an
-image-sized binary mask (numpy; ``model.predict`` and every runtime share it)."""
+image-sized binary mask (numpy; ``model.predict`` and every runtime share it) by the
+rule of the code that trained the weights (``mask_paste``: ``pxcore.ops.paste_masks``'s
+``"sample"``, PaddleDetection 2.x's, or ``"padded"``, PaddleDetection 0.x / PaddleX
+1.x's)."""
 
 from __future__ import annotations
 
@@ -8,16 +11,23 @@ from typing import Any
 
 import numpy as np
 
-from pxcore.ops.masks import paste_masks
+from pxcore.errors import PxError
+from pxcore.ops.masks import PASTE_RULES, paste_masks
 
 
 class RCNNPostprocess:
-    def __init__(self, with_mask: bool = False, mask_threshold: float = 0.5) -> None:
+    def __init__(self, with_mask: bool = False, mask_threshold: float = 0.5,
+                 mask_paste: str = "sample") -> None:
+        if mask_paste not in PASTE_RULES:
+            raise PxError(f"R-CNN: mask_paste must be one of {', '.join(PASTE_RULES)} ('padded' "
+                          f"for PaddleDetection 0.x / PaddleX 1.x weights), got {mask_paste!r}")
         self.with_mask = with_mask
         self.mask_threshold = mask_threshold
+        self.mask_paste = mask_paste
 
     def to_config(self) -> dict[str, Any]:
-        return {"with_mask": self.with_mask, "mask_threshold": self.mask_threshold}
+        return {"with_mask": self.with_mask, "mask_threshold": self.mask_threshold,
+                "mask_paste": self.mask_paste}
 
     def __call__(self, outputs, scale_factor, orig_hw):
         """Per image ``[K, 6]`` rows (class, score, x1, y1, x2, y2), or with masks a
@@ -37,7 +47,7 @@ class RCNNPostprocess:
             if self.with_mask:
                 mine = masks[start:start + counts[i]][order]
                 results.append((rows, paste_masks(mine, rows[:, 2:6], height, width,
-                                                  self.mask_threshold)))
+                                                  self.mask_threshold, self.mask_paste)))
             else:
                 results.append(rows)
             start += counts[i]

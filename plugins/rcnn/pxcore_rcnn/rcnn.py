@@ -97,7 +97,8 @@ class RCNN(nn.Layer):
     PaddleDetection 0.x / PaddleX 1.x, which computed with ``box_convention="pixel"``
     (a box covers x2 - x1 + 1 pixels in its coding, area, IoU and clipping),
     ``anchor_convention="rounded"`` (Paddle 1.x's anchor generator),
-    ``roi_align_aligned=False`` and ``roi_align_sampling_ratio=2`` with FPN (0 in C4):
+    ``roi_align_aligned=False`` and ``roi_align_sampling_ratio=2`` with FPN (0 in C4),
+    and pasted masks by ``mask_paste="padded"`` (``pxcore.ops.paste_masks``):
     the zoo rows name these (``legacy_args``) and ``create_model(row, pretrained=archive)``
     builds with them; an argument given to ``create_model`` overrides that choice."""
 
@@ -121,7 +122,7 @@ class RCNN(nn.Layer):
                  nms_threshold: float = 0.5, keep_top_k: int = 100,
                  mask_threshold: float = 0.5, box_convention: str = "corner",
                  anchor_convention: str = "exact", roi_align_aligned: bool = True,
-                 roi_align_sampling_ratio: int = 0) -> None:
+                 roi_align_sampling_ratio: int = 0, mask_paste: str = "sample") -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise PxError(f"R-CNN: num_classes must be a positive integer, got {num_classes!r}")
@@ -182,7 +183,8 @@ class RCNN(nn.Layer):
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
         self.keep_top_k = keep_top_k
-        self.postprocess = RCNNPostprocess(with_mask=with_mask, mask_threshold=mask_threshold)
+        self.postprocess = RCNNPostprocess(with_mask=with_mask, mask_threshold=mask_threshold,
+                                           mask_paste=mask_paste)
 
     # A checkpoint for another class count leaves these freshly initialised.
     head_prefixes = ("predictor.", "mask_head.mask_logits.")
@@ -309,9 +311,11 @@ class RCNN(nn.Layer):
         features = self.backbone(image)
         return self.neck(features) if self.neck is not None else features
 
-    def forward(self, image):
+    def forward(self, image, im_info=None):
+        """Evaluation: the detections (``pipeline.py``); ``im_info`` [B, 3] gives each
+        image's resized height and width before padding and its resize factor."""
         if not self.training:
-            outputs = self.pipeline(self.run_graph, image.numpy())
+            outputs = self.pipeline(self.run_graph, image.numpy(), _numpy(im_info))
             return [paddle.to_tensor(o) for o in outputs]
         features = self._features(image)
         scores, deltas = self.rpn_head(features)

@@ -7,13 +7,16 @@ import attrs
 from pxcore.zoo_tables import DET_URL, DETECTION, INSTANCE_SEGMENTATION, PDX_URL
 
 
-def legacy_args(fpn: bool) -> dict:
+def legacy_args(fpn: bool, mask: bool = False) -> dict:
     """What every row's archive needs: PaddleDetection 0.x and PaddleX 1.x (which trained
     them all) computed with +1 pixel boxes, Paddle 1.x's rounded anchors and unaligned
     RoIAlign, sampling 2 points per bin with FPN and adaptively in C4 (PaddleX 1.3's
-    faster_rcnn.py lines 150-155; PaddleDetection 0.5's configs alike)."""
-    return {"box_convention": "pixel", "anchor_convention": "rounded",
+    faster_rcnn.py lines 150-155; PaddleDetection 0.5's configs alike), and pasted
+    masks into the image by Detectron's rule (PaddleX 1.3's
+    models/utils/detection_eval.py ``mask2out``)."""
+    args = {"box_convention": "pixel", "anchor_convention": "rounded",
             "roi_align_aligned": False, "roi_align_sampling_ratio": 2 if fpn else 0}
+    return {**args, "mask_paste": "padded"} if mask else args
 
 
 def _row(cls, backbone, fpn, size_mb, latency_ms, *metrics, weights_url):
@@ -24,7 +27,7 @@ def _row(cls, backbone, fpn, size_mb, latency_ms, *metrics, weights_url):
                      seed_name=name.replace("-", " - ", 1) if hrnet else name,
                      paddlex={"class": cls, "backbone": backbone, "with_fpn": fpn},
                      plugins=("pxcore-rcnn", "pxcore-hrnet" if hrnet else "pxcore-resnet"),
-                     legacy_args=legacy_args(fpn))
+                     legacy_args=legacy_args(fpn, mask=cls == "MaskRCNN"))
 
 
 def _faster(backbone, fpn, size_mb, latency_ms, box_ap, weights_url):
