@@ -27,6 +27,15 @@ coding, its area, its IoU and its level, and is clipped to the last pixel
 (``boxes.py``). A level with no RoIs gets one placeholder box in the
 graph's input (graphs are not asked to take empty inputs) whose row is dropped again.
 
+With ``im_info`` (per image the resized height and width, before any padding, and the
+resize factor: Paddle 1.x's ``im_info``) proposals are clipped to the resized image, not
+its padding, as both generations did; and in the pixel convention the final boxes are
+decoded, clipped (to the original image, round(height / scale) by round(width / scale),
+``box_clip``'s rule) and suppressed at the original image's scale, as PaddleDetection
+0.x's ``bbox_head.get_prediction`` did, then given back in input pixels (the mask
+graph's RoIs are those, as 0.x's ``bbox * im_scale``). Without it the input is the
+image (scale 1, no padding).
+
 ``run(graph, inputs)`` is the caller's: eager Paddle for the Python model, a runtime
 per graph for an export (pxcore.inference.graphs).
 """
@@ -38,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from pxcore.errors import PxError
 from pxcore.ops.nms import multiclass_nms, nms
 
 from .boxes import (
@@ -219,11 +229,17 @@ class RCNNPipeline:
                                                        self._cells[level])
         return found
 
-    def __call__(self, run: RunGraph, images: np.ndarray) -> list[np.ndarray]:
+    def __call__(self, run: RunGraph, images: np.ndarray,
+                 im_info: np.ndarray | None = None) -> list[np.ndarray]:
         images = np.asarray(images, np.float32)
+        if im_info is not None:
+            im_info = np.asarray(im_info, np.float32).reshape(-1, 3)
+            if len(im_info) != images.shape[0]:
+                raise PxError(f"R-CNN: im_info has {len(im_info)} rows for {images.shape[0]} "
+                              "images; give one (height, width, scale) per image")
         rows, counts, masks = [], [], []
         for i in range(images.shape[0]):
-            found, mask = self.detect(run, images[i:i + 1])
+            found, mask = self.detect(run, images[i:i + 1], None if im_info is None else im_info[i])
             rows.append(found)
             counts.append(len(found))
             masks.append(mask)
@@ -233,9 +249,17 @@ class RCNNPipeline:
             outputs.append(np.concatenate(masks).astype(np.float32))
         return outputs
 
-    def detect(self, run: RunGraph, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """One image [1, 3, H, W]: its rows [K, 6] and, with masks, [K, M, M]."""
+    def detect(self, run: RunGraph, image: np.ndarray,
+               im_info: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """One image [1, 3, H, W] (and its im_info: resized height, width, scale): its
+        rows [K, 6] and, with masks, [K, M, M]."""
         height, width = (int(d) for d in image.shape[2:4])
+        scale = np.float32(1)
+        if im_info is not None:  # the resized image without its padding
+            height, width = min(height, int(round(float(im_info[0])))), min(width, int(round(float(im_info[1]))))
+            scale = np.float32(im_info[2])
+            if not scale > 0:
+                raise PxError(f"R-CNN: im_info's scale must be positive, got {scale}")
         count, levels = len(self.roi_strides), len(self.rpn_strides)
         outputs = run("rpn", [image])
         features = outputs[:count]
@@ -248,6 +272,12 @@ class RCNNPipeline:
         groups = RoIsByLevel(rois, self.levels, self.box_convention)
         probs, box_deltas = run("box", [*features, *groups.inputs])[:2]
         probs, box_deltas = groups.restore(np.asarray(probs)), groups.restore(np.asarray(box_deltas))
+        # 0.x: the final boxes at the original image's scale (a box's +1 pixel is the
+        # original image's pixel); 2.x: at the input's.
+        original = pixel and scale != 1
+        if original:
+            rois = rois / scale
+            height, width = round(height / float(scale)), round(width / float(scale))
         # Paddle 1.x's box_coder did not clip the scales (its generate_proposals did).
         boxes = decode(box_deltas.reshape(len(rois), self.num_classes, 4), rois, self.box_weights,
                        max_log_scale=None if pixel else MAX_LOG_SCALE,
@@ -255,6 +285,8 @@ class RCNNPipeline:
         boxes = clip_to_image(boxes, height, width, self.box_convention)
         found = multiclass_nms(boxes, probs[:, :self.num_classes], self.score_threshold,
                                self.nms_threshold, -1, self.keep_top_k, -1, not pixel)
+        if original:
+            found[:, 2:6] *= scale
         if not self.with_mask:
             return found, None
         return found, self.masks(run, features, found)

@@ -89,7 +89,8 @@ def test_every_zoo_row_names_its_archives_conventions():
     assert len(rows) == 16
     for row in rows:
         fpn = row.name.endswith("-FPN")
-        assert dict(row.legacy_args) == legacy_args(fpn), row.name
+        mine = legacy_args(fpn, mask=row.model.startswith("MaskRCNN"))
+        assert {k: row.legacy_args.get(k) for k in mine} == mine, row.name
         assert row.legacy_args["roi_align_sampling_ratio"] == (2 if fpn else 0)
 
 
@@ -100,6 +101,32 @@ def test_bad_conventions_fail_clearly():
         _small(anchor_convention="paddle1")
     with pytest.raises(PxError, match="roi_align_sampling_ratio must be an integer >= 0"):
         _small(roi_align_sampling_ratio=-1)
+
+
+def test_the_mask_paste_rule_reaches_the_postprocess_and_deploy_yml():
+    net = _small(with_mask=True, mask_paste="padded", mask_head_channels=8)
+    assert net.postprocess.to_config()["mask_paste"] == "padded"
+    with pytest.raises(PxError, match="mask_paste must be one of sample, padded"):
+        _small(with_mask=True, mask_paste="detectron")
+
+
+def test_im_info_clips_to_the_resized_image_and_decodes_at_the_originals_scale():
+    paddle.seed(0)
+    net = _small(**legacy_args(fpn=True), score_threshold=0.0)
+    net.eval()
+    image = paddle.rand([1, 3, 64, 96])
+    plain = net(image)[0].numpy()
+    # scale 1 and the whole input: what no im_info means
+    same = net(image, im_info=np.array([[64, 96, 1.0]], np.float32))[0].numpy()
+    np.testing.assert_array_equal(same, plain)
+    # 40 x 60 resized by 1.5 to 60 x 90, padded to 64 x 96: no box reaches the padding,
+    # and every box is clipped to the original image's last pixel (59, 39) at its scale
+    rows = net(image, im_info=np.array([[60, 90, 1.5]], np.float32))[0].numpy()
+    assert len(rows) and not np.array_equal(rows, plain)
+    assert rows[:, [2, 4]].max() <= np.float32(59 * 1.5) + 1e-3
+    assert rows[:, [3, 5]].max() <= np.float32(39 * 1.5) + 1e-3
+    with pytest.raises(PxError, match="im_info has 2 rows for 1 images"):
+        net(image, im_info=np.ones((2, 3), np.float32))
 
 
 def test_training_runs_in_the_pixel_convention():
