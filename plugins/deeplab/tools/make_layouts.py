@@ -30,7 +30,7 @@ PaddleX is imported; its loss module is stubbed):
 
     pip download paddlex==1.3.11 --no-deps -d /tmp/pdxwheel && \\
       unzip -q /tmp/pdxwheel/paddlex-1.3.11-py3-none-any.whl 'paddlex/cv/*' -d /tmp/pdx1311
-    python plugins/deeplab/tools/make_layouts.py --paddlex /tmp/pdx1311
+    python -m reference.manifests deeplab --paddlex /tmp/pdx1311
 
 (``/tmp/pdx13``, PaddleX 1.3.0's ``paddlex/cv/nets``, has the same segmentation nets.)
 """
@@ -312,7 +312,7 @@ def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex", required=True, help="a tree holding paddlex/cv/nets/")
@@ -332,10 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         result = verify(preset, dataset, classes, args.paddlex)
         path = args.out / f"{stem}.json"
-        path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+        path.write_text(dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,7 +33,7 @@ else from PaddleClas is imported: the package is stubbed)::
     git clone https://github.com/PaddlePaddle/PaddleClas /tmp/PaddleClas   # release/static
     git clone https://github.com/PaddlePaddle/PaddleX /tmp/PaddleX         # release/1.3
 
-    python plugins/densenet/tools/make_layouts.py --paddleclas /work/ref/paddleclas \\
+    python -m reference.manifests densenet --paddleclas /work/ref/paddleclas \\
         --paddleclas-repo /tmp/PaddleClas --paddlex-repo /tmp/PaddleX
 
 (a bare clone does as well). Manifests are written for the zoo's depths; 169 and 264,
@@ -45,10 +45,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import json
 import logging
 import math
-import re
 import subprocess
 import sys
 import tempfile
@@ -56,6 +54,8 @@ import types
 from pathlib import Path
 
 import numpy as np
+
+from reference.manifests import dumps
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MANIFEST_DEPTHS = (121, 161, 201)
@@ -270,12 +270,6 @@ def build_manifest(depth: int, reference_module, recorded: dict[str, list], prov
             "pdparams": dict(pdparams), "legacy": legacy}
 
 
-def _dumps(manifest: dict) -> str:
-    """JSON with one tensor a line."""
-    text = json.dumps(manifest, indent=1)
-    return re.sub(r"\[\n\s*([\d,\s]*?)\n\s*\]",
-                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -310,10 +304,7 @@ def main(argv=None) -> int:
                 print(f"DenseNet{depth}: checked, {summary}")
                 continue
             target = args.out / f"DenseNet{depth}.json"
-            target.write_text(_dumps(manifest), encoding="utf-8")
+            target.write_text(dumps(manifest), encoding="utf-8")
             print(f"{target}: {summary}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

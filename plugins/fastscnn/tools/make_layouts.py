@@ -27,7 +27,7 @@ helper and counts its tensors for the manifest's notes.
 
 Needs what the UNet tool needs:
 
-    python plugins/fastscnn/tools/make_layouts.py --paddlex-static /tmp/pdx13 --paddleseg /work/refseg
+    python -m reference.manifests fastscnn --paddlex-static /tmp/pdx13 --paddleseg /work/refseg
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import argparse
 import importlib.util
 import multiprocessing
 import os
-import sys
 import types
 from pathlib import Path
 
@@ -103,7 +102,7 @@ def verify(root: str, weights: list[float]) -> tuple[dict, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
@@ -148,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
     path = args.out / f"{PRESET}.json"
-    path.write_text(_dumps({k: manifest[k] for k in order}), encoding="utf-8")
+    path.write_text(dumps({k: manifest[k] for k in order}), encoding="utf-8")
     print("\n".join(reports), f"\n  -> {path}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,7 +33,7 @@ stand-in this uses), and the reference:
       git -C PaddleX archive 13e0678c61b7afa0115466e70949d2ed83233d1e \\
         paddlex/cv/nets | tar -x -C /tmp/pdx13                     # v1.3.0
 
-    python plugins/hrnet/tools/make_seg_layouts.py --paddlex-static /tmp/pdx13
+    python -m reference.manifests hrnet --tool make_seg_layouts --paddlex-static /tmp/pdx13
 
 (PaddleX 1.3.11's wheel has the same two files.) Each program runs in a fresh process:
 the static program needs FLAGS_enable_pir_api=0 set before Paddle starts.
@@ -276,7 +276,7 @@ def verify(root: str, tool: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
@@ -286,10 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = verify(args.paddlex_static, tool="plugins/hrnet/tools/make_seg_layouts.py")
     path = args.out / f"{PRESET}.json"
-    path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+    path.write_text(dumps(result["manifest"]), encoding="utf-8")
     print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

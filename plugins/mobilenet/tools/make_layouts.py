@@ -25,7 +25,7 @@ Needs paddlepaddle 3.3 and two references (nothing else from PaddleClas is impor
       git -C PaddleClas archive 3384dcaa797647b629c3faf0d8c6428e45ab52a1 \\
         ppcls/modeling/architectures | tar -x -C /tmp/pc20          # release/2.0, 2021-04-12
 
-    python plugins/mobilenet/tools/make_layouts.py \\
+    python -m reference.manifests mobilenet \\
         --paddleclas /work/ref/paddleclas --paddleclas-2.0 /tmp/pc20
 
 Each model is built in a fresh process: dygraph Paddle refuses a second parameter with a
@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import multiprocessing
-import re
 import sys
 import types
 from pathlib import Path
 
 import numpy as np
+
+from reference.manifests import dumps
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -182,12 +182,6 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
     return {"manifest": manifest, "report": report}
 
 
-def _dumps(manifest: dict) -> str:
-    """JSON with one tensor a line."""
-    text = json.dumps(manifest, indent=1)
-    return re.sub(r"\[\n\s*([\d,\s]*?)\n\s*\]",
-                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -208,10 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             pool.close()  # close and join: terminating makes Paddle print a fatal-signal report
             pool.join()
         path = args.out / f"{arch}.json"
-        path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+        path.write_text(dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

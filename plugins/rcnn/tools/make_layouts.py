@@ -53,7 +53,7 @@ other imports are stubbed):
       git -C PaddleX archive 13e0678c61b7afa0115466e70949d2ed83233d1e \\
         paddlex/cv/nets | tar -x -C /tmp/pdx13                     # v1.3.0
 
-    python plugins/rcnn/tools/make_layouts.py --ppdet /work/refdet \\
+    python -m reference.manifests rcnn --ppdet /work/refdet \\
       --ppdet-static /tmp/ppdet05 --paddlex-static /tmp/pdx13
 
 Each network runs in a fresh process: the static program needs FLAGS_enable_pir_api=0
@@ -848,7 +848,7 @@ def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ppdet", required=True, help="PaddleDetection 2.6.0's root (holding ppdet/)")
@@ -864,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     for arch in args.rows:
         result = verify(arch, ROWS[arch], args.ppdet, roots, tool="plugins/rcnn/tools/make_layouts.py")
         path = args.out / f"{arch}.json"
-        path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+        path.write_text(dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
     return 0
 

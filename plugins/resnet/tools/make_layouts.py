@@ -15,7 +15,7 @@ What it needs:
 
 Then, with pxcore and this plugin installed in the environment that runs it::
 
-    python plugins/resnet/tools/make_layouts.py --paddleclas /work/ref --legacy-repo /tmp/PaddleClas
+    python -m reference.manifests resnet --paddleclas /work/ref --legacy-repo /tmp/PaddleClas
 
 How the legacy names are established, for every architecture:
 
@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import json
 import math
 import re
 import subprocess
@@ -54,6 +53,8 @@ import types
 from pathlib import Path
 
 import numpy as np
+
+from reference.manifests import dumps
 
 MANIFEST_MODELS = ("ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet50_vd", "ResNet101_vd")
 # the family's other depths that all three references have: checked the same way, not written
@@ -334,10 +335,7 @@ def main(argv=None) -> int:
                 print(f"{name}: checked, {summary}")
                 continue
             target = args.out / f"{name}.json"
-            target.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+            target.write_text(dumps(manifest, shapes_inline=False), encoding="utf-8")
             print(f"{target}: {summary}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

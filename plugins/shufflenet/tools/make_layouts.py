@@ -9,10 +9,10 @@ The manifest holds (format: pxcore/testing/layouts.py)
   2.6's model still builds every tensor with ``ParamAttr(name=...)``, so each tensor's
   ``.name`` is its Paddle 1.x name, read key by key.
 
-pxcore.testing.paddleclas then checks it by running the Paddle 1.x program itself: PaddleClas's static-graph
-code (branch release/static, the code the archives were saved from) is built in Paddle
-3's legacy static mode, through a small stand-in for the removed ``paddle.fluid`` API
-that forwards each layer call to its ``paddle.static.nn`` / ``paddle`` equivalent with
+reference/paddleclas.py then checks it by running the Paddle 1.x program itself: PaddleClas's
+static-graph code (branch release/static, the code the archives were saved from) is built in Paddle
+3's legacy static mode, through reference/fluid.py's stand-in for the removed
+``paddle.fluid`` API, which forwards each layer call to its ``paddle.static.nn`` / ``paddle`` equivalent with
 the same ParamAttr names. Its variables must be exactly the manifest's legacy names with
 the same shapes; random weights, set by variable name into that program and through
 ``weight_aliases()`` into pxcore's model, must give the same logits; and pxcore's model,
@@ -26,7 +26,7 @@ Needs paddlepaddle 3.3, pxcore with pxcore-shufflenet installed, and two referen
       git -C PaddleClas archive fc43c9140acd9066a58671bc9f89dc97c75963ad \\
         ppcls/modeling/architectures | tar -x -C /tmp/pcstatic      # release/static, 2022-06-21
 
-    python plugins/shufflenet/tools/make_layouts.py \\
+    python -m reference.manifests shufflenet \\
         --paddleclas /work/ref/paddleclas --paddleclas-static /tmp/pcstatic
 
 Each reference runs in a fresh process: dygraph Paddle refuses a second parameter with
@@ -36,10 +36,8 @@ set before Paddle starts.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-from pxcore.testing.paddleclas import Reference, main
+from reference.manifests import layouts
+from reference.paddleclas import Reference, run
 
 # Zoo model -> (2.6 module, 2.6 factory, static module, static factory, input size).
 # The static program ends in a 7x7 average pool, so it is compared at 224 px.
@@ -49,8 +47,7 @@ REFERENCES = {
 }
 ALSO_AGREE = ("PaddleX 1.x paddlex/cv/nets/shufflenet_v2.py sets the same names (read, not run)")
 
-if __name__ == "__main__":
-    sys.exit(main(None, references=REFERENCES, also_agree=ALSO_AGREE,
-                  layouts=Path(__file__).resolve().parents[1] / "tests" / "layouts",
-                  tool="plugins/shufflenet/tools/make_layouts.py",
-                  description=__doc__.split("\n\n")[0]))
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv, references=REFERENCES, also_agree=ALSO_AGREE, layouts=layouts("shufflenet"),
+               tool="plugins/shufflenet/tools/make_layouts.py", description=__doc__.split("\n\n")[0])

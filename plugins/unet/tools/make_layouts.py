@@ -37,7 +37,7 @@ Needs paddlepaddle 3.3, pxcore with pxcore-unet and PaddleX 1.3's nets:
 
     pip install --no-deps --target /work/refseg paddleseg==2.8.0   # -> /work/refseg/paddleseg
 
-    python plugins/unet/tools/make_layouts.py --paddlex-static /tmp/pdx13 --paddleseg /work/refseg
+    python -m reference.manifests unet --paddlex-static /tmp/pdx13 --paddleseg /work/refseg
 
 Each network runs in a fresh process: the static program needs FLAGS_enable_pir_api=0
 set before Paddle starts.
@@ -332,7 +332,7 @@ def verify(root: str, upsample_mode: str) -> tuple[dict, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
@@ -368,10 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
     path = args.out / f"{PRESET}.json"
-    path.write_text(_dumps({k: manifest[k] for k in order}), encoding="utf-8")
+    path.write_text(dumps({k: manifest[k] for k in order}), encoding="utf-8")
     print("\n".join(report + deconv_report), f"\n  -> {path}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -45,7 +45,7 @@ else from PaddleClas is imported: the package is stubbed)::
     git clone https://github.com/PaddlePaddle/PaddleClas /tmp/PaddleClas   # release/static
     git clone https://github.com/PaddlePaddle/PaddleX /tmp/PaddleX         # release/1.3
 
-    python plugins/xception/tools/make_layouts.py --paddleclas /work/ref/paddleclas \\
+    python -m reference.manifests xception --paddleclas /work/ref/paddleclas \\
         --paddleclas-repo /tmp/PaddleClas --paddlex-repo /tmp/PaddleX
 
 (a bare clone does as well).
@@ -57,10 +57,8 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import json
 import logging
 import math
-import re
 import subprocess
 import sys
 import tempfile
@@ -68,6 +66,8 @@ import types
 from pathlib import Path
 
 import numpy as np
+
+from reference.manifests import dumps
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MODELS = {"Xception41": 41, "Xception65": 65}
@@ -347,12 +347,6 @@ def build_manifest(name: str, depth: int, reference_module, static: _RecordingLa
             "pdparams": dict(pdparams), "legacy": legacy, "paddlex_legacy": paddlex_legacy}
 
 
-def _dumps(manifest: dict) -> str:
-    """JSON with one tensor a line."""
-    text = json.dumps(manifest, indent=1)
-    return re.sub(r"\[\n\s*([\d,\s]*?)\n\s*\]",
-                  lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
-
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -383,11 +377,8 @@ def main(argv=None) -> int:
                 if output_stride == 32:
                     manifest = build_manifest(name, depth, reference_module, static, paddlex, provenance)
             target = args.out / f"{name}.json"
-            target.write_text(_dumps(manifest), encoding="utf-8")
+            target.write_text(dumps(manifest), encoding="utf-8")
             print(f"{target}: {len(manifest['pdparams'])} tensors, "
                   f"{sum(math.prod(s) for s in manifest['pdparams'].values()):,} values")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

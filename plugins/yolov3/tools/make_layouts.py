@@ -39,7 +39,7 @@ else from PaddleDetection is imported; its other imports are stubbed):
       git -C PaddleDetection archive ed2ffa08f6bdfad06a06dd16005a5aa26f9ef201 \\
         ppdet/modeling | tar -x -C /tmp/ppdet05                    # release/0.5
 
-    python plugins/yolov3/tools/make_layouts.py --ppdet /work/refdet --ppdet-static /tmp/ppdet05
+    python -m reference.manifests yolov3 --ppdet /work/refdet --ppdet-static /tmp/ppdet05
 
 Each network runs in a fresh process: the static program needs FLAGS_enable_pir_api=0
 set before Paddle starts.
@@ -438,7 +438,7 @@ def verify(arch: str, row: Row, ppdet: str, ppdet_static: str, tool: str) -> dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pxcore.testing.paddleclas import _dumps
+    from reference.manifests import dumps
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ppdet", required=True, help="PaddleDetection 2.6.0's root (holding ppdet/)")
@@ -452,10 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         result = verify(arch, ROWS[arch], args.ppdet, args.ppdet_static,
                         tool="plugins/yolov3/tools/make_layouts.py")
         path = args.out / f"{arch}.json"
-        path.write_text(_dumps(result["manifest"]), encoding="utf-8")
+        path.write_text(dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

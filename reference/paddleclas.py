@@ -1,0 +1,219 @@
+"""Writing a plugin's weight layouts from PaddleClas's own implementations, and checking
+them by running those implementations (the harness behind the PaddleClas families'
+mappings, plugins/<family>/tools/make_layouts.py: ``python -m reference.manifests
+FAMILY --paddleclas ... --paddleclas-static ...``). For each model it
+
+- reads the manifest from PaddleClas 2.6.0's model: its state-dict names and shapes (the
+  dygraph .pdparams), and the ``ParamAttr`` name each tensor was built with, which is its
+  Paddle 1.x variable name (the zoo's .tar archives);
+- runs PaddleClas's static-graph code (branch release/static, the Paddle 1.x programs the
+  archives were saved from) in Paddle 3's legacy static mode, through reference/fluid.py's
+  stand-in for the removed ``paddle.fluid`` API: its variables must be exactly the manifest's legacy
+  names and shapes;
+- requires the same logits from random weights (batch-norm statistics calibrated, so a
+  misplaced tensor anywhere shows) set by key into PaddleClas 2.6, by key into pxcore's
+  model, through ``weight_aliases()`` into pxcore's model, and by variable name into the
+  Paddle 1.x program.
+
+Each reference runs in a fresh process: dygraph Paddle refuses a second parameter with
+a ParamAttr name already in use, and the static program needs FLAGS_enable_pir_api=0
+set before Paddle starts. Needs paddlepaddle 3.3 and the two PaddleClas trees (nothing
+else from PaddleClas is imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import re
+import sys
+import types
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
+
+from . import fluid
+from .manifests import write
+from .tools import LEGACY_STATIC, run_in_child
+
+PADDLECLAS_STATIC = "PaddleClas release/static (commit fc43c914, 2022-06-21)"
+
+
+class Reference(NamedTuple):
+    """Where a zoo model lives in the two PaddleClas trees, and its input size."""
+
+    module_26: str  # under ppcls/arch/backbone/ of PaddleClas 2.6, e.g. "model_zoo/alexnet.py"
+    factory_26: str
+    module_static: str  # under ppcls/modeling/architectures/ of release/static
+    factory_static: str
+    size: int
+
+
+def _load_module(name: str, path: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _paddleclas_26(root: Path, relative: str) -> types.ModuleType:
+    """One model_zoo module of PaddleClas 2.6 without importing ppcls (whose __init__
+    pulls in every model and their dependencies): stub the packages and the one helper
+    the module imports."""
+    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
+                    "ppcls.arch.backbone.model_zoo"):
+        module = types.ModuleType(package)
+        module.__path__ = []
+        sys.modules.setdefault(package, module)
+    save_load = types.ModuleType("ppcls.utils.save_load")
+    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
+    sys.modules["ppcls.utils.save_load"] = save_load
+    name = "ppcls.arch.backbone." + relative.removesuffix(".py").replace("/", ".")
+    return _load_module(name, root / "ppcls" / "arch" / "backbone" / relative)
+
+
+def _static_program(paddleclas_static: Path, module: str, factory: str, size: int):
+    """The release/static network as a test program; its persistable variables by name."""
+    import paddle
+
+    paddle.enable_static()
+    fluid.install()
+    path = paddleclas_static / "ppcls" / "modeling" / "architectures" / module
+    network = getattr(_load_module(f"paddleclas_static_{module[:-3]}", path), factory)()
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    with paddle.static.program_guard(main, startup):
+        image = paddle.static.data("image", [-1, 3, size, size], "float32")
+        logits = network.net(image, class_dim=1000)
+    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
+                 if v.persistable and v.name not in ("feed", "fetch")}
+    return main.clone(for_test=True), startup, logits, variables
+
+
+def run_static_reference(paddleclas_static: str, reference: Reference, archive: dict[str, np.ndarray],
+                         image: np.ndarray) -> dict:
+    """In a process with FLAGS_enable_pir_api=0: the Paddle 1.x variables and the logits
+    of the program with ``archive`` set by variable name."""
+    import paddle
+
+    _, _, module, factory, size = reference
+    program, startup, logits, variables = _static_program(Path(paddleclas_static), module, factory, size)
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    executor.run(startup)
+    scope = paddle.static.global_scope()
+    for name, value in archive.items():
+        if name in variables:
+            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
+    (out,) = executor.run(program, feed={"image": image}, fetch_list=[logits])
+    return {"variables": variables, "logits": out}
+
+
+def _outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
+    import paddle
+
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state_by_key.items()})
+    net.eval()
+    with paddle.no_grad():
+        return net(paddle.to_tensor(image)).numpy()
+
+
+def build_manifest(arch: str, reference: Reference, paddleclas: str) -> dict:
+    """Runs in its own process (see the module docstring): the manifest from PaddleClas
+    2.6, random weights, and the logits of PaddleClas 2.6 and of pxcore's model."""
+    import pxcore
+    from pxcore.weights import fit_state
+
+    logging.getLogger("ppcls").setLevel(logging.ERROR)
+    module_26, factory_26, _, _, size = reference
+    reference = getattr(_paddleclas_26(Path(paddleclas), module_26), factory_26)(class_num=1000)
+    state_dict = reference.state_dict()
+    legacy = {}
+    for key, tensor in state_dict.items():
+        # a name Paddle made up (conv2d_0.w_0, ...) would mean the reference set none
+        assert not re.fullmatch(r"\w+_\d+\.(w|b)_\d+", tensor.name), f"{arch}: {key} is unnamed"
+        assert tensor.name not in legacy, f"{arch}: legacy name {tensor.name} twice"
+        legacy[tensor.name] = key
+
+    rng = np.random.default_rng(0)
+    state = {key: random_tensor(rng, key, [int(d) for d in t.shape]) for key, t in state_dict.items()}
+    image = rng.standard_normal((2, 3, size, size)).astype("float32")
+    state = calibrate_batch_norm(reference, state, image)
+    expected = _outputs(reference, state, image)
+
+    model = pxcore.create_model(arch, num_classes=1000)
+    by_key = _outputs(model.net, state, image)
+    archive = {name: state[key] for name, key in legacy.items()}
+    fitted, _ = fit_state(model.net, archive, f"{arch} legacy archive")
+    by_alias = _outputs(model.net, fitted, image)
+    assert model.net.weight_aliases() == legacy, f"{arch}: weight_aliases() differs from 2.6's names"
+    manifest = {
+        "model": arch, "num_classes": 1000,
+        "pdparams": {k: [int(d) for d in t.shape] for k, t in state_dict.items()},
+        "legacy": legacy,
+    }
+    return {"manifest": manifest, "archive": archive, "image": image, "expected": expected,
+            "by_key": by_key, "by_alias": by_alias}
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    return np.allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
+def verify(arch: str, reference: Reference, paddleclas: str, paddleclas_static: str, *,
+           also_agree: str, tool: str) -> dict:
+    built = run_in_child(build_manifest, arch, reference, paddleclas)
+    manifest = built["manifest"]
+    assert _close(built["by_key"], built["expected"]), f"{arch}: pxcore differs from PaddleClas 2.6"
+    assert _close(built["by_alias"], built["expected"]), f"{arch}: weight_aliases() misplaces tensors"
+
+    static = run_in_child(run_static_reference, paddleclas_static, reference, built["archive"],
+                          built["image"], env=LEGACY_STATIC)
+    shapes = {name: manifest["pdparams"][key] for name, key in manifest["legacy"].items()}
+    assert static["variables"] == shapes, (
+        f"{arch}: the Paddle 1.x program's variables differ from the manifest: "
+        f"only in the program {sorted(set(static['variables']) - set(shapes))[:5]}, "
+        f"only in the manifest {sorted(set(shapes) - set(static['variables']))[:5]}")
+    assert _close(static["logits"], built["expected"]), (
+        f"{arch}: the Paddle 1.x program, given the weights by name, differs from PaddleClas 2.6 "
+        f"by {np.abs(static['logits'] - built['expected']).max():.3g}")
+
+    module_26, factory_26, module_static, factory_static, size = reference
+    manifest["source"] = (
+        f"pdparams: PaddleClas 2.6.0 ppcls/arch/backbone/{module_26}, {factory_26}(class_num=1000), "
+        "its state_dict names and shapes. legacy: the ParamAttr names (tensor.name) the same 2.6 "
+        f"model sets, read key by key; verified against {PADDLECLAS_STATIC} "
+        f"ppcls/modeling/architectures/{module_static}, {factory_static}().net(), the Paddle 1.x "
+        "program the archives were saved from, run in Paddle 3.3's legacy static mode: its "
+        "variables are exactly these names and shapes, and random weights set by variable name "
+        "into it, by key into PaddleClas 2.6 and through weight_aliases() into pxcore give the "
+        f"same logits ({size} px). {also_agree}. Written by {tool}."
+    )
+    report = [f"{arch}: {len(manifest['legacy'])} tensors, "
+              f"{sum(int(np.prod(s)) for s in manifest['pdparams'].values()):,} values",
+              "  PaddleClas 2.6 == pxcore by key == pxcore through weight_aliases() "
+              "== the Paddle 1.x program by variable name"]
+    return {"manifest": {k: manifest[k] for k in ("model", "num_classes", "source", "pdparams", "legacy")},
+            "report": report}
+
+
+def run(argv: list[str] | None, *, references: dict[str, Reference], also_agree: str,
+         layouts: Path, tool: str, description: str) -> int:
+    """The command line of a PaddleClas family's mapping (its ``references``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--paddleclas", required=True,
+                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
+    parser.add_argument("--paddleclas-static", dest="paddleclas_static", required=True,
+                        help=f"a tree of {PADDLECLAS_STATIC} holding ppcls/modeling/architectures/")
+    parser.add_argument("--out", type=Path, default=layouts)
+    parser.add_argument("models", nargs="*", default=list(references))
+    args = parser.parse_args(argv)
+    for arch in args.models:
+        result = verify(arch, references[arch], args.paddleclas, args.paddleclas_static,
+                        also_agree=also_agree, tool=tool)
+        path = write(args.out / f"{arch}.json", result["manifest"])
+        print("\n".join(result["report"]), f"\n  -> {path}")
+    return 0
