@@ -36,7 +36,8 @@ test uses it) and every suite has its ``scratch`` fixture (``tmp_path``, removed
 the test). Its helpers replace what plugin suites would otherwise repeat; the two lines
 above become ``test_conformance = conformance_test("my-plugin")`` (``slow=`` names to
 mark slow, ``leave_out=`` specs not to run), and ``check_entry_point``,
-``check_classifier_presets``, ``by_model``, ``random_state``, ``save_pdparams``,
+``check_classifier_presets``, ``check_segmenter_preset``, ``check_parameter_count``,
+``check_weights_refused``, ``by_model``, ``save_pdparams``,
 ``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
 ``check_backbone_takes_legacy_archive`` are there too.
 """

@@ -6,8 +6,9 @@ fixtures without a conftest; the helpers are imported from here. Loading it impo
 neither paddle nor numpy: they are imported when a fixture or helper runs.
 
 Fixtures: ``scratch``. Helpers: ``conformance_test``, ``by_model``, ``slow_marks``,
-``check_entry_point``, ``check_classifier_presets``, ``check_parameter_count``,
-``check_weights_refused``, ``random_state``, ``save_pdparams``,
+``check_entry_point``, ``check_classifier_presets``, ``check_segmenter_preset``,
+``check_parameter_count``,
+``check_weights_refused``, ``save_pdparams``,
 ``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
 ``check_backbone_takes_legacy_archive``.
 """
@@ -103,6 +104,23 @@ def check_classifier_presets(names: Iterable[str], input_size: int = 224, num_cl
         assert spec.defaults["num_classes"] == num_classes and spec.metadata["input_size"] == input_size, name
 
 
+def check_segmenter_preset(name: str, distribution: str, paddlex: Mapping, input_size: int):
+    """``name`` is a semantic segmentation preset of ``distribution`` that PaddleX knows
+    as ``paddlex``, trained at ``input_size`` px, tested at a multiple of 32, on images
+    normalised by mean and std 0.5 (PaddleSeg's). Returns its spec."""
+    from ..plugins import get_registry
+
+    spec = get_registry().get("model", name)
+    assert spec.distribution == distribution and spec.task == "semantic_segmentation", (
+        f"{name}: a {spec.task} preset of {spec.distribution}")
+    assert spec.paddlex == dict(paddlex), f"{name}: PaddleX's description is {spec.paddlex}"
+    meta = spec.metadata
+    assert meta["input_size"] == input_size and meta["test_input_size"] % 32 == 0, (
+        f"{name}: input_size {meta['input_size']}, test_input_size {meta['test_input_size']}")
+    assert meta["mean"] == meta["std"] == [0.5] * 3, f"{name}: mean {meta['mean']}, std {meta['std']}"
+    return spec
+
+
 # --- building and weights -------------------------------------------------------------
 
 def check_parameter_count(name: str, expected: int, manifest: Mapping) -> None:
@@ -133,16 +151,6 @@ def check_weights_refused(name: str, *parts: str, **model_args: Any) -> str:
     for part in parts:
         assert part in message, f"{part!r} is not in the message:\n{message}"
     return message
-
-
-def random_state(manifest: Mapping, seed: int = 0, scale: float = 1.0) -> dict:
-    """Values for every tensor of a layout manifest's ``pdparams`` (name -> shape):
-    float32 draws of a standard normal times ``scale``, from ``seed``."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return {key: (rng.standard_normal(shape) * scale).astype("float32")
-            for key, shape in manifest["pdparams"].items()}
 
 
 def save_pdparams(state: Mapping[str, Any], path: Path) -> Path:

@@ -10,16 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    check_backbone_takes_classifier_weights,
-    check_backbone_takes_legacy_archive,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-)
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-alexnet"
@@ -29,17 +21,17 @@ MANIFEST = Path(__file__).parent / "layouts" / "AlexNet.json"
 PARAMETERS = 61_100_840
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    check_entry_point(DIST, {"backbone": ["AlexNet"], "model": ["AlexNet"]})
-    check_classifier_presets(["AlexNet"])
+    kit.check_entry_point(DIST, {"backbone": ["AlexNet"], "model": ["AlexNet"]})
+    kit.check_classifier_presets(["AlexNet"])
     assert pxcore.get_registry().get("model", "AlexNet").metadata["min_input_size"] == 224
 
 
 def test_parameter_count():
-    check_parameter_count("AlexNet", PARAMETERS, load_manifest(MANIFEST))
+    kit.check_parameter_count("AlexNet", PARAMETERS, load_manifest(MANIFEST))
 
 
 @pytest.mark.slow  # 61 M parameters written and read three times
@@ -107,16 +99,16 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
         shape = manifest["pdparams"][key]
         write_legacy_tensor(folder / legacy, np.zeros([96] + shape[1:] if legacy.startswith("conv1")
                                                       else shape, "float32"))
-    check_weights_refused("AlexNet",
-                          "do not fit AlexNetClassifier",
-                          "shape of _conv1._conv.weight: file [96, 3, 11, 11], model [64, 3, 11, 11]",
-                          "missing from the file: _conv5._conv.bias", pretrained=folder)
+    kit.check_weights_refused("AlexNet",
+                              "do not fit AlexNetClassifier",
+                              "shape of _conv1._conv.weight: file [96, 3, 11, 11], model [64, 3, 11, 11]",
+                              "missing from the file: _conv5._conv.bias", pretrained=folder)
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    check_backbone_takes_classifier_weights("AlexNet", tmp_path, head=("_fc",))
+    kit.check_backbone_takes_classifier_weights("AlexNet", tmp_path, head=("_fc",))
 
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    check_backbone_takes_legacy_archive("AlexNet", load_manifest(MANIFEST), tmp_path / "AlexNet_pretrained", ("_fc",))
+    kit.check_backbone_takes_legacy_archive("AlexNet", load_manifest(MANIFEST), tmp_path / "AlexNet_pretrained", ("_fc",))

@@ -10,17 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    check_backbone_takes_legacy_archive,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-darknet"
@@ -30,16 +21,16 @@ MANIFEST = Path(__file__).parent / "layouts" / "DarkNet53.json"
 PARAMETERS = 41_645_640
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    check_entry_point(DIST, {"backbone": ["DarkNet53"], "model": ["DarkNet53"]})
-    check_classifier_presets(["DarkNet53"])
+    kit.check_entry_point(DIST, {"backbone": ["DarkNet53"], "model": ["DarkNet53"]})
+    kit.check_classifier_presets(["DarkNet53"])
 
 
 def test_parameter_count():
-    check_parameter_count("DarkNet53", PARAMETERS, load_manifest(MANIFEST))
+    kit.check_parameter_count("DarkNet53", PARAMETERS, load_manifest(MANIFEST))
 
 
 @pytest.mark.slow  # 42 M values written and read three times
@@ -79,8 +70,8 @@ def test_leaky_relu_for_yolov3_has_the_same_tensors():
 def classifier_checkpoint(tmp_path_factory):
     """A .pdparams in PaddleClas's layout with random values (written from the manifest:
     building a 42 M parameter classifier to save it would take longer)."""
-    state = random_state(load_manifest(MANIFEST))
-    return save_pdparams(state, tmp_path_factory.mktemp("darknet") / "DarkNet53_pretrained.pdparams"), state
+    state = random_state(load_manifest(MANIFEST)["pdparams"])
+    return kit.save_pdparams(state, tmp_path_factory.mktemp("darknet") / "DarkNet53_pretrained.pdparams"), state
 
 
 def test_other_class_count_reinitialises_only_the_head(classifier_checkpoint):
@@ -100,10 +91,10 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
     for legacy, key in manifest["legacy"].items():
         if not legacy.startswith(("fc_", "stage.4.")):
             write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
-    check_weights_refused("DarkNet53",
-                          "do not fit DarkNetClassifier",
-                          "missing from the file: _basic_block_41._conv1._bn._mean [512]",
-                          "missing from the file: _out.weight [1024, 1000]", pretrained=folder)
+    kit.check_weights_refused("DarkNet53",
+                              "do not fit DarkNetClassifier",
+                              "missing from the file: _basic_block_41._conv1._bn._mean [512]",
+                              "missing from the file: _out.weight [1024, 1000]", pretrained=folder)
 
 
 def test_backbone_takes_its_classifier_checkpoint(classifier_checkpoint):
@@ -117,4 +108,4 @@ def test_backbone_takes_its_classifier_checkpoint(classifier_checkpoint):
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    check_backbone_takes_legacy_archive("DarkNet53", load_manifest(MANIFEST), tmp_path / "DarkNet53_pretrained", ("_out.",))
+    kit.check_backbone_takes_legacy_archive("DarkNet53", load_manifest(MANIFEST), tmp_path / "DarkNet53_pretrained", ("_out.",))

@@ -12,19 +12,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    by_model,
-    check_backbone_takes_classifier_weights,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-    write_legacy_archive,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore_densenet.plugin import ARCHITECTURES
 
 DIST = "pxcore-densenet"
@@ -49,12 +38,12 @@ def manifest_for(name: str) -> dict:
     return load_manifest(LAYOUTS / f"{name}.json")
 
 
-test_conformance = conformance_test(DIST, slow=SLOW)
+test_conformance = kit.conformance_test(DIST, slow=SLOW)
 
 
 def test_found_through_its_entry_point():
-    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
-    check_classifier_presets(ARCHITECTURES)
+    kit.check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
+    kit.check_classifier_presets(ARCHITECTURES)
 
 
 def test_the_seed_spelling_resolves():
@@ -63,7 +52,7 @@ def test_the_seed_spelling_resolves():
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_parameter_count_is_exact(name):
-    check_parameter_count(name, PARAMETER_COUNTS[name], manifest_for(name))
+    kit.check_parameter_count(name, PARAMETER_COUNTS[name], manifest_for(name))
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -74,7 +63,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
     assert list(net.state_dict()) == list(manifest_for(name)["pdparams"])
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
+@pytest.mark.parametrize("name", kit.by_model(ARCHITECTURES, SLOW))
 def test_takes_the_official_weight_layouts(name, scratch):
     check_weight_layouts(manifest_for(name), scratch)
 
@@ -113,18 +102,18 @@ def test_other_depths_and_unknown_ones():
 # --- weights ------------------------------------------------------------------------------
 
 def test_weights_of_another_depth_are_refused_naming_the_tensors(scratch):
-    path = save_pdparams(random_state(manifest_for("DenseNet121")), scratch / "DenseNet121.pdparams")
-    check_weights_refused("DenseNet201",
-                          "do not fit DenseNetClassifier",
-                          "missing from the file: db_conv_4.conv4_25.bn_ac_func1._batch_norm.weight",
-                          "shape of batch_norm.weight: file [1024], model [1920]", pretrained=path)
+    path = kit.save_pdparams(random_state(manifest_for("DenseNet121")["pdparams"]), scratch / "DenseNet121.pdparams")
+    kit.check_weights_refused("DenseNet201",
+                              "do not fit DenseNetClassifier",
+                              "missing from the file: db_conv_4.conv4_25.bn_ac_func1._batch_norm.weight",
+                              "shape of batch_norm.weight: file [1024], model [1920]", pretrained=path)
 
 
 def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
     manifest = manifest_for("DenseNet121")
-    folder = write_legacy_archive(scratch / "DenseNet121_pretrained", {
+    folder = kit.write_legacy_archive(scratch / "DenseNet121_pretrained", {
         legacy: key for legacy, key in manifest["legacy"].items() if legacy != "conv3_7_x2_bn_variance"},
-        random_state(manifest))
+        random_state(manifest["pdparams"]))
     with pytest.raises(WeightsError, match=r"missing from the file: db_conv_3\.conv3_7\.bn_ac_func2\._batch_norm\._variance"):
         pxcore.create_model("DenseNet121", pretrained=folder)
     (folder / "conv3_7_x2_bn_variance").write_bytes(b"\0" * 10)
@@ -133,8 +122,8 @@ def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
 
 
 def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
-    state = random_state(manifest_for("DenseNet121"))
-    path = save_pdparams(state, scratch / "DenseNet121.pdparams")
+    state = random_state(manifest_for("DenseNet121")["pdparams"])
+    path = kit.save_pdparams(state, scratch / "DenseNet121.pdparams")
     loaded = pxcore.create_model("DenseNet121", num_classes=5, pretrained=path).net.state_dict()
     key = "db_conv_5.conv5_16.bn_ac_func2._conv.weight"
     assert np.array_equal(loaded[key].numpy(), state[key])
@@ -143,4 +132,4 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
     # as a .pdparams and as a Paddle 1.x archive
-    check_backbone_takes_classifier_weights("DenseNet121", tmp_path, legacy="archive")
+    kit.check_backbone_takes_classifier_weights("DenseNet121", tmp_path, legacy="archive")

@@ -10,17 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    check_backbone_takes_classifier_weights,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-    write_legacy_archive,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore_hrnet.plugin import ARCHITECTURES, PADDLESEG, SEGMENTATION
 
 DIST = "pxcore-hrnet"
@@ -32,18 +23,18 @@ PARAMETERS = 21_346_380
 
 
 # slow: to_static of ~300 layers, twice (backbone and classifier)
-test_conformance = conformance_test(DIST, slow=True)
+test_conformance = kit.conformance_test(DIST, slow=True)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION, *PADDLESEG]})
+    kit.check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": [*ARCHITECTURES, *SEGMENTATION, *PADDLESEG]})
     spec = pxcore.get_registry().get("model", "HRNet_W18")
     assert spec.task == "classification" and spec.paddlex == {"class": "HRNet_W18_C"}
     assert spec.defaults == {"width": 18, "num_classes": 1000} and spec.metadata["input_size"] == 224
 
 
 def test_parameter_count():
-    check_parameter_count("HRNet_W18", PARAMETERS, load_manifest(MANIFEST))
+    kit.check_parameter_count("HRNet_W18", PARAMETERS, load_manifest(MANIFEST))
 
 
 @pytest.mark.slow  # builds the net three times and writes 1,627 tensor files
@@ -91,22 +82,22 @@ def test_width_must_be_a_positive_integer():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    state = random_state(load_manifest(MANIFEST))
-    net = pxcore.create_model("HRNet_W18", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
+    state = random_state(load_manifest(MANIFEST)["pdparams"])
+    net = pxcore.create_model("HRNet_W18", num_classes=7, pretrained=kit.save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["fc.weight"].shape) == [2048, 7]
     assert np.array_equal(loaded["conv_last.conv.weight"].numpy(), state["conv_last.conv.weight"])
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    check_backbone_takes_classifier_weights("HRNet_W18", tmp_path)
+    kit.check_backbone_takes_classifier_weights("HRNet_W18", tmp_path)
 
 
 def test_legacy_archive_loads_into_the_backbone(tmp_path):
     # the zoo's HRNet_W18_C archive, random values: the backbone drops the classifier's part
     manifest = load_manifest(MANIFEST)
-    state = random_state(manifest)
-    folder = write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"], state)
+    state = random_state(manifest["pdparams"])
+    folder = kit.write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"], state)
     backbone = pxcore.create_backbone("HRNet_W18", pretrained=folder)
     loaded = backbone.state_dict()
     assert len(loaded) < len(state)
@@ -117,20 +108,20 @@ def test_legacy_archive_loads_into_the_backbone(tmp_path):
 def test_weights_of_another_width_fail_clearly(tmp_path):
     # an HRNet_W18_C archive given to a W32 net: same names, other shapes
     manifest = load_manifest(MANIFEST)
-    folder = write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"],
-                                  {key: np.zeros(shape, "float32") for key, shape in manifest["pdparams"].items()})
-    check_weights_refused("HRNet_W18",
-                          "do not fit HRNetClassifier",
-                          "shape of conv_tr1_1.conv.weight: file [18, 256, 3, 3], model [32, 256, 3, 3]", width=32, pretrained=folder)
+    folder = kit.write_legacy_archive(tmp_path / "HRNet_W18_C_pretrained", manifest["legacy"],
+                                      {key: np.zeros(shape, "float32") for key, shape in manifest["pdparams"].items()})
+    kit.check_weights_refused("HRNet_W18",
+                              "do not fit HRNetClassifier",
+                              "shape of conv_tr1_1.conv.weight: file [18, 256, 3, 3], model [32, 256, 3, 3]", width=32, pretrained=folder)
 
 
 def test_weights_of_another_model_fail_clearly(tmp_path):
     path = tmp_path / "other.pdparams"
     paddle.save({"conv1._conv.weight": paddle.zeros([32, 3, 3, 3]),
                  "out.weight": paddle.zeros([1280, 1000])}, str(path))
-    check_weights_refused("HRNet_W18",
-                          "not in the model: conv1._conv.weight",
-                          "missing from the file: conv_layer1_1.conv.weight", pretrained=path)
+    kit.check_weights_refused("HRNet_W18",
+                              "not in the model: conv1._conv.weight",
+                              "missing from the file: conv_layer1_1.conv.weight", pretrained=path)
 
 
 def test_input_sizes():

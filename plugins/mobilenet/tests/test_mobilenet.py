@@ -10,17 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    check_backbone_takes_classifier_weights,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-mobilenet"
@@ -42,17 +33,17 @@ MODELS = {name: name for name in PARAMETERS} | {
 
 # The _ssld rows build exactly their architecture's spec
 # (test_ssld_rows_build_their_architectures_spec): the checks on it are the checks on them.
-test_conformance = conformance_test(DIST, leave_out=[name for name, arch in MODELS.items() if name != arch])
+test_conformance = kit.conformance_test(DIST, leave_out=[name for name, arch in MODELS.items() if name != arch])
 
 
 def test_registers_every_zoo_row_and_architecture():
-    check_entry_point(DIST, {"backbone": list(PARAMETERS), "model": list(MODELS)})
-    check_classifier_presets(MODELS)
+    kit.check_entry_point(DIST, {"backbone": list(PARAMETERS), "model": list(MODELS)})
+    kit.check_classifier_presets(MODELS)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_parameter_count(name):
-    check_parameter_count(name, PARAMETERS[MODELS[name]], load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
+    kit.check_parameter_count(name, PARAMETERS[MODELS[name]], load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
 
 
 def test_ssld_rows_build_their_architectures_spec():
@@ -116,8 +107,8 @@ def test_small_inputs():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    state = random_state(load_manifest(LAYOUTS / "MobileNetV2.json"))
-    net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
+    state = random_state(load_manifest(LAYOUTS / "MobileNetV2.json")["pdparams"])
+    net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=kit.save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["out.weight"].shape) == [1280, 7]
     assert np.array_equal(loaded["conv9._conv.weight"].numpy(), state["conv9._conv.weight"])
@@ -130,10 +121,10 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
     manifest = load_manifest(LAYOUTS / "MobileNetV3_small.json")
     for legacy, key in manifest["legacy"].items():
         write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
-    check_weights_refused("MobileNetV3_large",
-                          "do not fit MobileNetV3Classifier",
-                          "shape of blocks.1.expand_conv.conv.weight: file [72, 16, 1, 1], model [64, 16, 1, 1]",
-                          "missing from the file: blocks.14.linear_conv.bn._variance", pretrained=folder)
+    kit.check_weights_refused("MobileNetV3_large",
+                              "do not fit MobileNetV3Classifier",
+                              "shape of blocks.1.expand_conv.conv.weight: file [72, 16, 1, 1], model [64, 16, 1, 1]",
+                              "missing from the file: blocks.14.linear_conv.bn._variance", pretrained=folder)
     with pytest.raises(WeightsError, match="not in the model: conv1._conv.weight"):
         pxcore.create_model("MobileNetV1", pretrained=_pdparams("MobileNetV2", tmp_path))
 
@@ -147,7 +138,7 @@ def _pdparams(arch: str, folder: Path) -> Path:
 
 @pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_large"])
 def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
-    check_backbone_takes_classifier_weights(name, tmp_path)
+    kit.check_backbone_takes_classifier_weights(name, tmp_path)
 
 
 @pytest.mark.parametrize("name", ["MobileNetV1", "MobileNetV2", "MobileNetV3_small"])

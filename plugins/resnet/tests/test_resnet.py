@@ -11,18 +11,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError, WeightsError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    by_model,
-    check_backbone_takes_classifier_weights,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-    write_legacy_archive,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore_resnet.legacy_names import legacy_weight_names
 from pxcore_resnet.plugin import ARCHITECTURES, WEIGHT_VARIANTS, architecture_of, model_names
 from pxcore_resnet.resnet import ARCHITECTURES as DEPTHS
@@ -59,11 +49,11 @@ def manifest_for(model: str) -> dict:
 # Less the weight variants (_ssld): each builds exactly its base architecture's spec
 # (test_weight_variants_build_their_architectures_spec), so the checks on the base are
 # the checks on it.
-test_conformance = conformance_test(DIST, slow=is_slow, leave_out=WEIGHT_VARIANTS)
+test_conformance = kit.conformance_test(DIST, slow=is_slow, leave_out=WEIGHT_VARIANTS)
 
 
 def test_found_through_its_entry_point():
-    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": model_names()})
+    kit.check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": model_names()})
 
 
 def test_ssld_models_share_their_architecture():
@@ -95,7 +85,7 @@ def test_weight_variants_build_their_architectures_spec():
 
 @pytest.mark.parametrize("name", model_names())
 def test_parameter_count_is_exact(name):
-    check_parameter_count(name, PARAMETER_COUNTS[architecture_name(name)], manifest_for(name))
+    kit.check_parameter_count(name, PARAMETER_COUNTS[architecture_name(name)], manifest_for(name))
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -106,7 +96,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
 
 
 # the _ssld rows share their base's manifest and build (see above)
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES, is_slow))
+@pytest.mark.parametrize("name", kit.by_model(ARCHITECTURES, is_slow))
 def test_takes_the_official_weight_layouts(name, scratch):
     check_weight_layouts(manifest_for(name), scratch)
 
@@ -139,20 +129,20 @@ def test_unknown_depth_or_variant_is_refused():
 # --- weights that do not fit --------------------------------------------------------------
 
 def _official_state(name: str) -> dict:
-    return random_state(manifest_for(name))
+    return random_state(manifest_for(name)["pdparams"])
 
 
 def test_weights_of_another_variant_are_refused_naming_the_tensors(scratch):
-    path = save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
-    check_weights_refused("ResNet34",
-                          "missing from the file: blocks.15.conv0.conv.weight", pretrained=path)
-    check_weights_refused("ResNet50_vd",
-                          "shape of stem.0.conv.weight: file [64, 3, 7, 7], model [32, 3, 3, 3]",
-                          "missing from the file: stem.1.conv.weight", pretrained=path)
+    path = kit.save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
+    kit.check_weights_refused("ResNet34",
+                              "missing from the file: blocks.15.conv0.conv.weight", pretrained=path)
+    kit.check_weights_refused("ResNet50_vd",
+                              "shape of stem.0.conv.weight: file [64, 3, 7, 7], model [32, 3, 3, 3]",
+                              "missing from the file: stem.1.conv.weight", pretrained=path)
 
 
 def test_a_broken_weight_file_is_refused(scratch):
-    path = save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
+    path = kit.save_pdparams(_official_state("ResNet18"), scratch / "ResNet18.pdparams")
     path.write_bytes(path.read_bytes()[:100_000])
     with pytest.raises(WeightsError, match="not a readable"):
         pxcore.create_model("ResNet18", pretrained=path)
@@ -160,7 +150,7 @@ def test_a_broken_weight_file_is_refused(scratch):
 
 def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
     manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
-    folder = write_legacy_archive(scratch / "ResNet18_pretrained", {
+    folder = kit.write_legacy_archive(scratch / "ResNet18_pretrained", {
         legacy: key for legacy, key in manifest["legacy"].items() if legacy != "bn3a_branch1_variance"}, state)
     with pytest.raises(WeightsError, match=r"missing from the file: blocks\.2\.short\.bn\._variance"):
         pxcore.create_model("ResNet18", pretrained=folder)
@@ -172,7 +162,7 @@ def test_a_legacy_archive_with_a_missing_or_broken_variable_is_refused(scratch):
 def test_a_pdparams_keyed_by_paddle1_names_loads(scratch):
     # PaddleX 1.x saved its models' weights as one .pdparams keyed by variable names
     manifest, state = manifest_for("ResNet18"), _official_state("ResNet18")
-    path = save_pdparams({name: state[key] for name, key in manifest["legacy"].items()}, scratch / "model.pdparams")
+    path = kit.save_pdparams({name: state[key] for name, key in manifest["legacy"].items()}, scratch / "model.pdparams")
     loaded = pxcore.create_model("ResNet18", pretrained=path).net.state_dict()
     for key in ("stem.0.bn._variance", "blocks.2.short.conv.weight", "fc.bias"):
         assert np.array_equal(loaded[key].numpy(), state[key])
@@ -180,7 +170,7 @@ def test_a_pdparams_keyed_by_paddle1_names_loads(scratch):
 
 def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
     state = _official_state("ResNet18")
-    path = save_pdparams(state, scratch / "ResNet18.pdparams")
+    path = kit.save_pdparams(state, scratch / "ResNet18.pdparams")
     model = pxcore.create_model("ResNet18", num_classes=5, pretrained=path)
     loaded = model.net.state_dict()
     assert np.array_equal(loaded["blocks.7.conv1.bn._mean"].numpy(), state["blocks.7.conv1.bn._mean"])
@@ -190,4 +180,4 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 @pytest.mark.parametrize("name", ["ResNet18", "ResNet50_vd"])
 def test_backbone_takes_its_classifier_checkpoint(name, tmp_path):
     # as a .pdparams and as a Paddle 1.x archive
-    check_backbone_takes_classifier_weights(name, tmp_path, legacy="archive")
+    kit.check_backbone_takes_classifier_weights(name, tmp_path, legacy="archive")

@@ -10,18 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    check_backbone_takes_classifier_weights,
-    check_backbone_takes_legacy_archive,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-shufflenet"
@@ -32,16 +22,16 @@ MANIFEST = LAYOUTS / "ShuffleNetV2.json"
 PARAMETERS = 2_294_784
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 def test_registers_the_zoo_row_and_its_backbone():
-    check_entry_point(DIST, {"backbone": ["ShuffleNetV2"], "model": ["ShuffleNetV2"]})
-    check_classifier_presets(["ShuffleNetV2"])
+    kit.check_entry_point(DIST, {"backbone": ["ShuffleNetV2"], "model": ["ShuffleNetV2"]})
+    kit.check_classifier_presets(["ShuffleNetV2"])
 
 
 def test_parameter_count():
-    check_parameter_count("ShuffleNetV2", PARAMETERS, load_manifest(MANIFEST))
+    kit.check_parameter_count("ShuffleNetV2", PARAMETERS, load_manifest(MANIFEST))
 
 
 def test_takes_the_official_weight_layouts(tmp_path):
@@ -90,8 +80,8 @@ def test_channel_shuffle_interleaves_the_two_halves():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    state = random_state(load_manifest(MANIFEST))
-    net = pxcore.create_model("ShuffleNetV2", num_classes=7, pretrained=save_pdparams(state, tmp_path / "w.pdparams")).net
+    state = random_state(load_manifest(MANIFEST)["pdparams"])
+    net = pxcore.create_model("ShuffleNetV2", num_classes=7, pretrained=kit.save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["_fc.weight"].shape) == [1024, 7]
     np.testing.assert_array_equal(loaded["_last_conv._conv.weight"].numpy(),
@@ -106,16 +96,16 @@ def test_weights_of_another_width_fail_clearly(tmp_path):
     shapes = {k: v.shape for k, v in half.state_dict().items()}
     for legacy, key in half.weight_aliases().items():
         write_legacy_tensor(folder / legacy, np.zeros(shapes[key], "float32"))
-    check_weights_refused("ShuffleNetV2",
-                          "do not fit ShuffleNetV2Classifier",
-                          "shape of 2_1._conv_linear_1._conv.weight: file [24, 24, 1, 1], model [58, 24, 1, 1]", pretrained=folder)
+    kit.check_weights_refused("ShuffleNetV2",
+                              "do not fit ShuffleNetV2Classifier",
+                              "shape of 2_1._conv_linear_1._conv.weight: file [24, 24, 1, 1], model [58, 24, 1, 1]", pretrained=folder)
 
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
-    check_backbone_takes_classifier_weights("ShuffleNetV2", tmp_path)
+    kit.check_backbone_takes_classifier_weights("ShuffleNetV2", tmp_path)
 
 
 def test_backbone_takes_the_classifiers_legacy_archive(tmp_path):
     # the classifier's Paddle 1.x archive: its head is named too, and left out
-    check_backbone_takes_legacy_archive("ShuffleNetV2", load_manifest(MANIFEST), tmp_path / "ShuffleNetV2_pretrained",
-                                        ("_last_conv.", "_fc."))
+    kit.check_backbone_takes_legacy_archive("ShuffleNetV2", load_manifest(MANIFEST), tmp_path / "ShuffleNetV2_pretrained",
+                                            ("_last_conv.", "_fc."))

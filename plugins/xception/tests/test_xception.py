@@ -15,18 +15,8 @@ import pytest
 import pxcore
 from pxcore.errors import PxError, WeightsError
 from pxcore.testing import check_static_parity
-from pxcore.testing.layouts import check_weight_layouts, load_manifest
-from pxcore.testing.pytest_plugin import (
-    by_model,
-    check_backbone_takes_classifier_weights,
-    check_classifier_presets,
-    check_entry_point,
-    check_parameter_count,
-    check_weights_refused,
-    conformance_test,
-    random_state,
-    save_pdparams,
-)
+from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
 from pxcore.weights import fit_state, write_legacy_tensor
 from pxcore_xception.plugin import ARCHITECTURES
 
@@ -47,17 +37,17 @@ def manifest_for(name: str) -> dict:
     return load_manifest(LAYOUTS / f"{name}.json")
 
 
-test_conformance = conformance_test(DIST, slow=SLOW)
+test_conformance = kit.conformance_test(DIST, slow=SLOW)
 
 
 def test_found_through_its_entry_point():
-    check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
-    check_classifier_presets(ARCHITECTURES)
+    kit.check_entry_point(DIST, {"backbone": list(ARCHITECTURES), "model": list(ARCHITECTURES)})
+    kit.check_classifier_presets(ARCHITECTURES)
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_parameter_count_is_exact(name):
-    check_parameter_count(name, PARAMETER_COUNTS[name], manifest_for(name))
+    kit.check_parameter_count(name, PARAMETER_COUNTS[name], manifest_for(name))
 
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
@@ -69,7 +59,7 @@ def test_legacy_naming_rules_match_the_reference_names(name):
     assert list(net.state_dict()) == list(manifest["pdparams"])
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
+@pytest.mark.parametrize("name", kit.by_model(ARCHITECTURES, SLOW))
 def test_legacy_names_place_every_tensor(name):
     # what reading the archive gives, keyed by Paddle 1.x name, fitted to the net
     manifest = manifest_for(name)
@@ -85,7 +75,7 @@ def test_legacy_names_place_every_tensor(name):
         assert fitted[key] is archive[legacy]
 
 
-@pytest.mark.parametrize("name", by_model(ARCHITECTURES, SLOW))
+@pytest.mark.parametrize("name", kit.by_model(ARCHITECTURES, SLOW))
 def test_takes_the_zoo_archive_layout(name, scratch):
     # PaddleClas's .pdparams first (check_weight_layouts' first step), then the archive's
     # per-variable directory and .tar
@@ -98,9 +88,9 @@ def test_takes_a_paddlex_model_keyed_by_paddle1_names(scratch):
     manifest = manifest_for("Xception41")
     names = {**{legacy: key for legacy, key in manifest["legacy"].items() if not key.startswith("_fc.")},
              **manifest["paddlex_legacy"]}
-    state = random_state(manifest)
+    state = random_state(manifest["pdparams"])
     state["_fc.weight"], state["_fc.bias"] = state["_fc.weight"][:, :6], state["_fc.bias"][:6]
-    path = save_pdparams({legacy: state[key] for legacy, key in names.items()}, scratch / "model.pdparams")
+    path = kit.save_pdparams({legacy: state[key] for legacy, key in names.items()}, scratch / "model.pdparams")
     loaded = pxcore.create_model("Xception41", num_classes=6, pretrained=path).net.state_dict()
     for key, value in state.items():
         np.testing.assert_array_equal(loaded[key].numpy(), value)
@@ -180,16 +170,16 @@ def test_unknown_depth_or_output_stride_is_refused():
 # --- weights that do not fit ------------------------------------------------------------
 
 def _pdparams(name: str, folder: Path) -> Path:
-    return save_pdparams(random_state(manifest_for(name)), folder / f"{name}.pdparams")
+    return kit.save_pdparams(random_state(manifest_for(name)["pdparams"]), folder / f"{name}.pdparams")
 
 
 @pytest.mark.slow
 def test_weights_of_another_depth_are_refused_naming_the_tensors(scratch):
-    check_weights_refused("Xception65",
-                          "do not fit XceptionClassifier",
-                          "missing from the file: xception_65/entry_flow/block1._conv1._bn1._mean",
-                          "not in the model: xception_41/middle_flow/block8._conv3._conv2.weight",
-                          pretrained=_pdparams("Xception41", scratch))
+    kit.check_weights_refused("Xception65",
+                              "do not fit XceptionClassifier",
+                              "missing from the file: xception_65/entry_flow/block1._conv1._bn1._mean",
+                              "not in the model: xception_41/middle_flow/block8._conv3._conv2.weight",
+                              pretrained=_pdparams("Xception41", scratch))
 
 
 def test_a_broken_weight_file_is_refused(scratch):
@@ -207,8 +197,8 @@ def test_imagenet_weights_for_another_class_count_keep_a_fresh_head(scratch):
 
 def test_backbone_takes_its_classifier_checkpoint(tmp_path):
     # as a .pdparams and as one keyed by the Paddle 1.x names
-    check_backbone_takes_classifier_weights("Xception41", tmp_path, legacy="pdparams", output_stride=16,
-                                            aliases=manifest_for("Xception41")["legacy"])
+    kit.check_backbone_takes_classifier_weights("Xception41", tmp_path, legacy="pdparams", output_stride=16,
+                                                aliases=manifest_for("Xception41")["legacy"])
 
 
 def test_backbone_takes_the_zoo_archive(tmp_path):
