@@ -17,9 +17,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import require
+from . import paddlex_segmentation, require
 from .harness import relative_difference
-from .tools import LEGACY_STATIC, call_tool
+from .tools import LEGACY_STATIC, call_tool, run_in_child
 
 
 class Network(NamedTuple):
@@ -60,14 +60,14 @@ def _deeplab(preset: str, num_classes: int) -> dict[str, float]:
 
 def _unet_like(family: str, preset: str, num_classes: int, module: str, factory: str,
                overrides: dict) -> dict[str, float]:
-    """UNet and Fast-SCNN (the Fast-SCNN tool runs the UNet tool's helpers): the logits,
+    """UNet and Fast-SCNN (both families' mappings run reference/paddlex_segmentation.py): the logits,
     and Fast-SCNN's auxiliary logits (the resize in scope ``aux_layer_higher/``)."""
     paddlex = str(require("paddlex"))
     image = np.random.default_rng(1).standard_normal((2, 3, 64, 96)).astype("float32")
-    built = call_tool("unet", "make_layouts", "build", preset, overrides, image)
-    static = call_tool("unet", "make_layouts", "run_static", paddlex, module, factory,
-                       {"num_classes": num_classes, **overrides}, built["archive"], image,
-                       env=LEGACY_STATIC)
+    built = run_in_child(paddlex_segmentation.build, preset, overrides, image)
+    static = paddlex_segmentation.static_run(paddlex, module, factory,
+                                             {"num_classes": num_classes, **overrides},
+                                             built["archive"], image)
     _same_variables(preset, static["variables"], built["shapes"], built["legacy"])
     recorded = static["recorded"]
     theirs = [next(v for kind, _, v in recorded if kind == "softmax")]
@@ -118,6 +118,13 @@ def check(model: str, num_classes: int) -> dict[str, float]:
 PADDLESEG_LAYERS = ("activation", "layer_libs", "pyramid_pool", "wrap_functions")
 
 
+def _no_pretrained_weights(model, pretrained) -> None:
+    """PaddleSeg's ``load_pretrained_model``, which its backbones (``ResNet_vd``) call
+    with ``pretrained=None`` on every build: nothing to load; a path would mean a download."""
+    if pretrained is not None:
+        raise ValueError(f"the reference checks build networks with random weights, not {pretrained!r}")
+
+
 def paddleseg_network(module: str, factory: str, **args):
     """PaddleSeg 2.8's network ``factory`` of ``paddleseg/models/<module>.py`` (a PaddleX
     2.x segmenter's), imported through ``reference.loader`` with its registry and
@@ -131,7 +138,8 @@ def paddleseg_network(module: str, factory: str, **args):
 
     registry = SimpleNamespace(add_component=lambda component: component)
     stubs = {"paddleseg.cvlibs.manager": {"MODELS": registry, "BACKBONES": registry},
-             "paddleseg.utils.utils": {"load_entire_model": None, "load_pretrained_model": None}}
+             "paddleseg.utils.utils": {"load_entire_model": None,
+                                       "load_pretrained_model": _no_pretrained_weights}}
     import_module("paddleseg", "paddleseg.models.layers.activation", stubs)
     layers = sys.modules["paddleseg.models.layers"]
     sys.modules["paddleseg.utils"].utils = sys.modules["paddleseg.utils.utils"]

@@ -12,9 +12,8 @@ The manifest (format: pxcore/testing/layouts.py) holds
 - "notes": what else was measured.
 
 With random weights (batch-norm statistics calibrated on the input) the tool builds the
-static program through the UNet tool's helpers (plugins/unet/tools/make_layouts.py:
-the R-CNN tool's ``paddle.fluid`` stand-in, imported, with ``resize_bilinear`` as Paddle
-1.x's op and ``adaptive_pool2d``), requires its persistable variables to be exactly the
+static program through reference/paddlex_segmentation.py (reference/fluid.py's
+``paddle.fluid`` stand-in with Paddle 1.x's resize semantics), requires its persistable variables to be exactly the
 manifest's legacy names and shapes, and with the weights set by variable name its
 logits (the softmax's input) and its auxiliary logits (the resize in scope
 ``aux_layer_higher/``) to equal pxcore's, by key and through ``weight_aliases()``. The
@@ -22,10 +21,10 @@ same is checked for ``multi_loss_weight`` [1.0] (PaddleX's default, no auxiliary
 and [1.0, 0.4, 0.16] (a second auxiliary head on the lower branch).
 
 PaddleSeg 2.x's FastSCNN (paddleseg 2.8 ``models/fast_scnn.py``) is not the same
-network; its checkpoints are not taken. The tool builds it through the UNet tool's
+network; its checkpoints are not taken. The tool builds it through reference/paddlex_segmentation.py's
 helper and counts its tensors for the manifest's notes.
 
-Needs what the UNet tool needs:
+Needs what the UNet mapping needs:
 
     python -m reference.manifests fastscnn --paddlex-static /tmp/pdx13 --paddleseg /work/refseg
 """
@@ -33,55 +32,34 @@ Needs what the UNet tool needs:
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import multiprocessing
-import os
-import types
 from pathlib import Path
 
 import numpy as np
 
+from reference.paddlex_segmentation import (
+    build,
+    check_variables,
+    close,
+    describe_2x,
+    gap,
+    paddleseg_inventory,
+    static_run,
+)
+from reference.tools import run_in_child
+
 PRESET = "Fast-SCNN"
 NUM_CLASSES = 19
 SHAPE = (2, 3, 64, 96)
-UNET_TOOL = Path(__file__).resolve().parents[2] / "unet" / "tools" / "make_layouts.py"
 WEIGHTS = {"preset": [1.0, 0.4], "no aux": [1.0], "two aux": [1.0, 0.4, 0.16]}
 
 
-def _unet_tool() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("_unet_make_layouts", UNET_TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# what runs in a spawned process is named from this module, which the process imports
-def _build(*args):
-    return _unet_tool().build(*args)
-
-
-def _run_static(*args):
-    return _unet_tool().run_static(*args)
-
-
-def _paddleseg_inventory(*args):
-    return _unet_tool().paddleseg_inventory(*args)
-
-
 def verify(root: str, weights: list[float]) -> tuple[dict, str]:
-    tool = _unet_tool()
-    context = multiprocessing.get_context("spawn")
     image = np.random.default_rng(1).standard_normal(SHAPE).astype("float32")
     label = f"{PRESET} (multi_loss_weight={weights})"
-    built = tool.run(context, _build, PRESET, {"multi_loss_weight": weights}, image)
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
-    try:
-        static = tool.run(context, _run_static, root, "fast_scnn", "FastSCNN",
-                          {"num_classes": NUM_CLASSES, "multi_loss_weight": weights},
-                          built["archive"], image)
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
-    tool.check_variables(label, static["variables"], built["shapes"], built["legacy"])
+    built = run_in_child(build, PRESET, {"multi_loss_weight": weights}, image)
+    static = static_run(root, "fast_scnn", "FastSCNN",
+                        {"num_classes": NUM_CLASSES, "multi_loss_weight": weights}, built["archive"], image)
+    check_variables(label, static["variables"], built["shapes"], built["legacy"])
     recorded = static["recorded"]
     theirs = [next(v for kind, _, v in recorded if kind == "softmax")]
     for scope in ("aux_layer_higher/", "aux_layer_lower/")[:len(weights) - 1]:
@@ -89,9 +67,9 @@ def verify(root: str, weights: list[float]) -> tuple[dict, str]:
     ours, by_alias = built["ours"], built["by_alias"]
     assert len(ours) == len(theirs), f"{label}: {len(ours)} outputs, the reference {len(theirs)}"
     for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
-        assert tool.close(a, b), f"{label}: output {i} differs from the static program by {tool.gap(a, b):.3g}"
-        assert tool.close(by_alias[i], a), f"{label}: weight_aliases() misplaces tensors"
-    worst = max(tool.gap(a, b) for a, b in zip(ours, theirs, strict=True))
+        assert close(a, b), f"{label}: output {i} differs from the static program by {gap(a, b):.3g}"
+        assert close(by_alias[i], a), f"{label}: weight_aliases() misplaces tensors"
+    worst = max(gap(a, b) for a, b in zip(ours, theirs, strict=True))
     report = (f"{label}: {len(built['shapes'])} tensors, "
               f"{sum(int(np.prod(s)) for s in built['shapes'].values()):,} values; static program by "
               f"variable name == pxcore == pxcore through weight_aliases(), {len(ours)} outputs "
@@ -113,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     reports = []
-    tool = _unet_tool()
-    theirs = tool.run(multiprocessing.get_context("spawn"), _paddleseg_inventory, args.paddleseg,
-                      "fast_scnn", "FastSCNN", {"num_classes": NUM_CLASSES})
+    theirs = run_in_child(paddleseg_inventory, args.paddleseg, "fast_scnn", "FastSCNN", {"num_classes": NUM_CLASSES})
     for key, weights in WEIGHTS.items():
         manifest_, report = verify(args.paddlex_static, weights)
         reports.append(report)
@@ -142,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "pyramid-pooling convs carry biases, its separable convs have no ReLU after the "
         "depthwise batch norm, its pyramid pooling ends in a 3x3 conv (1x1 here), and it "
         "resizes with half-pixel centres; its checkpoints are not supported (no 2.x names). "
-        + tool.describe_2x("PaddleSeg 2.8's FastSCNN(num_classes=19), auxiliary head included",
+        + describe_2x("PaddleSeg 2.8's FastSCNN(num_classes=19), auxiliary head included",
                            theirs, manifest["pdparams"]) + ".",
     ]
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
