@@ -18,10 +18,15 @@ Where callers need different semantics, ``install`` takes an explicit option:
 
 Anything else a family's code calls is added to the returned module's ``layers`` by
 that family (the extension point): ``install`` returns ``paddle.fluid``.
+
+``recording()`` is the other kind: a ``paddle.fluid`` whose layers only record the
+variables the code would create, for static code read without running Paddle.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import sys
 import types
 from collections.abc import Callable
@@ -234,3 +239,110 @@ def install(*, resize: str = "fluid", static_shapes: bool = False,
                              _get_var=lambda name: main_block().var(name))
     paddle.fluid = fluid
     return fluid
+
+
+# --- recording: Paddle 1.x code run without Paddle -------------------------------------
+# Where the reference's static code cannot run (or need not), ``recording()`` puts a
+# ``paddle`` / ``paddle.fluid`` in place whose layers only record the variables they
+# would create, (name, shape) in creation order, and pass shapes along.
+
+class Var:
+    """A variable's shape; sums keep the left operand's."""
+
+    def __init__(self, shape):
+        self.shape = list(shape)
+
+    def __add__(self, other):
+        return self
+
+
+class ParamAttr:
+    def __init__(self, name=None, initializer=None, learning_rate=1.0, regularizer=None, **_):
+        self.name = name
+
+
+def _attr_name(attr):
+    return attr if isinstance(attr, str) or attr is None else attr.name
+
+
+class RecordingLayers:
+    """The ``fluid.layers`` the classification backbones call. ``params``: (name, shape)
+    in creation order; ``convs``: weight name -> (stride, dilation, padding); ``norms``:
+    scale name -> (epsilon, momentum)."""
+
+    def __init__(self):
+        self.params: list[tuple[str, list[int]]] = []
+        self.convs: dict[str, tuple] = {}
+        self.norms: dict[str, tuple] = {}
+        self._fc_count = 0
+
+    def conv2d(self, input, num_filters, filter_size, stride=1, padding=0, dilation=1, groups=None,
+               param_attr=None, bias_attr=None, **_):
+        assert bias_attr is False, "the reference convs have no bias"
+        name = _attr_name(param_attr)
+        self.params.append((name, [num_filters, input.shape[1] // (groups or 1), filter_size, filter_size]))
+        self.convs[name] = (stride, dilation, padding)
+        return Var([input.shape[0], num_filters, -1, -1])
+
+    def batch_norm(self, input, param_attr=None, bias_attr=None, moving_mean_name=None,
+                   moving_variance_name=None, epsilon=1e-5, momentum=0.9, **_):
+        names = (_attr_name(param_attr), _attr_name(bias_attr), moving_mean_name, moving_variance_name)
+        self.params.extend((name, [input.shape[1]]) for name in names)
+        self.norms[names[0]] = (epsilon, momentum)
+        return input
+
+    def pool2d(self, input, global_pooling=False, **_):
+        return Var(input.shape[:2] + ([1, 1] if global_pooling else [-1, -1]))
+
+    def concat(self, input, axis=1, **_):
+        return Var([input[0].shape[0], sum(v.shape[1] for v in input), -1, -1])
+
+    def reduce_mean(self, input, dim=None, keep_dim=False, **_):
+        return Var(input.shape[:2] + ([1, 1] if keep_dim else []))
+
+    def elementwise_add(self, x, y, **_):
+        return x
+
+    def relu(self, x, *_, **__):
+        return x
+
+    def dropout(self, x, *_, **__):
+        return x
+
+    def fc(self, input, size, param_attr=None, bias_attr=None, **_):
+        # fluid names an unnamed fc's tensors fc_<n>.w_0 / fc_<n>.b_0
+        default = f"fc_{self._fc_count}"
+        self._fc_count += 1
+        self.params.append((_attr_name(param_attr) or f"{default}.w_0", [math.prod(input.shape[1:]), size]))
+        self.params.append((_attr_name(bias_attr) or f"{default}.b_0", [size]))
+        return Var([input.shape[0], size])
+
+
+@contextlib.contextmanager
+def recording(layers: RecordingLayers):
+    """``paddle`` and ``paddle.fluid`` (``layers`` its layers) in ``sys.modules`` for the
+    block; the real ones (if imported) come back after."""
+    def ignored(*args, **kwargs):
+        return None
+
+    fluid = types.ModuleType("paddle.fluid")
+    fluid.layers = layers
+    fluid.ParamAttr = ParamAttr
+    fluid.param_attr = types.ModuleType("paddle.fluid.param_attr")
+    fluid.param_attr.ParamAttr = ParamAttr
+    fluid.regularizer = types.SimpleNamespace(L2DecayRegularizer=ignored)
+    fluid.initializer = types.SimpleNamespace(Uniform=ignored, TruncatedNormal=ignored,
+                                              ConstantInitializer=ignored)
+    fake_paddle = types.ModuleType("paddle")
+    fake_paddle.fluid = fluid
+    stand_ins = {"paddle": fake_paddle, "paddle.fluid": fluid, "paddle.fluid.param_attr": fluid.param_attr}
+    saved = {name: sys.modules.get(name) for name in stand_ins}
+    sys.modules.update(stand_ins)
+    try:
+        yield layers
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module

@@ -53,7 +53,8 @@ class Reference(NamedTuple):
     size: int
 
 
-def _load_module(name: str, path: Path) -> types.ModuleType:
+def load_module(name: str, path: Path) -> types.ModuleType:
+    """The file ``path`` imported as ``name`` (registered, so its own imports find it)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -61,20 +62,29 @@ def _load_module(name: str, path: Path) -> types.ModuleType:
     return module
 
 
-def _paddleclas_26(root: Path, relative: str) -> types.ModuleType:
-    """One model_zoo module of PaddleClas 2.6 without importing ppcls (whose __init__
-    pulls in every model and their dependencies): stub the packages and the one helper
-    the module imports."""
+def paddleclas_26(root: Path, relative: str) -> types.ModuleType:
+    """One backbone module of PaddleClas 2.6 (``relative`` under ppcls/arch/backbone/)
+    without importing ppcls, whose __init__ pulls in every model and their dependencies:
+    the packages stubbed, the pretrained-weights helper stubbed (only used for
+    pretrained=True), a plain logger, and the two helper modules the legendary models
+    import loaded from their files."""
+    backbone = Path(root) / "ppcls" / "arch" / "backbone"
     for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
+                    "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models",
                     "ppcls.arch.backbone.model_zoo"):
-        module = types.ModuleType(package)
-        module.__path__ = []
-        sys.modules.setdefault(package, module)
+        if package not in sys.modules:
+            module = types.ModuleType(package)
+            module.__path__ = []
+            sys.modules[package] = module
+    sys.modules["ppcls.utils"].logger = logging.getLogger("ppcls")
     save_load = types.ModuleType("ppcls.utils.save_load")
-    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
+    save_load.load_dygraph_pretrain = None
     sys.modules["ppcls.utils.save_load"] = save_load
+    load_module("ppcls.arch.backbone.base.theseus_layer", backbone / "base" / "theseus_layer.py")
+    load_module("ppcls.arch.backbone.legendary_models.custom_devices_layers",
+                backbone / "legendary_models" / "custom_devices_layers.py")
     name = "ppcls.arch.backbone." + relative.removesuffix(".py").replace("/", ".")
-    return _load_module(name, root / "ppcls" / "arch" / "backbone" / relative)
+    return load_module(name, backbone / relative)
 
 
 def _static_program(paddleclas_static: Path, module: str, factory: str, size: int):
@@ -84,7 +94,7 @@ def _static_program(paddleclas_static: Path, module: str, factory: str, size: in
     paddle.enable_static()
     fluid.install()
     path = paddleclas_static / "ppcls" / "modeling" / "architectures" / module
-    network = getattr(_load_module(f"paddleclas_static_{module[:-3]}", path), factory)()
+    network = getattr(load_module(f"paddleclas_static_{module[:-3]}", path), factory)()
     main, startup = paddle.static.Program(), paddle.static.Program()
     with paddle.static.program_guard(main, startup):
         image = paddle.static.data("image", [-1, 3, size, size], "float32")
@@ -129,7 +139,7 @@ def build_manifest(arch: str, reference: Reference, paddleclas: str) -> dict:
 
     logging.getLogger("ppcls").setLevel(logging.ERROR)
     module_26, factory_26, _, _, size = reference
-    reference = getattr(_paddleclas_26(Path(paddleclas), module_26), factory_26)(class_num=1000)
+    reference = getattr(paddleclas_26(Path(paddleclas), module_26), factory_26)(class_num=1000)
     state_dict = reference.state_dict()
     legacy = {}
     for key, tensor in state_dict.items():

@@ -43,19 +43,17 @@ which every reference also has, are checked the same way.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.util
 import logging
 import math
 import subprocess
-import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
 
+from reference import fluid
 from reference.manifests import dumps
+from reference.paddleclas import load_module, paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MANIFEST_DEPTHS = (121, 161, 201)
@@ -67,28 +65,6 @@ PADDLEX = ("release/1.3", "paddlex/cv/nets/densenet.py")
 
 # --- the references ---------------------------------------------------------------------
 
-def _load_module(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def paddleclas_26(root: Path) -> types.ModuleType:
-    """PaddleClas 2.6's densenet.py without importing ppcls (whose __init__ pulls in
-    every model and its dependencies): stub the packages and the one helper it imports."""
-    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                    "ppcls.arch.backbone.model_zoo"):
-        module = types.ModuleType(package)
-        module.__path__ = []
-        sys.modules.setdefault(package, module)
-    save_load = types.ModuleType("ppcls.utils.save_load")
-    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
-    sys.modules["ppcls.utils.save_load"] = save_load
-    return _load_module("ppcls.arch.backbone.model_zoo.densenet", root / PADDLECLAS_FILE)
-
-
 def git_file(repo: Path, branch: str, path: str) -> tuple[str, str]:
     """The file's text on ``branch`` and the commit that last changed it there."""
     def git(*args):
@@ -97,90 +73,15 @@ def git_file(repo: Path, branch: str, path: str) -> tuple[str, str]:
     return git("show", f"{branch}:{path}"), git("log", "-1", "--format=%H", branch, "--", path).strip()
 
 
-# --- running Paddle 1.x code under a recording stand-in for paddle.fluid ----------------
-
-class _Var:
-    def __init__(self, shape):
-        self.shape = list(shape)
-
-
-class _ParamAttr:
-    def __init__(self, name=None, initializer=None, learning_rate=1.0, regularizer=None, **_):
-        self.name = name
-
-
-def _attr_name(attr):
-    return attr if isinstance(attr, str) else attr.name
-
-
-class _RecordingLayers:
-    """The ``fluid.layers`` the DenseNet code calls: each records the variables it would
-    create (name, shape), in creation order, and passes shapes along."""
-
-    def __init__(self):
-        self.params: list[tuple[str, list[int]]] = []
-
-    def conv2d(self, input, num_filters, filter_size, stride=1, padding=0, dilation=1, groups=None,
-               param_attr=None, bias_attr=None, **_):
-        assert bias_attr is False, "the reference convs have no bias"
-        self.params.append((_attr_name(param_attr),
-                            [num_filters, input.shape[1] // (groups or 1), filter_size, filter_size]))
-        return _Var([input.shape[0], num_filters, -1, -1])
-
-    def batch_norm(self, input, param_attr=None, bias_attr=None, moving_mean_name=None,
-                   moving_variance_name=None, **_):
-        for name in (_attr_name(param_attr), _attr_name(bias_attr), moving_mean_name,
-                     moving_variance_name):
-            self.params.append((name, [input.shape[1]]))
-        return input
-
-    def pool2d(self, input, global_pooling=False, **_):
-        return _Var(input.shape[:2] + ([1, 1] if global_pooling else [-1, -1]))
-
-    def dropout(self, x, *_, **__):
-        return x
-
-    def concat(self, input, axis=1, **_):
-        return _Var([input[0].shape[0], sum(v.shape[1] for v in input), -1, -1])
-
-    def fc(self, input, size, param_attr=None, bias_attr=None, **_):
-        self.params.append((_attr_name(param_attr), [math.prod(input.shape[1:]), size]))
-        self.params.append((_attr_name(bias_attr), [size]))
-        return _Var([input.shape[0], size])
-
-
-@contextlib.contextmanager
-def _fake_fluid(layers: _RecordingLayers):
-    fluid = types.ModuleType("paddle.fluid")
-    fluid.layers = layers
-    fluid.ParamAttr = _ParamAttr
-    fluid.param_attr = types.SimpleNamespace(ParamAttr=_ParamAttr)
-    fluid.initializer = types.SimpleNamespace(Uniform=lambda *a, **k: None)
-    param_attr_module = types.ModuleType("paddle.fluid.param_attr")
-    param_attr_module.ParamAttr = _ParamAttr
-    fake_paddle = types.ModuleType("paddle")
-    fake_paddle.fluid = fluid
-    stand_ins = {"paddle": fake_paddle, "paddle.fluid": fluid,
-                 "paddle.fluid.param_attr": param_attr_module}
-    saved = {name: sys.modules.get(name) for name in stand_ins}
-    sys.modules.update(stand_ins)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
+# --- running Paddle 1.x code under reference/fluid.py's recording stand-in ----------------
 
 def recorded_variables(text: str, label: str, build, workdir: Path) -> list[tuple[str, list[int]]]:
     """Run the Paddle 1.x file ``text``: ``build(module, image)`` builds the net."""
-    layers = _RecordingLayers()
-    with _fake_fluid(layers):
+    layers = fluid.RecordingLayers()
+    with fluid.recording(layers):
         path = workdir / f"{label}.py"
         path.write_text(text)
-        build(_load_module(label, path), _Var([-1, 3, 224, 224]))
+        build(load_module(label, path), fluid.Var([-1, 3, 224, 224]))
     return layers.params
 
 
@@ -283,7 +184,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("ppcls").setLevel(logging.ERROR)
 
-    reference_module = paddleclas_26(args.paddleclas)
+    reference_module = paddleclas_26(args.paddleclas, PADDLECLAS_FILE.removeprefix("ppcls/arch/backbone/"))
     version = args.paddleclas / "version.txt"
     provenance = {"paddleclas": version.read_text().strip() if version.is_file() else "2.6"}
     static_text, provenance["static"] = git_file(args.paddleclas_repo, *STATIC)

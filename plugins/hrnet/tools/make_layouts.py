@@ -37,16 +37,14 @@ ParamAttr name already in use.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import multiprocessing
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 
 from reference.manifests import dumps
+from reference.paddleclas import load_module, paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -60,33 +58,6 @@ ALSO_AGREE = ("The static-graph programs of PaddleClas's first commit 9f39da88 "
               "(ppcls/modeling/architectures/hrnet.py, the code the archive was trained with) "
               "and PaddleX 1.x paddlex/cv/nets/hrnet.py set the same names (read, not run)")
 IMAGE_SIZE = 64  # the smallest size every branch (stride 32) still has 2x2 pixels at
-
-
-def _load_module(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _paddleclas_26_hrnet(root: Path) -> types.ModuleType:
-    """PaddleClas 2.6's hrnet.py without importing ppcls (whose __init__ pulls in every
-    model and their dependencies): stub the packages and the pretrained-weights helper,
-    load theseus_layer.py and hrnet.py from their files."""
-    backbone = root / "ppcls" / "arch" / "backbone"
-    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                    "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models"):
-        module = types.ModuleType(package)
-        module.__path__ = []
-        sys.modules[package] = module
-    sys.modules["ppcls.utils"].logger = logging.getLogger("ppcls")
-    save_load = types.ModuleType("ppcls.utils.save_load")
-    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
-    sys.modules["ppcls.utils.save_load"] = save_load
-    _load_module("ppcls.arch.backbone.base.theseus_layer", backbone / "base" / "theseus_layer.py")
-    return _load_module("ppcls.arch.backbone.legendary_models.hrnet",
-                        backbone / "legendary_models" / "hrnet.py")
 
 
 def _load(net, state_by_key: dict[str, np.ndarray]):
@@ -121,9 +92,9 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
     """Runs in its own process (see the module docstring)."""
     logging.getLogger("ppcls").setLevel(logging.ERROR)
     factory, width = REFERENCES[arch]
-    reference = getattr(_paddleclas_26_hrnet(Path(paddleclas)), factory)(class_num=1000)
+    reference = getattr(paddleclas_26(Path(paddleclas), "legendary_models/hrnet.py"), factory)(class_num=1000)
     path_20 = Path(paddleclas_20) / "ppcls" / "modeling" / "architectures" / MODULE_20
-    named = getattr(_load_module("paddleclas_20_hrnet", path_20), factory)(class_dim=1000)
+    named = getattr(load_module("paddleclas_20_hrnet", path_20), factory)(class_dim=1000)
 
     ours = reference.state_dict()
     theirs = named.state_dict()

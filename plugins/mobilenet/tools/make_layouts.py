@@ -35,16 +35,14 @@ ParamAttr name already in use, and the legacy models all name their stem "conv1"
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import multiprocessing
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 
 from reference.manifests import dumps
+from reference.paddleclas import load_module, paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -66,37 +64,6 @@ ALSO_AGREE = ("The fluid programs of PaddleClas's first commit 9f39da88 "
               "set the same names (read, not run)")
 
 
-def _load_module(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _paddleclas_26(root: Path, relative: str) -> types.ModuleType:
-    """One backbone module of PaddleClas 2.6 without importing ppcls (whose __init__
-    pulls in every model and their dependencies): stub the packages and the two helpers
-    the MobileNet modules import, load the rest from the files."""
-    backbone = root / "ppcls" / "arch" / "backbone"
-    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                    "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models",
-                    "ppcls.arch.backbone.model_zoo"):
-        if package not in sys.modules:
-            module = types.ModuleType(package)
-            module.__path__ = []
-            sys.modules[package] = module
-    sys.modules["ppcls.utils"].logger = logging.getLogger("ppcls")
-    save_load = types.ModuleType("ppcls.utils.save_load")
-    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
-    sys.modules["ppcls.utils.save_load"] = save_load
-    _load_module("ppcls.arch.backbone.base.theseus_layer", backbone / "base" / "theseus_layer.py")
-    _load_module("ppcls.arch.backbone.legendary_models.custom_devices_layers",
-                 backbone / "legendary_models" / "custom_devices_layers.py")
-    name = "ppcls.arch.backbone." + relative.removesuffix(".py").replace("/", ".")
-    return _load_module(name, backbone / relative)
-
-
 def _outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
     import paddle
 
@@ -110,13 +77,13 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
     """Runs in its own process (see the module docstring)."""
     logging.getLogger("ppcls").setLevel(logging.ERROR)
     module_26, factory_26, legacy_from, legacy_module, legacy_factory = REFERENCES[arch]
-    reference = getattr(_paddleclas_26(Path(paddleclas), module_26), factory_26)(class_num=1000)
+    reference = getattr(paddleclas_26(Path(paddleclas), module_26), factory_26)(class_num=1000)
     if legacy_from == "2.6":
         named = reference
         named_source = f"PaddleClas 2.6.0 ppcls/arch/backbone/{legacy_module}, {legacy_factory}()"
     else:
         path = Path(paddleclas_20) / "ppcls" / "modeling" / "architectures" / legacy_module
-        named = getattr(_load_module(f"paddleclas_20_{arch}", path), legacy_factory)(class_dim=1000)
+        named = getattr(load_module(f"paddleclas_20_{arch}", path), legacy_factory)(class_dim=1000)
         named_source = f"{PADDLECLAS_20} ppcls/modeling/architectures/{legacy_module}, {legacy_factory}()"
 
     ours = reference.state_dict()

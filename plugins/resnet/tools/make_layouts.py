@@ -42,18 +42,17 @@ variants that the references also have (ResNet18_vd ... ResNet200_vd) are checke
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.util
 import math
 import re
 import subprocess
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
 
+from reference import fluid
 from reference.manifests import dumps
 
 MANIFEST_MODELS = ("ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet50_vd", "ResNet101_vd")
@@ -99,84 +98,13 @@ def import_from_text(text: str, name: str, workdir: Path):
     return module
 
 
-# --- running the static-graph code under a recording stand-in for paddle.fluid ----------
-
-class _Var:
-    def __init__(self, shape):
-        self.shape = list(shape)
-
-
-class _ParamAttr:
-    def __init__(self, name=None, initializer=None, learning_rate=1.0, regularizer=None, **_):
-        self.name = name
-
-
-class _RecordingLayers:
-    """The few ``fluid.layers`` the reference code calls: each records the parameters it
-    would create (name, shape), in creation order, and passes shapes along."""
-
-    def __init__(self):
-        self.params: list[tuple[str, list[int]]] = []
-        self._fc_count = 0
-
-    def conv2d(self, input, num_filters, filter_size, stride=1, padding=0, groups=1,
-               param_attr=None, bias_attr=None, **_):
-        assert bias_attr is False, "the reference convs have no bias"
-        self.params.append((param_attr.name,
-                            [num_filters, input.shape[1] // groups, filter_size, filter_size]))
-        return _Var([input.shape[0], num_filters, -1, -1])
-
-    def batch_norm(self, input, param_attr=None, bias_attr=None, moving_mean_name=None,
-                   moving_variance_name=None, **_):
-        for name in (param_attr.name, bias_attr.name, moving_mean_name, moving_variance_name):
-            self.params.append((name, [input.shape[1]]))
-        return input
-
-    def pool2d(self, input, global_pooling=False, **_):
-        return _Var(input.shape[:2] + ([1, 1] if global_pooling else [-1, -1]))
-
-    def elementwise_add(self, x, y, **_):
-        return x
-
-    def fc(self, input, size, param_attr=None, bias_attr=None, **_):
-        # fluid names an unnamed fc's tensors fc_<n>.w_0 / fc_<n>.b_0
-        default = f"fc_{self._fc_count}"
-        self._fc_count += 1
-        features = math.prod(input.shape[1:])
-        self.params.append(((param_attr and param_attr.name) or f"{default}.w_0", [features, size]))
-        self.params.append(((bias_attr and bias_attr.name) or f"{default}.b_0", [size]))
-        return _Var([input.shape[0], size])
-
-
-@contextlib.contextmanager
-def _fake_fluid(layers: _RecordingLayers):
-    fluid = types.ModuleType("paddle.fluid")
-    fluid.layers = layers
-    fluid.param_attr = types.SimpleNamespace(ParamAttr=_ParamAttr)
-    fluid.initializer = types.SimpleNamespace(Uniform=lambda *a, **k: None)
-    param_attr_module = types.ModuleType("paddle.fluid.param_attr")
-    param_attr_module.ParamAttr = _ParamAttr
-    fake_paddle = types.ModuleType("paddle")
-    fake_paddle.fluid = fluid
-    names = ("paddle", "paddle.fluid", "paddle.fluid.param_attr")
-    saved = {name: sys.modules.get(name) for name in names}
-    sys.modules.update({"paddle": fake_paddle, "paddle.fluid": fluid,
-                        "paddle.fluid.param_attr": param_attr_module})
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
+# --- running the static-graph code under reference/fluid.py's recording stand-in ----------
 
 def static_parameters(text: str, name: str, model: str, workdir: Path) -> list[tuple[str, list[int]]]:
-    layers = _RecordingLayers()
-    with _fake_fluid(layers):
+    layers = fluid.RecordingLayers()
+    with fluid.recording(layers):
         module = import_from_text(text, name, workdir)
-        getattr(module, model)().net(_Var([-1, 3, 224, 224]), class_dim=1000)
+        getattr(module, model)().net(fluid.Var([-1, 3, 224, 224]), class_dim=1000)
     return layers.params
 
 

@@ -54,7 +54,6 @@ else from PaddleClas is imported: the package is stubbed)::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
 import logging
@@ -62,12 +61,13 @@ import math
 import subprocess
 import sys
 import tempfile
-import types
 from pathlib import Path
 
 import numpy as np
 
+from reference import fluid
 from reference.manifests import dumps
+from reference.paddleclas import paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MODELS = {"Xception41": 41, "Xception65": 65}
@@ -82,28 +82,6 @@ OUTPUT_STRIDES = (32, 16, 8)
 
 
 # --- the references ---------------------------------------------------------------------
-
-def _load_module(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def paddleclas_26(root: Path) -> types.ModuleType:
-    """PaddleClas 2.6's xception_deeplab.py without importing ppcls (whose __init__ pulls
-    in every model and its dependencies): stub the packages and the one helper it imports."""
-    for package in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                    "ppcls.arch.backbone.model_zoo"):
-        module = types.ModuleType(package)
-        module.__path__ = []
-        sys.modules.setdefault(package, module)
-    save_load = types.ModuleType("ppcls.utils.save_load")
-    save_load.load_dygraph_pretrain = None  # only used for pretrained=True
-    sys.modules["ppcls.utils.save_load"] = save_load
-    return _load_module("ppcls.arch.backbone.model_zoo.xception_deeplab", root / PADDLECLAS_FILE)
-
 
 def git_tree(repo: Path, branch: str, files: dict[str, str], package: Path) -> str:
     """Write ``files`` ({path in the package: path in the repo}) of ``branch`` as a Python
@@ -120,101 +98,18 @@ def git_tree(repo: Path, branch: str, files: dict[str, str], package: Path) -> s
     return git("log", "-1", "--format=%H", branch, "--", *files.values()).strip()
 
 
-# --- running Paddle 1.x code under a recording stand-in for paddle.fluid ----------------
+# --- running Paddle 1.x code under reference/fluid.py's recording stand-in ----------------
 
-class _Var:
-    def __init__(self, shape):
-        self.shape = list(shape)
-
-    def __add__(self, other):
-        return self
-
-
-class _ParamAttr:
-    def __init__(self, name=None, initializer=None, learning_rate=1.0, regularizer=None, **_):
-        self.name = name
-
-
-def _attr_name(attr):
-    return attr if isinstance(attr, str) else attr.name
-
-
-class _RecordingLayers:
-    """The ``fluid.layers`` the Xception code calls: each records the variables it would
-    create (name, shape) in creation order, and each conv's and BatchNorm's settings."""
-
-    def __init__(self):
-        self.params: list[tuple[str, list[int]]] = []
-        self.convs: dict[str, tuple] = {}  # weight name -> (stride, dilation, padding)
-        self.norms: dict[str, tuple] = {}  # scale name -> (epsilon, momentum)
-
-    def conv2d(self, input, num_filters, filter_size, stride=1, padding=0, dilation=1, groups=None,
-               param_attr=None, bias_attr=None, **_):
-        assert bias_attr is False, "the reference convs have no bias"
-        name = _attr_name(param_attr)
-        self.params.append((name, [num_filters, input.shape[1] // (groups or 1), filter_size, filter_size]))
-        self.convs[name] = (stride, dilation, padding)
-        return _Var([input.shape[0], num_filters, -1, -1])
-
-    def batch_norm(self, input, param_attr=None, bias_attr=None, moving_mean_name=None,
-                   moving_variance_name=None, epsilon=1e-5, momentum=0.9, **_):
-        names = (_attr_name(param_attr), _attr_name(bias_attr), moving_mean_name, moving_variance_name)
-        self.params.extend((name, [input.shape[1]]) for name in names)
-        self.norms[names[0]] = (epsilon, momentum)
-        return input
-
-    def relu(self, x, *_, **__):
-        return x
-
-    def dropout(self, x, *_, **__):
-        return x
-
-    def reduce_mean(self, input, dim=None, keep_dim=False, **_):
-        return _Var(input.shape[:2] + ([1, 1] if keep_dim else []))
-
-    def fc(self, input, size, param_attr=None, bias_attr=None, **_):
-        self.params.append((_attr_name(param_attr), [math.prod(input.shape[1:]), size]))
-        self.params.append((_attr_name(bias_attr), [size]))
-        return _Var([input.shape[0], size])
-
-
-@contextlib.contextmanager
-def _fake_fluid(layers: _RecordingLayers):
-    def ignored(*args, **kwargs):
-        return None
-
-    fluid = types.ModuleType("paddle.fluid")
-    fluid.layers = layers
-    fluid.ParamAttr = _ParamAttr
-    fluid.param_attr = types.SimpleNamespace(ParamAttr=_ParamAttr)
-    fluid.regularizer = types.SimpleNamespace(L2DecayRegularizer=ignored)
-    fluid.initializer = types.SimpleNamespace(Uniform=ignored, TruncatedNormal=ignored,
-                                              ConstantInitializer=ignored)
-    fake_paddle = types.ModuleType("paddle")
-    fake_paddle.fluid = fluid
-    stand_ins = {"paddle": fake_paddle, "paddle.fluid": fluid}
-    saved = {name: sys.modules.get(name) for name in stand_ins}
-    sys.modules.update(stand_ins)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
-
-def record(package: Path, module_name: str, build) -> _RecordingLayers:
+def record(package: Path, module_name: str, build) -> fluid.RecordingLayers:
     """Import ``package.module_name`` fresh (its name scope is module state) with the
     stand-in in place and build the net with ``build(module, image)``."""
-    layers = _RecordingLayers()
-    with _fake_fluid(layers):
+    layers = fluid.RecordingLayers()
+    with fluid.recording(layers):
         for name in [n for n in sys.modules if n == package.name or n.startswith(package.name + ".")]:
             del sys.modules[name]
         sys.path.insert(0, str(package.parent))
         try:
-            build(importlib.import_module(f"{package.name}.{module_name}"), _Var([-1, 3, 224, 224]))
+            build(importlib.import_module(f"{package.name}.{module_name}"), fluid.Var([-1, 3, 224, 224]))
         finally:
             sys.path.remove(str(package.parent))
     return layers
@@ -254,7 +149,7 @@ def _logits(net, state, image) -> np.ndarray:
         return net(paddle.to_tensor(image)).numpy()
 
 
-def check_geometry(name: str, output_stride: int, recorded: _RecordingLayers, label: str) -> None:
+def check_geometry(name: str, output_stride: int, recorded: fluid.RecordingLayers, label: str) -> None:
     """Every conv of pxcore's backbone at ``output_stride`` has the recorded stride,
     dilation and padding; every BatchNorm the recorded epsilon and momentum."""
     import paddle
@@ -286,8 +181,8 @@ def check_geometry(name: str, output_stride: int, recorded: _RecordingLayers, la
         f"{checked} were matched")
 
 
-def build_manifest(name: str, depth: int, reference_module, static: _RecordingLayers,
-                   paddlex: _RecordingLayers, provenance: dict) -> dict:
+def build_manifest(name: str, depth: int, reference_module, static: fluid.RecordingLayers,
+                   paddlex: fluid.RecordingLayers, provenance: dict) -> dict:
     import paddle
 
     import pxcore
@@ -360,7 +255,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("ppcls").setLevel(logging.ERROR)
 
-    reference_module = paddleclas_26(args.paddleclas)
+    reference_module = paddleclas_26(args.paddleclas, PADDLECLAS_FILE.removeprefix("ppcls/arch/backbone/"))
     version = args.paddleclas / "version.txt"
     provenance = {"paddleclas": version.read_text().strip() if version.is_file() else "2.6"}
     args.out.mkdir(parents=True, exist_ok=True)
