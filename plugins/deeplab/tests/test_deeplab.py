@@ -11,7 +11,7 @@ import pxcore
 from pxcore import zoo
 from pxcore.errors import PxError
 from pxcore.testing import check_static_parity
-from pxcore.testing.pytest_plugin import check_entry_point, conformance_test
+from pxcore.testing import pytest_plugin as kit
 from pxcore_deeplab.deeplabv3p import DeepLabV3P
 from pxcore_deeplab.plugin import PRESETS, options, paddlex_description, presets
 
@@ -36,21 +36,18 @@ def nets():
             for name in PRESETS}
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 def test_registers_the_zoo_names():
     # the zoo rows' presets, and PaddleX's own network where a row's differs
-    check_entry_point(DIST, {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]})
+    kit.check_entry_point(DIST, {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]})
     for name, (backbone, crop) in PRESETS.items():
-        spec = pxcore.get_registry().get("model", name)
-        assert spec.task == "semantic_segmentation"
         paddlex = zoo.lookup(name, "semantic_segmentation")[0].paddlex
-        assert spec.paddlex == paddlex == paddlex_description(backbone)
+        spec = kit.check_segmenter_preset(name, DIST, paddlex, crop)
+        assert paddlex == paddlex_description(backbone)
         assert paddlex["class"] == "DeepLabv3p" and paddlex["backbone"] == backbone
-        meta = spec.metadata
-        assert meta["input_size"] == crop and meta["test_input_size"] % 32 == 0
-        assert meta["mean"] == meta["std"] == [0.5, 0.5, 0.5] and meta["size_divisor"] == 32
+        assert spec.metadata["size_divisor"] == 32
 
 
 @pytest.mark.parametrize(("name", "dataset"), list(ROWS))

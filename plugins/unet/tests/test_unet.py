@@ -9,8 +9,8 @@ import paddle
 import pytest
 
 import pxcore
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.paddleclas import randomise
-from pxcore.testing.pytest_plugin import conformance_test
 from pxcore.testing.runtimes import (
     check_outputs,
     onnx_runtime_outputs,
@@ -39,14 +39,10 @@ def test_the_zoo_name_builds_the_preset_with_its_class_count():
 
 
 def test_preset_registration():
-    spec = pxcore.get_registry().get("model", PRESET)
-    assert spec.distribution == DIST and spec.task == "semantic_segmentation"
-    assert spec.paddlex == {"class": "UNet"}
-    assert spec.metadata["input_size"] == 512 and spec.metadata["test_input_size"] % 32 == 0
-    assert spec.metadata["mean"] == [0.5] * 3 and spec.metadata["std"] == [0.5] * 3
+    kit.check_segmenter_preset(PRESET, DIST, {"class": "UNet"}, 512)
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 @pytest.mark.parametrize("height, width", [(64, 96), (96, 160), (32, 32)])
