@@ -4,17 +4,17 @@ import numpy as np
 import paddle
 
 import pxcore
-from pxcore.testing.pytest_plugin import check_entry_point, conformance_test
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.zoo import check_zoo_rows
 
 DIST = "px-tinynet"
 
 
-test_conformance = conformance_test(DIST)
+test_conformance = kit.conformance_test(DIST)
 
 
 def test_found_through_its_entry_point():
-    check_entry_point(DIST, {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}, zoo=["TinyNet_x1_0.digits"])
+    kit.check_entry_point(DIST, {"backbone": ["TinyNet"], "model": ["TinyNet_x1_0"]}, zoo=["TinyNet_x1_0.digits"])
 
 
 def test_zoo_row():

@@ -11,7 +11,7 @@ import pytest
 import pxcore as px
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
-from pxcore.testing.pytest_plugin import conformance_test
+from pxcore.testing import pytest_plugin as kit
 from pxcore_rcnn.boxes import cell_anchors, decode, encode
 from pxcore_rcnn.fpn import FPN
 from pxcore_rcnn.hrfpn import HRFPN
@@ -36,7 +36,7 @@ def test_every_zoo_row_of_the_family_is_installed_under_its_zoo_name():
     assert isinstance(model.net.neck, HRFPN)
 
 
-test_conformance = conformance_test("pxcore-rcnn", only=lambda spec: spec.kind != "model" or spec.name in CONFORMANCE_MODELS)
+test_conformance = kit.conformance_test("pxcore-rcnn", only=lambda spec: spec.kind != "model" or spec.name in CONFORMANCE_MODELS)
 
 
 def test_paddlex_spellings_build_the_zoo_rows():

@@ -16,8 +16,8 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable, read_deploy_info
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.numerics import assert_logits_close
-from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_lite import convert as conversion
 from pxcore_runtime_lite.runtime import probe
 
@@ -25,7 +25,7 @@ LITE_REASON = probe()
 needs_lite = pytest.mark.skipif(LITE_REASON is not None, reason=f"Paddle Lite cannot run here: {LITE_REASON}")
 
 
-test_conformance = conformance_test("pxcore-runtime-lite")
+test_conformance = kit.conformance_test("pxcore-runtime-lite")
 
 
 @pytest.mark.skipif(LITE_REASON is None, reason="Paddle Lite is usable here")

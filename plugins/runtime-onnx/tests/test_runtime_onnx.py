@@ -8,10 +8,10 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable
-from pxcore.testing.pytest_plugin import conformance_test
+from pxcore.testing import pytest_plugin as kit
 from pxcore_runtime_onnx import convert as conversion
 
-test_conformance = conformance_test("pxcore-runtime-onnx")
+test_conformance = kit.conformance_test("pxcore-runtime-onnx")
 
 
 @pytest.fixture(scope="module")

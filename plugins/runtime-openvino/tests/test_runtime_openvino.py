@@ -10,8 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.numerics import assert_logits_close
-from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_onnx import convert as conversion
 from pxcore_runtime_openvino import runtime as ov_runtime
 
@@ -34,7 +34,7 @@ FP32_RTOL = 1e-4
 BF16_RTOL = 3e-2
 
 
-test_conformance = conformance_test("pxcore-runtime-openvino")
+test_conformance = kit.conformance_test("pxcore-runtime-openvino")
 
 
 @pytest.fixture(scope="module")

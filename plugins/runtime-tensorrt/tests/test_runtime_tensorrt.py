@@ -10,8 +10,8 @@ import pytest
 
 import pxcore
 from pxcore.deploy import RuntimeUnavailable, read_deploy_info
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.numerics import assert_logits_close
-from pxcore.testing.pytest_plugin import conformance_test
 from pxcore_runtime_onnx.convert import onnx_model
 from pxcore_runtime_tensorrt import engine as engine_module
 from pxcore_runtime_tensorrt.engine import cached_engine, engine_cache_key, load_engine
@@ -23,7 +23,7 @@ GPU_REASON = probe()
 needs_gpu = pytest.mark.skipif(GPU_REASON is not None, reason=f"TensorRT cannot run here: {GPU_REASON}")
 
 
-test_conformance = conformance_test("pxcore-runtime-tensorrt")
+test_conformance = kit.conformance_test("pxcore-runtime-tensorrt")
 
 
 @pytest.fixture(scope="module", params=["MobileNetV3_large", "ResNet50_vd"])

@@ -9,7 +9,7 @@ import paddle
 import pytest
 
 import pxcore as px
-from pxcore.testing.pytest_plugin import conformance_test
+from pxcore.testing import pytest_plugin as kit
 from pxcore_yolov3.anchors import ANCHOR_MASKS, COCO_ANCHORS, yolo_targets
 from pxcore_yolov3.plugin import YOLOV3_BACKBONES
 
@@ -22,7 +22,7 @@ def test_every_zoo_detection_row_of_the_family_is_installed():
     assert set(rows) <= set(px.list_models(task="detection", installed=True))
 
 
-test_conformance = conformance_test("pxcore-yolov3")
+test_conformance = kit.conformance_test("pxcore-yolov3")
 
 
 def test_paddlex_spellings_build_the_zoo_rows():
