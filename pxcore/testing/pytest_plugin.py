@@ -86,7 +86,9 @@ def check_entry_point(distribution: str, provides: Mapping[str, list[str]], zoo:
     assert record is not None, (
         f"no plugin {distribution!r} among {[r.name for r in records]}: install it "
         "(pip install -e <its folder>) so that its entry point is seen")
-    assert record.source == "entry-point" and record.ok, record.error
+    assert record.source == "entry-point", (
+        f"{distribution} was registered from {record.source!r}, not found through its entry point")
+    assert record.ok, f"{distribution} failed to load: {record.error}"
     assert record.provides == dict(provides), f"{distribution} registers {record.provides}"
     if zoo is not None:
         assert record.zoo == zoo, f"{distribution} registers the zoo rows {record.zoo}"
