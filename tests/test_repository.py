@@ -6,6 +6,7 @@ open exist; the pre-commit hook runs the linter CI runs."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -49,8 +50,17 @@ def test_every_distribution_declares_and_has_py_typed(pyproject):
 
 
 def test_core_wheel_carries_license_py_typed_and_page(tmp_path):
+    # Built from a copy: setuptools writes build/ and pxcore.egg-info beside the sources,
+    # and an egg-info left in the checkout shadows the installed metadata (entry points)
+    # for anything run from the repository root.
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "pxcore", source / "pxcore",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(tmp_path), str(ROOT)],
+                    "--no-build-isolation", "-w", str(tmp_path), str(source)],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("pxcore-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
