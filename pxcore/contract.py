@@ -80,7 +80,9 @@ class Detector(Protocol):
     """Required of a detection or instance-segmentation network: ``loss(outputs, *fields)``
     returns a dict whose "loss" is the scalar to minimise; ``postprocess`` is the decoder
     (called with the outputs, the scale factors and the original sizes; ``to_config()``
-    records it in deploy.yml, ``strides`` its levels)."""
+    records it in deploy.yml, ``strides`` its levels; where it has ``takes_im_info``
+    true, predict and evaluate call the network with ``im_info=`` [B, 3] too: each
+    image's resized height and width before padding and its resize factor)."""
 
     postprocess: Any
 

@@ -106,20 +106,45 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
     return batch
 
 
+def image_info(samples: Sequence[dict[str, Any]], originals: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Paddle 1.x's ``im_info`` [B, 3] for transformed samples: the resized height and
+    width before right/bottom padding (``im_shape``) and one resize factor, the axis's
+    whose factor gives both resized sides by rounding (ResizeByShort's own scale; the
+    short side's where both do), or 1 where none does (a stretch has no one factor: the
+    network then decodes at its input's scale)."""
+    rows = []
+    for sample, (height, width) in zip(samples, originals, strict=True):
+        rh, rw = (float(v) for v in np.asarray(sample["im_shape"]).reshape(-1)[:2])
+        sy, sx = (float(v) for v in np.asarray(sample["scale_factor"]).reshape(-1)[:2])
+        candidates = (sy, sx) if height <= width else (sx, sy)
+        fits = [c for c in candidates if round(height * c) == rh and round(width * c) == rw]
+        rows.append([rh, rw, fits[0] if fits else 1.0])
+    return np.asarray(rows, np.float32)
+
+
 def predict_images(images, transforms, run, postprocess, labels, batch_size: int = 8,
                    mask_format: str = "array"):
     """``model.predict`` and ``Predictor.predict`` both: pre-process, ``run`` batches
     (array in, raw outputs out), decode and NMS, result dicts best first. One image in,
-    its list out; a list in, a list of lists out."""
+    its list out; a list in, a list of lists out. A decoder with ``takes_im_info``
+    (R-CNN's: Paddle 1.x archives decode at the original image's scale) has ``run``
+    called with ``im_info=`` (``image_info``) too."""
     batch_size = check_batch_size(batch_size)
     images, single = image_list(images)
     fused = fuse(transforms)
+    wants_info = bool(getattr(postprocess, "takes_im_info", False))
     results = []
     for start in range(0, len(images), batch_size):
-        chunk = [preprocess(image, transforms, start + i, fused)
+        chunk = [prepare(image, transforms, start + i, fused)
                  for i, image in enumerate(images[start:start + batch_size])]
-        outputs = run(_stack([c[0] for c in chunk]))
-        dets = postprocess(outputs, np.stack([c[1] for c in chunk]), [c[2] for c in chunk])
+        batch = _stack([c[0] for c in chunk])
+        originals = [c[2] for c in chunk]
+        if wants_info:
+            outputs = run(batch, im_info=image_info([c[1] for c in chunk], originals))
+        else:
+            outputs = run(batch)
+        scales = np.stack([np.asarray(c[1]["scale_factor"], np.float32) for c in chunk])
+        dets = postprocess(outputs, scales, originals)
         for found in dets:
             rows, masks = split_masks(found)
             results.append(to_dicts(rows, labels or [], masks, mask_format))

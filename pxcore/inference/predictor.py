@@ -131,16 +131,22 @@ class Predictor:
                           "again without batch_size= for a dynamic batch")
         return batch_size
 
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+    def run(self, batch: np.ndarray, im_info: np.ndarray | None = None) -> list[np.ndarray]:
         """The bare runtime call: a pre-processed NCHW float32 batch in, outputs out. A
         graph exported for a fixed batch gets a short last batch padded with zeros, and
-        its outputs cut back to the images given."""
+        its outputs cut back to the images given. ``im_info`` [B, 3] (resized height,
+        width, scale) goes to a pipeline of graphs whose decoder takes it (R-CNN's)."""
         if self._final is not None:
             raise PxError(f"{self.model_dir}'s graph takes image, im_shape and scale_factor; "
                           "call run_graph({name: array}) for it, or predict(images)")
         batch = np.asarray(batch, np.float32)
         count, fixed = batch.shape[0], self.fixed_batch
-        if fixed is None or count == fixed:
+        if im_info is not None:
+            if not getattr(self._postprocess, "takes_im_info", False) or fixed not in (None, count):
+                raise PxError(f"{self.model_dir}'s network takes no im_info (only R-CNN's pipeline "
+                              "of graphs does, one full batch at a time); leave it out")
+            outputs = self._session().run([batch, np.asarray(im_info, np.float32)])
+        elif fixed is None or count == fixed:
             outputs = self._session().run([batch])
         elif count > fixed:
             raise PxError(f"{self.model_dir} was exported for batches of {fixed}; got {count} images")

@@ -18,7 +18,7 @@ import paddle
 
 from ..contract import DEFAULT_LOSS_FIELDS, declared
 from ..errors import PxError
-from ..inference.detection import predict_images, split_masks, to_dicts
+from ..inference.detection import image_info, predict_images, split_masks, to_dicts
 from ..transforms import Compose, Normalize, Padding, Resize, ResizeByShort, compose
 from .base import TrainableModel
 
@@ -137,15 +137,23 @@ class DetectionModel(TrainableModel):
         coco_gt = eval_dataset.to_coco()
         sizes = {int(im["id"]): (im["height"], im["width"]) for im in coco_gt["images"]}
         share, world_size = eval_share(len(eval_dataset))
-        loader = Loader(eval_dataset, batch_size, fields=("im_id", "scale_factor"), indices=share,
+        # R-CNN's decoder for Paddle 1.x archives decodes at the original image's scale
+        wants_info = bool(getattr(self.net.postprocess, "takes_im_info", False))
+        fields = ("im_id", "scale_factor") + (("im_shape",) if wants_info else ())
+        loader = Loader(eval_dataset, batch_size, fields=fields, indices=share,
                         num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
         was_training = self.net.training
         self.net.eval()
         per_image = []  # each image's detections, in the order of share
         with paddle.no_grad():
-            for images, im_ids, scale_factor in loader:
+            for images, im_ids, scale_factor, *im_shape in loader:
                 ids = [int(i) for i in im_ids.numpy().reshape(-1)]
-                outputs = [o.numpy() for o in self.net(images)]
+                extra = {}
+                if wants_info:
+                    samples = [{"im_shape": shape, "scale_factor": factor} for shape, factor
+                               in zip(im_shape[0].numpy(), scale_factor.numpy(), strict=True)]
+                    extra["im_info"] = image_info(samples, [sizes[i] for i in ids])
+                outputs = [o.numpy() for o in self.net(images, **extra)]
                 dets = self.net.postprocess(outputs, scale_factor.numpy(), [sizes[i] for i in ids])
                 for image_id, found in zip(ids, dets, strict=True):
                     rows, masks = split_masks(found)
@@ -168,9 +176,10 @@ class DetectionModel(TrainableModel):
         transforms = compose(transforms) if transforms is not None else self.eval_transforms
         self.net.eval()
 
-        def run(batch: np.ndarray) -> list[np.ndarray]:
+        def run(batch: np.ndarray, im_info: np.ndarray | None = None) -> list[np.ndarray]:
+            extra = {} if im_info is None else {"im_info": im_info}  # takes_im_info decoders'
             with paddle.no_grad():
-                return [o.numpy() for o in self.net(paddle.to_tensor(batch))]
+                return [o.numpy() for o in self.net(paddle.to_tensor(batch), **extra)]
 
         return predict_images(img_file, transforms, run, self.net.postprocess, self.labels,
                               batch_size, mask_format)

@@ -16,6 +16,10 @@ from pxcore.ops.masks import PASTE_RULES, paste_masks
 
 
 class RCNNPostprocess:
+    # predict and evaluate pass the network im_info (resized size, scale): the pipeline
+    # clips proposals to the image, not its padding, and 0.x archives decode at its scale
+    takes_im_info = True
+
     def __init__(self, with_mask: bool = False, mask_threshold: float = 0.5,
                  mask_paste: str = "sample") -> None:
         if mask_paste not in PASTE_RULES:

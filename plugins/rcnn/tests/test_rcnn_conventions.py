@@ -129,6 +129,43 @@ def test_im_info_clips_to_the_resized_image_and_decodes_at_the_originals_scale()
         net(image, im_info=np.ones((2, 3), np.float32))
 
 
+def test_image_info_is_the_resize_by_shorts_scale():
+    from pxcore.inference.detection import image_info
+
+    # 480 x 641 to short side 800: 800 x 1068; the short side's factor is the scale
+    info = image_info([{"im_shape": [800, 1068], "scale_factor": [800 / 480, 1068 / 641]}], [(480, 641)])
+    np.testing.assert_allclose(info, [[800, 1068, 800 / 480]], rtol=1e-7)
+    # 400 x 1000 to 800 short, capped at 1333 long: the long side's factor
+    info = image_info([{"im_shape": [533, 1333], "scale_factor": [533 / 400, 1.333]}], [(400, 1000)])
+    np.testing.assert_allclose(info, [[533, 1333, 1.333]], rtol=1e-7)
+    # a stretch (48 x 80 to 64 x 64) has no one factor: 1, the input's scale
+    info = image_info([{"im_shape": [64, 64], "scale_factor": [64 / 48, 0.8]}], [(48, 80)])
+    np.testing.assert_array_equal(info, [[64, 64, 1]])
+
+
+def test_predict_gives_the_network_im_info():
+    # model.predict passes each image's resized size (before padding) and scale
+    from pxcore import transforms as T
+
+    paddle.seed(0)
+    model = pxcore.create_model("MaskRCNN-ResNet18-FPN", num_classes=3, fpn_channels=16,
+                                box_head_hidden=32, mask_head_channels=8, score_threshold=0.0,
+                                test_proposals=(100, 20), keep_top_k=10, **legacy_args(True, True))
+    model.eval_transforms = T.Compose([T.ResizeByShort(60, 100), T.Padding(32), T.Normalize()])
+    image = np.random.default_rng(0).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    seen = []
+    forward = model.net.forward
+
+    def spy(image, im_info=None):
+        seen.append(None if im_info is None else np.asarray(im_info).tolist())
+        return forward(image, im_info)
+
+    model.net.forward = spy
+    found = model.predict(image)
+    assert seen == [[[60.0, 75.0, 1.5]]] and len(found) == 10
+    assert all(d["bbox"][0] + d["bbox"][2] <= 49 + 1e-3 for d in found)  # 0.x: the last pixel
+
+
 def test_training_runs_in_the_pixel_convention():
     # Paddle's proposal and level operators with pixel_offset=True, the +1 targets and IoU
     paddle.seed(0)

@@ -121,9 +121,14 @@ def pxcore_detect(arch: str, folder: str, image: np.ndarray, original, overrides
     import paddle
 
     import pxcore
+    from pxcore.inference.detection import image_info as predicts_info
     from pxcore_rcnn.pipeline import propose
 
     info = image_info(image, original)
+    # what model.predict and evaluate give the network for such a resize
+    resized = info["im_info"][0, :2]
+    sample = {"im_shape": resized, "scale_factor": resized / np.asarray(info["original"], np.float32)}
+    np.testing.assert_array_equal(predicts_info([sample], [info["original"]]), info["im_info"])
     model = pxcore.create_model(arch, num_classes=80, pretrained=folder, **overrides)
     net = model.net
     net.eval()
