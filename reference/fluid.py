@@ -241,6 +241,29 @@ def install(*, resize: str = "fluid", static_shapes: bool = False,
     return fluid
 
 
+def variables(program) -> dict[str, list[int]]:
+    """The program's persistable variables (its weights), name -> shape."""
+    return {v.name: [int(d) for d in v.shape] for v in program.list_vars()
+            if v.persistable and v.name not in ("feed", "fetch")}
+
+
+def run(main, startup, archive: dict, feed: dict, fetch: list) -> list:
+    """Run ``startup``, set ``archive``'s arrays by variable name (those the program has:
+    the callers compare the names themselves), then the test-mode clone of ``main``
+    (dropout off, batch norms on their statistics); returns ``fetch``'s values."""
+    import numpy as np
+    import paddle
+
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    executor.run(startup)
+    scope = paddle.static.global_scope()
+    names = variables(main)
+    for name, value in archive.items():
+        if name in names:
+            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
+    return [np.asarray(v) for v in executor.run(main.clone(for_test=True), feed=feed, fetch_list=fetch)]
+
+
 # --- recording: Paddle 1.x code run without Paddle -------------------------------------
 # Where the reference's static code cannot run (or need not), ``recording()`` puts a
 # ``paddle`` / ``paddle.fluid`` in place whose layers only record the variables they

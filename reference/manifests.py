@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from . import REPO
+from .tools import tool  # also lets spawned children import the tool whose functions they run
 
 
 def dumps(manifest: dict, *, shapes_inline: bool = True) -> str:
@@ -42,8 +43,6 @@ def write(path: Path, manifest: dict) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .tools import tool
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
         families = sorted(p.parents[1].name for p in (REPO / "plugins").glob("*/tools/make*layouts.py"))

@@ -8,8 +8,8 @@ FAMILY --paddleclas ... --paddleclas-static ...``). For each model it
   Paddle 1.x variable name (the zoo's .tar archives);
 - runs PaddleClas's static-graph code (branch release/static, the Paddle 1.x programs the
   archives were saved from) in Paddle 3's legacy static mode, through reference/fluid.py's
-  stand-in for the removed ``paddle.fluid`` API: its variables must be exactly the manifest's legacy
-  names and shapes;
+  stand-in for the removed ``paddle.fluid`` API: its variables must be exactly the
+  manifest's legacy names and shapes;
 - requires the same logits from random weights (batch-norm statistics calibrated, so a
   misplaced tensor anywhere shows) set by key into PaddleClas 2.6, by key into pxcore's
   model, through ``weight_aliases()`` into pxcore's model, and by variable name into the
@@ -17,8 +17,16 @@ FAMILY --paddleclas ... --paddleclas-static ...``). For each model it
 
 Each reference runs in a fresh process: dygraph Paddle refuses a second parameter with
 a ParamAttr name already in use, and the static program needs FLAGS_enable_pir_api=0
-set before Paddle starts. Needs paddlepaddle 3.3 and the two PaddleClas trees (nothing
-else from PaddleClas is imported).
+set before Paddle starts. Needs paddlepaddle 3.3, pxcore with the family's plugin, and
+the two PaddleClas trees (nothing else from PaddleClas is imported):
+
+    pip install --no-deps --target /work/ref paddleclas==2.6.0     # -> /work/ref/paddleclas/ppcls
+    git clone https://github.com/PaddlePaddle/PaddleClas && \\
+      git -C PaddleClas archive fc43c9140acd9066a58671bc9f89dc97c75963ad \\
+        ppcls/modeling/architectures | tar -x -C /tmp/pcstatic      # release/static, 2022-06-21
+
+    python -m reference.manifests FAMILY \\
+        --paddleclas /work/ref/paddleclas --paddleclas-static /tmp/pcstatic
 """
 
 from __future__ import annotations
@@ -88,7 +96,7 @@ def paddleclas_26(root: Path, relative: str) -> types.ModuleType:
 
 
 def _static_program(paddleclas_static: Path, module: str, factory: str, size: int):
-    """The release/static network as a test program; its persistable variables by name."""
+    """The release/static network's program, its startup program and its logits."""
     import paddle
 
     paddle.enable_static()
@@ -99,30 +107,33 @@ def _static_program(paddleclas_static: Path, module: str, factory: str, size: in
     with paddle.static.program_guard(main, startup):
         image = paddle.static.data("image", [-1, 3, size, size], "float32")
         logits = network.net(image, class_dim=1000)
-    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
-                 if v.persistable and v.name not in ("feed", "fetch")}
-    return main.clone(for_test=True), startup, logits, variables
+    return main, startup, logits
 
 
 def run_static_reference(paddleclas_static: str, reference: Reference, archive: dict[str, np.ndarray],
                          image: np.ndarray) -> dict:
     """In a process with FLAGS_enable_pir_api=0: the Paddle 1.x variables and the logits
     of the program with ``archive`` set by variable name."""
-    import paddle
 
     _, _, module, factory, size = reference
-    program, startup, logits, variables = _static_program(Path(paddleclas_static), module, factory, size)
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    (out,) = executor.run(program, feed={"image": image}, fetch_list=[logits])
-    return {"variables": variables, "logits": out}
+    main, startup, logits = _static_program(Path(paddleclas_static), module, factory, size)
+    (out,) = fluid.run(main, startup, archive, {"image": image}, [logits])
+    return {"variables": fluid.variables(main), "logits": out}
 
 
-def _outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
+def random_named_state(named_shapes, seed: int) -> dict[str, np.ndarray]:
+    """Small random values for (name, shape) pairs read from Paddle 1.x code (no network
+    to calibrate against); batch-norm variances positive."""
+    rng = np.random.default_rng(seed)
+    state = {}
+    for name, shape in named_shapes:
+        value = (rng.standard_normal(shape) * 0.2).astype("float32")
+        state[name] = np.abs(value) + 0.5 if name.endswith("variance") else value
+    return state
+
+
+def outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
+    """``net``'s eval-mode output for ``image`` with ``state_by_key`` set."""
     import paddle
 
     net.set_state_dict({k: paddle.to_tensor(v) for k, v in state_by_key.items()})
@@ -152,13 +163,13 @@ def build_manifest(arch: str, reference: Reference, paddleclas: str) -> dict:
     state = {key: random_tensor(rng, key, [int(d) for d in t.shape]) for key, t in state_dict.items()}
     image = rng.standard_normal((2, 3, size, size)).astype("float32")
     state = calibrate_batch_norm(reference, state, image)
-    expected = _outputs(reference, state, image)
+    expected = outputs(reference, state, image)
 
     model = pxcore.create_model(arch, num_classes=1000)
-    by_key = _outputs(model.net, state, image)
+    by_key = outputs(model.net, state, image)
     archive = {name: state[key] for name, key in legacy.items()}
     fitted, _ = fit_state(model.net, archive, f"{arch} legacy archive")
-    by_alias = _outputs(model.net, fitted, image)
+    by_alias = outputs(model.net, fitted, image)
     assert model.net.weight_aliases() == legacy, f"{arch}: weight_aliases() differs from 2.6's names"
     manifest = {
         "model": arch, "num_classes": 1000,

@@ -62,18 +62,9 @@ def run_static(root: str, module: str, factory: str, args: dict, archive: dict[s
     with paddle.static.program_guard(main, startup):
         data = paddle.static.data("image", [-1, *image.shape[1:]], "float32")
         cls(mode="test", **args).build_net({"image": data})
-    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
-                 if v.persistable and v.name not in ("feed", "fetch")}
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:  # the names are compared by the caller
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    fetch = [v for _, _, v in recorded]
-    results = executor.run(main.clone(for_test=True), feed={"image": image}, fetch_list=fetch)
-    outputs = [(kind, where, np.asarray(r)) for (kind, where, _), r in zip(recorded, results, strict=True)]
-    return {"variables": variables, "recorded": outputs}
+    results = fluid.run(main, startup, archive, {"image": image}, [v for _, _, v in recorded])
+    outputs = [(kind, where, r) for (kind, where, _), r in zip(recorded, results, strict=True)]
+    return {"variables": fluid.variables(main), "recorded": outputs}
 
 
 def paddleseg_inventory(root: str, module: str, factory: str, args: dict) -> dict[str, list[int]]:

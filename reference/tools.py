@@ -1,29 +1,46 @@
-"""The plugins' layout tools (plugins/<family>/tools/*.py) as modules, so the reference
-checks run the same reference code the tools ran rather than a copy of it. The tools
-are scripts, not packages; each loads once per process under a name of its own."""
+"""The plugins' layout tools (plugins/<family>/tools/*.py: each family's mapping) as
+modules, so the reference checks run the same reference code the tools ran rather than
+a copy of it. The tools are not packages; each loads once per process under a name of
+its own, ``reference_tools_<family>_<name>``, which any process that has imported this
+module can import too (a spawned child unpickling a tool's function does)."""
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 import types
 
 from . import REPO
 
+_PREFIX = "reference_tools_"
+
+
+def _path(module_name: str):
+    """plugins/<family>/tools/<name>.py for ``reference_tools_<family>_<name>`` (family
+    names hold no underscore; tool names start with ``make_``)."""
+    family, _, rest = module_name.removeprefix(_PREFIX).partition("_make_")
+    return REPO / "plugins" / family / "tools" / f"make_{rest}.py"
+
+
+class _ToolFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if not fullname.startswith(_PREFIX) or not _path(fullname).is_file():
+            return None
+        return importlib.util.spec_from_file_location(fullname, _path(fullname))
+
+
+if not any(isinstance(finder, _ToolFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_ToolFinder())
+
 
 def tool(family: str, name: str = "make_layouts") -> types.ModuleType:
-    """plugins/<family>/tools/<name>.py, imported as ``reference_tools.<family>.<name>``."""
-    module_name = f"reference_tools_{family}_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = REPO / "plugins" / family / "tools" / f"{name}.py"
+    """plugins/<family>/tools/<name>.py, imported as ``reference_tools_<family>_<name>``."""
+    module_name = f"{_PREFIX}{family}_{name}"
+    path = _path(module_name)
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the reference checks run its code")
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(module_name)
 
 
 def run_in_child(function, *args, env: dict[str, str] | None = None):

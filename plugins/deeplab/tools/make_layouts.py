@@ -12,8 +12,8 @@ A manifest (format: pxcore/testing/layouts.py) holds
 - "notes": what the references do differently (PaddleSeg 2.x is not the same network).
 
 For each row the tool, in a fresh process (``FLAGS_enable_pir_api=0``: Paddle 3's legacy
-static mode) with the R-CNN tool's ``paddle.fluid`` stand-in (itself the YOLOv3 tool's,
-extended; imported, not copied) and what PaddleX's segmentation code calls besides:
+static mode) with reference/fluid.py's ``paddle.fluid`` stand-in (Paddle 1.x's resize semantics,
+static shapes):
 
 1. builds ``paddlex.cv.nets.segmentation.DeepLabv3p`` in "test" mode with the backbone
    and options ``paddlex/cv/models/deeplabv3p.py`` (PaddleX 1.3.11) picks for the row's
@@ -49,9 +49,9 @@ from pathlib import Path
 import numpy as np
 
 from pxcore_deeplab.plugin import PADDLEX_SUFFIX
+from reference import fluid
 
 PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
-RCNN_TOOL = Path(__file__).resolve().parents[2] / "rcnn" / "tools" / "make_layouts.py"
 HEIGHT, WIDTH = 96, 128  # input pixels: a non-square 3x4 map at stride 32
 # (preset, dataset, classes)
 ROWS = [("DeepLabv3_MobileNetV2_x1.0", "COCO", 81), ("DeepLabv3_MobileNetV2_x1.0", "Cityscapes", 19),
@@ -81,61 +81,11 @@ NOTES = [
 ]
 
 
-def _load_tool(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _install_fluid_stand_in() -> None:
-    """The R-CNN tool's stand-in (Paddle 1.x resize semantics), plus what PaddleX's
-    segmentation code calls: batch_norm with its epsilon, reduce_mean, dropout, a static
-    shape (the image's size is fixed), relu6, L2DecayRegularizer, TruncatedNormal."""
-    import paddle
-    import paddle.nn.functional as F
-    from paddle.base.layer_helper import LayerHelper
-
-    rcnn_tool = _load_tool(RCNN_TOOL, "_rcnn_make_layouts")
-    rcnn_tool._install_fluid_stand_in("fluid")
-    fluid = paddle.fluid
-    layers = fluid.layers
-    relu6 = layers.relu6
-
-    def batch_norm(input, act=None, param_attr=None, bias_attr=None, moving_mean_name=None,
-                   moving_variance_name=None, epsilon=1e-5, momentum=0.9, name=None, **_):
-        out = paddle.static.nn.batch_norm(
-            input, epsilon=epsilon, momentum=momentum, param_attr=param_attr,
-            bias_attr=bias_attr, moving_mean_name=moving_mean_name,
-            moving_variance_name=moving_variance_name)
-        return {None: lambda x: x, "relu": F.relu}[act](out)
-
-    def dropout(x, dropout_prob, is_test=None, seed=None, name=None,
-                dropout_implementation="downgrade_in_infer"):
-        mode = "downscale_in_infer" if dropout_implementation == "downgrade_in_infer" else "upscale_in_train"
-        return F.dropout(x, p=dropout_prob, training=True, mode=mode)
-
-    layers.batch_norm = batch_norm
-    layers.reduce_mean = lambda input, dim=None, keep_dim=False, name=None: paddle.mean(input, dim, keep_dim)
-    layers.dropout = dropout
-    layers.shape = lambda input: [int(d) for d in input.shape]
-    layers.relu6 = lambda x, threshold=6.0, name=None: relu6(x)
-    # the prediction (argmax) is not compared; the softmax's input is the logits
-    layers.transpose = lambda x, perm, name=None: x
-    layers.argmax = lambda x, axis=0: x
-    layers.unsqueeze = lambda input, axes, name=None: input
-
-    def softmax(input, axis=-1, **_):
-        helper = LayerHelper("softmax")
-        out = helper.create_variable_for_type_inference("float32")
-        helper.append_op(type="softmax", inputs={"X": input}, outputs={"Out": out},
-                         attrs={"axis": axis})
-        return out
-
-    layers.softmax = softmax
-    fluid.regularizer.L2DecayRegularizer = (
-        lambda regularization_coeff=0.0: paddle.regularizer.L2Decay(regularization_coeff))
-    fluid.initializer.TruncatedNormal = fluid.initializer.Normal
+    """reference/fluid.py's stand-in with Paddle 1.x's resize semantics and static shapes
+    (the image's size is fixed); the prediction (argmax) is built but not compared: the
+    softmax's input is the logits."""
+    fluid.install(resize="fluid", static_shapes=True)
 
 
 def _stub_paddlex(root: Path) -> None:
@@ -197,17 +147,9 @@ def run_static(root: str, args: dict, archive: dict[str, np.ndarray], image: np.
         model.build_net({"image": image_var})
     softmax = [op for op in main.global_block().ops if op.type == "softmax"][-1]
     logits = main.global_block().var(softmax.input("X")[0])
-    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
-                 if v.persistable and v.name not in ("feed", "fetch")}
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    # dropout's is_test: PaddleX exports with for_test clones, as here
-    (out,) = executor.run(main.clone(for_test=True), feed={"image": image}, fetch_list=[logits])
-    return {"variables": variables, "logits": np.asarray(out)}
+    # dropout's is_test: PaddleX exports with for_test clones, as fluid.run runs
+    (out,) = fluid.run(main, startup, archive, {"image": image}, [logits])
+    return {"variables": fluid.variables(main), "logits": out}
 
 
 def build(preset: str, num_classes: int, overrides: dict | None = None) -> dict:

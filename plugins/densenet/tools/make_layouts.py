@@ -53,7 +53,7 @@ import numpy as np
 
 from reference import fluid
 from reference.manifests import dumps
-from reference.paddleclas import load_module, paddleclas_26
+from reference.paddleclas import load_module, outputs, paddleclas_26, random_named_state
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MANIFEST_DEPTHS = (121, 161, 201)
@@ -95,25 +95,6 @@ def _paddlex_build(depth):
 
 # --- one architecture -------------------------------------------------------------------
 
-def _random_state(named_shapes, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, shape in named_shapes:
-        value = (rng.standard_normal(shape) * 0.2).astype("float32")
-        # BatchNorm variances must be positive (Paddle 1.x names end in _variance too)
-        state[name] = np.abs(value) + 0.5 if name.endswith("_variance") else value
-    return state
-
-
-def _logits(net, state, image) -> np.ndarray:
-    import paddle
-
-    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
-    net.eval()
-    with paddle.no_grad():
-        return net(paddle.to_tensor(image)).numpy()
-
-
 def build_manifest(depth: int, reference_module, recorded: dict[str, list], provenance: dict) -> dict:
     import paddle
 
@@ -146,13 +127,13 @@ def build_manifest(depth: int, reference_module, recorded: dict[str, list], prov
                                f"{sorted(set(aliases.items()) ^ set(legacy.items()))[:6]}")
 
     image = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype("float32")
-    archive = _random_state(named_shapes, seed=2)
-    expected = _logits(reference, {k: archive[v.name] for k, v in reference_state.items()}, image)
+    archive = random_named_state(named_shapes, seed=2)
+    expected = outputs(reference, {k: archive[v.name] for k, v in reference_state.items()}, image)
     fitted, _ = fit_state(ours, archive, f"{name} random legacy archive")
-    legacy_diff = float(np.abs(_logits(ours, fitted, image) - expected).max())
+    legacy_diff = float(np.abs(outputs(ours, fitted, image) - expected).max())
     assert legacy_diff < 1e-4, f"{name}: loaded through the legacy names, logits differ by {legacy_diff}"
-    state = _random_state(pdparams, seed=3)
-    pdparams_diff = float(np.abs(_logits(ours, state, image) - _logits(reference, state, image)).max())
+    state = random_named_state(pdparams, seed=3)
+    pdparams_diff = float(np.abs(outputs(ours, state, image) - outputs(reference, state, image)).max())
     assert pdparams_diff < 1e-4, f"{name}: on the same .pdparams state, logits differ by {pdparams_diff}"
 
     source = (

@@ -15,8 +15,8 @@ tensor anywhere shows in the logits) the tool
 
 1. builds PaddleX 1.3.0's ``nets/segmentation/hrnet.py`` ``HRNet(num_classes=19, width=18)``
    (with its ``nets/hrnet.py`` body, ``feature_maps="stage4"``) in Paddle 3's legacy static
-   mode, through the R-CNN tool's stand-in for the removed ``paddle.fluid`` (itself the
-   YOLOv3 tool's, extended; imported, not copied) with fluid's resize semantics: its
+   mode, through reference/fluid.py's stand-in for the removed ``paddle.fluid`` with
+   fluid's resize semantics: its
    persistable variables must be exactly the manifest's legacy names, with pxcore's
    shapes, and given the weights by variable name its logits (the softmax's input) must
    equal pxcore's when pxcore loads the same files through ``weight_aliases()``;
@@ -26,8 +26,7 @@ tensor anywhere shows in the logits) the tool
    module) computes, and requires pxcore's ``fuse_upsample="bilinear_align_corners"`` to
    give its logits; the difference between the two is recorded in "notes".
 
-Needs paddlepaddle 3.3, pxcore with pxcore-hrnet and pxcore-rcnn's tool (whose fluid
-stand-in this uses), and the reference:
+Needs paddlepaddle 3.3, pxcore with pxcore-hrnet, and the reference:
 
     git clone https://github.com/PaddlePaddle/PaddleX && \\
       git -C PaddleX archive 13e0678c61b7afa0115466e70949d2ed83233d1e \\
@@ -52,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from reference import fluid
+
 PADDLEX_STATIC = "PaddleX 1.3.0 (commit 13e0678c)"
 PRESET = "HRNet_W18_seg"
 WIDTH = 18
@@ -59,33 +60,23 @@ NUM_CLASSES = 19
 IMAGE = (2, 3, 64, 96)  # non-square, so that a swapped height and width would show
 # Coarser-to-finer paths in the fusions: stages of 1, 4 and 3 modules on 2, 3, 4 branches.
 FUSE_RESIZES = 1 * 1 + 4 * 3 + 3 * 6
-RCNN_TOOL = Path(__file__).resolve().parents[2] / "rcnn" / "tools" / "make_layouts.py"
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 
 
-def _load_tool(name: str, path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _install_fluid_stand_in(fuse_corners: bool) -> dict:
-    """The R-CNN tool's ``paddle.fluid`` stand-in (fluid's resize semantics), with what
-    the segmentation HRNet calls besides. ``shape`` gives the static sizes as ints (the
-    image's size is fixed when the program is built), so that ``resize_bilinear`` gets
-    an ``out_shape`` of ints; the softmax records its input, the logits. With
+    """reference/fluid.py's ``paddle.fluid`` stand-in (fluid's resize semantics), its
+    ``shape`` the static sizes as ints (the image's size is fixed when the program is
+    built), so that ``resize_bilinear`` gets an ``out_shape`` of ints; the softmax records its input, the logits. With
     ``fuse_corners``, resizes asked for with ``align_corners=False`` (the fusions'
     only) align the corners, as PaddleSeg's legacy HRNet does. Returns the record."""
-    import paddle
-    import paddle.nn.functional as F
-    from paddle.base.layer_helper import LayerHelper
-
-    rcnn_tool = _load_tool("_rcnn_make_layouts", RCNN_TOOL)
-    rcnn_tool._install_fluid_stand_in("fluid")
-    layers = paddle.fluid.layers
-    resize_bilinear = layers.resize_bilinear
     seen: dict = {"fuse_resizes": 0}
+
+    def record(kind, variable):
+        if kind == "softmax":
+            seen["logits"] = variable
+
+    layers = fluid.install(resize="fluid", static_shapes=True, record=record).layers
+    resize_bilinear = layers.resize_bilinear
 
     def resize(input, out_shape=None, scale=None, name=None, actual_shape=None,
                align_corners=True, align_mode=1):
@@ -96,22 +87,7 @@ def _install_fluid_stand_in(fuse_corners: bool) -> dict:
         return resize_bilinear(input, out_shape=out_shape, scale=scale, align_corners=align_corners,
                                align_mode=align_mode)
 
-    def softmax(input, axis=-1, use_cudnn=False, name=None):
-        seen["logits"] = input
-        return F.softmax(input, axis=axis)
-
-    def argmax(x, axis=0):  # the prediction; Paddle 3's argmax takes no legacy Variable
-        helper = LayerHelper("arg_max")
-        out = helper.create_variable_for_type_inference("int64")
-        helper.append_op(type="arg_max", inputs={"X": x}, outputs={"Out": out},
-                         attrs={"axis": axis, "dtype": 3})  # int64
-        return out
-
     layers.resize_bilinear = resize
-    layers.shape = lambda input: [int(d) for d in input.shape]
-    layers.softmax = softmax
-    layers.transpose = lambda x, perm, name=None: paddle.transpose(x, perm)
-    layers.argmax = argmax
     return seen
 
 
@@ -151,17 +127,8 @@ def run_static(root: str, fuse_corners: bool, archive: dict[str, np.ndarray],
     with paddle.static.program_guard(main, startup):
         x = paddle.static.data("image", list(image.shape), "float32")
         network.build_net({"image": x})
-    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
-                 if v.persistable and v.name not in ("feed", "fetch")}
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    (logits,) = executor.run(main.clone(for_test=True), feed={"image": image},
-                             fetch_list=[seen["logits"]])
-    return {"variables": variables, "logits": np.asarray(logits),
+    (logits,) = fluid.run(main, startup, archive, {"image": image}, [seen["logits"]])
+    return {"variables": fluid.variables(main), "logits": logits,
             "fuse_resizes": seen["fuse_resizes"]}
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from reference.manifests import dumps
-from reference.paddleclas import load_module, paddleclas_26
+from reference.paddleclas import load_module, outputs, paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -62,15 +62,6 @@ REFERENCES = {
 ALSO_AGREE = ("The fluid programs of PaddleClas's first commit 9f39da88 "
               "(ppcls/modeling/architectures/{name}.py) and PaddleX 1.x paddlex/cv/nets/{name}.py "
               "set the same names (read, not run)")
-
-
-def _outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
-    import paddle
-
-    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state_by_key.items()})
-    net.eval()
-    with paddle.no_grad():
-        return net(paddle.to_tensor(image)).numpy()
 
 
 def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
@@ -108,9 +99,9 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
         state[key] = value
     archive = {name: state[key] for name, key in legacy.items()}
     image = rng.standard_normal((2, 3, 64, 64)).astype("float32")
-    expected = _outputs(reference, state, image)
+    expected = outputs(reference, state, image)
     by_name = {k: archive[t.name] for k, t in theirs.items()}
-    assert np.allclose(_outputs(named, by_name, image), expected, rtol=1e-4, atol=1e-4), (
+    assert np.allclose(outputs(named, by_name, image), expected, rtol=1e-4, atol=1e-4), (
         f"{arch}: the model named by legacy names disagrees with the mapped 2.6 model")
     report = [f"{arch}: {len(legacy)} tensors, "
               f"{sum(int(np.prod(t.shape)) for t in ours.values()):,} values; mapping verified"]
@@ -123,7 +114,7 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
     else:
         model = pxcore.create_model(arch, num_classes=1000)
         fitted, _ = fit_state(model.net, archive, f"{arch} legacy archive")
-        got = _outputs(model.net, fitted, image)
+        got = outputs(model.net, fitted, image)
         assert np.allclose(got, expected, rtol=1e-4, atol=1e-4), (
             f"{arch}: pxcore's model differs from PaddleClas 2.6 by {np.abs(got - expected).max():.3g}")
         report.append(f"  pxcore {type(model.net).__name__} loaded the archive through "
