@@ -24,6 +24,15 @@ BatchNorm, ReLU (PaddleSeg 2.x's has no ReLU after the depthwise BatchNorm).
 
 Module paths follow the Paddle 1.x name scopes (``encoder.aspp1.depthwise.conv`` is
 ``encoder/aspp1/depthwise/weights``), so ``weight_aliases()`` follows from them.
+
+``variant="paddleseg"`` is PaddleSeg 2.x's DeepLabV3P (``paddleseg/models/deeplab.py``,
+its ``ASPPModule`` in ``layers/pyramid_pool.py``; what PaddleX 2.x's ``DeepLabV3P``
+builds) on the same modules: a bias on every conv but the image pooling's, no ReLU
+after a separable conv's depthwise BatchNorm, the image pooling branch last in the
+concatenation, dropout 0.1 scaled in training (nothing at inference), and the decoder's
+resize following ``align_corners`` like the final one (PaddleSeg passes one flag to
+all). ``weight_aliases()`` then maps PaddleSeg 2.x's keys (``head.aspp.aspp_blocks.1.
+depthwise_conv._conv.weight``, ``backbone.bb_3_2.conv1._batch_norm._mean``).
 """
 
 from __future__ import annotations
@@ -48,6 +57,9 @@ BN_EPSILON = 1e-5  # PaddleX's segmentation layers (libs.bn); the backbones keep
 ASPP_DILATIONS = {16: (6, 12, 18), 8: (12, 24, 36)}
 DECODER_SHORTCUT_CHANNELS = 48
 ASPP_DROPOUT = 0.9  # fluid.layers.dropout(data, 0.9): a drop probability
+# PaddleSeg 2.x's ASPPModule: nn.Dropout(p=0.1), scaled in training, identity at inference
+PADDLESEG_ASPP_DROPOUT = 0.1
+VARIANTS = ("paddlex", "paddleseg")
 
 static_safe = paddle.jit.not_to_static
 
@@ -85,21 +97,26 @@ class ConvBN(nn.Layer):
 
 class SeparableConv(nn.Layer):
     """3x3 depthwise conv (``depthwise``) and 1x1 conv (``pointwise``), each with
-    BatchNorm and ReLU."""
+    BatchNorm and ReLU (PaddleSeg 2.x: biased, and no ReLU after the depthwise one)."""
 
-    def __init__(self, in_channels: int, out_channels: int, dilation: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, dilation: int = 1,
+                 paddleseg: bool = False) -> None:
         super().__init__()
-        self.depthwise = ConvBN(in_channels, in_channels, 3, dilation, groups=in_channels)
-        self.pointwise = ConvBN(in_channels, out_channels, 1)
+        self.depthwise = ConvBN(in_channels, in_channels, 3, dilation, groups=in_channels,
+                                act=None if paddleseg else "relu", bias=paddleseg)
+        self.pointwise = ConvBN(in_channels, out_channels, 1, bias=paddleseg)
 
     @static_safe
     def forward(self, x):
         return self.pointwise(self.depthwise(x))
 
 
-def _block(in_channels: int, out_channels: int, separable: bool) -> nn.Layer:
-    """A decoder 3x3 conv: separable, or conv, BatchNorm, ReLU."""
-    return SeparableConv(in_channels, out_channels) if separable else ConvBN(in_channels, out_channels, 3)
+def _block(in_channels: int, out_channels: int, separable: bool, paddleseg: bool = False,
+           dilation: int = 1) -> nn.Layer:
+    """A 3x3 conv: separable, or conv, BatchNorm, ReLU (biased in PaddleSeg 2.x's)."""
+    if separable:
+        return SeparableConv(in_channels, out_channels, dilation, paddleseg)
+    return ConvBN(in_channels, out_channels, 3, dilation, bias=paddleseg)
 
 
 def aspp_dilations(output_stride: int, stride: int) -> tuple[int, ...]:
@@ -116,14 +133,17 @@ def aspp_dilations(output_stride: int, stride: int) -> tuple[int, ...]:
 
 class ASPP(nn.Layer):
     """The encoder; sublayers ``image_pool``, ``aspp0`` ... ``aspp3``, ``concat``.
-    ``output_stride`` is the stride of its input map, ``dilations`` its dilated branches'."""
+    ``output_stride`` is the stride of its input map, ``dilations`` its dilated branches'.
+    ``paddleseg``: PaddleSeg 2.x's ASPPModule (biases but on ``image_pool``, the pooled
+    branch concatenated last, dropout scaled in training)."""
 
     def __init__(self, in_channels: int, channels: int, output_stride: int,
                  dilations: Sequence[int], separable: bool,
                  image_level_feature: bool, concat_projection: bool, with_se: bool,
                  se_use_qsigmoid: bool, pooling_crop_size: Sequence[int] | None,
-                 pooling_stride: Sequence[int], dropout: float) -> None:
+                 pooling_stride: Sequence[int], dropout: float, paddleseg: bool = False) -> None:
         super().__init__()
+        self.paddleseg = paddleseg
         self.image_level_feature = image_level_feature
         self.with_se = with_se
         self.se_use_qsigmoid = se_use_qsigmoid
@@ -137,17 +157,19 @@ class ASPP(nn.Layer):
         # with the quick sigmoid the pooled conv has no BatchNorm
         self.image_pool = ConvBN(in_channels, channels, 1, bn=not se_use_qsigmoid,
                                  act=None if se_use_qsigmoid else "relu")
-        self.aspp0 = ConvBN(in_channels, channels, 1)
+        self.aspp0 = ConvBN(in_channels, channels, 1, bias=paddleseg)
         self.dilations = tuple(dilations)
         self.branches = []
         for index, dilation in enumerate(self.dilations, start=1):
-            branch = (SeparableConv(in_channels, channels, dilation) if separable
-                      else ConvBN(in_channels, channels, 3, dilation))
+            branch = _block(in_channels, channels, separable, paddleseg, dilation)
             self.branches.append(self.add_sublayer(f"aspp{index}", branch))
         branches = 1 + len(self.dilations) + int(image_level_feature)
-        self.concat = ConvBN(branches * channels, channels, 1) if concat_projection else None
-        # Paddle 1.x's default dropout: no rescaling in training, times (1 - p) after
-        self.dropout = (nn.Dropout(p=dropout, mode="downscale_in_infer")
+        self.concat = (ConvBN(branches * channels, channels, 1, bias=paddleseg)
+                       if concat_projection else None)
+        # Paddle 1.x's default dropout: no rescaling in training, times (1 - p) after;
+        # PaddleSeg 2.x's: scaled in training, nothing at inference
+        mode = "upscale_in_train" if paddleseg else "downscale_in_infer"
+        self.dropout = (nn.Dropout(p=dropout, mode=mode)
                         if concat_projection and dropout else None)
         self.out_channels = channels if concat_projection else branches * channels
 
@@ -163,14 +185,12 @@ class ASPP(nn.Layer):
         aspp0 = self.aspp0(x)
         if self.pool_size is not None:  # else a 1x1 map, for which resizing is broadcasting
             pooled = resize_bilinear(pooled, aspp0, align_corners=True)
-        outputs = []
+        outputs = [aspp0] + [branch(x) for branch in self.branches]
         if self.image_level_feature:
             # broadcast by an add: paddle2onnx 2.1 writes expand_as with the static shape
-            # (-1 in it), which ONNX Runtime refuses
-            outputs.append(pooled + paddle.zeros_like(aspp0))
-        outputs.append(aspp0)
-        for branch in self.branches:
-            outputs.append(branch(x))
+            # (-1 in it), which ONNX Runtime refuses. PaddleX 1.x puts it first, 2.x last.
+            outputs.insert(len(outputs) if self.paddleseg else 0,
+                           pooled + paddle.zeros_like(aspp0))
         data = paddle.concat(outputs, axis=1) if len(outputs) > 1 else outputs[0]
         if self.concat is not None:
             data = self.concat(data)
@@ -183,22 +203,24 @@ class ASPP(nn.Layer):
 
 class ConcatDecoder(nn.Layer):
     """``concat``: 1x1 conv to 48 on the low-level map; the encoder output resized to it
-    and concatenated; two 3x3 convs (``separable_conv1``/``2`` or ``decoder_conv1``/``2``)."""
+    (corner-aligned in PaddleX 1.x, as ``align_corners`` in PaddleSeg 2.x) and
+    concatenated; two 3x3 convs (``separable_conv1``/``2`` or ``decoder_conv1``/``2``)."""
 
     def __init__(self, encoder_channels: int, low_channels: int, channels: int,
-                 separable: bool) -> None:
+                 separable: bool, paddleseg: bool = False, align_corners: bool = True) -> None:
         super().__init__()
-        self.concat = ConvBN(low_channels, DECODER_SHORTCUT_CHANNELS, 1)
+        self.align_corners = align_corners
+        self.concat = ConvBN(low_channels, DECODER_SHORTCUT_CHANNELS, 1, bias=paddleseg)
         width = encoder_channels + DECODER_SHORTCUT_CHANNELS
         names = ("separable_conv1", "separable_conv2") if separable else ("decoder_conv1", "decoder_conv2")
-        self.convs = [self.add_sublayer(name, _block(w, channels, separable))
+        self.convs = [self.add_sublayer(name, _block(w, channels, separable, paddleseg))
                       for name, w in zip(names, (width, channels), strict=True)]
         self.out_channels = channels
 
     @static_safe
     def forward(self, x, low):
         low = self.concat(low)
-        x = paddle.concat([resize_bilinear(x, low, align_corners=True), low], axis=1)
+        x = paddle.concat([resize_bilinear(x, low, align_corners=self.align_corners), low], axis=1)
         for conv in self.convs:
             x = conv(x)
         return x
@@ -243,6 +265,11 @@ class DeepLabV3P(nn.Layer):
     training; None (PaddleX's default) takes the mean. With it, inputs must be at least
     the crop's size.
 
+    ``variant`` "paddlex" (PaddleX 1.3's static head, the zoo's) or "paddleseg"
+    (PaddleSeg 2.x's, PaddleX 2.x's ``DeepLabV3P``: see the module's docstring; its
+    ``aspp_dropout`` defaults to 0.1, and it has no LR-ASPP options). ``aspp_dropout``
+    None: the variant's.
+
     ``forward(images)`` returns logits [N, num_classes, H, W] at the input's size, in
     training too (``loss_weights`` (1.0,)).
     """
@@ -258,10 +285,22 @@ class DeepLabV3P(nn.Layer):
                  pooling_crop_size: Sequence[int] | None = None,
                  pooling_stride: Sequence[int] = (1, 1), decoder: str = "concat",
                  decoder_channels: int = 256, output_is_logits: bool = False,
-                 aspp_dropout: float = ASPP_DROPOUT, align_corners: bool = True,
+                 aspp_dropout: float | None = None, align_corners: bool = True,
                  backbone_args: Mapping[str, Any] | None = None,
-                 low_level_stride: int | None = None) -> None:
+                 low_level_stride: int | None = None, variant: str = "paddlex") -> None:
         super().__init__()
+        if variant not in VARIANTS:
+            raise PxError(f"DeepLabV3P: variant {variant!r} is not one of {VARIANTS}")
+        paddleseg = variant == "paddleseg"
+        if paddleseg and (aspp_with_se or se_use_qsigmoid or decoder != "concat"
+                          or output_is_logits or not encoder_with_aspp or not enable_decoder):
+            raise PxError("DeepLabV3P: variant 'paddleseg' (PaddleSeg 2.x's head: ASPP and the "
+                          "concat decoder) takes none of aspp_with_se, se_use_qsigmoid, "
+                          "decoder='sum', output_is_logits, encoder_with_aspp=False, "
+                          "enable_decoder=False; use variant 'paddlex'")
+        if aspp_dropout is None:
+            aspp_dropout = PADDLESEG_ASPP_DROPOUT if paddleseg else ASPP_DROPOUT
+        self.variant = variant
         if output_stride not in (8, 16, 32):
             raise PxError(f"DeepLabV3P: output_stride {output_stride!r} is not 8, 16 or 32")
         if decoder not in ("concat", "sum"):
@@ -285,7 +324,7 @@ class DeepLabV3P(nn.Layer):
         if self.output_stride != output_stride:
             logger.info("DeepLabV3P: %s's deepest level is at stride %d, not the output_stride "
                         "%d asked (a backbone that does not take output_stride keeps its "
-                        "own); ASPP dilations %s",
+                        "own, and backbone_args may set another); ASPP dilations %s",
                         type(self.backbone).__name__, self.output_stride, output_stride,
                         dilations if encoder_with_aspp else "(no ASPP)")
         channels = self.encoder_kind.channels
@@ -295,7 +334,7 @@ class DeepLabV3P(nn.Layer):
                                 aspp_with_sep_conv,
                                 add_image_level_feature, aspp_with_concat_projection,
                                 aspp_with_se, se_use_qsigmoid, pooling_crop_size,
-                                pooling_stride, aspp_dropout)
+                                pooling_stride, aspp_dropout, paddleseg)
             channels = self.encoder.out_channels
         if output_is_logits:
             decoder_channels = num_classes
@@ -303,7 +342,8 @@ class DeepLabV3P(nn.Layer):
         if enable_decoder:
             low = self.encoder_kind.low_level_channels
             self.decoder = (SumDecoder(channels, low, decoder_channels) if decoder == "sum" else
-                            ConcatDecoder(channels, low, decoder_channels, decoder_use_sep_conv))
+                            ConcatDecoder(channels, low, decoder_channels, decoder_use_sep_conv,
+                                          paddleseg, align_corners if paddleseg else True))
             channels = self.decoder.out_channels
         self.logit = None if output_is_logits else ConvBN(channels, num_classes, 1, bn=False,
                                                           act=None, bias=True)
@@ -333,7 +373,8 @@ class DeepLabV3P(nn.Layer):
     def weight_aliases(self) -> dict[str, str]:
         """Paddle 1.x variable names (PaddleX 1.x / PaddleSeg legacy archives) -> our keys:
         the backbone's own legacy names (PaddleX's DeepLab programs name the backbone as
-        its classifier does), and the head's name scopes."""
-        from .legacy_names import legacy_aliases
+        its classifier does), and the head's name scopes; for variant "paddleseg",
+        PaddleSeg 2.x's state-dict keys (a PaddleX 2.x ``model.pdparams``)."""
+        from .legacy_names import legacy_aliases, paddleseg_aliases
 
-        return legacy_aliases(self)
+        return paddleseg_aliases(self) if self.variant == "paddleseg" else legacy_aliases(self)

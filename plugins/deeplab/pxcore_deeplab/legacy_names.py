@@ -67,3 +67,43 @@ def legacy_aliases(net: nn.Layer) -> dict[str, str]:
     if not hasattr(net.backbone, "weight_aliases"):
         return aliases
     return check_coverage(net, aliases)
+
+
+# PaddleSeg 2.x's ConvBN / ConvBNReLU leaves -> ours
+_LEAVES_2X = (("_conv.weight", "conv.weight"), ("_conv.bias", "conv.bias"),
+              ("_batch_norm.weight", "bn.weight"), ("_batch_norm.bias", "bn.bias"),
+              ("_batch_norm._mean", "bn._mean"), ("_batch_norm._variance", "bn._variance"))
+
+
+def paddleseg_aliases(net: nn.Layer) -> dict[str, str]:
+    """{PaddleSeg 2.x DeepLabV3P state-dict key: our key} (``paddleseg/models/deeplab.py``:
+    ``backbone.*`` by the backbone's ``paddleseg_aliases``, ``head.aspp.aspp_blocks.<i>``
+    the 1x1 and dilated branches in order, ``head.aspp.global_avg_pool.1`` the pooled conv,
+    ``head.aspp.conv_bn_relu`` the projection, ``head.decoder.conv_bn_relu1..3`` and
+    ``head.decoder.conv`` the decoder and logits); every tensor once, or ValueError."""
+    if not hasattr(net.backbone, "paddleseg_aliases"):
+        raise ValueError(f"{type(net.backbone).__name__} has no PaddleSeg 2.x names "
+                         "(paddleseg_aliases); PaddleSeg's DeepLabV3P runs on its ResNet_vd")
+    aliases = {f"backbone.{k}": f"backbone.{v}" for k, v in net.backbone.paddleseg_aliases().items()}
+    paths = {"head.aspp.aspp_blocks.0": "encoder.aspp0",
+             "head.aspp.global_avg_pool.1": "encoder.image_pool",
+             "head.aspp.conv_bn_relu": "encoder.concat",
+             "head.decoder.conv_bn_relu1": "decoder.concat"}
+    for index in range(1, len(net.encoder.dilations) + 1):
+        paths[f"head.aspp.aspp_blocks.{index}"] = f"encoder.aspp{index}"
+    for index, conv in enumerate(net.decoder.convs, start=2):
+        paths[f"head.decoder.conv_bn_relu{index}"] = _path(net, conv)
+    for theirs, ours in list(paths.items()):
+        if f"{ours}.depthwise.conv.weight" in net.state_dict():
+            del paths[theirs]
+            paths[f"{theirs}.depthwise_conv"] = f"{ours}.depthwise"
+            paths[f"{theirs}.piontwise_conv"] = f"{ours}.pointwise"  # PaddleSeg's spelling
+    keys = set(net.state_dict())
+    aliases.update({f"{theirs}.{leaf}": f"{ours}.{key}" for theirs, ours in paths.items()
+                    for leaf, key in _LEAVES_2X if f"{ours}.{key}" in keys})
+    aliases.update({f"head.decoder.conv.{k}": f"logit.conv.{k}" for k in ("weight", "bias")})
+    return check_coverage(net, aliases)
+
+
+def _path(net: nn.Layer, layer: nn.Layer) -> str:
+    return next(path for path, sub in net.named_sublayers() if sub is layer)

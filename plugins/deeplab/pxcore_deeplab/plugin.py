@@ -2,7 +2,9 @@
 (``pxcore_deeplab.deeplabv3p:DeepLabV3P``) generated from the tables below, and where a
 row's network is not the one PaddleX's ``DeepLabv3p`` builds for its backbone (the
 MobileNetV2 rows, see ``ZOO_WEIGHT_OPTIONS``), a second preset that is
-(``<row>-paddlex``), which ``pxcore.seg.DeepLabv3p`` builds."""
+(``<row>-paddlex``), which ``pxcore.seg.DeepLabv3p`` builds; and PaddleX 2.x's
+DeepLabV3P (PaddleSeg 2.x's network, ``variant="paddleseg"``) as
+``DeepLabV3P_<backbone>_PaddleSeg``."""
 
 from __future__ import annotations
 
@@ -92,6 +94,16 @@ def presets():
                    paddlex_description(backbone, zoo_weights))
 
 
+# PaddleSeg 2.x's DeepLabV3P as PaddleX 2.1's DeepLabV3P builds it (paddlex/cv/models/
+# segmenter.py: ResNet50_vd or ResNet101_vd at output stride 8, backbone_indices (0, 3),
+# aspp_ratios (1, 12, 24, 36), aspp_out_channels 256, align_corners False; its Decoder
+# fixes 256 channels): the same class, variant "paddleseg".
+PADDLESEG_PRESETS = {"DeepLabV3P_ResNet50_vd_PaddleSeg": "ResNet50_vd",
+                     "DeepLabV3P_ResNet101_vd_PaddleSeg": "ResNet101_vd"}
+PADDLESEG_OPTIONS = {"num_classes": 2, "output_stride": 8, "variant": "paddleseg",
+                     "align_corners": False, "aspp_channels": 256, "decoder_channels": 256}
+
+
 @pxcore.hookimpl
 def px_register_models(registry):
     for name, args, metadata, paddlex in presets():
@@ -104,6 +116,13 @@ def px_register_models(registry):
         registry.add(name=name, factory=_FACTORY, defaults=args, task="semantic_segmentation",
                      paddlex=paddlex, metadata=metadata,
                      summary=f"DeepLabv3+ on {backbone} (output stride {args['output_stride']}; {head})")
+    for name, backbone in PADDLESEG_PRESETS.items():
+        registry.add(name=name, factory=_FACTORY, defaults={"backbone": backbone, **PADDLESEG_OPTIONS},
+                     task="semantic_segmentation",
+                     metadata={"input_size": 512, "mean": _MEAN, "std": _STD, "test_input_size": 64,
+                               "size_divisor": 32, "backbone": backbone},
+                     summary=f"DeepLabv3+ on a dilated {backbone} (output stride 8) as PaddleSeg "
+                             "2.x / PaddleX 2.x build it: biased convs, half-pixel resizes")
 
 
 @pxcore.hookimpl

@@ -13,7 +13,7 @@ from pxcore.errors import PxError
 from pxcore.testing import check_static_parity
 from pxcore.testing import pytest_plugin as kit
 from pxcore_deeplab.deeplabv3p import DeepLabV3P
-from pxcore_deeplab.plugin import PRESETS, options, paddlex_description, presets
+from pxcore_deeplab.plugin import PADDLESEG_PRESETS, PRESETS, options, paddlex_description, presets
 
 DIST = "pxcore-deeplab"
 # (preset, dataset) -> classes: every zoo row
@@ -41,7 +41,8 @@ test_conformance = kit.conformance_test(DIST)
 
 def test_registers_the_zoo_names():
     # the zoo rows' presets, and PaddleX's own network where a row's differs
-    kit.check_entry_point(DIST, {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex"]})
+    kit.check_entry_point(DIST, {"model": [*PRESETS, "DeepLabv3_MobileNetV2_x1.0-paddlex",
+                                          *PADDLESEG_PRESETS]})
     for name, (backbone, crop) in PRESETS.items():
         paddlex = zoo.lookup(name, "semantic_segmentation")[0].paddlex
         spec = kit.check_segmenter_preset(name, DIST, paddlex, crop)

@@ -56,13 +56,14 @@ def _run(net, size=SIZE):
 @pytest.mark.parametrize("backbone", ["ResNet18", "MobileNetV1", "ShuffleNetV2", "DarkNet53",
                                       "HRNet_W18", "MobileNetV3_small"])
 def test_registered_backbones_under_the_xception_preset(backbone):
-    """The preset asks for output stride 16; backbones that do not take output_stride
-    stay at 32, and the ASPP's rates follow: 3/6/9."""
+    """The preset asks for output stride 16; ResNet takes output_stride (dilated C5), the
+    backbones that do not stay at 32, and the ASPP's rates follow: 3/6/9."""
     model = pxcore.create_model("DeepLabv3_Xception65", num_classes=3, backbone=backbone, **NARROW)
     net = model.net
-    assert net.output_stride == 32 and net.encoder.dilations == (3, 6, 9)
+    stride = 16 if backbone.startswith("ResNet") else 32
+    assert net.output_stride == stride and net.encoder.dilations == aspp_dilations(16, stride)
     low, deep = net.backbone.out_features
-    assert low.stride == 4 and deep.stride == 32 and deep == net.backbone.feature_info[-1]
+    assert low.stride == 4 and deep.stride == stride and deep == net.backbone.feature_info[-1]
     assert net.encoder_kind.low_level_channels == low.channels
     assert list(_run(net).shape) == [1, 3, *SIZE]
     assert set(net.weight_aliases().values()) <= set(net.state_dict())
@@ -73,8 +74,8 @@ def test_the_other_heads_take_another_backbone(preset):
     """No ASPP and decoder (MobileNetV2's zoo weights): only the deepest level is read.
     LR-ASPP (MobileNetV3's): no dilated branches, the sum decoder on stride 4."""
     net = pxcore.create_model(preset, num_classes=3, backbone="ResNet18").net
-    if net.decoder is None:
-        assert [f.stride for f in net.backbone.out_features] == [32]
+    if net.decoder is None:  # output stride 16, which ResNet takes
+        assert [f.stride for f in net.backbone.out_features] == [16]
         assert net.encoder_kind.low_level_channels == 64  # reported, not read
     else:
         assert [f.stride for f in net.backbone.out_features] == [4, 32]
@@ -84,7 +85,8 @@ def test_the_other_heads_take_another_backbone(preset):
 
 def test_output_stride_reaches_backbones_that_take_it():
     """MobileNetV2 and Xception declare output_stride: they give the stride asked, and
-    the rates are PaddleX's; ResNet does not, and is not passed it."""
+    the rates are PaddleX's (ResNet too: PaddleSeg 2.x's dilation); a backbone that does
+    not keeps its stride, and the rates span the same pixels."""
     net = DeepLabV3P(3, backbone="MobileNetV2", output_stride=8, **NARROW)
     assert net.backbone.output_stride == 8 and net.output_stride == 8
     assert net.encoder.dilations == (12, 24, 36)
@@ -92,6 +94,9 @@ def test_output_stride_reaches_backbones_that_take_it():
     assert [f.name for f in net.backbone.out_features] == ["C2", "C3"]
     assert list(_run(net).shape) == [1, 3, *SIZE]
     net = DeepLabV3P(3, backbone="ResNet18", output_stride=8, **NARROW)
+    assert net.output_stride == 8 and net.encoder.dilations == (12, 24, 36)
+    assert [f.stride for f in net.backbone.out_features] == [4, 8]
+    net = DeepLabV3P(3, backbone="ShuffleNetV2", output_stride=8, **NARROW)
     assert net.output_stride == 32 and net.encoder.dilations == (3, 6, 9)
     # the caller's backbone_args win over output_stride
     net = DeepLabV3P(3, backbone="MobileNetV2", backbone_args={"scale": 0.5, "output_stride": 32},
