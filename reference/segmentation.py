@@ -118,6 +118,13 @@ def check(model: str, num_classes: int) -> dict[str, float]:
 PADDLESEG_LAYERS = ("activation", "layer_libs", "pyramid_pool", "wrap_functions")
 
 
+def _no_pretrained_weights(model, pretrained) -> None:
+    """PaddleSeg's ``load_pretrained_model``, which its backbones (``ResNet_vd``) call
+    with ``pretrained=None`` on every build: nothing to load; a path would mean a download."""
+    if pretrained is not None:
+        raise ValueError(f"the reference checks build networks with random weights, not {pretrained!r}")
+
+
 def paddleseg_network(module: str, factory: str, **args):
     """PaddleSeg 2.8's network ``factory`` of ``paddleseg/models/<module>.py`` (a PaddleX
     2.x segmenter's), imported through ``reference.loader`` with its registry and
@@ -131,7 +138,8 @@ def paddleseg_network(module: str, factory: str, **args):
 
     registry = SimpleNamespace(add_component=lambda component: component)
     stubs = {"paddleseg.cvlibs.manager": {"MODELS": registry, "BACKBONES": registry},
-             "paddleseg.utils.utils": {"load_entire_model": None, "load_pretrained_model": None}}
+             "paddleseg.utils.utils": {"load_entire_model": None,
+                                       "load_pretrained_model": _no_pretrained_weights}}
     import_module("paddleseg", "paddleseg.models.layers.activation", stubs)
     layers = sys.modules["paddleseg.models.layers"]
     sys.modules["paddleseg.utils"].utils = sys.modules["paddleseg.utils.utils"]

@@ -296,6 +296,12 @@ V2_SEGMENTERS = {
     "HRNet-W18": ("HRNet", "fcn", "FCN", {"align_corners": False},
                   ("backbones.hrnet", "HRNet_W18", {"align_corners": False})),
     "FastSCNN": ("FastSCNN", "fast_scnn", "FastSCNN", {"align_corners": False}, None),
+    **{f"DeepLabV3P-{backbone}": (
+        "DeepLabV3P", "deeplab", "DeepLabV3P",
+        {"backbone_indices": (0, 3), "aspp_ratios": (1, 12, 24, 36), "aspp_out_channels": 256,
+         "align_corners": False},
+        ("backbones.resnet_vd", backbone, {"output_stride": 8}))
+       for backbone in ("ResNet50_vd", "ResNet101_vd")},
 }
 
 # Builds each network as PaddleX 2.1's BaseSegmenter.build_net does
@@ -378,3 +384,61 @@ def test_paddlex21_segmenter_dir_computes_paddlesegs_logits(paddleseg_segmenters
     # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
     assert relative_difference(ours, theirs) < RELATIVE, (label, relative_difference(ours, theirs))
     assert model.labels == ["bg", "a", "b"]
+
+
+# PaddleSeg 2.8's ResNet_vd dilated, multi_grid included (PaddleX 2.1's DeepLabV3P passes
+# only output_stride; PaddleSeg's own configs set multi_grid (1, 2, 4)): its four levels
+# with random weights, calibrated batch norms, keyed by PaddleSeg's state-dict names.
+_RESNET_VD_CHILD = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import numpy as np, paddle
+
+    sys.path.insert(0, sys.argv[1])
+    from reference.harness import calibrated_state
+    from reference.segmentation import paddleseg_network
+
+    out = Path(sys.argv[2])
+    x = np.random.default_rng(2).standard_normal((1, 3, 64, 96)).astype("float32")
+    net = paddleseg_network("backbones.resnet_vd", "ResNet50_vd", output_stride=16,
+                            multi_grid=(1, 2, 4))
+    calibrated_state(net, x, forward=lambda n, image: n(paddle.to_tensor(image)))
+    net.eval()
+    paddle.save(net.state_dict(), str(out / "resnet.pdparams"))
+    np.save(out / "input.npy", x)
+    np.savez(out / "levels.npz", *[level.numpy() for level in net(paddle.to_tensor(x))])
+""")
+
+
+def test_dilated_resnet_vd_with_multi_grid_computes_paddlesegs_levels(tmp_path):
+    """ResNet(output_stride=16, multi_grid=(1, 2, 4)) against PaddleSeg 2.8's: all four
+    levels within the reference tolerance; without multi_grid C5 is far off."""
+    import paddle
+
+    from pxcore_resnet.resnet import ResNet
+    from reference import require
+    from reference.harness import TOLERANCE as RELATIVE
+    from reference.harness import relative_difference
+
+    require("paddleseg")
+    script = tmp_path / "resnet_vd.py"
+    script.write_text(_RESNET_VD_CHILD)
+    result = subprocess.run([sys.executable, str(script), str(Path(__file__).resolve().parents[1]),
+                             str(tmp_path)], env={**os.environ, "GLOG_minloglevel": "2"},
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    theirs_state = paddle.load(str(tmp_path / "resnet.pdparams"))
+    x = paddle.to_tensor(np.load(tmp_path / "input.npy"))
+    levels = np.load(tmp_path / "levels.npz")
+    theirs = [levels[f"arr_{i}"] for i in range(4)]
+    differences = {}
+    for grid in ((1, 2, 4), None):
+        ours = ResNet(50, "vd", output_stride=16, multi_grid=grid)
+        names = ours.paddleseg_aliases()
+        ours.set_state_dict({names[k]: v for k, v in theirs_state.items()})
+        ours.eval()
+        differences[grid] = [relative_difference(a.numpy(), b)
+                             for a, b in zip(ours(x), theirs, strict=True)]
+    assert max(differences[(1, 2, 4)]) < RELATIVE, differences
+    assert differences[None][:3] == differences[(1, 2, 4)][:3]  # multi_grid is C5's only
+    assert differences[None][3] > 1e-2, differences

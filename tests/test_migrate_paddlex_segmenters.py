@@ -13,7 +13,10 @@ it: ``locals()`` of ``(self, model_name, num_classes, use_mixed_loss, params)``,
 (``paddlex/cv/transforms/operators.py``), ``target_size`` a tuple as the op stores it.
 
 PaddleX 2.1's ``HRNet`` is PaddleSeg's ``FCN`` on ``HRNet_W<width>`` (keys ``backbone.*`` and
-``head.*``), its model.yml keeping no width (PaddleX rebuilds 48).
+``head.*``), its model.yml keeping no width (PaddleX rebuilds 48). Its ``DeepLabV3P`` is
+PaddleSeg's on ``ResNet50_vd`` / ``ResNet101_vd`` at output stride 8 (``backbone.bb_*``,
+``head.aspp.*``, ``head.decoder.*``), its model.yml keeping no backbone (PaddleX rebuilds
+ResNet50_vd).
 
 The weights come from pxcore's ``UNet_PaddleSeg`` / ``HRNet_W18_PaddleSeg`` renamed to
 PaddleSeg's keys, so the
@@ -24,6 +27,7 @@ tests/test_migrate_paddlex_reference.py checks the network against PaddleSeg 2.8
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -45,9 +49,10 @@ TRANSFORMS = [{"Resize": {"target_size": (64, 96), "interp": "LINEAR", "keep_rat
                              "is_scale": True}}]
 
 
-def _paddleseg_dir(folder, cls="UNet", params=PARAMS, **build):
-    preset = {"UNet": "UNet_PaddleSeg", "HRNet": "HRNet_W18_PaddleSeg",
-              "FastSCNN": "Fast-SCNN_PaddleSeg"}[cls]
+def _paddleseg_dir(folder, cls="UNet", params=PARAMS, preset=None, **build):
+    preset = preset or {"UNet": "UNet_PaddleSeg", "HRNet": "HRNet_W18_PaddleSeg",
+                        "FastSCNN": "Fast-SCNN_PaddleSeg",
+                        "DeepLabV3P": "DeepLabV3P_ResNet50_vd_PaddleSeg"}[cls]
     source = px.create_model(preset, num_classes=3, **build)
     _randomize(source.net)
     theirs = {ours: name for name, ours in source.net.weight_aliases().items()}
@@ -58,6 +63,9 @@ def _paddleseg_dir(folder, cls="UNet", params=PARAMS, **build):
     elif cls == "FastSCNN":  # PaddleSeg's auxiliary head, which PaddleX 2.1 saves too
         assert "feature_fusion.dwconv._conv.weight" in state
         state["auxlayer.conv.weight"] = np.ones((3, 32, 1, 1), "float32")
+    elif cls == "DeepLabV3P":
+        assert "head.aspp.aspp_blocks.3.piontwise_conv._conv.bias" in state
+        assert "head.decoder.conv.bias" in state and "backbone.bb_3_2.conv1._conv.weight" in state
     else:
         assert "head.cls.bias" in state and "backbone.la1.bb_layer2_1.conv_down._conv.weight" in state
     write_paddlex2_dir(folder, {"class": cls, "type": "segmenter", "num_classes": 3,
@@ -145,9 +153,51 @@ def test_hrnet_width_paddlex_does_not_take_refused(tmp_path):
         px.load_model(folder)
 
 
+def test_paddlex2_deeplabv3p_loads_with_its_backbone_from_the_tensors(tmp_path, caplog):
+    """model.yml keeps no backbone (PaddleX 2.1 rebuilds ResNet50_vd): a ResNet101_vd's
+    tensors build ResNet101_vd, dilated to output stride 8, with PaddleSeg 2.x's head."""
+    source = _paddleseg_dir(tmp_path / "deeplab", "DeepLabV3P",
+                            preset="DeepLabV3P_ResNet101_vd_PaddleSeg")
+    with caplog.at_level(logging.WARNING, logger="pxcore"):
+        model = px.load_model(tmp_path / "deeplab")
+    assert "those of ResNet101_vd, which is built" in caplog.text
+    assert model.name == "DeepLabV3P_ResNet101_vd_PaddleSeg" and model.labels == LABELS
+    net = model.net
+    assert net.variant == "paddleseg" and not net.align_corners and net.output_stride == 8
+    assert net.backbone.depth == 101 and net.encoder.dilations == (12, 24, 36)
+    image = _image(7, 64, 96)
+    source.eval_transforms = model.eval_transforms
+    got, want = model.predict(image), source.predict(image)
+    for key in got:
+        np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]))
+
+
+@pytest.mark.parametrize("stated, message", [
+    ({"output_stride": 16}, "aspp_ratios=(1, 12, 24, 36); pxcore builds PaddleSeg's DeepLabV3P "
+                            "with backbone_indices=(0, 3), aspp_ratios=(1, 6, 12, 18)"),
+    ({"output_stride": 32}, "output_stride=32; PaddleSeg's ResNet_vd takes 8 or 16"),
+    ({"aspp_out_channels": 128}, "aspp_out_channels=128"),
+])
+def test_deeplabv3p_arguments_pxcore_does_not_build_refused(tmp_path, stated, message):
+    folder = write_paddlex2_dir(tmp_path / "d", {"class": "DeepLabV3P", "type": "segmenter",
+                                                 "num_classes": 3, "labels": LABELS},
+                                {**PARAMS, **stated}, TRANSFORMS, {"w": np.zeros(1, "float32")})
+    with pytest.raises(PxError, match=re.escape(message)):
+        px.load_model(folder)
+
+
+def test_deeplabv3p_stated_output_stride_16_with_its_rates_is_built(tmp_path):
+    """A model.yml stating output_stride 16 and PaddleSeg's rates for it (PaddleX's
+    constructor takes both) builds the stride-16 network."""
+    _paddleseg_dir(tmp_path / "d", "DeepLabV3P",
+                   params={**PARAMS, "output_stride": 16, "aspp_ratios": [1, 6, 12, 18]})
+    net = px.load_model(tmp_path / "d").net
+    assert net.output_stride == 16 and net.encoder.dilations == (6, 12, 18)
+    assert [f.stride for f in net.backbone.out_features] == [4, 16]
+
+
 @pytest.mark.parametrize("cls, message", [
     ("BiSeNetV2", "BiSeNetV2 (detail and semantic branches"),
-    ("DeepLabV3P", "ResNet50_vd/ResNet101_vd"),
     ("PSPNet", "not one of PaddleX 2.1's segmenters"),
 ])
 def test_segmenters_without_a_network_refused_by_name(tmp_path, cls, message):

@@ -18,7 +18,8 @@ PaddleX 2.1's segmenters store only ``num_classes`` and ``use_mixed_loss`` (its
 ``get_model_info`` deletes ``params``), and its classifiers only ``num_classes`` (a
 ``MobileNetV3_large(scale=0.5)`` comes back as ``scale=1.0`` in PaddleX too): what PaddleX
 itself rebuilds from such a file is what is built here (``segmenters``: but a segmenter's
-``use_deconv`` and ``width``, which change tensor shapes, are read from its tensors).
+``use_deconv``, ``width`` and DeepLabV3P's ``backbone``, which change tensor shapes, are
+read from its tensors).
 """
 
 from __future__ import annotations
