@@ -442,3 +442,54 @@ def test_dilated_resnet_vd_with_multi_grid_computes_paddlesegs_levels(tmp_path):
     assert max(differences[(1, 2, 4)]) < RELATIVE, differences
     assert differences[None][:3] == differences[(1, 2, 4)][:3]  # multi_grid is C5's only
     assert differences[None][3] > 1e-2, differences
+
+
+@pytest.mark.uses_installed_plugins
+def test_each_part_of_the_paddleseg_deeplab_head_matters(paddleseg_segmenters):
+    """With PaddleSeg 2.8's DeepLabV3P tensors, each PaddleX 1.x habit put back moves the
+    logits far beyond the tolerance (measured on ResNet50_vd: depthwise ReLU 0.89, pooled
+    branch first 1.3, Paddle 1.x's dropout scaling 0.13, head biases zeroed 3.8, decoder
+    resize corner-aligned 0.41, backbone undilated 21), so the reference test above checks
+    every one of them."""
+    import paddle
+    from paddle import nn
+
+    import pxcore as px
+    from pxcore_deeplab.deeplabv3p import SeparableConv
+    from reference.harness import relative_difference
+
+    folder = paddleseg_segmenters / "DeepLabV3P-ResNet50_vd"
+    x = paddle.to_tensor(np.load(folder / "input.npy"))
+    theirs = np.load(folder / "logits.npy")
+
+    def depthwise_relu(net):
+        for layer in net.sublayers():
+            if isinstance(layer, SeparableConv):
+                layer.depthwise.act = "relu"
+
+    def pooled_first(net):
+        net.encoder.paddleseg = False
+
+    def dropout_scaled_at_inference(net):
+        net.encoder.dropout = nn.Dropout(p=net.encoder.dropout.p, mode="downscale_in_infer")
+        net.encoder.dropout.eval()
+
+    def head_biases_zeroed(net):
+        for name, tensor in net.named_parameters():
+            if name.endswith("conv.bias") and name.startswith(("encoder.", "decoder.")):
+                tensor.set_value(paddle.zeros_like(tensor))
+
+    def decoder_corner_aligned(net):
+        net.decoder.align_corners = True
+
+    for change in (depthwise_relu, pooled_first, dropout_scaled_at_inference,
+                   head_biases_zeroed, decoder_corner_aligned):
+        net = px.load_model(folder).net
+        net.eval()
+        change(net)
+        assert relative_difference(net(x).numpy(), theirs) > 1e-2, change.__name__
+    undilated = px.create_model("DeepLabV3P_ResNet50_vd_PaddleSeg", num_classes=3,
+                                backbone_args={"output_stride": 32})
+    undilated.net.set_state_dict(px.load_model(folder).net.state_dict())
+    undilated.net.eval()
+    assert relative_difference(undilated.net(x).numpy(), theirs) > 1e-2
