@@ -6,6 +6,7 @@ module can import too (a spawned child unpickling a tool's function does)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.util
 import sys
@@ -46,10 +47,14 @@ def tool(family: str, name: str = "make_layouts") -> types.ModuleType:
 def run_in_child(function, *args, env: dict[str, str] | None = None):
     """``function(*args)`` in a fresh spawned process: for reference code that stubs
     packages its own way, or needs Paddle flags set before Paddle starts. ``function``
-    must be importable (a module-level function of the reference package)."""
+    must be importable: a module-level function of the reference package, of a test
+    module, or of a tool loaded by ``tool``."""
     import multiprocessing
     import os
 
+    if getattr(function, "__module__", "").startswith(_PREFIX):
+        # a tool's function: the child imports the tool through this module's hook
+        function, args = _call_in_module, (function.__module__, function.__name__, args)
     saved = {k: os.environ.get(k) for k in env or {}}
     os.environ.update(env or {})  # the spawned process inherits them
     try:
@@ -65,6 +70,10 @@ def run_in_child(function, *args, env: dict[str, str] | None = None):
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _call_in_module(module_name: str, function: str, args: tuple):
+    return getattr(importlib.import_module(module_name), function)(*args)
 
 
 def _call(family: str, name: str, function: str, args: tuple):

@@ -25,7 +25,6 @@ from pxcore_deeplab.plugin import PADDLEX_SUFFIX, paddlex_description
 
 PADDLEX_PRESET = "DeepLabv3_MobileNetV2_x1.0" + PADDLEX_SUFFIX
 LAYOUTS = Path(__file__).parent / "layouts"
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_layouts.py"
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +78,17 @@ def test_its_layout_is_paddlex_s_program(paddlex_net):
 
 @pytest.mark.reference
 def test_matches_paddlex_s_program(tmp_path):
-    """Rerun tools/make_layouts.py for this preset: it builds PaddleX 1.3.11's static
-    DeepLabv3p for MobileNetV2_x1.0 with PaddleX's defaults, requires its variables'
-    names and shapes to be the manifest's and the same logits (within 1e-4 of the
-    largest: float32 through two differently ordered programs), and writes the manifest
-    again, which must equal the one kept here."""
+    """Rerun tools/make_layouts.py (``python -m reference.manifests deeplab``) for this
+    preset: it builds PaddleX 1.3.11's static DeepLabv3p for MobileNetV2_x1.0 with
+    PaddleX's defaults, requires its variables' names and shapes to be the manifest's and
+    the same logits (within 1e-4 of the largest: float32 through two differently ordered
+    programs), and writes the manifest again, which must equal the one kept here."""
     import reference
 
     root = reference.require("paddlex")
-    done = subprocess.run([sys.executable, str(TOOL), "--paddlex", str(root), "--out", str(tmp_path),
-                           PADDLEX_PRESET], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "reference.manifests", "deeplab", "--paddlex", str(root),
+                           "--out", str(tmp_path), PADDLEX_PRESET], capture_output=True, text=True,
+                          timeout=600, cwd=reference.REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     written = load_manifest(tmp_path / f"{PADDLEX_PRESET}.json")
     assert written == load_manifest(LAYOUTS / f"{PADDLEX_PRESET}.json")

@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import multiprocessing
-import os
 import sys
 import types
 from pathlib import Path
@@ -50,6 +48,7 @@ import numpy as np
 
 from pxcore_deeplab.plugin import PADDLEX_SUFFIX
 from reference import fluid
+from reference.tools import LEGACY_STATIC, run_in_child
 
 PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
 HEIGHT, WIDTH = 96, 128  # input pixels: a non-square 3x4 map at stride 32
@@ -203,25 +202,12 @@ def build(preset: str, num_classes: int, overrides: dict | None = None) -> dict:
             "args": json_args}
 
 
-def _run(context, function, *args):
-    pool = context.Pool(1)
-    try:
-        return pool.apply(function, args)
-    finally:
-        pool.close()
-        pool.join()
-
-
 def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
            overrides: dict | None = None) -> dict:
-    context = multiprocessing.get_context("spawn")
-    built = _run(context, build, preset, num_classes, overrides)
+    built = run_in_child(build, preset, num_classes, overrides)
     manifest = built["manifest"]
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
-    try:
-        static = _run(context, run_static, paddlex, built["args"], built["archive"], built["image"])
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    static = run_in_child(run_static, paddlex, built["args"], built["archive"], built["image"],
+                          env=LEGACY_STATIC)
     shapes = {name: manifest["pdparams"][key] for name, key in manifest["legacy"].items()}
     assert static["variables"] == shapes, (
         f"{preset}: the program's variables differ from the legacy names: only in the program "

@@ -1,6 +1,6 @@
 """The zoo's Cityscapes HRNet_W18 against the reference code: PaddleX 1.3's static
-program (``paddlex/cv/nets/segmentation/hrnet.py``, run through tools/make_seg_layouts.py's
-``paddle.fluid`` stand-in), with random weights set by variable name.
+program (``paddlex/cv/nets/segmentation/hrnet.py``, built by tools/make_seg_layouts.py on
+reference/fluid.py's ``paddle.fluid`` stand-in), with random weights set by variable name.
 
 - Loaded as the zoo's archive is (a Paddle 1.x per-variable directory, through
   ``create_model("HRNet_W18", pretrained=...)``, which picks the row's
@@ -21,28 +21,14 @@ FLAGS_enable_pir_api=0 set before Paddle starts.
 
 from __future__ import annotations
 
-import importlib
-import multiprocessing
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from reference.harness import TOLERANCE, relative_difference
+from reference.tools import LEGACY_STATIC, run_in_child
+from reference.tools import tool as reference_tool
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
-
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_seg_layouts.py"
-
-
-def _tool():
-    # Importable by name, so that spawned processes can unpickle its functions.
-    if str(TOOL.parent) not in sys.path:
-        sys.path.insert(0, str(TOOL.parent))
-    return importlib.import_module(TOOL.stem)
-
 
 def _from_archive(folder: str, image: np.ndarray) -> dict:
     """In a fresh process: the zoo row built from a per-variable directory, as a user
@@ -63,21 +49,16 @@ def runs(tmp_path_factory):
     from reference import require
 
     root = str(require("paddlex"))
-    tool = _tool()
-    context = multiprocessing.get_context("spawn")
-    default = tool._run(context, tool.build, "bilinear")
+    tool = reference_tool("hrnet", "make_seg_layouts")
+    default = run_in_child(tool.build, "bilinear")
     folder = tmp_path_factory.mktemp("hrnet_w18_bn_cityscapes")
     from pxcore.weights import write_legacy_tensor
 
     for name, value in default["archive"].items():
         write_legacy_tensor(folder / name, value)
-    archived = tool._run(context, _from_archive, str(folder), default["image"])
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned processes
-    try:
-        static = {corners: tool._run(context, tool.run_static, root, corners, default["archive"],
-                                     default["image"]) for corners in (False, True)}
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    archived = run_in_child(_from_archive, str(folder), default["image"])
+    static = {corners: run_in_child(tool.run_static, root, corners, default["archive"], default["image"],
+                                    env=LEGACY_STATIC) for corners in (False, True)}
     return {"default": default, "archived": archived, "static": static, "tool": tool}
 
 

@@ -38,13 +38,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
 from pathlib import Path
 
 import numpy as np
 
 from reference.manifests import dumps
 from reference.paddleclas import load_module, paddleclas_26
+from reference.tools import run_in_child
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -182,14 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("models", nargs="*", default=list(REFERENCES))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    context = multiprocessing.get_context("spawn")
     for arch in args.models:
-        pool = context.Pool(1)
-        try:
-            result = pool.apply(build_manifest, (arch, args.paddleclas, args.paddleclas_20))
-        finally:
-            pool.close()  # close and join: terminating makes Paddle print a fatal-signal report
-            pool.join()
+        result = run_in_child(build_manifest, arch, args.paddleclas, args.paddleclas_20)
         path = args.out / f"{arch}.json"
         path.write_text(dumps(result["manifest"]), encoding="utf-8")
         print("\n".join(result["report"]), f"\n  -> {path}")

@@ -43,8 +43,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import multiprocessing
-import os
 import sys
 import types
 from pathlib import Path
@@ -52,6 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from reference import fluid
+from reference.tools import LEGACY_STATIC, run_in_child
 
 PADDLEX_STATIC = "PaddleX 1.3.0 (commit 13e0678c)"
 PRESET = "HRNet_W18_seg"
@@ -160,32 +159,19 @@ def build(fuse_upsample: str, archive: dict[str, np.ndarray] | None = None, seed
             "logits": logits}
 
 
-def _run(context, function, *args):
-    pool = context.Pool(1)
-    try:
-        return pool.apply(function, args)
-    finally:
-        pool.close()  # close and join: terminating makes Paddle print a fatal-signal report
-        pool.join()
-
-
 def _gap(a: np.ndarray, b: np.ndarray) -> float:
     """The largest difference relative to the reference's largest value."""
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 def verify(root: str, tool: str) -> dict:
-    context = multiprocessing.get_context("spawn")
-    built = _run(context, build, "bilinear")
+    built = run_in_child(build, "bilinear")
     ours = {"bilinear": built,
-            "bilinear_align_corners": _run(context, build, "bilinear_align_corners", built["archive"])}
+            "bilinear_align_corners": run_in_child(build, "bilinear_align_corners", built["archive"])}
     assert built["legacy"] == ours["bilinear_align_corners"]["legacy"]
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned processes
-    try:
-        static = {corners: _run(context, run_static, root, corners, built["archive"], built["image"])
-                  for corners in (False, True)}
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    static = {corners: run_in_child(run_static, root, corners, built["archive"], built["image"],
+                                    env=LEGACY_STATIC)
+              for corners in (False, True)}
     shapes = {name: built["shapes"][key] for name, key in built["legacy"].items()}
     for run in static.values():
         assert run["variables"] == shapes, (
