@@ -132,6 +132,29 @@ def random_named_state(named_shapes, seed: int) -> dict[str, np.ndarray]:
     return state
 
 
+def named_agreement(name: str, reference, ours) -> tuple[float, float]:
+    """How far pxcore's ``ours`` is from PaddleClas 2.6's ``reference`` (largest absolute
+    logit difference on a 64 px batch): loaded through pxcore's rules from random weights
+    under the reference's Paddle 1.x names, and with one random .pdparams state set into
+    both by key. Each must stay under 1e-4 (float32 in another order; a misplaced tensor
+    is far off)."""
+    from pxcore.weights import fit_state
+
+    reference_state = reference.state_dict()
+    named = [(v.name, [int(d) for d in v.shape]) for v in reference_state.values()]
+    pdparams = [(k, [int(d) for d in v.shape]) for k, v in reference_state.items()]
+    image = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype("float32")
+    archive = random_named_state(named, seed=2)
+    expected = outputs(reference, {k: archive[v.name] for k, v in reference_state.items()}, image)
+    fitted, _ = fit_state(ours, archive, f"{name} random legacy archive")
+    legacy_diff = float(np.abs(outputs(ours, fitted, image) - expected).max())
+    assert legacy_diff < 1e-4, f"{name}: loaded through the legacy names, logits differ by {legacy_diff}"
+    state = random_named_state(pdparams, seed=3)
+    pdparams_diff = float(np.abs(outputs(ours, state, image) - outputs(reference, state, image)).max())
+    assert pdparams_diff < 1e-4, f"{name}: on the same .pdparams state, logits differ by {pdparams_diff}"
+    return legacy_diff, pdparams_diff
+
+
 def outputs(net, state_by_key: dict[str, np.ndarray], image: np.ndarray) -> np.ndarray:
     """``net``'s eval-mode output for ``image`` with ``state_by_key`` set."""
     import paddle

@@ -67,7 +67,7 @@ import numpy as np
 
 from reference import fluid
 from reference.manifests import dumps
-from reference.paddleclas import outputs, paddleclas_26, random_named_state
+from reference.paddleclas import named_agreement, paddleclas_26
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MODELS = {"Xception41": 41, "Xception65": 65}
@@ -167,7 +167,6 @@ def build_manifest(name: str, depth: int, reference_module, static: fluid.Record
     import paddle
 
     import pxcore
-    from pxcore.weights import fit_state
 
     with paddle.utils.unique_name.guard():  # a ParamAttr name may exist once per guard
         reference = getattr(reference_module, f"{name}_deeplab")(class_num=1000)
@@ -193,15 +192,7 @@ def build_manifest(name: str, depth: int, reference_module, static: fluid.Record
     assert aliases == expected, (f"{name}: weight_aliases() differs from the reference names: "
                                  f"{sorted(set(aliases.items()) ^ set(expected.items()))[:6]}")
 
-    image = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype("float32")
-    archive = random_named_state(named_shapes, seed=2)
-    expected_logits = outputs(reference, {k: archive[v.name] for k, v in reference_state.items()}, image)
-    fitted, _ = fit_state(ours, archive, f"{name} random legacy archive")
-    legacy_diff = float(np.abs(outputs(ours, fitted, image) - expected_logits).max())
-    assert legacy_diff < 1e-4, f"{name}: loaded through the legacy names, logits differ by {legacy_diff}"
-    state = random_named_state(pdparams, seed=3)
-    pdparams_diff = float(np.abs(outputs(ours, state, image) - outputs(reference, state, image)).max())
-    assert pdparams_diff < 1e-4, f"{name}: on the same .pdparams state, logits differ by {pdparams_diff}"
+    legacy_diff, pdparams_diff = named_agreement(name, reference, ours)
 
     source = (
         f"pdparams: the state dict (names, shapes) of {name}_deeplab(class_num=1000) in "
