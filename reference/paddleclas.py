@@ -261,3 +261,24 @@ def run(argv: list[str] | None, *, references: dict[str, Reference], also_agree:
         path = write(args.out / f"{arch}.json", result["manifest"])
         print("\n".join(result["report"]), f"\n  -> {path}")
     return 0
+
+
+def run_with_paddleclas_20(argv: list[str] | None, *, build_manifest, models: list[str], layouts: Path,
+                           paddleclas_20: str, description: str) -> int:
+    """The command line of a mapping whose legacy names come from PaddleClas 2.6 or a
+    PaddleClas 2.0 tree (MobileNet, HRNet): ``build_manifest(model, paddleclas,
+    paddleclas_20)`` runs in a fresh process per model and returns the manifest and a
+    report."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--paddleclas", required=True,
+                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
+    parser.add_argument("--paddleclas-2.0", dest="paddleclas_20", required=True,
+                        help=f"a tree of {paddleclas_20} holding ppcls/modeling/architectures/")
+    parser.add_argument("--out", type=Path, default=layouts)
+    parser.add_argument("models", nargs="*", default=models)
+    args = parser.parse_args(argv)
+    for model in args.models:
+        result = run_in_child(build_manifest, model, args.paddleclas, args.paddleclas_20)
+        path = write(args.out / f"{model}.json", result["manifest"])
+        print("\n".join(result["report"]), f"\n  -> {path}")
+    return 0

@@ -34,15 +34,12 @@ ParamAttr name already in use, and the legacy models all name their stem "conv1"
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from reference.manifests import dumps
-from reference.paddleclas import load_module, outputs, paddleclas_26
-from reference.tools import run_in_child
+from reference.paddleclas import load_module, outputs, paddleclas_26, run_with_paddleclas_20
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -140,21 +137,7 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
     return {"manifest": manifest, "report": report}
 
 
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paddleclas", required=True,
-                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
-    parser.add_argument("--paddleclas-2.0", dest="paddleclas_20", required=True,
-                        help=f"a tree of {PADDLECLAS_20} holding ppcls/modeling/architectures/")
-    parser.add_argument("--out", type=Path, default=LAYOUTS)
-    parser.add_argument("models", nargs="*", default=list(REFERENCES))
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for arch in args.models:
-        result = run_in_child(build_manifest, arch, args.paddleclas, args.paddleclas_20)
-        path = args.out / f"{arch}.json"
-        path.write_text(dumps(result["manifest"]), encoding="utf-8")
-        print("\n".join(result["report"]), f"\n  -> {path}")
-    return 0
-
+    return run_with_paddleclas_20(argv, build_manifest=build_manifest, models=list(REFERENCES),
+                                  layouts=LAYOUTS, paddleclas_20=PADDLECLAS_20,
+                                  description=__doc__.split("\n\n")[0])
