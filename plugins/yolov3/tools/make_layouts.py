@@ -51,12 +51,13 @@ import argparse
 import importlib
 import multiprocessing
 import os
-import sys
 import types
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from reference.fluid import Stub, module, package
 
 PPDET_STATIC = "PaddleDetection release/0.5 (commit ed2ffa08, 2021-11-19)"
 PPDET_26 = "PaddleDetection 2.6.0 (the paddledet wheel)"
@@ -105,24 +106,6 @@ ROWS = {
                        freeze_at=-1, freeze_norm=False),
                   ppyolo=True),
 }
-
-
-def _module(name: str, **attributes) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
-    return module
-
-
-def _package(name: str, path: Path) -> None:
-    _module(name, __path__=[str(path)])  # its __init__ (which imports everything) never runs
-
-
-class _Stub:
-    """A class PaddleDetection only names in a default argument (NMS settings...)."""
-
-    def __init__(self, *args, **kwargs):
-        self.__dict__.update(kwargs)
 
 
 # --- PaddleDetection 0.x in Paddle 3's legacy static mode ------------------------------
@@ -201,37 +184,37 @@ def _install_fluid_stand_in() -> None:
         expand=lambda x, expand_times, name=None: paddle.tile(x, expand_times),
         cast=paddle.cast)
     main_block = lambda: paddle.static.default_main_program().global_block()  # noqa: E731
-    fluid = _module("paddle.fluid", __path__=[], layers=layers, name_scope=paddle.static.name_scope,
+    fluid = module("paddle.fluid", __path__=[], layers=layers, name_scope=paddle.static.name_scope,
                     ParamAttr=paddle.ParamAttr)
-    fluid.param_attr = _module("paddle.fluid.param_attr", ParamAttr=paddle.ParamAttr)
-    fluid.regularizer = _module("paddle.fluid.regularizer", L2Decay=paddle.regularizer.L2Decay)
-    fluid.initializer = _module(
+    fluid.param_attr = module("paddle.fluid.param_attr", ParamAttr=paddle.ParamAttr)
+    fluid.regularizer = module("paddle.fluid.regularizer", L2Decay=paddle.regularizer.L2Decay)
+    fluid.initializer = module(
         "paddle.fluid.initializer", MSRA=paddle.nn.initializer.KaimingNormal,
         Constant=paddle.nn.initializer.Constant, ConstantInitializer=paddle.nn.initializer.Constant)
-    fluid.framework = _module("paddle.fluid.framework", Variable=paddle.static.Variable,
+    fluid.framework = module("paddle.fluid.framework", Variable=paddle.static.Variable,
                               _get_var=lambda name: main_block().var(name))
     paddle.fluid = fluid
 
 
 def _stub_ppdet_static(root: Path) -> None:
     modeling = root / "ppdet" / "modeling"
-    _module("six", moves=types.SimpleNamespace(xrange=range, range=range))  # darknet.py's one use
-    _package("ppdet", root / "ppdet")
-    _package("ppdet.modeling", modeling)
-    _package("ppdet.modeling.backbones", modeling / "backbones")
-    _package("ppdet.modeling.anchor_heads", modeling / "anchor_heads")
+    module("six", moves=types.SimpleNamespace(xrange=range, range=range))  # darknet.py's one use
+    package("ppdet", root / "ppdet")
+    package("ppdet.modeling", modeling)
+    package("ppdet.modeling.backbones", modeling / "backbones")
+    package("ppdet.modeling.anchor_heads", modeling / "anchor_heads")
     identity = lambda cls: cls  # noqa: E731
-    _module("ppdet.core", __path__=[])
-    _module("ppdet.core.workspace", register=identity, serializable=identity)
-    _module("ppdet.utils", __path__=[])
-    _module("ppdet.utils.check", check_version=lambda version: None)
-    _module("ppdet.experimental", mixed_precision_global_state=lambda: None)
+    module("ppdet.core", __path__=[])
+    module("ppdet.core.workspace", register=identity, serializable=identity)
+    module("ppdet.utils", __path__=[])
+    module("ppdet.utils.check", check_version=lambda version: None)
+    module("ppdet.experimental", mixed_precision_global_state=lambda: None)
     # DropBlock is the identity at test time, the mode compared here.
-    _module("ppdet.modeling.ops", MultiClassNMS=_Stub, MultiClassSoftNMS=_Stub, MatrixNMS=_Stub,
+    module("ppdet.modeling.ops", MultiClassNMS=Stub, MultiClassSoftNMS=Stub, MatrixNMS=Stub,
             DropBlock=lambda input, **_: input)
-    _module("ppdet.modeling.losses", __path__=[])
-    _module("ppdet.modeling.losses.yolo_loss", YOLOv3Loss=_Stub)
-    _module("ppdet.modeling.anchor_heads.iou_aware", get_iou_aware_score=None)
+    module("ppdet.modeling.losses", __path__=[])
+    module("ppdet.modeling.losses.yolo_loss", YOLOv3Loss=Stub)
+    module("ppdet.modeling.anchor_heads.iou_aware", get_iou_aware_score=None)
 
 
 def run_static(root: str, row: Row, archive: dict[str, np.ndarray], image: np.ndarray) -> dict:
@@ -275,13 +258,13 @@ def _ppdet_26(root: Path, row: Row):
     from paddle import nn
 
     modeling = root / "ppdet" / "modeling"
-    _module("six", moves=types.SimpleNamespace(range=range))  # layers.py's one use
-    _package("ppdet", root / "ppdet")
-    _package("ppdet.modeling", modeling)
+    module("six", moves=types.SimpleNamespace(range=range))  # layers.py's one use
+    package("ppdet", root / "ppdet")
+    package("ppdet.modeling", modeling)
     for sub in ("backbones", "necks", "heads", "assigners"):
-        _package(f"ppdet.modeling.{sub}", modeling / sub)
-    _module("ppdet.modeling.losses", __path__=[], IouLoss=_Stub)
-    _module("ppdet.modeling.assigners.simota_assigner", SimOTAAssigner=_Stub)
+        package(f"ppdet.modeling.{sub}", modeling / sub)
+    module("ppdet.modeling.losses", __path__=[], IouLoss=Stub)
+    module("ppdet.modeling.assigners.simota_assigner", SimOTAAssigner=Stub)
     backbones = importlib.import_module(f"ppdet.modeling.backbones.{row.dygraph_file[:-3]}")
     necks = importlib.import_module("ppdet.modeling.necks.yolo_fpn")
     heads = importlib.import_module("ppdet.modeling.heads.yolo_head")
