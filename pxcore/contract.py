@@ -154,6 +154,28 @@ class RefusesLegacyExport(Protocol):
     legacy_export_refusal: str
 
 
+# --- a detector's decoder (its ``postprocess``) ------------------------------------
+
+
+@runtime_checkable
+class TakesImageInfo(Protocol):
+    """``takes_im_info = True``: predict and evaluate run the network with ``im_info``
+    (each image's resized height and width before padding, and its scale: Paddle 1.x's
+    input), so it can clip to the image rather than its padding (R-CNN's decoder)."""
+
+    takes_im_info: bool
+
+
+@runtime_checkable
+class SizesBoxes(Protocol):
+    """``box_size_offset``: added to x2 - x1 and y2 - y1 when a box becomes [x, y, w, h].
+    1 where the weights' code counted boxes in whole pixels, corners inclusive
+    (PaddleDetection 0.x / PaddleX 1.x's R-CNN, whose evaluation and predictions report
+    x2 - x1 + 1); 0 otherwise."""
+
+    box_size_offset: float
+
+
 # What each optional attribute must be, for ``check_network``: (protocol, form, check).
 def _strings(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str) and all(
@@ -176,6 +198,8 @@ FORMS: dict[str, tuple[type, str, Any]] = {
     "deploy_ops": (NeedsGraphOps, "a sequence of operator names", _strings),
     "legacy_export_refusal": (RefusesLegacyExport, "a non-empty string saying why",
                               lambda v: isinstance(v, str) and bool(v.strip())),
+    "takes_im_info": (TakesImageInfo, "a bool", lambda v: isinstance(v, bool)),
+    "box_size_offset": (SizesBoxes, "0 or 1", lambda v: v in (0, 1) and not isinstance(v, bool)),
 }
 
 
@@ -191,10 +215,14 @@ def check_network(net: Any, label: str) -> list[str]:
     each declared attribute in its documented form, ``weight_aliases()`` mapping onto the
     network's own tensors, the prefixes matching some of them."""
     problems = []
-    for name, (_, form, ok) in FORMS.items():
-        if hasattr(net, name) and not ok(getattr(net, name)):
-            problems.append(f"{label}: {name} must be {form} (pxcore.contract), "
-                            f"got {getattr(net, name)!r}")
+    parts = [(net, label)]
+    if isinstance(net, Detector):
+        parts.append((net.postprocess, f"{label}'s postprocess"))
+    for part, where in parts:
+        for name, (_, form, ok) in FORMS.items():
+            if hasattr(part, name) and not ok(getattr(part, name)):
+                problems.append(f"{where}: {name} must be {form} (pxcore.contract), "
+                                f"got {getattr(part, name)!r}")
     state = getattr(net, "state_dict", None)
     keys = set(state()) if callable(state) else set()
     if isinstance(net, HasHead) and keys and _strings(net.head_prefixes):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import declared
 from ..data.images import check_batch_size, image_list, load_image
 from ..errors import PxError
 from .fused import Fused, fuse, stack
@@ -42,17 +43,19 @@ def split_masks(found) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def to_dicts(rows: np.ndarray, labels: Sequence[str] | None = None, masks: np.ndarray | None = None,
-             mask_format: str = "array") -> list[dict[str, Any]]:
-    """``[K, 6]`` (class, score, x1, y1, x2, y2) rows as result dicts, bbox as x, y, w, h;
-    with ``masks`` each gets ``"mask"`` (a uint8 array, or ``mask_format="rle"``), or
-    for pycocotools (``"coco"``) a ``"segmentation"`` RLE."""
+             mask_format: str = "array", size_offset: float = 0.0) -> list[dict[str, Any]]:
+    """``[K, 6]`` (class, score, x1, y1, x2, y2) rows as result dicts, bbox as x, y, w, h
+    (w = x2 - x1 + ``size_offset``: the decoder's ``box_size_offset``, see
+    ``pxcore.contract.SizesBoxes``); with ``masks`` each gets ``"mask"`` (a uint8 array, or
+    ``mask_format="rle"``), or for pycocotools (``"coco"``) a ``"segmentation"`` RLE."""
     from ..ops.masks import mask_to_rle
 
     if mask_format not in MASK_FORMATS:
         raise PxError(f"mask_format {mask_format!r} is not one of {', '.join(MASK_FORMATS)}")
     out = []
     for k, (cls, score, x1, y1, x2, y2) in enumerate(np.asarray(rows, np.float64).reshape(-1, 6)):
-        item = {"category_id": int(cls), "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+        item = {"category_id": int(cls), "bbox": [float(x1), float(y1), float(x2 - x1 + size_offset),
+                                                  float(y2 - y1 + size_offset)],
                 "score": float(score)}
         if labels is not None:
             item["category"] = labels[int(cls)] if labels else str(int(cls))
@@ -132,7 +135,8 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
     batch_size = check_batch_size(batch_size)
     images, single = image_list(images)
     fused = fuse(transforms)
-    wants_info = bool(getattr(postprocess, "takes_im_info", False))
+    wants_info = declared(postprocess, "takes_im_info", False)
+    size_offset = declared(postprocess, "box_size_offset", 0.0)
     results = []
     for start in range(0, len(images), batch_size):
         chunk = [prepare(image, transforms, start + i, fused)
@@ -147,5 +151,5 @@ def predict_images(images, transforms, run, postprocess, labels, batch_size: int
         dets = postprocess(outputs, scales, originals)
         for found in dets:
             rows, masks = split_masks(found)
-            results.append(to_dicts(rows, labels or [], masks, mask_format))
+            results.append(to_dicts(rows, labels or [], masks, mask_format, size_offset))
     return results[0] if single else results

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import declared
 from ..data.images import check_batch_size
 from ..errors import PxError, SpecError
 from ..migrate.export import (
@@ -142,7 +143,7 @@ class Predictor:
         batch = np.asarray(batch, np.float32)
         count, fixed = batch.shape[0], self.fixed_batch
         if im_info is not None:
-            if not getattr(self._postprocess, "takes_im_info", False) or fixed not in (None, count):
+            if not declared(self._postprocess, "takes_im_info", False) or fixed not in (None, count):
                 raise PxError(f"{self.model_dir}'s network takes no im_info (only R-CNN's pipeline "
                               "of graphs does, one full batch at a time); leave it out")
             outputs = self._session().run([batch, np.asarray(im_info, np.float32)])

@@ -138,7 +138,8 @@ class DetectionModel(TrainableModel):
         sizes = {int(im["id"]): (im["height"], im["width"]) for im in coco_gt["images"]}
         share, world_size = eval_share(len(eval_dataset))
         # R-CNN's decoder for Paddle 1.x archives decodes at the original image's scale
-        wants_info = bool(getattr(self.net.postprocess, "takes_im_info", False))
+        wants_info = declared(self.net.postprocess, "takes_im_info", False)
+        size_offset = declared(self.net.postprocess, "box_size_offset", 0.0)
         fields = ("im_id", "scale_factor") + (("im_shape",) if wants_info else ())
         loader = Loader(eval_dataset, batch_size, fields=fields, indices=share,
                         num_workers=num_workers if num_workers != "auto" else eval_dataset.num_workers)
@@ -158,7 +159,8 @@ class DetectionModel(TrainableModel):
                 for image_id, found in zip(ids, dets, strict=True):
                     rows, masks = split_masks(found)
                     per_image.append([{"image_id": image_id, **d}
-                                      for d in to_dicts(rows, masks=masks, mask_format="coco")])
+                                      for d in to_dicts(rows, masks=masks, mask_format="coco",
+                                                        size_offset=size_offset)])
         if was_training:
             self.net.train()
         results = [d for found in gather_samples(per_image, world_size) for d in found]

@@ -21,17 +21,21 @@ class RCNNPostprocess:
     takes_im_info = True
 
     def __init__(self, with_mask: bool = False, mask_threshold: float = 0.5,
-                 mask_paste: str = "sample") -> None:
+                 mask_paste: str = "sample", box_convention: str = "corner") -> None:
         if mask_paste not in PASTE_RULES:
             raise PxError(f"R-CNN: mask_paste must be one of {', '.join(PASTE_RULES)} ('padded' "
                           f"for PaddleDetection 0.x / PaddleX 1.x weights), got {mask_paste!r}")
         self.with_mask = with_mask
         self.mask_threshold = mask_threshold
         self.mask_paste = mask_paste
+        self.box_convention = box_convention
+        # 0.x / PaddleX 1.x count whole pixels, corners inclusive: their evaluation and
+        # predictions report width x2 - x1 + 1 (bbox2out), the zoo's mAP among them
+        self.box_size_offset = 1.0 if box_convention == "pixel" else 0.0
 
     def to_config(self) -> dict[str, Any]:
         return {"with_mask": self.with_mask, "mask_threshold": self.mask_threshold,
-                "mask_paste": self.mask_paste}
+                "mask_paste": self.mask_paste, "box_convention": self.box_convention}
 
     def __call__(self, outputs, scale_factor, orig_hw):
         """Per image ``[K, 6]`` rows (class, score, x1, y1, x2, y2), or with masks a

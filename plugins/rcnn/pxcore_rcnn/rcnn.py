@@ -184,7 +184,7 @@ class RCNN(nn.Layer):
         self.nms_threshold = nms_threshold
         self.keep_top_k = keep_top_k
         self.postprocess = RCNNPostprocess(with_mask=with_mask, mask_threshold=mask_threshold,
-                                           mask_paste=mask_paste)
+                                           mask_paste=mask_paste, box_convention=box_convention)
 
     # A checkpoint for another class count leaves these freshly initialised.
     head_prefixes = ("predictor.", "mask_head.mask_logits.")

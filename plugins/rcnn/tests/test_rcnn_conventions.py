@@ -161,9 +161,40 @@ def test_predict_gives_the_network_im_info():
         return forward(image, im_info)
 
     model.net.forward = spy
+    decoded = []
+    decoder = model.net.postprocess
+
+    class Recorder:  # the decoder, keeping the rows it gives
+        def __getattr__(self, name):
+            return getattr(decoder, name)
+
+        def __call__(self, *args):
+            decoded.extend(decoder(*args))
+            return decoded[-1:]
+
+    model.net.postprocess = Recorder()
     found = model.predict(image)
     assert seen == [[[60.0, 75.0, 1.5]]] and len(found) == 10
-    assert all(d["bbox"][0] + d["bbox"][2] <= 49 + 1e-3 for d in found)  # 0.x: the last pixel
+    rows = decoded[0][0]
+    assert rows[:, 4].max() <= 49 + 1e-3  # 0.x: clipped to the last pixel, x2 = 49
+    # ... and reported as 0.x's bbox2out did, that pixel counted: w = x2 - x1 + 1
+    np.testing.assert_allclose([d["bbox"][2] for d in found], rows[:, 4] - rows[:, 2] + 1, rtol=1e-6)
+    np.testing.assert_allclose([d["bbox"][3] for d in found], rows[:, 5] - rows[:, 3] + 1, rtol=1e-6)
+
+
+def test_pixel_boxes_are_sized_with_the_last_pixel_in_exports_too():
+    from pxcore.inference.detection import build_postprocess, to_dicts
+
+    with paddle.LazyGuard():
+        legacy, later = _small(**legacy_args(fpn=True)), _small()
+    assert (legacy.postprocess.box_size_offset, later.postprocess.box_size_offset) == (1.0, 0.0)
+    # deploy.yml's decoder (what Predictor builds) keeps it
+    rebuilt = build_postprocess({"decoder": "pxcore_rcnn.postprocess:RCNNPostprocess",
+                                 "args": legacy.postprocess.to_config()})
+    assert rebuilt.box_size_offset == 1.0
+    rows = np.array([[0, 0.9, 10, 20, 30, 60]], np.float32)
+    assert to_dicts(rows, size_offset=rebuilt.box_size_offset)[0]["bbox"] == [10, 20, 21, 41]
+    assert to_dicts(rows)[0]["bbox"] == [10, 20, 20, 40]
 
 
 def test_training_runs_in_the_pixel_convention():
