@@ -91,16 +91,24 @@ def v2_arguments(info: PaddleXInfo, params: dict[str, Any],
     return name, TASK, args
 
 
+def _from_tensors(where: str, name: str, stated: Any, found: Any, named: bool = True) -> Any:
+    """What the tensors show (``found``; None: they do not say) where model.yml does not
+    keep ``name``: PaddleX 2.1 rebuilds ``stated`` and would skip the tensors that differ,
+    so ``found`` is built, with a warning."""
+    if found is None or found == stated:
+        return stated
+    show = (lambda v: f"{name}={v}") if named else str
+    logger.warning("%s: model.yml does not store %s (PaddleX 2.1 rebuilds %s and would skip the "
+                   "tensors that differ); its tensors are those of %s, which is built",
+                   where, name, show(stated), show(found))
+    return found
+
+
 def _unet(chosen: dict[str, Any], state: Mapping[str, Any] | None,
           where: str) -> tuple[str, dict[str, Any]]:
-    deconv = bool(chosen["use_deconv"])
-    if state is not None:
-        found = any(k.startswith("decode.up_sample_list.") and ".deconv." in k for k in state)
-        if found != deconv:
-            logger.warning("%s: model.yml does not store use_deconv (PaddleX 2.1 rebuilds "
-                           "use_deconv=%s and would skip the tensors that differ); its tensors "
-                           "are those of use_deconv=%s, which is built", where, deconv, found)
-            deconv = found
+    found = None if state is None else any(
+        k.startswith("decode.up_sample_list.") and ".deconv." in k for k in state)
+    deconv = _from_tensors(where, "use_deconv", bool(chosen["use_deconv"]), found)
     return "UNet_PaddleSeg", {"upsample_mode": "deconv" if deconv else "bilinear",
                               "align_corners": bool(chosen["align_corners"])}
 
@@ -117,14 +125,9 @@ _HRNET_WIDTH_KEY = "backbone.tr1.transition_tr1_layer_1._conv.weight"
 
 def _hrnet(chosen: dict[str, Any], state: Mapping[str, Any] | None,
            where: str) -> tuple[str, dict[str, Any]]:
-    width = chosen["width"]
-    if state is not None and _HRNET_WIDTH_KEY in state:
-        found = int(state[_HRNET_WIDTH_KEY].shape[0])
-        if found != width:
-            logger.warning("%s: model.yml does not store width (PaddleX 2.1 rebuilds width=%s "
-                           "and would skip the tensors that differ); its tensors are those of "
-                           "width=%s, which is built", where, width, found)
-            width = found
+    found = (int(state[_HRNET_WIDTH_KEY].shape[0])
+             if state is not None and _HRNET_WIDTH_KEY in state else None)
+    width = _from_tensors(where, "width", chosen["width"], found)
     if width not in HRNET_PRESETS:
         raise PxError(f"{where}: width={width!r}; PaddleX 2.1's HRNet takes 18 or 48")
     corners = bool(chosen["align_corners"])  # PaddleSeg's backbone and FCN share it
@@ -139,14 +142,10 @@ _RESNET101_KEY = "backbone.bb_2_6.conv0._conv.weight"
 
 def _deeplab(chosen: dict[str, Any], state: Mapping[str, Any] | None,
              where: str) -> tuple[str, dict[str, Any]]:
-    backbone = chosen["backbone"]
+    found = None
     if state is not None and "backbone.bb_2_0.conv0._conv.weight" in state:
         found = "ResNet101_vd" if _RESNET101_KEY in state else "ResNet50_vd"
-        if found != backbone:
-            logger.warning("%s: model.yml does not store backbone (PaddleX 2.1 rebuilds %s and "
-                           "would skip the tensors that differ); its tensors are those of %s, "
-                           "which is built", where, backbone, found)
-            backbone = found
+    backbone = _from_tensors(where, "backbone", chosen["backbone"], found, named=False)
     if backbone not in DEEPLAB_PRESETS:
         raise PxError(f"{where}: backbone={backbone!r}; PaddleX 2.1's DeepLabV3P takes "
                       f"{' or '.join(DEEPLAB_PRESETS)}")
