@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
+from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
 
 TOLERANCE = 1e-4
 

@@ -42,7 +42,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
+from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
 
 from . import fluid
 from .manifests import write

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pxcore.testing.paddleclas import random_tensor
+from pxcore.testing.random_weights import random_tensor
 
 from . import fluid
 from .tools import LEGACY_STATIC, run_in_child

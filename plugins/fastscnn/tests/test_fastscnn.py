@@ -11,7 +11,7 @@ import pytest
 
 import pxcore
 from pxcore.testing import pytest_plugin as kit
-from pxcore.testing.paddleclas import randomise
+from pxcore.testing.random_weights import randomise
 from pxcore.testing.runtimes import (
     check_outputs,
     onnx_runtime_outputs,

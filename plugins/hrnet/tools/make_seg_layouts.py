@@ -138,7 +138,7 @@ def build(fuse_upsample: str, archive: dict[str, np.ndarray] | None = None, seed
     import paddle
 
     import pxcore
-    from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
+    from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
     from pxcore.weights import fit_state
 
     rng = np.random.default_rng(seed)

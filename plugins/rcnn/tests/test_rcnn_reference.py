@@ -83,7 +83,7 @@ def build_archive(arch: str, seed: int = 0) -> dict:
     """Random weights (batch norms calibrated on the image) as a Paddle 1.x archive of
     the row, written as the reference names and lays out its tensors, and the image."""
     import pxcore
-    from pxcore.testing.paddleclas import random_tensor
+    from pxcore.testing.random_weights import random_tensor
     from pxcore_rcnn.legacy_names import _anchor_permutation, static_names
 
     tool = _tool()

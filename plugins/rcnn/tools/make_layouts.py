@@ -629,7 +629,7 @@ def build(arch: str, row: Row, ppdet: str) -> dict:
     2.6 network's names, shapes and outputs with the same weights, and the static
     archive and inputs for ``run_static``."""
     import pxcore
-    from pxcore.testing.paddleclas import random_tensor
+    from pxcore.testing.random_weights import random_tensor
     from pxcore.weights import fit_state
     from pxcore_rcnn.legacy_names import (
         _anchor_permutation,

@@ -313,7 +313,7 @@ def build(arch: str, row: Row, ppdet: str) -> dict:
     """Runs in its own process: pxcore's model with random weights, its outputs, and the
     2.6 network's names, shapes and outputs with the same weights."""
     import pxcore
-    from pxcore.testing.paddleclas import calibrate_batch_norm, random_tensor
+    from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
     from pxcore.weights import fit_state
     from pxcore_yolov3.layers import PADDLEDETECTION_COORD_RANGE
     from pxcore_yolov3.legacy_names import dygraph_names, static_names
