@@ -42,6 +42,20 @@ def write(path: Path, manifest: dict) -> Path:
     return path
 
 
+def add_out_argument(parser, family: str) -> None:
+    """The tools' ``--out``: where the manifests go (default: the family's own)."""
+    parser.add_argument("--out", type=Path, default=layouts(family),
+                        help=f"the folder to write to (default: {layouts(family).relative_to(REPO)})")
+
+
+def publish(out: Path, stem: str, result: dict) -> Path:
+    """Write ``result["manifest"]`` to ``out/<stem>.json`` and print ``result["report"]``
+    (what was checked, in lines) with where it went."""
+    path = write(out / f"{stem}.json", result["manifest"])
+    print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
