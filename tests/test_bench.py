@@ -60,9 +60,8 @@ def test_speedup_over_paddle_is_a_geometric_mean_over_models():
 
 
 def test_path_overhead_times_predict_against_its_own_network_input(tmp_path):
-    from pxcore.cli.bench import _photo
     from pxcore.data.images import read_image
-    from pxcore.deploy.bench import _export, path_overhead
+    from pxcore.deploy.bench import _export, _photo, path_overhead
 
     exported = _export("MobileNetV3_small", tmp_path)
     photo = _photo(tmp_path / "photo.jpg")
@@ -106,16 +105,34 @@ def test_format_overhead_marks_each_row_against_its_task_target():
     from pxcore.deploy.bench import format_overhead
 
     rows = [{"model": "A", "runtime": "onnxruntime", "task": "classification", "bare_ms": 1.0,
-             "whole_ms": 1.08, "decode_ms": 1.2},
+             "whole_ms": 1.08, "decode_ms": 1.2, "image": "224x224"},
             {"model": "B", "runtime": "paddle", "task": "detection", "bare_ms": 100.0, "whole_ms": 106.0,
-             "decode_ms": 1.2},
+             "decode_ms": 1.2, "image": "640x427"},
             {"model": "C", "error": ["no model named 'C'"]}]
     lines = format_overhead(rows).splitlines()
-    assert [c.strip() for c in lines[0].split("|")[1:-1]] == ["model", "runtime", "bare ms", "whole ms",
-                                                             "overhead", "target", "decode ms"]
-    assert "+8.0% ok" in lines[2] and "| 10%" in lines[2] and "1.20" in lines[2]
-    assert "+6.0% OVER" in lines[3] and "| 5% " in lines[3]
+    assert [c.strip() for c in lines[0].split("|")[1:-1]] == ["model", "image", "runtime", "bare ms",
+                                                             "whole ms", "overhead", "target", "decode ms"]
+    assert "+8.0% ok" in lines[2] and "| 10%" in lines[2] and "1.20" in lines[2] and "| 224x224 |" in lines[2]
+    assert "+6.0% OVER" in lines[3] and "| 5% " in lines[3] and "| 640x427 |" in lines[3]
     assert "not run: no model named 'C'" in lines[4]
+
+
+def test_the_photo_at_another_size_and_the_size_option(tmp_path):
+    import argparse
+
+    from pxcore.cli.bench import _image_size
+    from pxcore.data.images import read_image
+    from pxcore.deploy.bench import _photo
+
+    own = read_image(_photo(tmp_path / "a.jpg"))
+    assert read_image(_photo(tmp_path / "b.jpg", (224, 224))).shape == (224, 224, 3)
+    assert read_image(_photo(tmp_path / "c.jpg", (1000, 700))).shape == (700, 1000, 3)
+    assert read_image(_photo(tmp_path / "d.jpg", own.shape[1::-1])).shape == own.shape
+    assert _image_size("224x224") == (224, 224) and _image_size("640X427") == (640, 427)
+    assert _image_size("photo") is None
+    for bad in ("224", "0x5", "ax3", "-3x4"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _image_size(bad)
 
 
 def test_cli_path_overhead_prints_the_table(capsys):
@@ -123,7 +140,13 @@ def test_cli_path_overhead_prints_the_table(capsys):
 
     assert main(["bench", "--path-overhead", "MobileNetV3_small", "--warmup", "1", "--repeats", "3"]) == 0
     out = capsys.readouterr().out
-    assert "one 640x4" in out and "| MobileNetV3_small |" in out and "| 10% " in out
+    # by default the photo as it is and the same photo at 224x224, a row each
+    assert "one 640x427 / 224x224 photo" in out and "| 10% " in out
+    assert "| MobileNetV3_small | 640x427 |" in out and "| MobileNetV3_small | 224x224 |" in out
+    assert main(["bench", "--path-overhead", "MobileNetV3_small", "--image-size", "160x120",
+                 "--warmup", "1", "--repeats", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "| MobileNetV3_small | 160x120 |" in out and "640x427 |" not in out
 
 
 def test_bench_measures_at_a_precision_and_shows_it(tmp_path, monkeypatch):

@@ -232,3 +232,29 @@ def test_no_generator_is_made_on_the_fused_path(monkeypatch):
     assert made == []
     classification.preprocess(image, Compose([RandomHorizontalFlip(0.0), Normalize()]))
     assert made == [(0,)]
+
+
+def test_the_table_follows_normalize_parameters_changed_after_fusing():
+    # tables are looked up by the parameters as they are at each call, never stale
+    normalize = Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    first = normalize_table(normalize)
+    assert normalize_table(Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))) is first
+    values = np.broadcast_to(np.arange(256, dtype=np.uint8)[:, None, None], (256, 1, 3)).copy()
+    for mean, std, is_scale in MEAN_STD:
+        normalize.mean, normalize.std, normalize.is_scale = mean, std, is_scale
+        expected = normalize({"image": values}, None)["image"][:, 0, :].T
+        assert np.array_equal(fuse(Compose([normalize])).table, expected)
+    normalize.mean = np.array(MEAN_STD[3][0])  # numpy numbers as the key: the same table
+    expected = normalize({"image": values}, None)["image"][:, 0, :].T
+    assert np.array_equal(normalize_table(normalize), expected)
+
+
+def test_classification_softmax_equals_numpy():
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1000), (3, 10), (2, 1)]:
+        logits = (rng.standard_normal(shape) * 8).astype(np.float32)
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        assert np.array_equal(classification.softmax(logits), exp / exp.sum(axis=1, keepdims=True))
+    wide = (rng.standard_normal((2, 50)) * 8).astype(np.float64)  # float64 stays float64
+    exp = np.exp(wide - wide.max(axis=1, keepdims=True))
+    assert np.array_equal(classification.softmax(wide), exp / exp.sum(axis=1, keepdims=True))

@@ -5,7 +5,6 @@ and peak memory beside the zoo's own figures (see pxcore.deploy.bench);
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from ..specs import PRECISIONS  # not from ..inference: building the parser loads no OpenCV
@@ -36,26 +35,28 @@ def add_parser(sub, name):
                         "these models (or the ones named before; default: MobileNetV3_small, "
                         "MobileNetV1, ResNet50, YOLOv3-MobileNetV1, Fast-SCNN), one photo as an "
                         "RGB array; targets: +10%% classification, +5%% detection and segmentation")
+    p.add_argument("--image-size", metavar="WxH", action="append", type=_image_size,
+                   help="with --path-overhead: the photo resized to this size (repeat for several; "
+                        "'photo': its own 640x427); default: the photo and 224x224, each a row")
     return p
 
 
-def _photo(path: Path) -> Path:
-    """A real 640x427 photo (scikit-learn ships it) for the decode cost; a synthetic
-    640x480 JPEG with a photo's gradients and noise where scikit-learn is missing."""
-    import cv2
-    import numpy as np
+#: ``--path-overhead``'s inputs unless told: the photo as it is, and the same photo at
+#: 224x224, the network input size the issue's target names (a 224x224 image still goes
+#: through the classifiers' resize to 256 and centre crop)
+OVERHEAD_SIZES = (None, (224, 224))
 
-    try:
-        from sklearn.datasets import load_sample_image
 
-        image = load_sample_image("china.jpg")
-    except ImportError:
-        rng = np.random.default_rng(0)
-        y, x = np.mgrid[0:480, 0:640]
-        image = np.stack([x / 640 * 255, y / 480 * 255, (x + y) / 1120 * 255], -1)
-        image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
-    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return path
+def _image_size(text: str) -> tuple[int, int] | None:
+    """"photo" (None: its own size) or "WxH" as (width, height)."""
+    import argparse
+
+    if text == "photo":
+        return None
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT (e.g. 224x224) or 'photo'")
+    return int(width), int(height)
 
 
 def _unambiguous(name: str, task: str) -> str:
@@ -70,32 +71,18 @@ def _unambiguous(name: str, task: str) -> str:
 
 
 def path_overheads(args) -> int:
-    """``--path-overhead``: one child process per model, the table, the decode apart."""
-    import tempfile
-
-    from ..deploy.bench import OVERHEAD_MODELS, _child, _export, format_overhead
+    """``--path-overhead``: one child process per model and image size, the table, the
+    decode apart."""
+    from ..deploy.bench import OVERHEAD_MODELS, format_overhead, overhead_rows
 
     models = args.path_overhead or args.models or list(OVERHEAD_MODELS)
     runtime = "auto" if args.runtime == "all" else args.runtime
-    workdir = Path(tempfile.mkdtemp(prefix="pxbench-"))
-    photo = _photo(workdir / "photo.jpg")
-    rows = []
-    for name in models:
-        try:
-            exported = _export(name, workdir)
-        except Exception as exc:  # an unknown name, a model without export: its row says so
-            rows.append({"model": name, "error": [str(exc).splitlines()[0] if str(exc) else type(exc).__name__]})
-            continue
-        figures = _child(["overhead", str(exported), str(photo), runtime, str(args.threads or 0),
-                          str(args.warmup), str(max(args.repeats, 100))])
-        rows.append({"model": name, **figures})
-        print(f"  {name}: " + (f"{figures['whole_ms']:.2f} ms against {figures['bare_ms']:.2f} ms"
-                               if "error" not in figures else f"not run: {figures['error']}"),
-              file=sys.stderr, flush=True)
-    size = next((r["image"] for r in rows if "image" in r), "640x427")
+    sizes = args.image_size or list(OVERHEAD_SIZES)
+    rows = overhead_rows(models, sizes, runtime, args.threads, args.warmup, max(args.repeats, 100))
     table = format_overhead(rows)
-    print(f"whole predict() path against the bare runtime call, one {size} photo given as an RGB "
-          f"array (decoding it is the caller's I/O, timed apart); medians of interleaved rounds, "
+    shown = list(dict.fromkeys(r["image"] for r in rows if "image" in r)) or ["640x427"]
+    print(f"whole predict() path against the bare runtime call, one {' / '.join(shown)} photo given as "
+          f"an RGB array (decoding it is the caller's I/O, timed apart); medians of interleaved rounds, "
           f"{args.threads or os.cpu_count()} threads\n")
     print(table)
     if args.output:

@@ -132,18 +132,70 @@ def path_overhead(model_dir: Path, image: Path, runtime: str, threads: int | Non
             **{f"{key}_ms": float(np.median(times)) * 1000 for key, (_, times) in timed.items()}}
 
 
+def _photo(path: Path, size: tuple[int, int] | None = None) -> Path:
+    """A real 640x427 photo (scikit-learn ships it) for the decode cost; a synthetic
+    640x480 JPEG with a photo's gradients and noise where scikit-learn is missing.
+    ``size`` (width, height): the same photo resized to it (area interpolation when
+    shrinking, bilinear when enlarging)."""
+    import cv2
+
+    try:
+        from sklearn.datasets import load_sample_image
+
+        image = load_sample_image("china.jpg")
+    except ImportError:
+        rng = np.random.default_rng(0)
+        y, x = np.mgrid[0:480, 0:640]
+        image = np.stack([x / 640 * 255, y / 480 * 255, (x + y) / 1120 * 255], -1)
+        image = np.clip(image + rng.normal(0, 20, image.shape), 0, 255).astype(np.uint8)
+    if size is not None and tuple(size) != (image.shape[1], image.shape[0]):
+        shrink = size[0] * size[1] < image.shape[0] * image.shape[1]
+        image = cv2.resize(image, tuple(size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path
+
+
+def overhead_rows(models: list[str], sizes: list[tuple[int, int] | None], runtime: str = "auto",
+                  threads: int | None = None, warmup: int = 10, repeats: int = 100,
+                  workdir: Path | None = None) -> list[dict[str, Any]]:
+    """``path_overhead`` for every model at every image size (None: the photo as it is;
+    (width, height): the photo resized to it), each in its own process; a model that
+    cannot be exported gives its reason."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="pxbench-"))
+    photos = {size: _photo(workdir / ("photo.jpg" if size is None else f"photo-{size[0]}x{size[1]}.jpg"), size)
+              for size in dict.fromkeys(sizes)}
+    rows = []
+    for name in models:
+        try:
+            exported = _export(name, workdir)
+        except Exception as exc:  # an unknown name, a model without export: its row says so
+            rows.append({"model": name, "error": [str(exc).splitlines()[0] if str(exc) else type(exc).__name__]})
+            continue
+        for size, photo in photos.items():
+            figures = _child(["overhead", str(exported), str(photo), runtime, str(threads or 0),
+                              str(warmup), str(repeats)])
+            rows.append({"model": name, **figures})
+            print(f"  {name}, {figures.get('image', size)}: "
+                  + (f"{figures['whole_ms']:.2f} ms against {figures['bare_ms']:.2f} ms"
+                     if "error" not in figures else f"not run: {figures['error']}"),
+                  file=sys.stderr, flush=True)
+    return rows
+
+
 def format_overhead(rows: list[dict[str, Any]]) -> str:
-    """One line per model: the bare call, the whole predict() path, what the path adds
-    against its task's target, and the decode a path input would add on top."""
-    header = ["model", "runtime", "bare ms", "whole ms", "overhead", "target", "decode ms"]
+    """One line per model and image: the bare call, the whole predict() path, what the
+    path adds against its task's target, and the decode a path input would add on top."""
+    header = ["model", "image", "runtime", "bare ms", "whole ms", "overhead", "target", "decode ms"]
     table = []
     for row in rows:
         if "error" in row:
-            table.append([row["model"], "-", "-", "-", f"not run: {' '.join(row['error'])[:60]}", "-", "-"])
+            table.append([row["model"], "-", "-", "-", "-", f"not run: {' '.join(row['error'])[:60]}",
+                          "-", "-"])
             continue
         extra = row["whole_ms"] / row["bare_ms"] - 1
         target = OVERHEAD_TARGETS[row["task"]]
-        table.append([row["model"], row["runtime"], f"{row['bare_ms']:.2f}", f"{row['whole_ms']:.2f}",
+        table.append([row["model"], row.get("image", "-"), row["runtime"], f"{row['bare_ms']:.2f}",
+                      f"{row['whole_ms']:.2f}",
                       f"{extra:+.1%} {'ok' if extra <= target else 'OVER'}", f"{target:.0%}",
                       f"{row['decode_ms']:.2f}"])
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]

@@ -48,8 +48,10 @@ def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]
     probs = softmax(np.asarray(logits, np.float32))
     out = []
     for row in probs:
-        # the first highest score is what the stable sort puts first (NaN sorts last there)
-        top = [row.argmax()] if k == 1 and not np.isnan(row).any() else np.argsort(-row, kind="stable")[:k]
+        # the first highest score is what the stable sort puts first; argmax finds the
+        # first NaN if there is one (NaN sorts last in the stable sort: sort then)
+        best = row.argmax()
+        top = [best] if k == 1 and row[best] == row[best] else np.argsort(-row, kind="stable")[:k]
         out.append([{"category_id": int(c), "category": labels[c] if labels else str(int(c)),
                      "score": float(row[c])} for c in top])
     return out
@@ -57,6 +59,8 @@ def postprocess(logits: np.ndarray, labels, k: int) -> list[list[dict[str, Any]]
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of [N, C] logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    # exp(x - max) / sum, the same operations in one buffer
+    out = np.subtract(logits, logits.max(axis=1, keepdims=True))
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out

@@ -42,11 +42,25 @@ def _table(scale: bytes, shift: bytes) -> np.ndarray:
     return table
 
 
+#: Tables by (Normalize type, mean, std, is_scale): ``fuse`` runs on every ``predict``,
+#: so a look-up here replaces the numpy arithmetic of ``coefficients()`` per call.
+_TABLES: dict[tuple, np.ndarray] = {}
+
+
 def normalize_table(normalize: Normalize) -> np.ndarray:
     """``[3, 256]`` float32: row c, column v is what ``normalize`` makes of value v in
-    channel c."""
-    scale, shift = normalize.coefficients()
-    return _table(np.asarray(scale, np.float32).tobytes(), np.asarray(shift, np.float32).tobytes())
+    channel c (for its parameters as they are now)."""
+    try:
+        key = (type(normalize), tuple(normalize.mean), tuple(normalize.std), bool(normalize.is_scale))
+        table = _TABLES.get(key)
+    except TypeError:  # parameters that are not hashable numbers: no look-up
+        key, table = None, None
+    if table is None:
+        scale, shift = normalize.coefficients()
+        table = _table(np.asarray(scale, np.float32).tobytes(), np.asarray(shift, np.float32).tobytes())
+        if key is not None and len(_TABLES) < 64:
+            _TABLES[key] = table
+    return table
 
 
 class Fused:
