@@ -32,6 +32,18 @@ def relative_difference(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.abs(ours - theirs).max() / scale)
 
 
+def same_names(got: Mapping[str, list[int]], expected: Mapping[str, list[int]], got_what: str,
+               expected_what: str) -> None:
+    """``got`` and ``expected`` (name -> shape) hold the same names with the same shapes;
+    the error names the first few that differ each way."""
+    if dict(got) == dict(expected):
+        return
+    only_got, only_expected = sorted(set(got) - set(expected)), sorted(set(expected) - set(got))
+    shapes = [k for k in got if k in expected and list(got[k]) != list(expected[k])]
+    raise AssertionError(f"{got_what} differ from {expected_what}: only in the former {only_got[:5]}, "
+                         f"only in the latter {only_expected[:5]}, shapes differ {shapes[:5]}")
+
+
 def random_state(net, seed: int = 0) -> dict[str, np.ndarray]:
     """``random_tensor`` for every tensor of ``net``'s state dict, by its key."""
     rng = np.random.default_rng(seed)

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -47,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from pxcore_deeplab.plugin import PADDLEX_SUFFIX
-from reference import fluid
+from reference import fluid, manifests
 from reference.tools import LEGACY_STATIC, run_in_child
 
 PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
@@ -240,11 +239,9 @@ def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reference.manifests import dumps
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex", required=True, help="a tree holding paddlex/cv/nets/")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    manifests.add_out_argument(parser, "deeplab")
     parser.add_argument("--extra", action="store_true", help="also check EXTRA_CHECKS")
     parser.add_argument("rows", nargs="*", help="preset-dataset names, or a -paddlex preset's name "
                         "(default: every one)")
@@ -253,14 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         for preset, classes, overrides in EXTRA_CHECKS:
             result = verify(preset, "-", classes, args.paddlex, overrides)
             print(f"{overrides}:", "\n".join(result["report"]), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
     for preset, dataset, classes in [*ROWS, *((p, None, c) for p, c in PADDLEX_PRESETS)]:
         stem = f"{preset}-{dataset}" if dataset else preset
         if args.rows and stem not in args.rows:
             continue
         result = verify(preset, dataset, classes, args.paddlex)
-        path = args.out / f"{stem}.json"
-        path.write_text(dumps(result["manifest"]), encoding="utf-8")
-        print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
+        manifests.publish(args.out, stem, result)
     return 0
 

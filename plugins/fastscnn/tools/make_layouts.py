@@ -32,10 +32,10 @@ Needs what the UNet mapping needs:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
+from reference import manifests
 from reference.paddlex_segmentation import (
     build,
     check_variables,
@@ -80,16 +80,13 @@ def verify(root: str, weights: list[float]) -> tuple[dict, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reference.manifests import dumps
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
                         help="a tree of PaddleX 1.3.0 (commit 13e0678c) holding paddlex/cv/nets/")
     parser.add_argument("--paddleseg", required=True,
                         help="PaddleSeg 2.8.0's root (holding paddleseg/), for the notes")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    manifests.add_out_argument(parser, "fastscnn")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     reports = []
     theirs = run_in_child(paddleseg_inventory, args.paddleseg, "fast_scnn", "FastSCNN", {"num_classes": NUM_CLASSES})
     for key, weights in WEIGHTS.items():
@@ -122,8 +119,6 @@ def main(argv: list[str] | None = None) -> int:
                            theirs, manifest["pdparams"]) + ".",
     ]
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
-    path = args.out / f"{PRESET}.json"
-    path.write_text(dumps({k: manifest[k] for k in order}), encoding="utf-8")
-    print("\n".join(reports), f"\n  -> {path}", flush=True)
+    manifests.publish(args.out, PRESET, {"manifest": {k: manifest[k] for k in order}, "report": reports})
     return 0
 

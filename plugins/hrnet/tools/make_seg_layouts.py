@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import types
 from pathlib import Path
 
 import numpy as np
 
-from reference import fluid
+from reference import fluid, manifests
 from reference.tools import LEGACY_STATIC, run_in_child
 
 PADDLEX_STATIC = "PaddleX 1.3.0 (commit 13e0678c)"
@@ -59,7 +58,6 @@ NUM_CLASSES = 19
 IMAGE = (2, 3, 64, 96)  # non-square, so that a swapped height and width would show
 # Coarser-to-finer paths in the fusions: stages of 1, 4 and 3 modules on 2, 3, 4 branches.
 FUSE_RESIZES = 1 * 1 + 4 * 3 + 3 * 6
-LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 
 
 def _install_fluid_stand_in(fuse_corners: bool) -> dict:
@@ -229,17 +227,12 @@ def verify(root: str, tool: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reference.manifests import dumps
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
                         help=f"a tree of {PADDLEX_STATIC} holding paddlex/cv/nets/")
-    parser.add_argument("--out", type=Path, default=LAYOUTS)
+    manifests.add_out_argument(parser, "hrnet")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     result = verify(args.paddlex_static, tool="plugins/hrnet/tools/make_seg_layouts.py")
-    path = args.out / f"{PRESET}.json"
-    path.write_text(dumps(result["manifest"]), encoding="utf-8")
-    print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
+    manifests.publish(args.out, PRESET, result)
     return 0
 

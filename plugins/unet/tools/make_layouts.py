@@ -45,10 +45,10 @@ set before Paddle starts.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
+from reference import manifests
 from reference.paddlex_segmentation import (
     build,
     check_variables,
@@ -90,16 +90,13 @@ def verify(root: str, upsample_mode: str) -> tuple[dict, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reference.manifests import dumps
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
                         help=f"a tree of {PADDLEX_STATIC} holding paddlex/cv/nets/")
     parser.add_argument("--paddleseg", required=True,
                         help="PaddleSeg 2.8.0's root (holding paddleseg/), for the notes")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    manifests.add_out_argument(parser, "unet")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     manifest, report = verify(args.paddlex_static, "bilinear")
     theirs = run_in_child(paddleseg_inventory, args.paddleseg, "unet",
                  "UNet", {"num_classes": NUM_CLASSES})
@@ -125,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         + describe_2x("PaddleSeg 2.8's UNet(num_classes=81)", theirs, manifest["pdparams"]) + ".",
     ]
     order = ("model", "num_classes", "source", "notes", "pdparams", "legacy")
-    path = args.out / f"{PRESET}.json"
-    path.write_text(dumps({k: manifest[k] for k in order}), encoding="utf-8")
-    print("\n".join(report + deconv_report), f"\n  -> {path}", flush=True)
+    manifests.publish(args.out, PRESET, {"manifest": {k: manifest[k] for k in order},
+                                         "report": report + deconv_report})
     return 0
 

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import math
 import subprocess
