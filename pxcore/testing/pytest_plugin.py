@@ -6,11 +6,10 @@ fixtures without a conftest; the helpers are imported from here. Loading it impo
 neither paddle nor numpy: they are imported when a fixture or helper runs.
 
 Fixtures: ``scratch``. Helpers: ``conformance_test``, ``by_model``, ``slow_marks``,
-``check_entry_point``, ``check_classifier_presets``, ``check_segmenter_preset``,
-``check_parameter_count``,
-``check_weights_refused``, ``save_pdparams``,
-``write_legacy_archive``, ``check_backbone_takes_classifier_weights`` and
-``check_backbone_takes_legacy_archive``.
+``runtime_round_trips``, ``check_entry_point``, ``check_classifier_presets``,
+``check_segmenter_preset``, ``check_parameter_count``, ``check_weights_refused``,
+``save_pdparams``, ``write_legacy_archive``, ``check_backbone_takes_classifier_weights``,
+``check_backbone_takes_legacy_archive`` and ``check_detector_export``.
 """
 
 from __future__ import annotations
@@ -71,6 +70,48 @@ def conformance_test(distribution: str, slow: SlowNames = (), leave_out: Collect
         check_spec(spec)
 
     return test_conformance
+
+
+def runtime_round_trips(net_fixture: str, shapes: Iterable[tuple[int, int, int, int]]):
+    """A network's export tests: a module-scoped ``exported`` fixture (the network that
+    the fixture ``net_fixture`` gives, through to_static with dynamic sizes, its outputs
+    the eager ones at every size of ``shapes``, then paddle.jit.save: (folder, images,
+    eager outputs)), and two tests on it: Paddle Inference with oneDNN, and ONNX Runtime
+    through paddle2onnx (slow; skipped without onnxruntime or pxcore-runtime-onnx), each
+    giving the eager outputs at every size. In a test module::
+
+        exported, test_paddle_inference_round_trip, test_onnx_runtime_round_trip = \\
+            runtime_round_trips("net", [(1, 3, 64, 96), (2, 3, 96, 64)])
+    """
+    shapes = [tuple(shape) for shape in shapes]
+
+    @pytest.fixture(scope="module")
+    def exported(request, tmp_path_factory):
+        import numpy as np
+
+        from .runtimes import save_dynamic
+
+        net = request.getfixturevalue(net_fixture)
+        images = [np.random.default_rng(i).random(shape, np.float32) for i, shape in enumerate(shapes)]
+        folder = tmp_path_factory.mktemp(f"{net_fixture}-export")
+        return folder, images, save_dynamic(net, images, folder)
+
+    def test_paddle_inference_round_trip(exported):
+        from .runtimes import check_outputs, paddle_inference_outputs
+
+        folder, images, eager = exported
+        check_outputs(paddle_inference_outputs(folder, images), eager, "Paddle Inference")
+
+    @pytest.mark.slow  # paddle2onnx in a child process: 5-10 s
+    def test_onnx_runtime_round_trip(exported):
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("pxcore_runtime_onnx")
+        from .runtimes import check_outputs, onnx_runtime_outputs
+
+        folder, images, eager = exported
+        check_outputs(onnx_runtime_outputs(folder, images), eager, "ONNX Runtime")
+
+    return exported, test_paddle_inference_round_trip, test_onnx_runtime_round_trip
 
 
 # --- registration ---------------------------------------------------------------------
@@ -230,3 +271,26 @@ def check_backbone_takes_legacy_archive(name: str, manifest: Mapping, folder: Pa
         f"the backbone differs from the classifier less its head {head} in {sorted(set(loaded) ^ expected)}")
     for key, value in loaded.items():
         assert np.all(value.numpy() == value_of[key]), key
+
+
+# --- detectors --------------------------------------------------------------------------
+
+def check_detector_export(model, folder: Path, keep_top_k: int, size: int = 64, runtime: str = "onnxruntime",
+                          images: int = 2) -> None:
+    """``model`` (a detector built with ``keep_top_k`` and score threshold 0, its eval
+    transforms set to a resize to ``size`` and normalisation) exported to ``folder`` and
+    run by ``runtime`` gives ``model.predict``'s detections on ``images`` seeded 48 x 80
+    images, and some: scores within 1e-3, corners within 0.1 px."""
+    import numpy as np
+
+    from .. import transforms as T
+    from ..inference.predictor import Predictor
+    from .detections import assert_same_detection_lists
+
+    model.eval_transforms = T.Compose([T.Resize(size), T.Normalize()])
+    inputs = [np.random.default_rng(i).integers(0, 255, (48, 80, 3), dtype=np.uint8) for i in range(images)]
+    expected = model.predict(inputs)
+    predictor = Predictor(model.export(Path(folder) / "inference"), runtime=runtime)
+    assert predictor.runtime == runtime, f"the export ran on {predictor.runtime}, not {runtime}"
+    assert_same_detection_lists(predictor.predict(inputs), expected, require_nonempty=True, threshold=0.0,
+                                keep_top_k=keep_top_k, score_atol=1e-3, coord_atol=0.1)

@@ -11,6 +11,7 @@ import pytest
 
 import pxcore
 from pxcore.errors import PxError
+from pxcore.testing import pytest_plugin as kit
 from pxcore_rcnn.boxes import cell_anchors, clip_to_image, decode, encode
 from pxcore_rcnn.pipeline import roi_levels
 from pxcore_rcnn.rcnn import RCNN
@@ -217,17 +218,8 @@ def test_training_runs_in_the_pixel_convention():
 def test_an_export_in_the_0x_conventions_runs_as_the_model(tmp_path):
     # deploy.yml's pipeline carries the conventions; ONNX's RoiAlign takes aligned=False
     # (coordinate_transformation_mode "output_half_pixel")
-    from pxcore.testing.detections import assert_same_detection_lists
-
     paddle.seed(0)
     model = pxcore.create_model("FasterRCNN-ResNet18-FPN", num_classes=2, fpn_channels=16,
                                 box_head_hidden=32, test_proposals=(50, 10), score_threshold=0.0,
                                 keep_top_k=10, **legacy_args(fpn=True))
-    model.eval_transforms = pxcore.transforms.Compose([pxcore.transforms.Resize(64),
-                                                       pxcore.transforms.Normalize()])
-    images = [np.random.default_rng(i).integers(0, 255, (48, 80, 3), dtype=np.uint8) for i in range(2)]
-    expected = model.predict(images)
-    predictor = pxcore.Predictor(model.export(tmp_path / "inference"), runtime="onnxruntime")
-    assert predictor.runtime == "onnxruntime"
-    assert_same_detection_lists(predictor.predict(images), expected, require_nonempty=True,
-                                threshold=0.0, keep_top_k=10, score_atol=1e-3, coord_atol=0.1)
+    kit.check_detector_export(model, tmp_path, keep_top_k=10)

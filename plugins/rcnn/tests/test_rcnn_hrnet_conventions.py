@@ -15,6 +15,7 @@ import pytest
 import pxcore
 from pxcore.errors import PxError
 from pxcore.nn.features import FeatureInfo
+from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.layouts import load_manifest
 from pxcore.weights import write_legacy_tensor
 from pxcore_rcnn.hrfpn import HRFPN
@@ -100,8 +101,6 @@ def test_the_archive_builds_them_and_model_yml_keeps_them(tmp_path):
 @pytest.mark.slow  # an HRNet R-CNN export and its ONNX conversion
 def test_an_export_with_the_0x_upsampling_runs_as_the_model(tmp_path):
     # the fusions' and HRFPN's corner-aligned resizes are gathers in the exported graph
-    from pxcore.testing.detections import assert_same_detection_lists
-
     paddle.seed(0)
     model = pxcore.create_model(FASTER, num_classes=2, fpn_channels=16, box_head_hidden=32,
                                 test_proposals=(50, 10), score_threshold=0.0, keep_top_k=10,
@@ -115,11 +114,4 @@ def test_an_export_with_the_0x_upsampling_runs_as_the_model(tmp_path):
     model.net.train()
     with paddle.no_grad():
         model.net._features(paddle.randn([2, 3, 64, 96]))
-    model.eval_transforms = pxcore.transforms.Compose([pxcore.transforms.Resize(64),
-                                                       pxcore.transforms.Normalize()])
-    images = [np.random.default_rng(i).integers(0, 255, (48, 80, 3), dtype=np.uint8) for i in range(2)]
-    expected = model.predict(images)
-    predictor = pxcore.Predictor(model.export(tmp_path / "inference"), runtime="onnxruntime")
-    assert predictor.runtime == "onnxruntime"
-    assert_same_detection_lists(predictor.predict(images), expected, require_nonempty=True,
-                                threshold=0.0, keep_top_k=10, score_atol=1e-3, coord_atol=0.1)
+    kit.check_detector_export(model, tmp_path, keep_top_k=10)

@@ -11,12 +11,6 @@ import pytest
 import pxcore
 from pxcore.testing import pytest_plugin as kit
 from pxcore.testing.random_weights import randomise
-from pxcore.testing.runtimes import (
-    check_outputs,
-    onnx_runtime_outputs,
-    paddle_inference_outputs,
-    save_dynamic,
-)
 from pxcore_unet.unet import UNet
 
 DIST = "pxcore-unet"
@@ -75,32 +69,11 @@ def test_training_mode_returns_the_logits_with_one_loss_weight():
     assert net.encode[0].conv0.conv.weight.grad is not None
 
 
-@pytest.fixture(scope="module")
-def exported(small, tmp_path_factory):
-    """The network through to_static with dynamic sizes (its outputs the eager logits at
-    every size; conformance compares them at a fixed size) and paddle.jit.save:
-    (folder, images, eager logits)."""
-    images = [np.random.default_rng(i).random(shape, np.float32)
-              for i, shape in enumerate([(1, 3, 64, 96), (2, 3, 96, 64)])]
-    folder = tmp_path_factory.mktemp("unet-export")
-    return folder, images, save_dynamic(small, images, folder)
-
-
-def test_static_parity_and_paddle_inference_round_trip(exported):
-    """Saved with paddle.jit.save, Paddle Inference with oneDNN (which rejects every
-    interpolation op) gives the eager logits."""
-    folder, images, eager = exported
-    check_outputs(paddle_inference_outputs(folder, images), eager, "Paddle Inference")
-
-
-@pytest.mark.slow  # paddle2onnx in a child process: 5-10 s
-def test_onnx_runtime_round_trip(exported):
-    """paddle2onnx converts the saved program (pxcore-runtime-onnx's converter) and ONNX
-    Runtime gives the eager logits at every size."""
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("pxcore_runtime_onnx")
-    folder, images, eager = exported
-    check_outputs(onnx_runtime_outputs(folder, images), eager, "ONNX Runtime")
+# to_static with dynamic sizes (the eager logits at every size; conformance compares them
+# at a fixed size), paddle.jit.save, then Paddle Inference with oneDNN (which rejects every
+# interpolation op it cannot size) and ONNX Runtime give the eager logits
+exported, test_static_parity_and_paddle_inference_round_trip, test_onnx_runtime_round_trip = (
+    kit.runtime_round_trips("small", [(1, 3, 64, 96), (2, 3, 96, 64)]))
 
 
 def test_parameter_count_matches_the_zoo_size():
