@@ -8,7 +8,8 @@ instead of leaving pretrained weights silently unloaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 
 from paddle import nn
 
@@ -67,3 +68,46 @@ def aliases_by_table(net: nn.Layer, stems: Iterable[tuple[str, str, Mapping[str,
                 raise ValueError(f"{type(net).__name__}: legacy name {stem + suffix} given twice")
             aliases[stem + suffix] = f"{path}.{leaf}"
     return check_coverage(net, aliases)
+
+
+# Paddle 1.x's batch norm suffixes -> a dygraph BatchNorm's tensors.
+BN_LEAVES: Mapping[str, str] = {"scale": "weight", "offset": "bias", "mean": "_mean", "variance": "_variance"}
+
+
+def ppdet_resnet_key(name: str, variant: str, unpooled_stages: Collection[str] = ("2",)) -> tuple[str, str]:
+    """A Paddle 1.x variable name of PaddleDetection's static ResNet (``conv1_weights``,
+    ``bn_conv1_scale``, ``res3a_branch2b_weights``, ``bn4f_branch1_mean``, ...) as its
+    stage ("1" for the stem) and its key in PaddleDetection 2.x's ResNet
+    (ppdet/modeling/backbones/resnet.py): the stem conv1.<conv1 | conv1_1..3>, blocks
+    res<s>.res<s><block> with branch2a/b/c and the projection "short", which is
+    "short.conv" behind the vd variant's stride-2 average pool in every stage but
+    ``unpooled_stages``; ConvNormLayer's conv and norm."""
+    if match := re.fullmatch(r"(conv1(?:_\d)?)_weights", name):
+        return "1", f"conv1.{match[1]}.conv.weight"
+    if match := re.fullmatch(r"bn(_conv1|v1_\d)_(scale|offset|mean|variance)", name):
+        conv = "conv1" if match[1] == "_conv1" else "con" + match[1]
+        return "1", f"conv1.{conv}.norm.{BN_LEAVES[match[2]]}"
+    if match := re.fullmatch(r"res(\d)(\w+?)_branch(\w+?)_weights", name):
+        stage, block, branch = match.groups()
+        tensor = "conv.weight"
+    else:
+        stage, block, branch, leaf = re.fullmatch(
+            r"bn(\d)(\w+?)_branch(\w+?)_(scale|offset|mean|variance)", name).groups()
+        tensor = f"norm.{BN_LEAVES[leaf]}"
+    if branch == "1":
+        pooled = variant == "vd" and stage not in unpooled_stages
+        return stage, f"res{stage}.res{stage}{block}.short{'.conv' if pooled else ''}.{tensor}"
+    return stage, f"res{stage}.res{stage}{block}.branch{branch}.{tensor}"
+
+
+def merge_aliases(static: Mapping[str, str], dygraph: Mapping[str, str]) -> dict[str, str]:
+    """One ``weight_aliases()`` map from a network's Paddle 1.x names (``static``) and its
+    PaddleDetection 2.x keys (``dygraph``: those equal to ours need no alias); a name the
+    two layouts give to different tensors is refused."""
+    aliases = dict(static)
+    for name, key in dygraph.items():
+        if name != key:
+            if aliases.get(name, key) != key:
+                raise ValueError(f"{name} names {aliases[name]} statically and {key} in 2.x")
+            aliases[name] = key
+    return aliases

@@ -66,7 +66,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from paddle import nn
 
-_BN_LEAVES = {"scale": "weight", "offset": "bias", "mean": "_mean", "variance": "_variance"}
+from pxcore.nn.legacy import merge_aliases, ppdet_resnet_key
+
 _CONV = {"_w": "weight", "_b": "bias"}
 
 
@@ -222,28 +223,10 @@ def from_static(net: nn.Layer, state: Mapping[str, np.ndarray]) -> dict[str, np.
 # --- PaddleDetection 2.x ------------------------------------------------------------------
 
 def _resnet(name: str, backbone: nn.Layer, c4: bool) -> str:
-    # ppdet/modeling/backbones/resnet.py: the stem conv1.<conv1 | conv1_1..3>, block
-    # res<s>.<res2a...> with branch2a/b/c and the projection "short" ("short.conv" behind
-    # the vd variant's stride-2 average pool); ConvNormLayer's conv and norm. The C4
-    # rows' stage 5 is Res5Head's bbox_head.head.res5, built as variant "b".
-    if match := re.fullmatch(r"(conv1(?:_\d)?)_weights", name):
-        return f"backbone.conv1.{match[1]}.conv.weight"
-    if match := re.fullmatch(r"bn(_conv1|v1_\d)_(scale|offset|mean|variance)", name):
-        conv = "conv1" if match[1] == "_conv1" else "con" + match[1]
-        return f"backbone.conv1.{conv}.norm.{_BN_LEAVES[match[2]]}"
-    if match := re.fullmatch(r"res(\d)(\w+?)_branch(\w+?)_weights", name):
-        stage, block, branch = match.groups()
-        tensor = "conv.weight"
-    else:
-        stage, block, branch, leaf = re.fullmatch(
-            r"bn(\d)(\w+?)_branch(\w+?)_(scale|offset|mean|variance)", name).groups()
-        tensor = f"norm.{_BN_LEAVES[leaf]}"
-    head = c4 and stage == "5"
-    prefix = "bbox_head.head." if head else "backbone."
-    if branch == "1":
-        pooled = backbone.variant == "vd" and stage != "2" and not head
-        return f"{prefix}res{stage}.res{stage}{block}.short{'.conv' if pooled else ''}.{tensor}"
-    return f"{prefix}res{stage}.res{stage}{block}.branch{branch}.{tensor}"
+    # PaddleDetection 2.x's ResNet (pxcore.nn.legacy.ppdet_resnet_key); the C4 rows'
+    # stage 5 is Res5Head's bbox_head.head.res5, built as variant "b".
+    stage, key = ppdet_resnet_key(name, backbone.variant, ("2", "5") if c4 else ("2",))
+    return ("bbox_head.head." if c4 and stage == "5" else "backbone.") + key
 
 
 _HRNET_LEAVES = {"_weights": "conv.weight", "_bn_scale": "norm.weight", "_bn_offset": "norm.bias",
@@ -323,10 +306,5 @@ def weight_aliases(net: nn.Layer) -> dict[str, str]:
     """Both layouts' names that differ from ours, for ``pxcore.weights.fit_state``; the
     static names ``from_static`` converts are left out (see the module docstring)."""
     converted = static_converted(net)
-    aliases = {name: key for name, key in static_names(net).items() if name not in converted}
-    for name, key in dygraph_names(net).items():
-        if name != key:
-            if aliases.get(name, key) != key:
-                raise ValueError(f"{name} names {aliases[name]} statically and {key} in 2.x")
-            aliases[name] = key
-    return aliases
+    static = {name: key for name, key in static_names(net).items() if name not in converted}
+    return merge_aliases(static, dygraph_names(net))

@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 
 from paddle import nn
 
+from pxcore.nn.legacy import BN_LEAVES, merge_aliases, ppdet_resnet_key
+
 from .layers import ConvBNLayer
 
 # ConvBNLayer tensor -> the static suffix of its conv + batch norm stem.
@@ -117,18 +119,13 @@ def _darknet(name: str, backbone: nn.Layer) -> str:
     return f"stage.{stage}.{unit}.conv{int(conv) + 1}.{tensor}"
 
 
-# PaddleClas's static suffixes of a conv + batch norm -> a dygraph layer's tensors, given
-# the dygraph names of the conv and of the batch norm attribute.
-_BN_LEAVES = {"scale": "weight", "offset": "bias", "mean": "_mean", "variance": "_variance"}
-
-
 def _mobilenet_v1(name: str, backbone: nn.Layer) -> str:
     # ppdet/modeling/backbones/mobilenet_v1.py: conv1, conv<i>_<j> (DepthwiseSeparable:
     # _depthwise_conv, _pointwise_conv); ConvBNLayer's _conv and _batch_norm.
     unit, half, bn, leaf = re.fullmatch(
         r"(conv\d+(?:_\d+)?)(?:_(dw|sep))?(_bn)?_(weights|scale|offset|mean|variance)", name).groups()
     layer = unit + {None: "", "dw": "._depthwise_conv", "sep": "._pointwise_conv"}[half]
-    return f"{layer}._batch_norm.{_BN_LEAVES[leaf]}" if bn else f"{layer}._conv.weight"
+    return f"{layer}._batch_norm.{BN_LEAVES[leaf]}" if bn else f"{layer}._conv.weight"
 
 
 def _mobilenet_v3(name: str, backbone: nn.Layer) -> str:
@@ -142,32 +139,16 @@ def _mobilenet_v3(name: str, backbone: nn.Layer) -> str:
         name).groups()
     layer = unit + {None: "", "expand": ".expand_conv", "depthwise": ".bottleneck_conv",
                     "linear": ".linear_conv"}[part]
-    return f"{layer}.bn.{_BN_LEAVES[leaf]}" if bn else f"{layer}.conv.weight"
+    return f"{layer}.bn.{BN_LEAVES[leaf]}" if bn else f"{layer}.conv.weight"
 
 
 def _resnet(name: str, backbone: nn.Layer) -> str:
-    # ppdet/modeling/backbones/resnet.py: the stem conv1.<conv1 | conv1_1..3>, block
-    # res<s>.<res2a...> with branch2a/b/c and the projection "short" ("short.conv" behind
-    # the vd variant's stride-2 average pool); ConvNormLayer's conv, norm, conv_offset.
+    # PaddleDetection 2.x's ResNet (pxcore.nn.legacy.ppdet_resnet_key), with the
+    # deformable convs' conv_offset.
     if match := re.fullmatch(r"(res(\d)\w+?)_branch(\w+?)_conv_offset\.([wb])_0", name):
         block, stage, branch, leaf = match.groups()
         return f"res{stage}.{block}.branch{branch}.conv_offset.{'weight' if leaf == 'w' else 'bias'}"
-    if match := re.fullmatch(r"(conv1(?:_\d)?)_weights", name):
-        return f"conv1.{match[1]}.conv.weight"
-    if match := re.fullmatch(r"bn(_conv1|v1_\d)_(scale|offset|mean|variance)", name):
-        conv = "conv1" if match[1] == "_conv1" else "con" + match[1]
-        return f"conv1.{conv}.norm.{_BN_LEAVES[match[2]]}"
-    if match := re.fullmatch(r"res(\d)(\w+?)_branch(\w+?)_weights", name):
-        stage, block, branch = match.groups()
-        tensor = "conv.weight"
-    else:
-        stage, block, branch, leaf = re.fullmatch(
-            r"bn(\d)(\w+?)_branch(\w+?)_(scale|offset|mean|variance)", name).groups()
-        tensor = f"norm.{_BN_LEAVES[leaf]}"
-    if branch == "1":
-        pooled = backbone.variant == "vd" and stage != "2"
-        return f"res{stage}.res{stage}{block}.short{'.conv' if pooled else ''}.{tensor}"
-    return f"res{stage}.res{stage}{block}.branch{branch}.{tensor}"
+    return ppdet_resnet_key(name, backbone.variant)[1]
 
 
 # Backbone class name -> the translation of its static names to PaddleDetection 2.x keys.
@@ -197,10 +178,4 @@ def dygraph_names(net: nn.Layer) -> dict[str, str]:
 
 def weight_aliases(net: nn.Layer) -> dict[str, str]:
     """Both layouts' names that differ from ours, for ``pxcore.weights.fit_state``."""
-    aliases = static_names(net)
-    for name, key in dygraph_names(net).items():
-        if name != key:
-            if aliases.get(name, key) != key:
-                raise ValueError(f"{name} names {aliases[name]} statically and {key} in 2.x")
-            aliases[name] = key
-    return aliases
+    return merge_aliases(static_names(net), dygraph_names(net))
