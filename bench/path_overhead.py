@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--image-size", action="append", type=_image_size, metavar="WxH",
                         help="'photo' (640x427) or WxH, repeatable; default: photo and 224x224")
+    parser.add_argument("--workdir", type=Path, help="exports kept here and reused (default: a new temporary folder)")
     parser.add_argument("--write", action="store_true",
                         help="also run px bench --path-overhead's rows and write bench/RESULTS.md")
     args = parser.parse_args()
@@ -129,7 +130,8 @@ def main() -> None:
     )
     from pxcore.inference import Predictor
 
-    workdir = Path(tempfile.mkdtemp(prefix="pxoverhead-"))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="pxoverhead-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     predictor = Predictor(_export(args.model, workdir), runtime=args.runtime)
     if predictor.task != "classification":
         raise SystemExit(f"{args.model} is {predictor.task}; this breakdown is for classifiers")
