@@ -63,6 +63,43 @@ def test_fp32_by_default_at_any_batch_and_image_size(exported):
         assert_logits_close(logits, _python(model, batch), FP32_RTOL, f"openvino fp32 {shape}")
 
 
+@pytest.mark.parity
+def test_the_export_input_size_runs_on_a_static_compile_other_shapes_on_the_dynamic_one(exported):
+    """deploy.yml's input_size at batch 1 runs on the model compiled for that shape;
+    other shapes on the dynamic one, compiled on first need; both agree with Python."""
+    model, out = exported
+    runtime = pxcore.Predictor(out, runtime="openvino", threads=2)._runtime
+    assert runtime.info["input_size"] == [224, 224]
+    assert runtime._models.static == ((1, 3, 224, 224),)
+    assert runtime.compiled.inputs[0].get_partial_shape().is_static
+    assert runtime._dynamic_request is None  # not compiled until a shape needs it
+    rng = np.random.default_rng(2)
+    for shape in ((1, 3, 224, 224), (2, 3, 224, 224), (1, 3, 96, 128), (1, 3, 224, 224)):
+        batch = rng.random(shape, dtype=np.float32)
+        (logits,) = runtime.run([batch])
+        assert_logits_close(logits, _python(model, batch), FP32_RTOL, f"openvino fp32 {shape}")
+    assert runtime._models.dynamic().inputs[0].get_partial_shape().is_dynamic
+    twin = runtime.clone()
+    assert twin._models is runtime._models and twin.compiled is runtime.compiled
+
+
+def test_an_export_without_one_input_size_is_compiled_dynamic(exported, tmp_path):
+    import shutil
+
+    import yaml
+
+    _, out = exported
+    copy = tmp_path / "any_size"
+    shutil.copytree(out, copy)
+    info = yaml.safe_load((copy / "deploy.yml").read_text())
+    info["input_size"] = None
+    (copy / "deploy.yml").write_text(yaml.safe_dump(info))
+    runtime = pxcore.Predictor(copy, runtime="openvino", threads=1)._runtime
+    assert runtime._models.static is None
+    assert runtime.compiled.inputs[0].get_partial_shape().is_dynamic
+    assert runtime._models.dynamic() is runtime.compiled
+
+
 def test_threads_are_honoured(exported, monkeypatch):
     _, out = exported
     # OpenVINO caps the count at the physical cores (2 here) and uses them all unless told.
