@@ -19,6 +19,7 @@ import numpy as np
 
 from . import paddlex_segmentation, require
 from .harness import relative_difference
+from .paddlex_segmentation import check_variables
 from .tools import LEGACY_STATIC, call_tool, run_in_child
 
 
@@ -39,22 +40,13 @@ NETWORKS = {
 }
 
 
-def _same_variables(label: str, variables: dict, shapes: dict, legacy: dict) -> None:
-    expected = {name: shapes[key] for name, key in legacy.items()}
-    assert variables == expected, (
-        f"{label}: the PaddleX 1.3 program's variables differ from the names weight_aliases() "
-        f"maps: only in the program {sorted(set(variables) - set(expected))[:5]}, only in "
-        f"pxcore {sorted(set(expected) - set(variables))[:5]}, shapes differ "
-        f"{[k for k in expected if variables.get(k, expected[k]) != expected[k]][:5]}")
-
-
 def _deeplab(preset: str, num_classes: int) -> dict[str, float]:
     paddlex = str(require("paddlex"))
     built = call_tool("deeplab", "make_layouts", "build", preset, num_classes)
     static = call_tool("deeplab", "make_layouts", "run_static", paddlex, built["args"],
                        built["archive"], built["image"], env=LEGACY_STATIC)
     manifest = built["manifest"]
-    _same_variables(preset, static["variables"], manifest["pdparams"], manifest["legacy"])
+    check_variables(preset, static["variables"], manifest["pdparams"], manifest["legacy"])
     return {"through weight_aliases()": relative_difference(built["ours"], static["logits"])}
 
 
@@ -68,7 +60,7 @@ def _unet_like(family: str, preset: str, num_classes: int, module: str, factory:
     static = paddlex_segmentation.static_run(paddlex, module, factory,
                                              {"num_classes": num_classes, **overrides},
                                              built["archive"], image)
-    _same_variables(preset, static["variables"], built["shapes"], built["legacy"])
+    check_variables(preset, static["variables"], built["shapes"], built["legacy"])
     recorded = static["recorded"]
     theirs = [next(v for kind, _, v in recorded if kind == "softmax")]
     aux = len(overrides.get("multi_loss_weight", [1.0])) - 1
@@ -92,7 +84,7 @@ def _hrnet() -> dict[str, float]:
         archive = built["archive"]
         static = call_tool("hrnet", "make_seg_layouts", "run_static", paddlex, corners, archive,
                            built["image"], env=LEGACY_STATIC)
-        _same_variables("HRNet_W18_seg", static["variables"], built["shapes"], built["legacy"])
+        check_variables("HRNet_W18_seg", static["variables"], built["shapes"], built["legacy"])
         differences[f"fuse_upsample={fuse_upsample!r}"] = relative_difference(built["logits"],
                                                                               static["logits"])
     return differences
