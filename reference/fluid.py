@@ -155,11 +155,15 @@ def install(*, resize: str = "fluid", static_shapes: bool = False,
     def interpolate(method, input, out_shape=None, scale=None, name=None, actual_shape=None,
                     align_corners=True, align_mode=1, data_format="NCHW"):
         dynamic = isinstance(out_shape, list | tuple) and not all(isinstance(d, int) for d in out_shape)
-        if dynamic or (out_shape is not None and not isinstance(out_shape, list | tuple)):
+        dynamic = dynamic or (out_shape is not None and not isinstance(out_shape, list | tuple))
+        if dynamic and resize == "pxcore":
+            # a size read from another map's shape (HRFPN) which ``scale`` gives statically
+            if scale is None or min(input.shape[2:]) < 0:
+                raise NotImplementedError("resize='pxcore' takes static sizes, or a scale of a static map")
+            out_shape, dynamic = None, False
+        if dynamic:
             # Paddle 1.x's op with its size a tensor read from another's shape
             size = out_shape if not isinstance(out_shape, list | tuple) else size_tensor(out_shape)
-            if resize == "pxcore":
-                raise NotImplementedError("resize='pxcore' takes static sizes only")
             out = op(f"{method}_interp", {"interp_method": method, "align_corners": align_corners,
                                            "align_mode": align_mode, "out_h": -1, "out_w": -1,
                                            "data_layout": data_format},

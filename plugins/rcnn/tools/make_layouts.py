@@ -20,7 +20,7 @@ input, so a misplaced tensor anywhere shows in the outputs):
 1. builds the row's static network (PaddleDetection ``release/0.5`` for the rows whose
    archives it published, PaddleX 1.3.0 for PaddleX's own ``faster_rcnn_r18_fpn_1x``,
    ``mask_rcnn_r18_fpn_1x`` and ``mask_rcnn_hrnetv2p_w18_2x``) in Paddle 3's legacy static
-   mode, through a stand-in for the removed ``paddle.fluid`` (the YOLOv3 tool's, extended):
+   mode, through reference/fluid.py's stand-in for the removed ``paddle.fluid``:
    backbone, FPN / HRFPN, the RPN head on every level, the box head and predictor on a
    batch of RoI features given as an input, the mask head likewise. Its variables must be
    exactly the manifest's legacy names and shapes, its anchors (Paddle's own
@@ -41,9 +41,8 @@ Where a reference computes differently (HRNet's upsampling in 0.x; 2.6's variant
 Res5Head on the ResNet50_vd C4 row) the equality is checked with that one op made alike
 and the difference is measured with it as published; both go to "notes".
 
-Needs paddlepaddle 3.3, pxcore with pxcore-rcnn (and pxcore-yolov3's tool, whose fluid
-stand-in this extends), and three references (nothing else of them is imported; their
-other imports are stubbed):
+Needs paddlepaddle 3.3, pxcore with pxcore-rcnn, and three references (nothing else of
+them is imported; their other imports are stubbed):
 
     pip install --no-deps --target /work/refdet paddledet==2.6.0   # -> /work/refdet/ppdet
     git clone https://github.com/PaddlePaddle/PaddleDetection && \\
@@ -64,9 +63,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
-import multiprocessing
-import os
 import sys
 import types
 from pathlib import Path
@@ -74,13 +70,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from reference import fluid, manifests
+from reference.fluid import Stub, module, package
+from reference.harness import TOLERANCE, relative_difference, same_names
+from reference.tools import LEGACY_STATIC, run_in_child
+
 PPDET_STATIC = "PaddleDetection release/0.5 (commit ed2ffa08, 2021-11-19)"
 PADDLEX_STATIC = "PaddleX 1.3.0 (commit 13e0678c)"
 PPDET_26 = "PaddleDetection 2.6.0 (the paddledet wheel)"
 SIZE = 128  # input pixels: P6 is 2x2
 ROIS = 3
 NUM_CLASSES = 80
-YOLOV3_TOOL = Path(__file__).resolve().parents[2] / "yolov3" / "tools" / "make_layouts.py"
 
 
 class Row(NamedTuple):
@@ -156,121 +156,7 @@ def _describe(arch: str) -> Net:
                [list(s) for s in (FPN_ANCHOR_SIZES if fpn else C4_ANCHOR_SIZES)], [0.5, 1.0, 2.0])
 
 
-def _module(name: str, **attributes) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    sys.modules[name] = module
-    return module
-
-
-def _package(name: str, path: Path) -> None:
-    _module(name, __path__=[str(path)])  # its __init__ (which imports everything) never runs
-
-
-class _Stub:
-    """A class a reference only names (NMS, losses, target assigners...)."""
-
-    def __init__(self, *args, **kwargs):
-        self.__dict__.update(kwargs)
-
-
 # --- the static networks in Paddle 3's legacy static mode --------------------------------
-
-def _install_fluid_stand_in(semantics: str) -> None:
-    """The YOLOv3 tool's ``paddle.fluid`` stand-in, with what R-CNN's static code calls
-    besides: fc, conv2d_transpose, affine_channel, create_parameter, slice, Paddle 1.x's
-    resize_nearest / resize_bilinear and anchor_generator, permissive initializers.
-
-    ``semantics`` "fluid" resizes as Paddle 1.x did (``align_corners`` True unless the
-    caller says otherwise; bilinear with ``align_mode`` 1), "pxcore" as pxcore does
-    (nearest: floor; bilinear: half-pixel)."""
-    import paddle
-    import paddle.nn.functional as F
-    from paddle.base.layer_helper import LayerHelper
-
-    spec = importlib.util.spec_from_file_location("_yolov3_make_layouts", YOLOV3_TOOL)
-    yolov3_tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(yolov3_tool)
-    yolov3_tool._install_fluid_stand_in()
-    fluid = paddle.fluid
-    layers = fluid.layers
-
-    def op(op_type, attrs=None, outputs=("Out",), **inputs):
-        helper = LayerHelper(op_type)
-        made = {k: helper.create_variable_for_type_inference("float32") for k in outputs}
-        helper.append_op(type=op_type, inputs=inputs, outputs=made, attrs=attrs or {})
-        return made[outputs[0]] if len(outputs) == 1 else [made[k] for k in outputs]
-
-    def activate(x, name):
-        return {None: lambda v: v, "relu": F.relu}[name](x)
-
-    def fc(input, size, act=None, name=None, param_attr=None, bias_attr=None, num_flatten_dims=1):
-        return activate(paddle.static.nn.fc(input, size, num_flatten_dims=num_flatten_dims,
-                                            weight_attr=param_attr, bias_attr=bias_attr), act)
-
-    def conv2d_transpose(input, num_filters, output_size=None, filter_size=None, padding=0,
-                         stride=1, dilation=1, groups=None, param_attr=None, bias_attr=None,
-                         use_cudnn=True, act=None, name=None):
-        return activate(paddle.static.nn.conv2d_transpose(
-            input, num_filters, filter_size=filter_size, padding=padding, stride=stride,
-            dilation=dilation, groups=groups, param_attr=param_attr, bias_attr=bias_attr), act)
-
-    def affine_channel(x, scale=None, bias=None, data_layout="NCHW", name=None, act=None):
-        return activate(op("affine_channel", {"data_layout": data_layout}, X=x, Scale=scale,
-                           Bias=bias), act)
-
-    def create_parameter(shape, dtype, name=None, attr=None, is_bias=False, default_initializer=None):
-        return paddle.static.create_parameter(shape, dtype, attr=attr, is_bias=is_bias,
-                                              default_initializer=default_initializer)
-
-    def _size(input, out_shape, scale):
-        # every shape here is static: the image's size is fixed when the program is built
-        if isinstance(out_shape, list | tuple) and all(isinstance(d, int) for d in out_shape):
-            return [int(d) for d in out_shape]
-        return [int(input.shape[2] * scale), int(input.shape[3] * scale)]
-
-    def resize(method, input, out_shape=None, scale=None, name=None, actual_shape=None,
-               align_corners=True, align_mode=1, data_format="NCHW"):
-        size = _size(input, out_shape, scale)
-        if semantics == "pxcore":
-            if method == "nearest":
-                return F.interpolate(input, size=size, mode="nearest")
-            return F.interpolate(input, size=size, mode="bilinear", align_corners=False)
-        return op(f"{method}_interp", {"out_h": size[0], "out_w": size[1], "interp_method": method,
-                                        "align_corners": align_corners, "align_mode": align_mode},
-                  X=input)
-
-    def anchor_generator(input, anchor_sizes=None, aspect_ratios=None, variance=(0.1, 0.1, 0.2, 0.2),
-                         stride=None, offset=0.5, name=None):
-        return op("anchor_generator", {"anchor_sizes": [float(s) for s in anchor_sizes],
-                                       "aspect_ratios": [float(r) for r in aspect_ratios],
-                                       "variances": [float(v) for v in variance],
-                                       "stride": [float(s) for s in stride], "offset": float(offset)},
-                  outputs=("Anchors", "Variances"), Input=input)
-
-    def cast(x, dtype):
-        return paddle.cast(x, dtype)
-
-    layers.fc = fc
-    layers.conv2d_transpose = conv2d_transpose
-    layers.affine_channel = affine_channel
-    layers.create_parameter = create_parameter
-    layers.resize_nearest = lambda *a, **k: resize("nearest", *a, **k)
-    layers.resize_bilinear = lambda *a, **k: resize("bilinear", *a, **k)
-    layers.anchor_generator = anchor_generator
-    layers.slice = lambda input, axes, starts, ends: paddle.slice(input, axes, starts, ends)
-    layers.cast = cast
-    for unused in ("box_coder", "generate_proposals", "rpn_target_assign", "roi_align",
-                   "roi_pool", "multiclass_nms", "generate_proposal_labels", "generate_mask_labels",
-                   "distribute_fpn_proposals", "collect_fpn_proposals", "sequence_expand", "box_clip"):
-        setattr(layers, unused, None)  # named in class bodies, never run here
-
-    def initializer(*args, **kwargs):  # the values are all overwritten
-        return paddle.nn.initializer.Constant(float(args[0]) if args else 0.0)
-
-    for name in ("Xavier", "Normal", "MSRA", "Constant", "ConstantInitializer", "Uniform", "NormalInitializer"):
-        setattr(fluid.initializer, name, initializer)
-
 
 def _flatten_dict(features) -> list:
     return list(features.values()) if isinstance(features, dict) else list(features)
@@ -279,14 +165,14 @@ def _flatten_dict(features) -> list:
 def _stub_ppdet_05(root: Path) -> dict:
     """PaddleDetection 0.5's modules as the zoo's rows build them."""
     modeling = root / "ppdet" / "modeling"
-    _package("ppdet", root / "ppdet")
-    _package("ppdet.modeling", modeling)
+    package("ppdet", root / "ppdet")
+    package("ppdet.modeling", modeling)
     for sub in ("backbones", "anchor_heads", "roi_heads"):
-        _package(f"ppdet.modeling.{sub}", modeling / sub)
+        package(f"ppdet.modeling.{sub}", modeling / sub)
     identity = lambda cls: cls  # noqa: E731
-    _module("ppdet.core", __path__=[])
-    _module("ppdet.core.workspace", register=identity, serializable=identity)
-    _module("ppdet.experimental", mixed_precision_global_state=lambda: None)
+    module("ppdet.core", __path__=[])
+    module("ppdet.core.workspace", register=identity, serializable=identity)
+    module("ppdet.experimental", mixed_precision_global_state=lambda: None)
 
     class AnchorGenerator:
         def __init__(self, stride=(16.0, 16.0), anchor_sizes=(32, 64, 128, 256, 512),
@@ -301,11 +187,11 @@ def _stub_ppdet_05(root: Path) -> dict:
                 input, anchor_sizes or self.anchor_sizes, self.aspect_ratios, self.variance,
                 stride or self.stride)
 
-    _module("ppdet.modeling.ops", AnchorGenerator=AnchorGenerator, RPNTargetAssign=_Stub,
-            GenerateProposals=_Stub, MultiClassNMS=_Stub, ConvNorm=None)
-    _module("ppdet.modeling.losses", SmoothL1Loss=_Stub)
-    _module("ppdet.modeling.backbones.nonlocal_helper", add_space_nonlocal=None)
-    _module("ppdet.modeling.backbones.gc_block", add_gc_block=None)
+    module("ppdet.modeling.ops", AnchorGenerator=AnchorGenerator, RPNTargetAssign=Stub,
+            GenerateProposals=Stub, MultiClassNMS=Stub, ConvNorm=None)
+    module("ppdet.modeling.losses", SmoothL1Loss=Stub)
+    module("ppdet.modeling.backbones.nonlocal_helper", add_space_nonlocal=None)
+    module("ppdet.modeling.backbones.gc_block", add_gc_block=None)
     return {"resnet": "ppdet.modeling.backbones.resnet", "hrnet": "ppdet.modeling.backbones.hrnet",
             "fpn": "ppdet.modeling.backbones.fpn", "hrfpn": "ppdet.modeling.backbones.hrfpn",
             "rpn": "ppdet.modeling.anchor_heads.rpn_head", "bbox": "ppdet.modeling.roi_heads.bbox_head",
@@ -315,14 +201,14 @@ def _stub_ppdet_05(root: Path) -> dict:
 def _stub_paddlex_13(root: Path) -> dict:
     """PaddleX 1.3's modules as its MaskRCNN / FasterRCNN build its rows."""
     nets = root / "paddlex" / "cv" / "nets"
-    _package("paddlex", root / "paddlex")
-    _package("paddlex.cv", root / "paddlex" / "cv")
-    _package("paddlex.cv.nets", nets)
-    _package("paddlex.cv.nets.detection", nets / "detection")
-    _package("paddlex.cv.nets.detection.loss", nets / "detection" / "loss")
-    _module("paddlex.cv.nets.detection.loss.diou_loss", DiouLoss=_Stub)
-    _module("paddlex.cv.nets.detection.ops", MultiClassNMS=_Stub, MatrixNMS=_Stub,
-            MultiClassSoftNMS=_Stub, MultiClassDiouNMS=_Stub)
+    package("paddlex", root / "paddlex")
+    package("paddlex.cv", root / "paddlex" / "cv")
+    package("paddlex.cv.nets", nets)
+    package("paddlex.cv.nets.detection", nets / "detection")
+    package("paddlex.cv.nets.detection.loss", nets / "detection" / "loss")
+    module("paddlex.cv.nets.detection.loss.diou_loss", DiouLoss=Stub)
+    module("paddlex.cv.nets.detection.ops", MultiClassNMS=Stub, MatrixNMS=Stub,
+            MultiClassSoftNMS=Stub, MultiClassDiouNMS=Stub)
     return {"resnet": "paddlex.cv.nets.resnet", "hrnet": "paddlex.cv.nets.hrnet",
             "fpn": "paddlex.cv.nets.detection.fpn", "hrfpn": "paddlex.cv.nets.detection.fpn",
             "rpn": "paddlex.cv.nets.detection.rpn_head", "bbox": "paddlex.cv.nets.detection.bbox_head",
@@ -382,7 +268,7 @@ def run_static(flavour: str, root: str, row: Row, net: Net, semantics: str,
     import paddle
 
     paddle.enable_static()
-    _install_fluid_stand_in(semantics)
+    fluid.install(resize=semantics)
     modules = (_stub_paddlex_13 if flavour == "paddlex" else _stub_ppdet_05)(Path(root))
     backbone, neck, rpn, bbox, mask = _static_parts(flavour, modules, row, net)
     main, startup = paddle.static.Program(), paddle.static.Program()
@@ -413,19 +299,11 @@ def run_static(flavour: str, root: str, row: Row, net: Net, semantics: str,
                 fetch["mask_logits"] = mask._get_output(mask_roi)
             else:  # C4: the mask head reads the box head's stage-5 map
                 fetch["mask_logits"] = mask._get_output(bbox.get_head_feat())
-    variables = {v.name: [int(d) for d in v.shape] for v in main.list_vars()
-                 if v.persistable and v.name not in ("feed", "fetch")}
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
     names = list(fetch)
-    results = executor.run(main.clone(for_test=True), feed=dict(inputs), fetch_list=[fetch[k] for k in names])
-    outputs = {k: np.asarray(r) for k, r in zip(names, results, strict=True)}
+    results = fluid.run(main, startup, archive, dict(inputs), [fetch[k] for k in names])
+    outputs = dict(zip(names, results, strict=True))
     anchors = {k: v[0, 0] for k, v in outputs.items() if k.startswith("anchors.")}
-    return {"variables": variables, "anchors": anchors,
+    return {"variables": fluid.variables(main), "anchors": anchors,
             "outputs": {k: v for k, v in outputs.items() if not k.startswith("anchors.")}}
 
 
@@ -439,12 +317,12 @@ def _ppdet_26(root: Path, net: Net):
     from paddle import nn
 
     modeling = root / "ppdet" / "modeling"
-    _module("six", moves=types.SimpleNamespace(range=range))  # layers.py's one use
-    _package("ppdet", root / "ppdet")
-    _package("ppdet.modeling", modeling)
+    module("six", moves=types.SimpleNamespace(range=range))  # layers.py's one use
+    package("ppdet", root / "ppdet")
+    package("ppdet.modeling", modeling)
     for sub in ("backbones", "necks", "heads", "proposal_generator"):
-        _package(f"ppdet.modeling.{sub}", modeling / sub)
-    _module("ppdet.modeling.losses", __path__=[])
+        package(f"ppdet.modeling.{sub}", modeling / sub)
+    module("ppdet.modeling.losses", __path__=[])
     backbones = importlib.import_module(f"ppdet.modeling.backbones.{net.backbone.lower()}")
     necks = importlib.import_module("ppdet.modeling.necks." + ("hrfpn" if net.backbone == "HRNet" else "fpn"))
     rpn_head = importlib.import_module("ppdet.modeling.proposal_generator.rpn_head")
@@ -715,38 +593,26 @@ def load_static(arch: str, archive: dict[str, np.ndarray], inputs: dict) -> dict
 
 # --- checking and writing ----------------------------------------------------------------
 
-def _close(outputs: dict, expected: dict, tolerance: float = 1e-4) -> bool:
+def _gaps(outputs: dict, expected: dict) -> dict[str, float]:
+    """Each output's ``relative_difference`` from the reference's."""
+    if outputs.keys() != expected.keys():
+        raise AssertionError(f"outputs {sorted(outputs)} != the reference's {sorted(expected)}")
+    return {k: relative_difference(outputs[k], expected[k]) for k in expected}
+
+
+def _gap(outputs: dict, expected: dict) -> float:
+    return max(_gaps(outputs, expected).values())
+
+
+def _check(outputs: dict, expected: dict, what: str, tolerance: float = TOLERANCE) -> None:
     """Equal up to float32 rounding, relative to each output's largest value. The static
     program (other kernels, affine_channel for batch norm) gets 1e-2: these random deep
     nets amplify rounding (pxcore against itself with its batch norms folded into affine
     channels, the same function, differs by up to 2e-3 on ResNet101_vd-FPN), while a
     misplaced tensor differs by the order of the values."""
-    return outputs.keys() == expected.keys() and all(
-        outputs[k].shape == expected[k].shape
-        and np.allclose(outputs[k], expected[k], rtol=tolerance,
-                        atol=tolerance * max(np.abs(expected[k]).max(), 1e-6))
-        for k in expected)
-
-
-def _gap(outputs: dict, expected: dict) -> float:
-    return max(float(np.abs(outputs[k] - expected[k]).max() / max(np.abs(expected[k]).max(), 1e-6))
-               for k in expected if k in outputs and outputs[k].shape == expected[k].shape)
-
-
-def _worst(outputs: dict, expected: dict) -> str:
-    gaps = {k: float(np.abs(outputs[k] - expected[k]).max() / max(np.abs(expected[k]).max(), 1e-6))
-            for k in expected if k in outputs and outputs[k].shape == expected[k].shape}
-    shapes = [k for k in expected if k not in outputs or outputs[k].shape != expected[k].shape]
-    return f"relative gaps {sorted(gaps.items(), key=lambda kv: -kv[1])[:4]}, shapes differ {shapes}"
-
-
-def _run(context, function, *args):
-    pool = context.Pool(1)
-    try:
-        return pool.apply(function, args)
-    finally:
-        pool.close()  # close and join: terminating makes Paddle print a fatal-signal report
-        pool.join()
+    gaps = _gaps(outputs, expected)
+    worst = sorted(((k, f"{v:.3g}") for k, v in gaps.items() if v > tolerance), key=lambda kv: kv[1])
+    assert not worst, f"{what} (relative gaps over {tolerance:g}: {worst[:4]})"
 
 
 def _check_anchors(arch: str, static_anchors: dict, model_cells: list, strides: list[int],
@@ -772,39 +638,29 @@ def _check_anchors(arch: str, static_anchors: dict, model_cells: list, strides: 
 
 
 def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: str) -> dict:
-    context = multiprocessing.get_context("spawn")
-    built = _run(context, build, arch, row, ppdet)
+    built = run_in_child(build, arch, row, ppdet)
     manifest, net, notes = built["manifest"], built["net"], built["notes"]
-    assert _close(built["ours_26"], built["expected_26"]), (
-        f"{arch}: PaddleDetection 2.6 differs from pxcore: {_worst(built['ours_26'], built['expected_26'])}")
-    assert _close(built["by_26_alias"], built["expected_26"]), f"{arch}: 2.x names misplace tensors"
+    _check(built["ours_26"], built["expected_26"], f"{arch}: PaddleDetection 2.6 differs from pxcore")
+    _check(built["by_26_alias"], built["expected_26"], f"{arch}: 2.x names misplace tensors")
 
-    by_static = _run(context, load_static, arch, built["archive"], built["inputs"])
-    assert _close(by_static, built["ours_static"]), f"{arch}: from_static misplaces tensors"
+    by_static = run_in_child(load_static, arch, built["archive"], built["inputs"])
+    _check(by_static, built["ours_static"], f"{arch}: from_static misplaces tensors")
 
     hrnet = net.backbone == "HRNet"
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
-    try:
-        # HRNet's upsampling in 0.x / PaddleX differs from pxcore's (measured below): the
-        # equality is checked with pxcore's resizing in the static program
-        semantics = "pxcore" if hrnet else "fluid"
-        static = _run(context, run_static, row.static, static_roots[row.static], row, net,
-                      semantics, built["archive"], built["inputs"])
-        published = (_run(context, run_static, row.static, static_roots[row.static], row, net,
-                          "fluid", built["archive"], built["inputs"]) if hrnet else static)
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    # HRNet's upsampling in 0.x / PaddleX differs from pxcore's (measured below): the
+    # equality is checked with pxcore's resizing in the static program
+    semantics = "pxcore" if hrnet else "fluid"
+    static = run_in_child(run_static, row.static, static_roots[row.static], row, net,
+                          semantics, built["archive"], built["inputs"], env=LEGACY_STATIC)
+    published = (run_in_child(run_static, row.static, static_roots[row.static], row, net,
+                              "fluid", built["archive"], built["inputs"], env=LEGACY_STATIC)
+                 if hrnet else static)
     shapes = {name: manifest["pdparams"][key] for name, key in manifest["legacy"].items()}
     shapes.update(manifest["legacy_converted"])  # the archive's shapes, before conversion
-    assert static["variables"] == shapes, (
-        f"{arch}: the static program's variables differ from the legacy names: only in the program "
-        f"{sorted(set(static['variables']) - set(shapes))[:5]}, only in the manifest "
-        f"{sorted(set(shapes) - set(static['variables']))[:5]}, shapes differ "
-        f"{[k for k in shapes if static['variables'].get(k, shapes[k]) != shapes[k]][:5]}")
+    same_names(static["variables"], shapes, f"{arch}: the static program's variables", "the legacy names")
     as_ours = _static_as_ours(static["outputs"], built["order"])
-    assert _close(as_ours, built["ours_static"], 1e-2), (
-        f"{arch}: the static program, given the archive by name, differs from pxcore: "
-        f"{_worst(as_ours, built['ours_static'])}")
+    _check(as_ours, built["ours_static"], f"{arch}: the static program, given the archive by name, "
+           "differs from pxcore", tolerance=1e-2)
     size_gap, shift = _check_anchors(arch, static["anchors"], built["cells"], built["strides"],
                                      built["order"])
     notes.append(f"the static RPN was trained on Paddle 1.x's anchor_generator's anchors: centred "
@@ -848,24 +704,19 @@ def verify(arch: str, row: Row, ppdet: str, static_roots: dict[str, str], tool: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reference.manifests import dumps
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ppdet", required=True, help="PaddleDetection 2.6.0's root (holding ppdet/)")
     parser.add_argument("--ppdet-static", dest="ppdet_static", required=True,
                         help=f"a tree of {PPDET_STATIC} holding ppdet/modeling/")
     parser.add_argument("--paddlex-static", dest="paddlex_static", required=True,
                         help=f"a tree of {PADDLEX_STATIC} holding paddlex/cv/nets/")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    manifests.add_out_argument(parser, "rcnn")
     parser.add_argument("rows", nargs="*", default=list(ROWS))
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     roots = {"ppdet": args.ppdet_static, "paddlex": args.paddlex_static}
     for arch in args.rows:
         result = verify(arch, ROWS[arch], args.ppdet, roots, tool="plugins/rcnn/tools/make_layouts.py")
-        path = args.out / f"{arch}.json"
-        path.write_text(dumps(result["manifest"]), encoding="utf-8")
-        print("\n".join(result["report"]), f"\n  -> {path}", flush=True)
+        manifests.publish(args.out, arch, result)
     return 0
 
 
