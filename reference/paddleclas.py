@@ -45,7 +45,7 @@ import numpy as np
 from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
 
 from . import fluid
-from .manifests import write
+from .manifests import publish
 from .tools import LEGACY_STATIC, run_in_child
 
 PADDLECLAS_STATIC = "PaddleClas release/static (commit fc43c914, 2022-06-21)"
@@ -119,6 +119,23 @@ def run_static_reference(paddleclas_static: str, reference: Reference, archive: 
     main, startup, logits = _static_program(Path(paddleclas_static), module, factory, size)
     (out,) = fluid.run(main, startup, archive, {"image": image}, [logits])
     return {"variables": fluid.variables(main), "logits": out}
+
+
+def legacy_names_by_order(arch: str, reference, named) -> dict[str, str]:
+    """{static variable name: 2.6 key}: PaddleClas 2.0's network ``named`` (whose tensors
+    carry the static names) paired with 2.6's ``reference`` tensor by tensor, in order;
+    every pair must have one shape and one kind (weight, bias, mean...)."""
+    ours, theirs = reference.state_dict(), named.state_dict()
+    assert len(ours) == len(theirs), f"{arch}: {len(ours)} tensors in 2.6, {len(theirs)} named"
+    legacy = {}
+    for (key, tensor), (named_key, named_tensor) in zip(ours.items(), theirs.items(), strict=True):
+        assert list(tensor.shape) == list(named_tensor.shape), (
+            f"{arch}: {key} {tensor.shape} pairs with {named_key} {named_tensor.shape}")
+        assert key.rsplit(".", 1)[-1] == named_key.rsplit(".", 1)[-1], (
+            f"{arch}: {key} pairs with {named_key}, another kind of tensor")
+        assert named_tensor.name not in legacy, f"{arch}: legacy name {named_tensor.name} twice"
+        legacy[named_tensor.name] = key
+    return legacy
 
 
 def random_named_state(named_shapes, seed: int) -> dict[str, np.ndarray]:
@@ -252,14 +269,13 @@ def run(argv: list[str] | None, *, references: dict[str, Reference], also_agree:
                         help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
     parser.add_argument("--paddleclas-static", dest="paddleclas_static", required=True,
                         help=f"a tree of {PADDLECLAS_STATIC} holding ppcls/modeling/architectures/")
-    parser.add_argument("--out", type=Path, default=layouts)
+    parser.add_argument("--out", type=Path, default=layouts, help="the folder to write to")
     parser.add_argument("models", nargs="*", default=list(references))
     args = parser.parse_args(argv)
     for arch in args.models:
         result = verify(arch, references[arch], args.paddleclas, args.paddleclas_static,
                         also_agree=also_agree, tool=tool)
-        path = write(args.out / f"{arch}.json", result["manifest"])
-        print("\n".join(result["report"]), f"\n  -> {path}")
+        publish(args.out, arch, result)
     return 0
 
 
@@ -274,11 +290,10 @@ def run_with_paddleclas_20(argv: list[str] | None, *, build_manifest, models: li
                         help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
     parser.add_argument("--paddleclas-2.0", dest="paddleclas_20", required=True,
                         help=f"a tree of {paddleclas_20} holding ppcls/modeling/architectures/")
-    parser.add_argument("--out", type=Path, default=layouts)
+    parser.add_argument("--out", type=Path, default=layouts, help="the folder to write to")
     parser.add_argument("models", nargs="*", default=models)
     args = parser.parse_args(argv)
     for model in args.models:
         result = run_in_child(build_manifest, model, args.paddleclas, args.paddleclas_20)
-        path = write(args.out / f"{model}.json", result["manifest"])
-        print("\n".join(result["report"]), f"\n  -> {path}")
+        publish(args.out, model, result)
     return 0

@@ -41,7 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from reference.paddleclas import load_module, paddleclas_26, run_with_paddleclas_20
+from reference.paddleclas import (
+    legacy_names_by_order,
+    load_module,
+    paddleclas_26,
+    run_with_paddleclas_20,
+)
 
 LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 PADDLECLAS_20 = "PaddleClas release/2.0 (commit 3384dcaa, 2021-04-12)"
@@ -95,15 +100,7 @@ def build_manifest(arch: str, paddleclas: str, paddleclas_20: str) -> dict:
 
     ours = reference.state_dict()
     theirs = named.state_dict()
-    assert len(ours) == len(theirs), f"{arch}: {len(ours)} tensors in 2.6, {len(theirs)} named"
-    legacy = {}
-    for (key, tensor), (named_key, named_tensor) in zip(ours.items(), theirs.items(), strict=True):
-        assert list(tensor.shape) == list(named_tensor.shape), (
-            f"{arch}: {key} {tensor.shape} pairs with {named_key} {named_tensor.shape}")
-        assert key.rsplit(".", 1)[-1] == named_key.rsplit(".", 1)[-1], (
-            f"{arch}: {key} pairs with {named_key}, another kind of tensor")
-        assert named_tensor.name not in legacy, f"{arch}: legacy name {named_tensor.name} twice"
-        legacy[named_tensor.name] = key
+    legacy = legacy_names_by_order(arch, reference, named)
 
     # Behaviour: the legacy archive read by name vs. read through the mapping.
     rng = np.random.default_rng(0)
