@@ -6,7 +6,7 @@ fixtures without a conftest; the helpers are imported from here. Loading it impo
 neither paddle nor numpy: they are imported when a fixture or helper runs.
 
 Fixtures: ``scratch``. Helpers: ``conformance_test``, ``by_model``, ``slow_marks``,
-``runtime_round_trips``, ``check_entry_point``, ``check_classifier_presets``,
+``runtime_round_trips``, ``layout_manifests``, ``check_entry_point``, ``check_classifier_presets``,
 ``check_segmenter_preset``, ``check_parameter_count``, ``check_weights_refused``,
 ``save_pdparams``, ``write_legacy_archive``, ``check_backbone_takes_classifier_weights``,
 ``check_backbone_takes_legacy_archive`` and ``check_detector_export``.
@@ -165,6 +165,20 @@ def check_segmenter_preset(name: str, distribution: str, paddlex: Mapping, input
 
 
 # --- building and weights -------------------------------------------------------------
+
+def layout_manifests(test_file: str | Path) -> Callable[[str], dict]:
+    """``manifest_for(name)``: the layout manifest ``layouts/<name>.json`` beside the test
+    module ``test_file`` (its ``__file__``), read by ``pxcore.testing.layouts.load_manifest``
+    (a fresh dict each call). In a test module: ``manifest_for = layout_manifests(__file__)``."""
+    folder = Path(test_file).parent / "layouts"
+
+    def manifest_for(name: str) -> dict:
+        from .layouts import load_manifest
+
+        return load_manifest(folder / f"{name}.json")
+
+    return manifest_for
+
 
 def check_parameter_count(name: str, expected: int, manifest: Mapping) -> None:
     """The preset ``name`` (its defaults) has ``expected`` values, BatchNorm statistics

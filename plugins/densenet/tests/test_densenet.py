@@ -4,8 +4,6 @@ tests/layouts/ by tools/make_layouts.py from the reference implementations."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import paddle
 import pytest
@@ -13,11 +11,10 @@ import pytest
 import pxcore
 from pxcore.errors import PxError, WeightsError
 from pxcore.testing import pytest_plugin as kit
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
+from pxcore.testing.layouts import check_weight_layouts, random_state
 from pxcore_densenet.plugin import ARCHITECTURES
 
 DIST = "pxcore-densenet"
-LAYOUTS = Path(__file__).parent / "layouts"
 
 # With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's sizes.
 PARAMETER_COUNTS = {
@@ -33,10 +30,7 @@ LEVELS = {  # (channels, stride) of C2..C5
 # Building, converting or loading these takes several seconds each on two cores.
 SLOW = {"DenseNet161", "DenseNet201"}
 
-
-def manifest_for(name: str) -> dict:
-    return load_manifest(LAYOUTS / f"{name}.json")
-
+manifest_for = kit.layout_manifests(__file__)
 
 test_conformance = kit.conformance_test(DIST, slow=SLOW)
 

@@ -11,11 +11,10 @@ import pytest
 import pxcore
 from pxcore.errors import WeightsError
 from pxcore.testing import pytest_plugin as kit
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
+from pxcore.testing.layouts import check_weight_layouts, random_state
 from pxcore.weights import write_legacy_tensor
 
 DIST = "pxcore-mobilenet"
-LAYOUTS = Path(__file__).parent / "layouts"
 
 # With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's counts.
 PARAMETERS = {
@@ -31,6 +30,8 @@ MODELS = {name: name for name in PARAMETERS} | {
 }
 
 
+manifest_for = kit.layout_manifests(__file__)
+
 # The _ssld rows build exactly their architecture's spec
 # (test_ssld_rows_build_their_architectures_spec): the checks on it are the checks on them.
 test_conformance = kit.conformance_test(DIST, leave_out=[name for name, arch in MODELS.items() if name != arch])
@@ -43,7 +44,7 @@ def test_registers_every_zoo_row_and_architecture():
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_parameter_count(name):
-    kit.check_parameter_count(name, PARAMETERS[MODELS[name]], load_manifest(LAYOUTS / f"{MODELS[name]}.json"))
+    kit.check_parameter_count(name, PARAMETERS[MODELS[name]], manifest_for(MODELS[name]))
 
 
 def test_ssld_rows_build_their_architectures_spec():
@@ -67,14 +68,14 @@ def test_ssld_rows_build_their_architectures_spec():
 
 @pytest.mark.parametrize("name", list(PARAMETERS))  # the _ssld rows build these (above)
 def test_takes_the_official_weight_layouts(name, tmp_path):
-    manifest = load_manifest(LAYOUTS / f"{MODELS[name]}.json")
+    manifest = manifest_for(MODELS[name])
     check_weight_layouts({**manifest, "model": name}, tmp_path)
 
 
 @pytest.mark.parametrize("arch", list(PARAMETERS))
 def test_legacy_names_come_from_rules_that_match_the_manifest(arch):
     net = pxcore.create_model(arch).net
-    assert net.weight_aliases() == load_manifest(LAYOUTS / f"{arch}.json")["legacy"]
+    assert net.weight_aliases() == manifest_for(arch)["legacy"]
 
 
 def test_backbone_levels():
@@ -107,7 +108,7 @@ def test_small_inputs():
 
 
 def test_other_class_count_reinitialises_only_the_head(tmp_path):
-    state = random_state(load_manifest(LAYOUTS / "MobileNetV2.json")["pdparams"])
+    state = random_state(manifest_for("MobileNetV2")["pdparams"])
     net = pxcore.create_model("MobileNetV2", num_classes=7, pretrained=kit.save_pdparams(state, tmp_path / "w.pdparams")).net
     loaded = net.state_dict()
     assert list(loaded["out.weight"].shape) == [1280, 7]
@@ -118,7 +119,7 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
     # MobileNetV3_small's archive given to MobileNetV3_large: same naming, other shapes
     folder = tmp_path / "MobileNetV3_small_pretrained"
     folder.mkdir()
-    manifest = load_manifest(LAYOUTS / "MobileNetV3_small.json")
+    manifest = manifest_for("MobileNetV3_small")
     for legacy, key in manifest["legacy"].items():
         write_legacy_tensor(folder / legacy, np.zeros(manifest["pdparams"][key], "float32"))
     kit.check_weights_refused("MobileNetV3_large",
@@ -130,7 +131,7 @@ def test_weights_of_another_model_fail_clearly(tmp_path):
 
 
 def _pdparams(arch: str, folder: Path) -> Path:
-    manifest = load_manifest(LAYOUTS / f"{arch}.json")
+    manifest = manifest_for(arch)
     path = folder / f"{arch}.pdparams"
     paddle.save({k: paddle.zeros(s) for k, s in manifest["pdparams"].items()}, str(path))
     return path

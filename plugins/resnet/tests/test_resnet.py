@@ -3,7 +3,6 @@ weight layouts (PaddleClas .pdparams, the zoo's Paddle 1.x archives) recorded in
 tests/layouts/ by tools/make_layouts.py from the reference implementations."""
 
 import math
-from pathlib import Path
 
 import numpy as np
 import paddle
@@ -12,13 +11,12 @@ import pytest
 import pxcore
 from pxcore.errors import PxError, WeightsError
 from pxcore.testing import pytest_plugin as kit
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
+from pxcore.testing.layouts import check_weight_layouts, random_state
 from pxcore_resnet.legacy_names import legacy_weight_names
 from pxcore_resnet.plugin import ARCHITECTURES, WEIGHT_VARIANTS, architecture_of, model_names
 from pxcore_resnet.resnet import ARCHITECTURES as DEPTHS
 
 DIST = "pxcore-resnet"
-LAYOUTS = Path(__file__).parent / "layouts"
 
 # With 1000 classes, BatchNorm running statistics included: the PaddleClas 2.6 nets' sizes.
 PARAMETER_COUNTS = {
@@ -43,7 +41,7 @@ def is_slow(name: str) -> bool:
 
 
 def manifest_for(model: str) -> dict:
-    return {**load_manifest(LAYOUTS / f"{architecture_name(model)}.json"), "model": model}
+    return {**kit.layout_manifests(__file__)(architecture_name(model)), "model": model}
 
 
 # Less the weight variants (_ssld): each builds exactly its base architecture's spec

@@ -16,12 +16,11 @@ import pxcore
 from pxcore.errors import PxError, WeightsError
 from pxcore.testing import check_static_parity
 from pxcore.testing import pytest_plugin as kit
-from pxcore.testing.layouts import check_weight_layouts, load_manifest, random_state
+from pxcore.testing.layouts import check_weight_layouts, random_state
 from pxcore.weights import fit_state, write_legacy_tensor
 from pxcore_xception.plugin import ARCHITECTURES
 
 DIST = "pxcore-xception"
-LAYOUTS = Path(__file__).parent / "layouts"
 
 # With 1000 classes, BatchNorm running statistics included: PaddleClas 2.6's
 # Xception41_deeplab and Xception65_deeplab.
@@ -32,10 +31,7 @@ PARAMETER_COUNTS = {
 # Building, converting or loading Xception65 takes several seconds on two cores.
 SLOW = {"Xception65"}
 
-
-def manifest_for(name: str) -> dict:
-    return load_manifest(LAYOUTS / f"{name}.json")
-
+manifest_for = kit.layout_manifests(__file__)
 
 test_conformance = kit.conformance_test(DIST, slow=SLOW)
 
