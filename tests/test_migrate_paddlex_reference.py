@@ -150,18 +150,46 @@ V2_PIPELINES = [
 ]
 
 
+def _run_child(source: str, script: Path, *args, timeout: int) -> str:
+    """``source`` saved as ``script`` and run by this Python with ``args`` (Paddle's log
+    quiet); it must exit 0, else its stderr's end is shown. Returns its stdout."""
+    script.write_text(source)
+    result = subprocess.run([sys.executable, str(script), *map(str, args)],
+                            env={**os.environ, "GLOG_minloglevel": "2"}, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _check_saved_logits(folder: Path, network: str, labels: list[str]) -> None:
+    """``folder`` (a directory the reference saved as PaddleX 2.1's save_model does, with
+    its input and logits beside it, or a ``.error`` file where ``network`` did not build)
+    loads with pxcore.load_model, its labels kept, and computes the same logits: the
+    reference checks' measure and tolerance, max |ours - theirs| / max |theirs|."""
+    import paddle
+
+    import pxcore as px
+    from reference.harness import TOLERANCE as RELATIVE
+    from reference.harness import relative_difference
+
+    error = folder.parent / f"{folder.name}.error"
+    assert not error.exists(), f"{network} did not build: {error.read_text()}"
+    model = px.load_model(folder)
+    x = np.load(folder / "input.npy")
+    ours = model.net(paddle.to_tensor(x)).numpy()
+    theirs = np.load(folder / "logits.npy")
+    assert relative_difference(ours, theirs) < RELATIVE, (folder.name, relative_difference(ours, theirs))
+    assert model.labels == labels
+
+
 @pytest.mark.parametrize("ops", V2_PIPELINES, ids=lambda ops: "-".join(n for n, _ in ops))
 def test_paddlex21_transforms_equal_pxcores(ops, tmp_path):
     root = _paddlex2_root()
     images = {f"i{k}": image for k, image in enumerate(_images())}
     np.savez(tmp_path / "in.npz", **images)
-    script = tmp_path / "paddlex2_transforms.py"
-    script.write_text(_CHILD)
-    result = subprocess.run([sys.executable, str(script), str(root), json.dumps(ops),
-                             str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    yml = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = _run_child(_CHILD, tmp_path / "paddlex2_transforms.py", root, json.dumps(ops),
+                        tmp_path / "in.npz", tmp_path / "out.npz", timeout=300)
+    yml = json.loads(stdout.strip().splitlines()[-1])
     theirs = np.load(tmp_path / "out.npz")
     for key, image in images.items():
         ours = _ours(yml, 2, "classifier", image)
@@ -194,11 +222,28 @@ V2_CLASSIFIERS = {
     "AlexNet": ("AlexNet", "model_zoo.alexnet"),
 }
 
+# The child scripts' save_model: ``net`` saved in ``folder`` as PaddleX 2.1's
+# BaseModel.save_model saves it (paddlex/cv/models/base.py: model.pdparams from
+# net.state_dict(), model.yml by yaml.dump of get_model_info's keys), with the input
+# ``x`` and the reference's ``logits`` on it beside them.
+_SAVE_MODEL = textwrap.dedent("""
+    def save_model(folder, net, x, logits, cls, model_type, labels, init_params, transforms):
+        folder.mkdir(parents=True)
+        paddle.save(net.state_dict(), str(folder / "model.pdparams"))
+        info = {"version": "2.1.0", "Model": cls,
+                "_Attributes": {"model_type": model_type, "num_classes": len(labels),
+                                "labels": labels, "fixed_input_shape": None},
+                "_init_params": init_params, "Transforms": transforms,
+                "completed_epochs": 1, "status": "Normal"}
+        (folder / "model.yml").write_text(yaml.dump(info))
+        np.save(folder / "input.npy", x)
+        np.save(folder / "logits.npy", logits)
+""")
+
 # Builds each PaddleX 2.1 network from its bundled ppcls (package __init__s skipped, the
 # pretrained-weight download helpers stubbed: nothing is downloaded), gives it random
-# weights and batch-norm statistics, saves it as BaseModel.save_model does (model.pdparams
-# from net.state_dict(), model.yml by yaml.dump of get_model_info's keys) and its logits on
-# a fixed input.
+# weights and batch-norm statistics, saves it as BaseModel.save_model does (save_model) and
+# its logits on a fixed input.
 _CLASSIFIERS_CHILD = textwrap.dedent("""
     import json, sys, types, importlib
     from pathlib import Path
@@ -232,17 +277,8 @@ _CLASSIFIERS_CHILD = textwrap.dedent("""
                                     else rng.standard_normal(v.shape) * 0.05).astype("float32")
                                 for k, v in net.state_dict().items()})
             net.eval()
-            folder = out / cls
-            folder.mkdir(parents=True)
-            paddle.save(net.state_dict(), str(folder / "model.pdparams"))
-            info = {"version": "2.1.0", "Model": cls,
-                    "_Attributes": {"model_type": "classifier", "num_classes": 5,
-                                    "labels": list("abcde"), "fixed_input_shape": None},
-                    "_init_params": {"num_classes": 5}, "Transforms": transforms,
-                    "completed_epochs": 1, "status": "Normal"}
-            (folder / "model.yml").write_text(yaml.dump(info))
-            np.save(folder / "input.npy", x)
-            np.save(folder / "logits.npy", net(paddle.to_tensor(x)).numpy())
+            save_model(out / cls, net, x, net(paddle.to_tensor(x)).numpy(), cls, "classifier",
+                       list("abcde"), {"num_classes": 5}, transforms)
         except Exception as exc:  # reported by the test of that class
             (out / f"{cls}.error").write_text(repr(exc))
 """)
@@ -252,35 +288,14 @@ _CLASSIFIERS_CHILD = textwrap.dedent("""
 def paddlex2_classifiers(tmp_path_factory):
     root = _paddlex2_root()
     out = tmp_path_factory.mktemp("paddlex2-classifiers")
-    script = out / "build.py"
-    script.write_text(_CLASSIFIERS_CHILD)
-    env = {**os.environ, "GLOG_minloglevel": "2"}
-    result = subprocess.run([sys.executable, str(script), str(root), str(out),
-                             json.dumps(V2_CLASSIFIERS)], env=env, capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_child(_SAVE_MODEL + _CLASSIFIERS_CHILD, out / "build.py", root, out, json.dumps(V2_CLASSIFIERS), timeout=900)
     return out
 
 
 @pytest.mark.uses_installed_plugins
 @pytest.mark.parametrize("cls", list(V2_CLASSIFIERS))
 def test_paddlex21_classifier_dir_computes_paddlexs_logits(paddlex2_classifiers, cls):
-    import paddle
-
-    import pxcore as px
-    from reference.harness import TOLERANCE as RELATIVE
-    from reference.harness import relative_difference
-
-    error = paddlex2_classifiers / f"{cls}.error"
-    assert not error.exists(), f"PaddleX 2.1's {cls} did not build: {error.read_text()}"
-    folder = paddlex2_classifiers / cls
-    model = px.load_model(folder)
-    x = np.load(folder / "input.npy")
-    ours = model.net(paddle.to_tensor(x)).numpy()
-    theirs = np.load(folder / "logits.npy")
-    # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
-    assert relative_difference(ours, theirs) < RELATIVE, (cls, relative_difference(ours, theirs))
-    assert model.labels == list("abcde")
+    _check_saved_logits(paddlex2_classifiers / cls, f"PaddleX 2.1's {cls}", list("abcde"))
 
 
 # --- PaddleX 2.1's segmenters: PaddleSeg 2.8's networks ---------------------------------
@@ -307,8 +322,7 @@ V2_SEGMENTERS = {
 # Builds each network as PaddleX 2.1's BaseSegmenter.build_net does
 # (paddleseg.models.<Name>(num_classes, **params), here through reference.segmentation's
 # import of PaddleSeg 2.8), gives it random weights with batch-norm statistics of the
-# input, and saves it as BaseModel.save_model does (paddlex/cv/models/base.py: model.pdparams
-# from net.state_dict(); model.yml by yaml.dump of get_model_info, _init_params keeping
+# input, and saves it as BaseModel.save_model does (save_model; _init_params keeping
 # num_classes and use_mixed_loss only), with its logits (the first of its logit list).
 _SEGMENTERS_CHILD = textwrap.dedent("""
     import json, sys
@@ -332,17 +346,8 @@ _SEGMENTERS_CHILD = textwrap.dedent("""
                 net = paddleseg_network(module, factory, num_classes=3, **args)
             calibrated_state(net, x, forward=lambda n, image: n(paddle.to_tensor(image)))
             net.eval()
-            folder = out / label
-            folder.mkdir(parents=True)
-            paddle.save(net.state_dict(), str(folder / "model.pdparams"))
-            info = {"version": "2.1.0", "Model": cls,
-                    "_Attributes": {"model_type": "segmenter", "num_classes": 3,
-                                    "labels": ["bg", "a", "b"], "fixed_input_shape": None},
-                    "_init_params": {"num_classes": 3, "use_mixed_loss": False},
-                    "Transforms": transforms, "completed_epochs": 1, "status": "Normal"}
-            (folder / "model.yml").write_text(yaml.dump(info))
-            np.save(folder / "input.npy", x)
-            np.save(folder / "logits.npy", net(paddle.to_tensor(x))[0].numpy())
+            save_model(out / label, net, x, net(paddle.to_tensor(x))[0].numpy(), cls, "segmenter",
+                       ["bg", "a", "b"], {"num_classes": 3, "use_mixed_loss": False}, transforms)
         except Exception as exc:  # reported by the test of that network
             (out / f"{label}.error").write_text(repr(exc))
 """)
@@ -354,36 +359,15 @@ def paddleseg_segmenters(tmp_path_factory):
 
     require("paddleseg")  # skips, naming the install command, where it is absent
     out = tmp_path_factory.mktemp("paddlex2-segmenters")
-    script = out / "build.py"
-    script.write_text(_SEGMENTERS_CHILD)
-    env = {**os.environ, "GLOG_minloglevel": "2"}
-    repository = Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, str(script), str(repository), str(out),
-                             json.dumps(V2_SEGMENTERS)], env=env, capture_output=True, text=True,
-                            timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_child(_SAVE_MODEL + _SEGMENTERS_CHILD, out / "build.py", Path(__file__).resolve().parents[1], out,
+               json.dumps(V2_SEGMENTERS), timeout=900)
     return out
 
 
 @pytest.mark.uses_installed_plugins
 @pytest.mark.parametrize("label", list(V2_SEGMENTERS))
 def test_paddlex21_segmenter_dir_computes_paddlesegs_logits(paddleseg_segmenters, label):
-    import paddle
-
-    import pxcore as px
-    from reference.harness import TOLERANCE as RELATIVE
-    from reference.harness import relative_difference
-
-    error = paddleseg_segmenters / f"{label}.error"
-    assert not error.exists(), f"PaddleSeg 2.8's network for {label} did not build: {error.read_text()}"
-    folder = paddleseg_segmenters / label
-    model = px.load_model(folder)
-    x = np.load(folder / "input.npy")
-    ours = model.net(paddle.to_tensor(x)).numpy()
-    theirs = np.load(folder / "logits.npy")
-    # the reference checks' measure and tolerance: max |ours - theirs| / max |theirs|
-    assert relative_difference(ours, theirs) < RELATIVE, (label, relative_difference(ours, theirs))
-    assert model.labels == ["bg", "a", "b"]
+    _check_saved_logits(paddleseg_segmenters / label, f"PaddleSeg 2.8's network for {label}", ["bg", "a", "b"])
 
 
 # PaddleSeg 2.8's ResNet_vd dilated, multi_grid included (PaddleX 2.1's DeepLabV3P passes
@@ -421,12 +405,8 @@ def test_dilated_resnet_vd_with_multi_grid_computes_paddlesegs_levels(tmp_path):
     from reference.harness import relative_difference
 
     require("paddleseg")
-    script = tmp_path / "resnet_vd.py"
-    script.write_text(_RESNET_VD_CHILD)
-    result = subprocess.run([sys.executable, str(script), str(Path(__file__).resolve().parents[1]),
-                             str(tmp_path)], env={**os.environ, "GLOG_minloglevel": "2"},
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    _run_child(_RESNET_VD_CHILD, tmp_path / "resnet_vd.py", Path(__file__).resolve().parents[1], tmp_path,
+               timeout=600)
     theirs_state = paddle.load(str(tmp_path / "resnet.pdparams"))
     x = paddle.to_tensor(np.load(tmp_path / "input.npy"))
     levels = np.load(tmp_path / "levels.npz")
