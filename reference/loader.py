@@ -10,10 +10,21 @@ in more (downloads, loggers, training code) with the attributes the models use.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
+from pathlib import Path
 
 from . import require
+
+
+def load_module(name: str, path: Path) -> types.ModuleType:
+    """The file ``path`` imported as ``name`` (registered, so its own imports find it)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def import_module(package: str, module: str, stubs: dict[str, dict] | None = None) -> types.ModuleType:

@@ -32,7 +32,6 @@ the two PaddleClas trees (nothing else from PaddleClas is imported):
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import logging
 import re
 import sys
@@ -45,6 +44,7 @@ import numpy as np
 from pxcore.testing.random_weights import calibrate_batch_norm, random_tensor
 
 from . import fluid
+from .loader import load_module
 from .manifests import publish
 from .tools import LEGACY_STATIC, run_in_child
 
@@ -61,13 +61,17 @@ class Reference(NamedTuple):
     size: int
 
 
-def load_module(name: str, path: Path) -> types.ModuleType:
-    """The file ``path`` imported as ``name`` (registered, so its own imports find it)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+def add_paddleclas_argument(parser) -> None:
+    """``--paddleclas``: PaddleClas 2.6.0's root, as the tools all take it."""
+    parser.add_argument("--paddleclas", type=Path, required=True,
+                        help="PaddleClas 2.6.0's root (the directory holding ppcls/; "
+                             "python -m reference.install paddleclas puts it in .reference/)")
+
+
+def paddleclas_version(root: Path) -> str:
+    """The version the PaddleClas tree at ``root`` says it is (its version.txt)."""
+    version = Path(root) / "version.txt"
+    return version.read_text().strip() if version.is_file() else "2.6"
 
 
 def paddleclas_26(root: Path, relative: str) -> types.ModuleType:
@@ -82,7 +86,8 @@ def paddleclas_26(root: Path, relative: str) -> types.ModuleType:
                     "ppcls.arch.backbone.model_zoo"):
         if package not in sys.modules:
             module = types.ModuleType(package)
-            module.__path__ = []
+            # the real folder, so subpackages (legendary resnet's base.dbb) load from it
+            module.__path__ = [str(Path(root, *package.split(".")))]
             sys.modules[package] = module
     sys.modules["ppcls.utils"].logger = logging.getLogger("ppcls")
     save_load = types.ModuleType("ppcls.utils.save_load")

@@ -45,15 +45,19 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import subprocess
 import tempfile
 from pathlib import Path
 
-from reference import fluid
+from reference import fluid, manifests
+from reference.history import git_file, module_from_text
 from reference.manifests import dumps
-from reference.paddleclas import load_module, named_agreement, paddleclas_26
+from reference.paddleclas import (
+    add_paddleclas_argument,
+    named_agreement,
+    paddleclas_26,
+    paddleclas_version,
+)
 
-LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MANIFEST_DEPTHS = (121, 161, 201)
 CHECKED_ONLY = (169, 264)
 PADDLECLAS_FILE = "ppcls/arch/backbone/model_zoo/densenet.py"
@@ -63,23 +67,13 @@ PADDLEX = ("release/1.3", "paddlex/cv/nets/densenet.py")
 
 # --- the references ---------------------------------------------------------------------
 
-def git_file(repo: Path, branch: str, path: str) -> tuple[str, str]:
-    """The file's text on ``branch`` and the commit that last changed it there."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                              text=True).stdout
-    return git("show", f"{branch}:{path}"), git("log", "-1", "--format=%H", branch, "--", path).strip()
-
-
 # --- running Paddle 1.x code under reference/fluid.py's recording stand-in ----------------
 
 def recorded_variables(text: str, label: str, build, workdir: Path) -> list[tuple[str, list[int]]]:
     """Run the Paddle 1.x file ``text``: ``build(module, image)`` builds the net."""
     layers = fluid.RecordingLayers()
     with fluid.recording(layers):
-        path = workdir / f"{label}.py"
-        path.write_text(text)
-        build(load_module(label, path), fluid.Var([-1, 3, 224, 224]))
+        build(module_from_text(text, label, workdir), fluid.Var([-1, 3, 224, 224]))
     return layers.params
 
 
@@ -144,19 +138,17 @@ def build_manifest(depth: int, reference_module, recorded: dict[str, list], prov
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paddleclas", type=Path, default=Path("/work/ref/paddleclas"),
-                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
+    add_paddleclas_argument(parser)
     parser.add_argument("--paddleclas-repo", type=Path, required=True,
                         help=f"a git clone of PaddleClas with its {STATIC[0]} branch")
     parser.add_argument("--paddlex-repo", type=Path, required=True,
                         help=f"a git clone of PaddleX with its {PADDLEX[0]} branch")
-    parser.add_argument("--out", type=Path, default=LAYOUTS)
+    manifests.add_out_argument(parser, "densenet")
     args = parser.parse_args(argv)
     logging.getLogger("ppcls").setLevel(logging.ERROR)
 
     reference_module = paddleclas_26(args.paddleclas, PADDLECLAS_FILE.removeprefix("ppcls/arch/backbone/"))
-    version = args.paddleclas / "version.txt"
-    provenance = {"paddleclas": version.read_text().strip() if version.is_file() else "2.6"}
+    provenance = {"paddleclas": paddleclas_version(args.paddleclas)}
     static_text, provenance["static"] = git_file(args.paddleclas_repo, *STATIC)
     paddlex_text, provenance["paddlex"] = git_file(args.paddlex_repo, *PADDLEX)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -3,10 +3,9 @@
 What it needs:
 
 - PaddleClas 2.6.0, for the dygraph names and shapes (``legendary_models/resnet.py``),
-  unpacked where pip puts it, with the two small packages its imports need::
+  unpacked where pip puts it (``python -m reference.install paddleclas`` does)::
 
-      pip install --no-deps --target /work/ref paddleclas==2.6.0
-      pip install --target /work/ref requests six
+      pip install --no-deps --target /work/ref paddleclas==2.6.0   # -> /work/ref/paddleclas/ppcls
 
 - a git clone of PaddleClas with its ``release/2.1`` and ``release/static`` branches, for
   the Paddle 1.x variable names::
@@ -15,7 +14,7 @@ What it needs:
 
 Then, with pxcore and this plugin installed in the environment that runs it::
 
-    python -m reference.manifests resnet --paddleclas /work/ref --legacy-repo /tmp/PaddleClas
+    python -m reference.manifests resnet --paddleclas /work/ref/paddleclas --legacy-repo /tmp/PaddleClas
 
 How the legacy names are established, for every architecture:
 
@@ -42,18 +41,17 @@ variants that the references also have (ResNet18_vd ... ResNet200_vd) are checke
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import re
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from reference import fluid
+from reference import fluid, manifests
+from reference.history import git_file, module_from_text
 from reference.manifests import dumps
+from reference.paddleclas import add_paddleclas_argument, paddleclas_26, paddleclas_version
 
 MANIFEST_MODELS = ("ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet50_vd", "ResNet101_vd")
 # the family's other depths that all three references have: checked the same way, not written
@@ -66,44 +64,12 @@ LEGENDARY_FILE = "ppcls/arch/backbone/legendary_models/resnet.py"
 
 # --- the references ---------------------------------------------------------------------
 
-def import_legendary(paddleclas_dir: Path):
-    # ppcls lives in <dir>/paddleclas; requests and six beside it in <dir>
-    sys.path[:0] = [str(paddleclas_dir / "paddleclas"), str(paddleclas_dir)]
-    from ppcls.utils import logger
-
-    logger.init_logger()  # the module logs through it while building a net
-    from ppcls.arch.backbone.legendary_models import resnet
-
-    version = (paddleclas_dir / "paddleclas" / "version.txt")
-    return resnet, version.read_text().strip() if version.is_file() else "?"
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout
-
-
-def legacy_source(repo: Path, branch: str, path: str) -> tuple[str, str]:
-    """The file's text on ``branch`` and the commit that last changed it there."""
-    commit = git(repo, "log", "-1", "--format=%H", branch, "--", path).strip()
-    return git(repo, "show", f"{branch}:{path}"), commit
-
-
-def import_from_text(text: str, name: str, workdir: Path):
-    path = workdir / f"{name}.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # --- running the static-graph code under reference/fluid.py's recording stand-in ----------
 
 def static_parameters(text: str, name: str, model: str, workdir: Path) -> list[tuple[str, list[int]]]:
     layers = fluid.RecordingLayers()
     with fluid.recording(layers):
-        module = import_from_text(text, name, workdir)
+        module = module_from_text(text, name, workdir)
         getattr(module, model)().net(fluid.Var([-1, 3, 224, 224]), class_dim=1000)
     return layers.params
 
@@ -233,21 +199,20 @@ def build_manifest(name: str, depth: int, variant: str, legendary_module, legacy
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paddleclas", type=Path, default=Path("/work/ref"),
-                        help="where PaddleClas 2.6.0 was pip-installed with --target")
+    add_paddleclas_argument(parser)
     parser.add_argument("--legacy-repo", type=Path, required=True,
                         help="a git clone of PaddleClas with the release/2.1 and release/static branches")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "layouts")
+    manifests.add_out_argument(parser, "resnet")
     args = parser.parse_args(argv)
 
-    legendary_module, version = import_legendary(args.paddleclas)
-    provenance = {"legendary": version}
+    legendary_module = paddleclas_26(args.paddleclas, "legendary_models/resnet.py")
+    provenance = {"legendary": paddleclas_version(args.paddleclas)}
     legacy_modules, static_texts = {}, {}
     with tempfile.TemporaryDirectory(prefix="resnet-refs-") as tmp:
         for variant, path in LEGACY_FILES.items():
-            text, provenance[f"dygraph_{variant}"] = legacy_source(args.legacy_repo, DYGRAPH_BRANCH, path)
-            legacy_modules[variant] = import_from_text(text, f"paddleclas21_resnet_{variant}", Path(tmp))
-            static_texts[variant], provenance[f"static_{variant}"] = legacy_source(
+            text, provenance[f"dygraph_{variant}"] = git_file(args.legacy_repo, DYGRAPH_BRANCH, path)
+            legacy_modules[variant] = module_from_text(text, f"paddleclas21_resnet_{variant}", Path(tmp))
+            static_texts[variant], provenance[f"static_{variant}"] = git_file(
                 args.legacy_repo, STATIC_BRANCH, path)
         args.out.mkdir(parents=True, exist_ok=True)
         for name in MANIFEST_MODELS + CHECKED_ONLY:

@@ -57,18 +57,22 @@ import argparse
 import importlib
 import logging
 import math
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from reference import fluid
+from reference import fluid, manifests
+from reference.history import git_tree
 from reference.manifests import dumps
-from reference.paddleclas import named_agreement, paddleclas_26
+from reference.paddleclas import (
+    add_paddleclas_argument,
+    named_agreement,
+    paddleclas_26,
+    paddleclas_version,
+)
 
-LAYOUTS = Path(__file__).resolve().parents[1] / "tests" / "layouts"
 MODELS = {"Xception41": 41, "Xception65": 65}
 PADDLECLAS_FILE = "ppcls/arch/backbone/model_zoo/xception_deeplab.py"
 STATIC_BRANCH = "release/static"
@@ -81,21 +85,6 @@ OUTPUT_STRIDES = (32, 16, 8)
 
 
 # --- the references ---------------------------------------------------------------------
-
-def git_tree(repo: Path, branch: str, files: dict[str, str], package: Path) -> str:
-    """Write ``files`` ({path in the package: path in the repo}) of ``branch`` as a Python
-    package; returns the commit that last changed any of them."""
-    def git(*args):
-        return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                              text=True).stdout
-    for inside, path in files.items():
-        target = package / inside
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(git("show", f"{branch}:{path}"))
-    for folder in [package, *(p for p in package.rglob("*") if p.is_dir())]:
-        (folder / "__init__.py").touch()
-    return git("log", "-1", "--format=%H", branch, "--", *files.values()).strip()
-
 
 # --- running Paddle 1.x code under reference/fluid.py's recording stand-in ----------------
 
@@ -216,19 +205,17 @@ def build_manifest(name: str, depth: int, reference_module, static: fluid.Record
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paddleclas", type=Path, default=Path("/work/ref/paddleclas"),
-                        help="PaddleClas 2.6.0's root (the directory holding ppcls/)")
+    add_paddleclas_argument(parser)
     parser.add_argument("--paddleclas-repo", type=Path, required=True,
                         help=f"a git clone of PaddleClas with its {STATIC_BRANCH} branch")
     parser.add_argument("--paddlex-repo", type=Path, required=True,
                         help=f"a git clone of PaddleX with its {PADDLEX_BRANCH} branch")
-    parser.add_argument("--out", type=Path, default=LAYOUTS)
+    manifests.add_out_argument(parser, "xception")
     args = parser.parse_args(argv)
     logging.getLogger("ppcls").setLevel(logging.ERROR)
 
     reference_module = paddleclas_26(args.paddleclas, PADDLECLAS_FILE.removeprefix("ppcls/arch/backbone/"))
-    version = args.paddleclas / "version.txt"
-    provenance = {"paddleclas": version.read_text().strip() if version.is_file() else "2.6"}
+    provenance = {"paddleclas": paddleclas_version(args.paddleclas)}
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="xception-refs-") as tmp:
         static_package, paddlex_package = Path(tmp) / "pc_static", Path(tmp) / "paddlex_13"
