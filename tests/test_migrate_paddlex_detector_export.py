@@ -363,3 +363,29 @@ def test_paddlex2_yolov3_export_with_paddledetections_post_process(tmp_path):
     export = paddlex_yolov3_export(tmp_path / "inference_model", mode="ppdet")
     image = _image(5, 128, 256)
     check_same(Predictor(export).predict(image), as_results(direct_run(export, image, 64)))
+
+
+def test_px_bench_times_a_paddlex2_detector_export(yolov3_export, tmp_path):
+    """``px bench`` and ``--path-overhead`` time such a graph through ``run_graph`` (its
+    three inputs; ``run`` refuses it), and the bare call they time is the graph's own
+    output for that feed."""
+    import cv2
+
+    from pxcore.deploy.bench import bare_call, measure, network_input, path_overhead
+    from pxcore.inference import Predictor
+
+    predictor = Predictor(yolov3_export)
+    assert predictor.takes_final_boxes_feed
+    image = _image(3, 64, 64)
+    call = bare_call(predictor, network_input(predictor, image))
+    want = direct_run(yolov3_export, image, 64)  # scale_factor 1 at 64x64, as bare_call feeds
+    got = call()
+    rows = next(v for v in got if v.ndim == 2)
+    np.testing.assert_allclose(rows, next(v for v in want.values() if v.ndim == 2), rtol=1e-5, atol=1e-3)
+
+    timed = measure(yolov3_export, "paddle", batch_size=1, threads=1, warmup=1, repeats=2)
+    assert timed["runtime"] == "paddle" and timed["ms_per_image"] > 0
+    photo = tmp_path / "photo.png"
+    cv2.imwrite(str(photo), image[:, :, ::-1])
+    overhead = path_overhead(yolov3_export, photo, "paddle", threads=1, warmup=1, repeats=3, budget_s=5)
+    assert overhead["task"] == "detection" and overhead["image"] == "64x64"

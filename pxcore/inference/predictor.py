@@ -157,6 +157,12 @@ class Predictor:
                        for out in self._session().run([padded])]
         return to_pxcore_outputs(self.task, outputs) if self._paddlex else outputs
 
+    @property
+    def takes_final_boxes_feed(self) -> bool:
+        """Whether the graph takes ``image``, ``im_shape`` and ``scale_factor`` (and does
+        its own NMS, as PaddleX 2.x's detector exports do): call ``run_graph`` for it."""
+        return self._final is not None
+
     def run_graph(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         """The bare runtime call for a graph of several named inputs (one with its own
         NMS: ``image``, ``im_shape``, ``scale_factor``), outputs in the program's order."""
