@@ -1,7 +1,7 @@
 """The HRNet R-CNN rows against the reference code: PaddleX 1.3's test-time Faster R-CNN
 with its HRNet backbone and HRFPN (paddlex/cv/nets/hrnet.py, detection/fpn.py's HRFPN),
-run as test_rcnn_reference.py runs the ResNet rows (tools/make_layouts.py's
-``paddle.fluid`` stand-in, Paddle's own 1.x operators), given random weights by
+run as test_rcnn_reference.py runs the ResNet rows (reference/fluid.py's ``paddle.fluid``
+stand-in, Paddle's own 1.x operators), given random weights by
 variable name; pxcore loads the same tensors as a user loads the zoo's archive.
 
 Paddle 1.x code upsampled in two places where PaddleDetection 2.x, pxcore's default,
@@ -36,14 +36,14 @@ FLAGS_enable_pir_api=0 set before Paddle starts.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-
 import numpy as np
 import pytest
 from test_rcnn_reference import _order, _tool, build_archive, pxcore_detect, reference_detect
 
+from pxcore.testing import pytest_plugin as kit
+from reference import fluid
 from reference.harness import TOLERANCE, relative_difference
+from reference.tools import LEGACY_STATIC, run_in_child
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
@@ -88,14 +88,15 @@ def reference_run(root: str, arch: str, archive: dict, image: np.ndarray, paddle
     (``reference_detect``) and its pyramid's levels (the layouts tool's ``run_static``),
     with PaddleDetection 0.5's fusions if asked."""
     tool = _tool()
-    install = tool._install_fluid_stand_in
+    install = fluid.install
 
-    def install_stand_in(semantics):
-        install(semantics)
+    def install_stand_in(**options):
+        stand_in = install(**options)
         if paddledetection_05:
             _paddledetection_05_fusions()
+        return stand_in
 
-    tool._install_fluid_stand_in = install_stand_in
+    fluid.install = install_stand_in  # this process's: both networks below install it
     detected = reference_detect(root, arch, archive, image, None)
     net = tool._describe(arch)
     row = tool.Row("paddlex", "paddlex/cv/models/faster_rcnn.py", False, None)
@@ -108,28 +109,20 @@ def reference_run(root: str, arch: str, archive: dict, image: np.ndarray, paddle
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     from pxcore import zoo
-    from pxcore.weights import write_legacy_tensor
     from reference import require
 
     root = str(require("paddlex"))
-    tool = _tool()
-    context = multiprocessing.get_context("spawn")
-    made = tool._run(context, build_archive, FASTER)
-    folder = tmp_path_factory.mktemp("faster_rcnn_hrnetv2p_w18_1x")
-    for name, value in made["archive"].items():
-        write_legacy_tensor(folder / name, value)
+    made = run_in_child(build_archive, FASTER)
+    folder = kit.write_legacy_archive(tmp_path_factory.mktemp("faster_rcnn_hrnetv2p_w18_1x"),
+                                      {name: name for name in made["archive"]}, made["archive"])
     paddlex_fusions = dict(next(e for e in zoo.catalog() if e.name == MASK).legacy_args)["backbone_args"]
-    ours = {"paddledetection-0.5": tool._run(context, pxcore_run, FASTER, str(folder), made["image"], {}),
-            "paddlex-1.3": tool._run(context, pxcore_run, FASTER, str(folder), made["image"],
-                                     {"backbone_args": paddlex_fusions}),
-            "later": tool._run(context, pxcore_run, FASTER, str(folder), made["image"], LATER_UPSAMPLING)}
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned processes
-    try:
-        theirs = {code: tool._run(context, reference_run, root, FASTER, made["archive"], made["image"],
-                                  code == "paddledetection-0.5")
-                  for code in ("paddledetection-0.5", "paddlex-1.3")}
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    ours = {"paddledetection-0.5": run_in_child(pxcore_run, FASTER, str(folder), made["image"], {}),
+            "paddlex-1.3": run_in_child(pxcore_run, FASTER, str(folder), made["image"],
+                                        {"backbone_args": paddlex_fusions}),
+            "later": run_in_child(pxcore_run, FASTER, str(folder), made["image"], LATER_UPSAMPLING)}
+    theirs = {code: run_in_child(reference_run, root, FASTER, made["archive"], made["image"],
+                                 code == "paddledetection-0.5", env=LEGACY_STATIC)
+              for code in ("paddledetection-0.5", "paddlex-1.3")}
     return {"ours": ours, "theirs": theirs, "paddlex_fusions": paddlex_fusions}
 
 

@@ -1,10 +1,10 @@
 """Faster and Mask R-CNN against the reference code, end to end: PaddleX 1.3's static
 network (paddlex/cv/nets: ResNet, FPN, FPNRPNHead / RPNHead, FPNRoIAlign / RoIAlign,
 BBoxHead, MaskHead, as its faster_rcnn.py and mask_rcnn.py compose them at test time,
-through tools/make_layouts.py's ``paddle.fluid`` stand-in) with Paddle's own 1.x
-operators doing what fluid's layers did (anchor_generator, generate_proposals,
-collect/distribute_fpn_proposals, roi_align, box_coder, box_clip, multiclass_nms), given
-random weights by variable name; Mask R-CNN's masks pasted into the image by PaddleX
+through reference/fluid.py's ``paddle.fluid`` stand-in, its parts built as
+tools/make_layouts.py builds them) with Paddle's own 1.x operators doing what fluid's
+layers did (anchor_generator, generate_proposals, collect/distribute_fpn_proposals,
+roi_align, box_coder, box_clip, multiclass_nms), given random weights by variable name; Mask R-CNN's masks pasted into the image by PaddleX
 1.3's own ``mask2out`` (models/utils/detection_eval.py), as its ``predict`` does.
 
 pxcore loads the same tensors as a user loads the zoo's archive (a per-variable
@@ -38,19 +38,19 @@ FLAGS_enable_pir_api=0 set before Paddle starts.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pxcore.testing import pytest_plugin as kit
+from reference import fluid
 from reference.harness import TOLERANCE, relative_difference
+from reference.tools import LEGACY_STATIC, run_in_child
+from reference.tools import tool as reference_tool
 
 pytestmark = [pytest.mark.reference, pytest.mark.slow]
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "make_layouts.py"
 IMAGE = (1, 3, 128, 192)  # non-square: a swapped height and width would show
 # (row, original image (height, width) or None: the input itself). 80 x 110 scaled by
 # 1.6 is 128 x 176, padded to 192 wide: the network's input is IMAGE either way.
@@ -71,10 +71,8 @@ SCALES = {"rpn_head.score.weight": 0.05, "rpn_head.score.bias": 0.05,
 
 
 def _tool():
-    # Importable by name, so that spawned processes can unpickle its functions.
-    if str(TOOL.parent) not in sys.path:
-        sys.path.insert(0, str(TOOL.parent))
-    return importlib.import_module(TOOL.stem)
+    """plugins/rcnn/tools/make_layouts.py: the rows' mapping onto the reference code."""
+    return reference_tool("rcnn")
 
 
 # --- pxcore's side --------------------------------------------------------------------
@@ -284,7 +282,7 @@ def reference_detect(root: str, arch: str, archive: dict, image: np.ndarray, ori
 
     paddle.enable_static()
     tool = _tool()
-    tool._install_fluid_stand_in("fluid")
+    fluid.install(resize="fluid")
     _install_postprocess_layers()
     modules = tool._stub_paddlex_13(Path(root))
     extractors = importlib.import_module("paddlex.cv.nets.detection.roi_extractor")
@@ -340,22 +338,23 @@ def reference_detect(root: str, arch: str, archive: dict, image: np.ndarray, ori
             else:
                 mask_feat = bbox.get_head_feat(extractor(list(body.values())[-1], mask_rois))
             fetch.append(mask_head.get_prediction(mask_feat, boxes))
-    variables = {v.name for v in main.list_vars() if v.persistable and v.name not in ("feed", "fetch")}
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    scope = paddle.static.global_scope()
-    for name, value in archive.items():
-        if name in variables:
-            scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
     info = image_info(image, original)
     shape = np.array([[*info["original"], 1.0]], np.float32)
-    got = executor.run(main.clone(for_test=True),
-                       feed={"image": image, "im_info": info["im_info"], "im_shape": shape},
-                       fetch_list=fetch, return_numpy=False)
-    out = {"unset": sorted(variables - set(archive)), "rois": np.asarray(got[0]),
-           "bbox": np.asarray(got[1]), "masks": None, "mask_probs": None}
+    # as fluid.run, but fetched as tensors: the RoIs and detections carry LoD, which
+    # Paddle's conversion to arrays refuses
+    variables = fluid.variables(main)
+    executor = paddle.static.Executor(paddle.CPUPlace())
+    executor.run(startup)
+    for name, value in archive.items():
+        if name in variables:
+            paddle.static.global_scope().find_var(name).get_tensor().set(value, paddle.CPUPlace())
+    got = [np.asarray(v) for v in executor.run(
+        main.clone(for_test=True), feed={"image": image, "im_info": info["im_info"], "im_shape": shape},
+        fetch_list=fetch, return_numpy=False)]
+    out = {"unset": sorted(set(variables) - set(archive)), "rois": got[0], "bbox": got[1],
+           "masks": None, "mask_probs": None}
     if mask_head is not None:
-        rows, probs = np.asarray(got[1]), np.asarray(got[2])
+        rows, probs = got[1], got[2]
         out["masks"] = _paste_like_paddlex(root, rows, probs, info["original"])
         out["mask_probs"] = probs[np.arange(len(rows)), rows[:, 0].astype(np.int64)]
     return out
@@ -384,24 +383,15 @@ def runs(request, tmp_path_factory):
 
     root = str(require("paddlex"))
     arch, original = request.param
-    tool = _tool()
-    context = multiprocessing.get_context("spawn")
-    made = tool._run(context, build_archive, arch)
-    folder = tmp_path_factory.mktemp(arch.replace("-", "_"))
-    from pxcore.weights import write_legacy_tensor
-
-    for name, value in made["archive"].items():
-        write_legacy_tensor(folder / name, value)
-    legacy = tool._run(context, pxcore_detect, arch, str(folder), made["image"], original, {})
-    later = tool._run(context, pxcore_detect, arch, str(folder), made["image"], original,
-                      {"box_convention": "corner", "anchor_convention": "exact",
-                       "roi_align_aligned": True, "roi_align_sampling_ratio": 0})
-    os.environ["FLAGS_enable_pir_api"] = "0"  # inherited by the spawned process
-    try:
-        reference = tool._run(context, reference_detect, root, arch, made["archive"], made["image"],
-                              original)
-    finally:
-        del os.environ["FLAGS_enable_pir_api"]
+    made = run_in_child(build_archive, arch)
+    folder = kit.write_legacy_archive(tmp_path_factory.mktemp(arch.replace("-", "_")),
+                                      {name: name for name in made["archive"]}, made["archive"])
+    legacy = run_in_child(pxcore_detect, arch, str(folder), made["image"], original, {})
+    later = run_in_child(pxcore_detect, arch, str(folder), made["image"], original,
+                         {"box_convention": "corner", "anchor_convention": "exact",
+                          "roi_align_aligned": True, "roi_align_sampling_ratio": 0})
+    reference = run_in_child(reference_detect, root, arch, made["archive"], made["image"], original,
+                             env=LEGACY_STATIC)
     return {"arch": arch, "original": original, "legacy": legacy, "later": later,
             "reference": reference}
 
