@@ -276,7 +276,9 @@ V1_MODELS = {
 @pytest.mark.parametrize("name", list(V1_MODELS))
 def test_paddlex1_models_load_from_static_names(tmp_path, name):
     cls, model_type, params, transforms, ours = V1_MODELS[name]
-    source = px.create_model(name, num_classes=3)
+    # PaddleX 1.x's YOLOv3 counted whole pixels (clipped to width - 1, w = x2 - x1 + 1)
+    legacy = {"box_size_offset": 1} if name.startswith("YOLOv3") else {}
+    source = px.create_model(name, num_classes=3, **legacy)
     _randomize(source.net)
     static = {key: legacy for legacy, key in source.net.weight_aliases().items()}
     if name.startswith("YOLOv3"):  # the static-era names, not the 2.x ones it also takes
@@ -290,6 +292,8 @@ def test_paddlex1_models_load_from_static_names(tmp_path, name):
                                                  "labels": labels}, params, transforms, state)
     model = px.load_model(folder)
     assert model.name == name
+    if legacy:
+        assert model.net.postprocess.box_size_offset == 1
     source.eval_transforms, source.labels = px.transforms.compose(ours), labels
     assert model.eval_transforms.to_config() == source.eval_transforms.to_config()
     image = _image(14, 64, 96)

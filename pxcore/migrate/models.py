@@ -162,6 +162,8 @@ def model_arguments(info: PaddleXInfo, state: dict[str, np.ndarray] | None = Non
         nms = {ours: params.pop(theirs) for theirs, ours in YOLO_NMS.items() if theirs in params}
         if nms:
             params["nms"] = {"type": "multiclass", **nms}
+        if major == 1:  # whole-pixel boxes: yolo_box clips to width - 1, NMS normalized=False
+            params["box_size_offset"] = 1  # and bbox2out reports w = x2 - x1 + 1 (PaddleX 1.3)
     for key in ("backbone", "width"):
         if key in params:
             selectors[key] = params.pop(key)

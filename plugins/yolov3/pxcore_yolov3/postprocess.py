@@ -30,6 +30,12 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow for large |x|
 
 
+def _size_offset(instance, attribute, value) -> None:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise PxError(f"YOLO post-processing: box_size_offset must be 0 or 1 (1 for PaddleDetection "
+                      f"0.x / PaddleX 1.x weights), got {value!r}")
+
+
 def _tuples(value) -> tuple:
     return tuple(tuple(v) if isinstance(v, list | tuple) else v for v in value)
 
@@ -37,7 +43,13 @@ def _tuples(value) -> tuple:
 @attrs.frozen
 class YOLOPostprocess:
     """Decode each level (``anchors`` picked by ``anchor_masks``, deepest level first,
-    at ``strides``), then NMS (``nms["type"]``: "multiclass" or "matrix")."""
+    at ``strides``), then NMS (``nms["type"]``: "multiclass" or "matrix").
+
+    ``box_size_offset`` 1 is PaddleDetection 0.x / PaddleX 1.x's whole-pixel convention,
+    corners inclusive: boxes clipped to the last pixel (Paddle's ``yolo_box``, to
+    width - 1), multiclass NMS measuring pixel boxes (their configs' ``normalized:
+    false``) and boxes reported as w = x2 - x1 + 1 (0.x's ``bbox2out``, which their COCO
+    mAP used); 0 (the default) clips to the image's edge and reports w = x2 - x1."""
 
     anchors: Sequence[Sequence[float]] = attrs.field(converter=_tuples)
     anchor_masks: Sequence[Sequence[int]] = attrs.field(converter=_tuples)
@@ -47,6 +59,7 @@ class YOLOPostprocess:
     iou_aware: bool = False
     iou_aware_factor: float = 0.4
     nms: dict = attrs.field(factory=lambda: {"type": "multiclass"})
+    box_size_offset: float = attrs.field(default=0.0, validator=_size_offset)
 
     def __attrs_post_init__(self) -> None:
         kind = self.nms.get("type", "multiclass")
@@ -62,7 +75,8 @@ class YOLOPostprocess:
                 "anchor_masks": [list(m) for m in self.anchor_masks],
                 "strides": list(self.strides), "num_classes": self.num_classes,
                 "scale_x_y": self.scale_x_y, "iou_aware": self.iou_aware,
-                "iou_aware_factor": self.iou_aware_factor, "nms": dict(self.nms)}
+                "iou_aware_factor": self.iou_aware_factor, "nms": dict(self.nms),
+                "box_size_offset": self.box_size_offset}
 
     def decode(self, outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Boxes ``[B, N, 4]`` (x1, y1, x2, y2 in input pixels) and class scores
@@ -100,18 +114,22 @@ class YOLOPostprocess:
                  orig_hw: np.ndarray) -> list[np.ndarray]:
         """Per image, ``[K, 6]`` rows (class, score, x1, y1, x2, y2), best first, in the original
         image's pixels: boxes are divided by the pre-processing's ``scale_factor``
-        (sy, sx per image) and clipped to ``orig_hw``."""
+        (sy, sx per image) and clipped to ``orig_hw`` (less ``box_size_offset``: the
+        last pixel)."""
         boxes, scores = self.decode(outputs)
-        options = {**NMS_DEFAULTS[self.nms.get("type", "multiclass")],
-                   **{k: v for k, v in self.nms.items() if k != "type"}}
+        kind = self.nms.get("type", "multiclass")
+        options = {**NMS_DEFAULTS[kind], **{k: v for k, v in self.nms.items() if k != "type"}}
+        if kind == "multiclass":  # matrix NMS measures pixel boxes either way
+            options["normalized"] = self.box_size_offset == 0
+        edge = self.box_size_offset
         results = []
         for b in range(boxes.shape[0]):
             sy, sx = (float(v) for v in np.asarray(scale_factor[b]).reshape(-1)[:2])
             height, width = (float(v) for v in np.asarray(orig_hw[b]).reshape(-1)[:2])
             box = boxes[b] / np.array([sx, sy, sx, sy], np.float32)
-            box[:, 0::2] = box[:, 0::2].clip(0, width)
-            box[:, 1::2] = box[:, 1::2].clip(0, height)
-            if self.nms.get("type", "multiclass") == "matrix":
+            box[:, 0::2] = box[:, 0::2].clip(0, width - edge)
+            box[:, 1::2] = box[:, 1::2].clip(0, height - edge)
+            if kind == "matrix":
                 dets = matrix_nms(box, scores[b], **options)
             else:
                 dets = multiclass_nms(box, scores[b], **options)

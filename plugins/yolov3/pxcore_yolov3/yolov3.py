@@ -127,7 +127,9 @@ def yolo_strides(levels: int) -> list[int]:
 class YOLOv3(nn.Layer):
     """``num_classes`` foreground classes; ``anchors`` in input pixels, ``anchor_masks``
     picking them per level, deepest level first; ``neck_channels`` the FPN's deepest
-    block width (512, PaddleDetection's, by default)."""
+    block width (512, PaddleDetection's, by default); ``box_size_offset`` 1 for weights
+    of PaddleDetection 0.x / PaddleX 1.x, whose boxes count whole pixels (see
+    ``YOLOPostprocess``; the zoo's archive rows set it)."""
 
     # Where only the wiring is tested (pxcore.testing.composition): a narrow neck.
     smoke_arguments = {"neck_channels": 32}
@@ -140,7 +142,8 @@ class YOLOv3(nn.Layer):
                  ignore_thresh: float = 0.7, label_smooth: bool = False, scale_x_y: float = 1.0,
                  iou_loss_weight: float = 0.0, iou_aware: bool = False,
                  iou_aware_factor: float = 0.4, target_iou_thresh: float = 1.0,
-                 nms: Mapping[str, Any] | None = None, neck_channels: int = 512) -> None:
+                 nms: Mapping[str, Any] | None = None, neck_channels: int = 512,
+                 box_size_offset: float = 0.0) -> None:
         super().__init__()
         if not isinstance(num_classes, int) or num_classes < 1:
             raise PxError(f"YOLOv3: num_classes must be a positive integer, got {num_classes!r}")
@@ -169,7 +172,7 @@ class YOLOv3(nn.Layer):
                                 label_smooth, scale_x_y, iou_loss_weight, iou_aware)
         self.postprocess = YOLOPostprocess(
             anchors, anchor_masks, strides, num_classes, scale_x_y, iou_aware, iou_aware_factor,
-            dict(nms or {"type": "multiclass"}))
+            dict(nms or {"type": "multiclass"}), box_size_offset)
 
     # The classification head convention: a checkpoint for another class count
     # leaves these freshly initialised.

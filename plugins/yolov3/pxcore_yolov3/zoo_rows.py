@@ -9,11 +9,20 @@ _BACKBONE_PLUGIN = {"DarkNet53": "pxcore-darknet", "MobileNetV1": "pxcore-mobile
                     "ResNet50_vd_ssld": "pxcore-resnet"}
 
 
+# What the per-variable .tar archives need: PaddleDetection 0.x trained and evaluated them
+# counting whole pixels (``yolo_box`` clips to width - 1, the configs' NMS is
+# ``normalized: false``, and 0.5's coco_eval.py ``bbox2out`` reports w = x2 - x1 + 1, which
+# the table's box AP used). pxcore applies legacy_args to a Paddle 1.x per-variable layout
+# only, so the two .pdparams rows (0.x's too) do not carry them.
+LEGACY_ARGS = {"box_size_offset": 1}
+
+
 def _row(cls, backbone, size_mb, latency_ms, box_ap, weights, name=None):
     return DETECTION.row(name or f"{cls}-{backbone}", size_mb, latency_ms, box_ap,
                          weights_url=DET_URL + weights,
                          paddlex={"class": cls, "backbone": backbone},
-                         plugins=("pxcore-yolov3", _BACKBONE_PLUGIN[backbone]))
+                         plugins=("pxcore-yolov3", _BACKBONE_PLUGIN[backbone]),
+                         legacy_args=LEGACY_ARGS if weights.endswith(".tar") else {})
 
 
 ROWS = [
