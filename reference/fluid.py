@@ -254,7 +254,9 @@ def variables(program) -> dict[str, list[int]]:
 def run(main, startup, archive: dict, feed: dict, fetch: list) -> list:
     """Run ``startup``, set ``archive``'s arrays by variable name (those the program has:
     the callers compare the names themselves), then the test-mode clone of ``main``
-    (dropout off, batch norms on their statistics); returns ``fetch``'s values."""
+    (dropout off, batch norms on their statistics); returns ``fetch``'s values. They are
+    fetched as tensors and converted here: RoIs and detections carry LoD, which Paddle's
+    own conversion to arrays refuses."""
     import numpy as np
     import paddle
 
@@ -265,7 +267,8 @@ def run(main, startup, archive: dict, feed: dict, fetch: list) -> list:
     for name, value in archive.items():
         if name in names:
             scope.find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    return [np.asarray(v) for v in executor.run(main.clone(for_test=True), feed=feed, fetch_list=fetch)]
+    return [np.asarray(v) for v in executor.run(main.clone(for_test=True), feed=feed, fetch_list=fetch,
+                                                return_numpy=False)]
 
 
 # --- recording: Paddle 1.x code run without Paddle -------------------------------------

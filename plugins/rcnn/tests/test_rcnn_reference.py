@@ -340,17 +340,9 @@ def reference_detect(root: str, arch: str, archive: dict, image: np.ndarray, ori
             fetch.append(mask_head.get_prediction(mask_feat, boxes))
     info = image_info(image, original)
     shape = np.array([[*info["original"], 1.0]], np.float32)
-    # as fluid.run, but fetched as tensors: the RoIs and detections carry LoD, which
-    # Paddle's conversion to arrays refuses
     variables = fluid.variables(main)
-    executor = paddle.static.Executor(paddle.CPUPlace())
-    executor.run(startup)
-    for name, value in archive.items():
-        if name in variables:
-            paddle.static.global_scope().find_var(name).get_tensor().set(value, paddle.CPUPlace())
-    got = [np.asarray(v) for v in executor.run(
-        main.clone(for_test=True), feed={"image": image, "im_info": info["im_info"], "im_shape": shape},
-        fetch_list=fetch, return_numpy=False)]
+    got = fluid.run(main, startup, archive, {"image": image, "im_info": info["im_info"], "im_shape": shape},
+                    fetch)
     out = {"unset": sorted(set(variables) - set(archive)), "rois": got[0], "bbox": got[1],
            "masks": None, "mask_probs": None}
     if mask_head is not None:
