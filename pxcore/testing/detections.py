@@ -32,7 +32,8 @@ returns them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -215,3 +216,25 @@ def assert_same_detection_lists(a: Sequence[Any], b: Sequence[Any], **options: A
         assert found.ok, f"image {n}: the detections differ: {found}"
         matches.append(found)
     return matches
+
+
+@contextlib.contextmanager
+def recording_decoder(net) -> Iterator[list]:
+    """For the block, ``net.postprocess`` keeps every result it gives in the list this
+    yields (the decoder's rows, before they become dicts), so a test can compare what
+    ``predict`` reports with what the decoder computed; the decoder is put back after."""
+    decoder, decoded = net.postprocess, []
+
+    class Recorder:
+        def __getattr__(self, name):  # the decoder's attributes, as the task reads them
+            return getattr(decoder, name)
+
+        def __call__(self, *args):
+            decoded.extend(decoder(*args))
+            return decoded[-1:]
+
+    net.postprocess = Recorder()
+    try:
+        yield decoded
+    finally:
+        net.postprocess = decoder

@@ -12,6 +12,7 @@ import pytest
 import pxcore
 from pxcore.errors import PxError
 from pxcore.testing import pytest_plugin as kit
+from pxcore.testing.detections import recording_decoder
 from pxcore_rcnn.boxes import cell_anchors, clip_to_image, decode, encode
 from pxcore_rcnn.pipeline import roi_levels
 from pxcore_rcnn.rcnn import RCNN
@@ -162,19 +163,8 @@ def test_predict_gives_the_network_im_info():
         return forward(image, im_info)
 
     model.net.forward = spy
-    decoded = []
-    decoder = model.net.postprocess
-
-    class Recorder:  # the decoder, keeping the rows it gives
-        def __getattr__(self, name):
-            return getattr(decoder, name)
-
-        def __call__(self, *args):
-            decoded.extend(decoder(*args))
-            return decoded[-1:]
-
-    model.net.postprocess = Recorder()
-    found = model.predict(image)
+    with recording_decoder(model.net) as decoded:
+        found = model.predict(image)
     assert seen == [[[60.0, 75.0, 1.5]]] and len(found) == 10
     rows = decoded[0][0]
     assert rows[:, 4].max() <= 49 + 1e-3  # 0.x: clipped to the last pixel, x2 = 49

@@ -14,7 +14,7 @@ from pxcore import conventions
 from pxcore import transforms as T
 from pxcore.errors import PxError
 from pxcore.plugins import get_registry
-from pxcore.testing.detections import assert_same_detection_lists
+from pxcore.testing.detections import assert_same_detection_lists, recording_decoder
 from pxcore.weights import PADDLE1, PDPARAMS
 from pxcore_yolov3.postprocess import YOLOPostprocess
 from pxcore_yolov3.zoo_rows import LEGACY_ARGS
@@ -38,21 +38,8 @@ def _image():
 
 def _predict_recording(model):
     """model.predict's dicts and the decoder's rows they came from."""
-    decoder, decoded = model.net.postprocess, []
-
-    class Recorder:  # the decoder, keeping the rows it gives
-        def __getattr__(self, name):
-            return getattr(decoder, name)
-
-        def __call__(self, *args):
-            decoded.extend(decoder(*args))
-            return decoded[-1:]
-
-    model.net.postprocess = Recorder()
-    try:
+    with recording_decoder(model.net) as decoded:
         found = model.predict(_image())
-    finally:
-        model.net.postprocess = decoder
     return found, decoded[0]
 
 
