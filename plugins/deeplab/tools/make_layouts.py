@@ -47,6 +47,7 @@ import numpy as np
 
 from pxcore_deeplab.plugin import PADDLEX_SUFFIX
 from reference import fluid, manifests
+from reference.harness import same_names
 from reference.tools import LEGACY_STATIC, run_in_child
 
 PADDLEX = "PaddleX 1.3.11 (the paddlex wheel) paddlex/cv/nets"
@@ -208,11 +209,7 @@ def verify(preset: str, dataset: str, num_classes: int, paddlex: str,
     static = run_in_child(run_static, paddlex, built["args"], built["archive"], built["image"],
                           env=LEGACY_STATIC)
     shapes = {name: manifest["pdparams"][key] for name, key in manifest["legacy"].items()}
-    assert static["variables"] == shapes, (
-        f"{preset}: the program's variables differ from the legacy names: only in the program "
-        f"{sorted(set(static['variables']) - set(shapes))[:5]}, only in the manifest "
-        f"{sorted(set(shapes) - set(static['variables']))[:5]}, shapes differ "
-        f"{[k for k in shapes if static['variables'].get(k, shapes[k]) != shapes[k]][:5]}")
+    same_names(static["variables"], shapes, f"{preset}: the program's variables", "the legacy names")
     gap = float(np.abs(static["logits"] - built["ours"]).max())
     scale = float(np.abs(built["ours"]).max())
     assert static["logits"].shape == built["ours"].shape and gap <= 1e-4 * max(1.0, scale), (
